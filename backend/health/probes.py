@@ -1,0 +1,106 @@
+"""Readiness probes: each one talks to a dependency for real and times the answer.
+
+A probe returns a ``ProbeResult``; it never raises. ``READINESS_PROBES`` is the
+ordered list `/readyz` runs; later parts append warn-only probes (feed age).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from django.conf import settings
+from django.db import connection
+
+from databus.redis import get_redis
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    latency_ms: float
+    detail: str = ""
+    # A warning is reported but does not make the process unready.
+    warn_only: bool = False
+
+
+def _timed(check: Callable[[], str]) -> ProbeResult:
+    started = time.perf_counter()
+    try:
+        detail = check()
+    except Exception as error:  # a probe reports every failure as "not ready"
+        return ProbeResult(False, _elapsed_ms(started), f"{type(error).__name__}: {error}")
+    return ProbeResult(True, _elapsed_ms(started), detail)
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def probe_postgres() -> ProbeResult:
+    def check() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return f"{connection.settings_dict['HOST']}:{connection.settings_dict['PORT']}"
+
+    result = _timed(check)
+    if not result.ok:
+        # Drop the broken connection so the next probe reconnects instead of reusing it.
+        connection.close_if_unusable_or_obsolete()
+        try:
+            connection.close()
+        except Exception:  # closing a dead socket may itself fail; the probe already failed
+            pass
+    return result
+
+
+def probe_redis() -> ProbeResult:
+    def check() -> str:
+        get_redis().ping()
+        address = settings.REDIS_ADDRESS
+        return f"{address.host}:{address.port}/{address.db}"
+
+    return _timed(check)
+
+
+def probe_mqtt(timeout_s: float = 2.0) -> ProbeResult:
+    """Open an MQTT 5 session and wait for CONNACK: a listening socket alone is not a broker."""
+
+    def check() -> str:
+        address = settings.MQTT_ADDRESS
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"databus-readyz-{uuid.uuid4().hex[:12]}",
+            protocol=mqtt.MQTTv5,
+        )
+        if address.username:
+            client.username_pw_set(address.username, address.password)
+        if address.tls:
+            client.tls_set()
+        answers: list = []
+        client.on_connect = lambda _c, _u, _f, reason_code, _p: answers.append(reason_code)
+        client.connect(address.host, address.port, keepalive=10)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while not answers and time.monotonic() < deadline:
+                client.loop(timeout=0.05)
+        finally:
+            client.disconnect()
+        if not answers:
+            raise TimeoutError(f"no CONNACK within {timeout_s}s")
+        if answers[0].is_failure:
+            raise ConnectionRefusedError(f"broker refused: {answers[0]}")
+        return f"{address.host}:{address.port}"
+
+    return _timed(check)
+
+
+READINESS_PROBES: list[tuple[str, Callable[[], ProbeResult]]] = [
+    ("postgres", probe_postgres),
+    ("redis", probe_redis),
+    ("mqtt", probe_mqtt),
+]

@@ -1,0 +1,157 @@
+"""Django settings for databus, all read from the environment (see README "Configuration").
+
+Local defaults point at the services on 127.0.0.1 so that `make demo` and
+`make test` work on a developer machine; production sets every secret through
+the environment (compose.prod.yml reads an env file).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from backend import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+try:
+    DEBUG = env.env_bool("DEBUG", False)
+    SECRET_KEY = env.env_str("SECRET_KEY", "")
+    if not SECRET_KEY:
+        if not DEBUG and env.env_bool("DATABUS_REQUIRE_SECRET_KEY", False):
+            raise env.ConfigError("SECRET_KEY is required when DATABUS_REQUIRE_SECRET_KEY=true")
+        # A development-only key: production images set DATABUS_REQUIRE_SECRET_KEY=true.
+        SECRET_KEY = "databus-insecure-development-key-do-not-use-in-production"
+    ALLOWED_HOSTS = env.env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+    CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [])
+
+    DATABASE_URL = env.env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/databus")
+    DATABASE_ADDRESS = env.parse_database_url(DATABASE_URL)
+    REDIS_URL = env.env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+    REDIS_ADDRESS = env.parse_redis_url(REDIS_URL)
+    CHANNEL_REDIS_URL = env.env_str("CHANNEL_REDIS_URL", "redis://127.0.0.1:6379/2")
+    env.parse_redis_url(CHANNEL_REDIS_URL, variable="CHANNEL_REDIS_URL")
+    CELERY_BROKER_URL = env.env_str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")
+    env.parse_redis_url(CELERY_BROKER_URL, variable="CELERY_BROKER_URL")
+    MQTT_URL = env.env_str("MQTT_URL", "mqtt://127.0.0.1:1883")
+    MQTT_ADDRESS = env.parse_mqtt_url(MQTT_URL)
+    MQTT_TOPIC_ROOT = env.env_str("MQTT_TOPIC_ROOT", "transit")
+    MQTT_CONSUMER_ENABLED = env.env_bool("MQTT_CONSUMER_ENABLED", False)
+    MQTT_SHARED_GROUP = env.env_str("MQTT_SHARED_GROUP", "")
+    MQTT_CLIENT_ID = env.env_str("MQTT_CLIENT_ID", "")
+    MQTT_SESSION_EXPIRY_S = env.env_int("MQTT_SESSION_EXPIRY_S", 3600, minimum=0)
+    INGEST_BATCH_MAX = env.env_int("INGEST_BATCH_MAX", 500, minimum=1)
+    INGEST_FLUSH_MS = env.env_int("INGEST_FLUSH_MS", 10, minimum=1)
+    POSITION_RETENTION_DAYS = env.env_int("POSITION_RETENTION_DAYS", 30, minimum=1)
+    DLQ_MAXLEN = env.env_int("DLQ_MAXLEN", 100_000, minimum=100)
+    WORKER_METRICS_PORT = env.env_int("WORKER_METRICS_PORT", 9808, minimum=0)
+    FEED_BUILD_INTERVAL_S = env.env_int("FEED_BUILD_INTERVAL_S", 15, minimum=1)
+    LIVE_MAP_TILE_URL = env.env_str("LIVE_MAP_TILE_URL", "")
+except env.ConfigError as error:
+    raise ImproperlyConfigured(str(error)) from error
+
+INSTALLED_APPS = [
+    "django_prometheus",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "channels",
+    "runs",
+    "realtime_engine",
+    "schedule_engine",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "backend.urls"
+WSGI_APPLICATION = "backend.wsgi.application"
+ASGI_APPLICATION = "backend.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.django_database(DATABASE_ADDRESS)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [CHANNEL_REDIS_URL], "capacity": 1000, "expiry": 30},
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / ".run" / "static"
+LOGIN_URL = "/admin/login/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "databus API",
+    "DESCRIPTION": "Runs, vehicles, schedule and feeds of the databus real-time transit backend.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_EXPIRES = 3600
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ACKS_LATE = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.env_str("LOG_LEVEL", "INFO")},
+}

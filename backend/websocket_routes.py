@@ -1,0 +1,3 @@
+"""WebSocket URL patterns; the live-updates consumer registers here."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,80 @@
+"""Every Redis key name databus uses, and nothing else.
+
+This is the only module that spells a key; all readers and writers call these
+functions (see the hot-state table in ../shared/DESIGN.md). Keys are plain
+strings so that they can be passed into pipelines and Lua scripts unchanged.
+Imports nothing.
+"""
+
+from __future__ import annotations
+
+# Sets and sorted sets shared by the whole fleet.
+RUNS_TRACKING = "runs:tracking"
+RUNS_IN_PROGRESS = "runs:in_progress"
+RUNS_LAST_SEEN = "runs:last_seen"
+TELEMETRY_DLQ = "telemetry:dlq"
+
+
+def vehicle_position(vehicle_id: str) -> str:
+    """Hash: latest position of a vehicle (MQTT consumer)."""
+    return f"vehicle:{vehicle_id}:position"
+
+
+def vehicle_occupancy(vehicle_id: str) -> str:
+    """Hash: latest occupancy of a vehicle (MQTT consumer)."""
+    return f"vehicle:{vehicle_id}:occupancy"
+
+
+def vehicle_metadata(vehicle_id: str) -> str:
+    """Hash: id, label, license_plate, wheelchair_accessible (lifecycle actions)."""
+    return f"vehicle:{vehicle_id}:metadata"
+
+
+def vehicle_current_run(vehicle_id: str) -> str:
+    """String: the run id that has claimed this vehicle."""
+    return f"vehicle:{vehicle_id}:current_run"
+
+
+def trip_current_run(trip_id: str) -> str:
+    """String: the run id that has claimed this trip."""
+    return f"trip:{trip_id}:current_run"
+
+
+def operator_current_run(operator_id: str) -> str:
+    """String: the run id that has claimed this operator."""
+    return f"operator:{operator_id}:current_run"
+
+
+def run(run_id: str) -> str:
+    """Hash: flat run projection including run_lifecycle_state."""
+    return f"run:{run_id}"
+
+
+def run_trip(run_id: str) -> str:
+    """Hash: GTFS-RT TripDescriptor projection of the run."""
+    return f"run:{run_id}:trip"
+
+
+def run_vehicle_stop_status(run_id: str) -> str:
+    """Hash: current_status, current_stop_sequence, stop_id… (progression producer)."""
+    return f"run:{run_id}:vehicle_stop_status"
+
+
+def run_congestion_level(run_id: str) -> str:
+    """Hash: congestion level of the run (progression producer)."""
+    return f"run:{run_id}:congestion_level"
+
+
+def run_stop_time_updates(run_id: str) -> str:
+    """Predictions for the run's remaining stops (prediction producer)."""
+    return f"run:{run_id}:stop_time_updates"
+
+
+def run_progression(run_id: str) -> str:
+    """Hash: the map-matcher's state for the run between positions."""
+    return f"run:{run_id}:progression"
+
+
+def feed(name: str) -> str:
+    """Hash: the last built GTFS-RT feed bytes and its header timestamp."""
+    return f"feed:{name}"

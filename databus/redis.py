@@ -1,0 +1,25 @@
+"""The one Redis client factory for hot state.
+
+Every caller gets a client with ``decode_responses=True``: hot state is text,
+and mixing bytes and str clients is a bug we do not want to have.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import redis
+from django.conf import settings
+
+
+@cache
+def _pool(url: str) -> redis.ConnectionPool:
+    return redis.ConnectionPool.from_url(
+        url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
+        health_check_interval=30,
+    )
+
+
+def get_redis(url: str | None = None) -> redis.Redis:
+    """A client on the shared pool for ``url`` (default: ``settings.REDIS_URL``)."""
+    return redis.Redis(connection_pool=_pool(url or settings.REDIS_URL))

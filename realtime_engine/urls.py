@@ -1,0 +1,3 @@
+"""URL routes of the realtime_engine app."""
+
+urlpatterns: list = []

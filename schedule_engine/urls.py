@@ -1,0 +1,3 @@
+"""URL routes of the schedule_engine app."""
+
+urlpatterns: list = []
