@@ -127,7 +127,9 @@ def parse_redis_url(url: str, *, variable: str = "REDIS_URL") -> RedisAddress:
         raise ConfigError(f"{variable}={_redact(url)!r}: scheme must be redis:// or rediss://")
     db_text = parts.path.lstrip("/") or "0"
     if not db_text.isdigit():
-        raise ConfigError(f"{variable}={_redact(url)!r}: database index {db_text!r} is not a number")
+        raise ConfigError(
+            f"{variable}={_redact(url)!r}: database index {db_text!r} is not a number"
+        )
     try:
         port = parts.port or 6379
     except ValueError:

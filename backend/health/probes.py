@@ -6,6 +6,7 @@ ordered list `/readyz` runs; later parts append warn-only probes (feed age).
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -50,11 +51,9 @@ def probe_postgres() -> ProbeResult:
     result = _timed(check)
     if not result.ok:
         # Drop the broken connection so the next probe reconnects instead of reusing it.
-        connection.close_if_unusable_or_obsolete()
-        try:
+        # Closing a dead socket may itself fail; the probe has already failed.
+        with contextlib.suppress(Exception):
             connection.close()
-        except Exception:  # closing a dead socket may itself fail; the probe already failed
-            pass
     return result
 
 
