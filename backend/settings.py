@@ -71,6 +71,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -119,7 +120,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".run" / "static"
+STATIC_ROOT = Path(env.env_str("STATIC_ROOT", str(BASE_DIR / ".run" / "static")))
+# Without collectstatic (development, tests) WhiteNoise serves straight from the apps.
+WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "/admin/login/"
 
 REST_FRAMEWORK = {

@@ -1,1 +1,161 @@
-"""Models of the runs app."""
+"""Durable run data: companies, operators, vehicles, runs and every lifecycle attempt.
+
+Written only by the services in ``runs.services`` (and the admin's plain CRUD for
+companies, operators and vehicles); read through ``runs.selectors``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from runs.domain.lifecycle.events import RunEvent
+from runs.domain.lifecycle.roles import ActorRole
+from runs.domain.lifecycle.states import CLAIMING_STATES, RunState
+
+STATE_CHOICES = [(s.value, s.value) for s in RunState]
+EVENT_CHOICES = [(e.value, e.value) for e in RunEvent]
+ROLE_CHOICES = [(r.value, r.value) for r in ActorRole]
+_CLAIMING = Q(run_lifecycle_state__in=sorted(s.value for s in CLAIMING_STATES))
+
+
+class Company(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+
+    class Meta:
+        verbose_name_plural = "companies"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Operator(models.Model):
+    """A driver: one Django user (role from the ``operator`` group), working for a company."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator"
+    )
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, null=True, blank=True, related_name="operators"
+    )
+    badge = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return self.user.get_full_name() or self.user.get_username()
+
+
+class Vehicle(models.Model):
+    """A vehicle; its id is the one it publishes telemetry under (``transit/vehicle/{id}/…``)."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    label = models.CharField(max_length=100, blank=True)
+    license_plate = models.CharField(max_length=32, blank=True)
+    wheelchair_accessible = models.BooleanField(default=False)
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, null=True, blank=True, related_name="vehicles"
+    )
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.label or self.id
+
+
+class Run(models.Model):
+    """One vehicle operating one scheduled trip on one service day."""
+
+    class ScheduleRelationship(models.TextChoices):
+        SCHEDULED = "SCHEDULED"
+        ADDED = "ADDED"
+        UNSCHEDULED = "UNSCHEDULED"
+        CANCELED = "CANCELED"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.PROTECT, related_name="runs")
+    operator = models.ForeignKey(
+        Operator, on_delete=models.PROTECT, null=True, blank=True, related_name="runs"
+    )
+    route_id = models.CharField(max_length=255)
+    trip_id = models.CharField(max_length=255)
+    shape_id = models.CharField(max_length=255, blank=True)
+    direction_id = models.PositiveSmallIntegerField(null=True, blank=True)
+    start_date = models.DateField()
+    start_time = models.CharField(max_length=8, blank=True)  # "HH:MM:SS", may exceed 24:00:00
+    schedule_relationship = models.CharField(
+        max_length=16, choices=ScheduleRelationship.choices, default=ScheduleRelationship.SCHEDULED
+    )
+    run_lifecycle_state = models.CharField(
+        max_length=16, choices=STATE_CHOICES, default=RunState.REQUESTED.value
+    )
+    last_event = models.CharField(max_length=40, choices=EVENT_CHOICES, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    feed_version = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-start_date", "start_time", "id"]
+        indexes = [
+            models.Index(fields=["run_lifecycle_state", "start_date"], name="run_state_date_idx"),
+            models.Index(fields=["route_id", "start_date"], name="run_route_date_idx"),
+            models.Index(fields=["vehicle", "start_date"], name="run_vehicle_date_idx"),
+        ]
+        # The durable form of the resource claims: two runs never hold one resource.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vehicle"], condition=_CLAIMING, name="run_one_claim_per_vehicle"
+            ),
+            models.UniqueConstraint(
+                fields=["trip_id"], condition=_CLAIMING, name="run_one_claim_per_trip"
+            ),
+            models.UniqueConstraint(
+                fields=["operator"], condition=_CLAIMING, name="run_one_claim_per_operator"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trip_id} {self.start_date} ({self.run_lifecycle_state})"
+
+    @property
+    def state(self) -> RunState:
+        return RunState(self.run_lifecycle_state)
+
+
+class RunLifecycleTransition(models.Model):
+    """One attempted event on a run, applied or refused, with every guard's result."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="transitions")
+    event = models.CharField(max_length=40, choices=EVENT_CHOICES)
+    from_state = models.CharField(max_length=16, choices=STATE_CHOICES)
+    to_state = models.CharField(max_length=16, choices=STATE_CHOICES)
+    accepted = models.BooleanField()
+    refusal = models.CharField(max_length=20, blank=True)
+    guard_results = models.JSONField(default=list)  # [{"guard", "passed", "reason"}]
+    actions = models.JSONField(default=list)  # names of the actions run
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_role = models.CharField(max_length=16, choices=ROLE_CHOICES)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["run", "created_at"], name="transition_run_time_idx"),
+            models.Index(fields=["event", "created_at"], name="transition_event_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        verdict = "applied" if self.accepted else "refused"
+        return f"{self.event} {self.from_state}→{self.to_state} ({verdict})"

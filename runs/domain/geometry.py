@@ -115,13 +115,20 @@ class Polyline:
         self, x: float, y: float, *, from_m: float = 0.0, to_m: float = math.inf
     ) -> Location:
         """The nearest point within the distance window; the earliest one on a tie."""
-        best: Location | None = None
+        # Called for every position by the map-matcher: one tight loop over plain
+        # floats (squared distances, no per-segment objects), one Location at the end.
+        xs, ys = self.xs, self.ys
+        best_sq, best_index = math.inf, -1
         for index in self.segments_between(from_m, to_m):
-            candidate = self.segment_location(index, x, y)
-            if best is None or candidate.offset_m < best.offset_m:
-                best = candidate
-        assert best is not None  # segments_between never returns an empty range
-        return best
+            x0, y0 = xs[index], ys[index]
+            dx, dy = xs[index + 1] - x0, ys[index + 1] - y0
+            t = ((x - x0) * dx + (y - y0) * dy) / (dx * dx + dy * dy)
+            t = 0.0 if t < 0.0 else 1.0 if t > 1.0 else t
+            ex, ey = x - x0 - t * dx, y - y0 - t * dy
+            distance_sq = ex * ex + ey * ey
+            if distance_sq < best_sq:
+                best_sq, best_index = distance_sq, index
+        return self.segment_location(best_index, x, y)
 
     def point_at(self, distance_m: float) -> tuple[float, float]:
         distance_m = min(max(distance_m, 0.0), self.length_m)
@@ -148,6 +155,15 @@ def _candidate_locations(polyline: Polyline, x: float, y: float) -> list[Locatio
         if location.offset_m <= previous and location.offset_m <= following:
             candidates.append(location)
     return candidates or [min(per_segment, key=lambda location: location.offset_m)]
+
+
+def candidate_locations(polyline: Polyline, x: float, y: float) -> list[Location]:
+    """Where a point may lie on the shape: one location per leg passing near it, in shape order.
+
+    A whole-shape scan; for rare questions (a stop's legs, acquiring a vehicle
+    that appears mid-trip), not for every position.
+    """
+    return _candidate_locations(polyline, x, y)
 
 
 def stop_distances_along(

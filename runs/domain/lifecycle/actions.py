@@ -1,0 +1,22 @@
+"""Names of the lifecycle actions: the hot-state steps a transition performs.
+
+The domain only names them; ``runs.services.hot_state`` performs each one against
+Redis after the database decision is committed. Every action is idempotent and
+derived from the run as stored, so running it again re-projects the same state.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    WRITE_PROJECTION = "write_projection"  # run:{rid} and run:{rid}:trip
+    CLAIM_RESOURCES = "claim_resources"  # vehicle/trip/operator :current_run
+    WRITE_VEHICLE_METADATA = "write_vehicle_metadata"  # vehicle:{vid}:metadata
+    SYNC_STATE = "sync_state"  # run_lifecycle_state in run:{rid}
+    ADD_TO_TRACKING = "add_to_tracking"  # runs:tracking
+    ADD_TO_IN_PROGRESS = "add_to_in_progress"  # runs:in_progress
+    REMOVE_FROM_SETS = "remove_from_sets"  # runs:tracking, runs:in_progress, runs:last_seen
+    REMOVE_PROJECTION = "remove_projection"
+    RELEASE_RESOURCES = "release_resources"  # only claims that still point at this run

@@ -1,0 +1,10 @@
+"""Telemetry contracts: one module per GTFS-RT entity held in hot state.
+
+Each contract module holds the entity's typed frozen value, its hash field
+names, a tolerant ``from_redis`` (strings → typed, bad optional values dropped)
+and a strict ``validate_for_write`` (typed → strings, raises ``TelemetryRejected``).
+Position and occupancy also decode MQTT payloads (msgspec). Read by the MQTT
+consumer (realtime_engine.ingest), the REST API, feed builders and detectors.
+Pure: imports neither Django, Redis nor Celery (import-linter checks it). Redis
+key names are not spelled here: they live in ``databus.keys``.
+"""

@@ -1,0 +1,40 @@
+"""Why a telemetry message was refused: the dead-letter reason codes and their exception.
+
+Raised by the contract modules (decode, ``validate_for_write``) and by the
+consumer's topic routing; the consumer writes the reason into ``telemetry:dlq``
+and counts it. The codes are stored values: add, never rename.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RejectReason(StrEnum):
+    NOT_JSON = "not_json"
+    NOT_AN_OBJECT = "not_an_object"
+    UNKNOWN_TOPIC = "unknown_topic"
+    INVALID_VEHICLE_ID = "invalid_vehicle_id"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    MISSING_COORDINATES = "missing_coordinates"
+    COORDINATES_OUT_OF_RANGE = "coordinates_out_of_range"
+    NOT_FINITE = "not_finite"
+    NEGATIVE_SPEED = "negative_speed"
+    NEGATIVE_ODOMETER = "negative_odometer"
+    NEGATIVE_OCCUPANCY = "negative_occupancy"
+    BEARING_OUT_OF_RANGE = "bearing_out_of_range"
+    TIMESTAMP_IN_MILLISECONDS = "timestamp_in_milliseconds"
+    TIMESTAMP_NOT_POSIX_SECONDS = "timestamp_not_posix_seconds"
+    TIMESTAMP_IN_FUTURE = "timestamp_in_future"
+    WRONG_TYPE = "wrong_type"
+    MISSING_FIELD = "missing_field"
+    INVALID_VALUE = "invalid_value"
+
+
+class TelemetryRejected(ValueError):
+    """A payload or value that must not reach hot state; ``reason`` says why, ``detail`` how."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail

@@ -1,0 +1,95 @@
+"""Contract of `run:{rid}:trip`: the run's GTFS-RT TripDescriptor projection.
+
+Written by lifecycle actions (initialize, cancel); read by feed builders, the
+REST API and WebSocket snapshots. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+
+import msgspec
+
+from runs.domain.telemetry.fields import parse_int, require
+from runs.domain.telemetry.rejection import RejectReason, TelemetryRejected
+
+TRIP_ID = "trip_id"
+ROUTE_ID = "route_id"
+DIRECTION_ID = "direction_id"
+START_TIME = "start_time"
+START_DATE = "start_date"
+SCHEDULE_RELATIONSHIP = "schedule_relationship"
+FIELDS = (TRIP_ID, ROUTE_ID, DIRECTION_ID, START_TIME, START_DATE, SCHEDULE_RELATIONSHIP)
+
+# GTFS times may pass 24:00:00 for trips after midnight of the service day.
+_START_TIME = re.compile(r"\d{1,2}:[0-5]\d:[0-5]\d")
+_START_DATE = re.compile(r"\d{8}")
+
+
+class ScheduleRelationship(StrEnum):
+    """GTFS-RT TripDescriptor.ScheduleRelationship values databus produces."""
+
+    SCHEDULED = "SCHEDULED"
+    ADDED = "ADDED"
+    UNSCHEDULED = "UNSCHEDULED"
+    CANCELED = "CANCELED"
+    DUPLICATED = "DUPLICATED"
+
+
+class TripDescriptor(msgspec.Struct, frozen=True):
+    trip_id: str
+    route_id: str | None = None
+    direction_id: int | None = None
+    start_time: str | None = None
+    start_date: str | None = None
+    schedule_relationship: ScheduleRelationship = ScheduleRelationship.SCHEDULED
+
+
+def validate_for_write(trip: TripDescriptor) -> dict[str, str]:
+    """Strict: the hash fields; raises ``TelemetryRejected`` on a missing or invalid value."""
+    if not require(TRIP_ID, trip.trip_id):
+        raise TelemetryRejected(RejectReason.MISSING_FIELD, f"{TRIP_ID} is required")
+    if trip.direction_id not in (None, 0, 1):
+        raise TelemetryRejected(RejectReason.INVALID_VALUE, f"{DIRECTION_ID} must be 0 or 1")
+    if trip.start_time is not None and not _START_TIME.fullmatch(trip.start_time):
+        raise TelemetryRejected(RejectReason.INVALID_VALUE, f"{START_TIME} must be HH:MM:SS")
+    if trip.start_date is not None and not _START_DATE.fullmatch(trip.start_date):
+        raise TelemetryRejected(RejectReason.INVALID_VALUE, f"{START_DATE} must be YYYYMMDD")
+    if trip.schedule_relationship not in ScheduleRelationship.__members__.values():
+        raise TelemetryRejected(RejectReason.INVALID_VALUE, f"{SCHEDULE_RELATIONSHIP}")
+    fields = {
+        TRIP_ID: trip.trip_id,
+        SCHEDULE_RELATIONSHIP: ScheduleRelationship(trip.schedule_relationship).value,
+    }
+    optional = {
+        ROUTE_ID: trip.route_id,
+        DIRECTION_ID: None if trip.direction_id is None else str(trip.direction_id),
+        START_TIME: trip.start_time,
+        START_DATE: trip.start_date,
+    }
+    fields.update({name: value for name, value in optional.items() if value})
+    return fields
+
+
+def from_redis(fields: Mapping[str, str]) -> TripDescriptor | None:
+    """Tolerant: None without a trip id; bad optional values dropped."""
+    trip_id = fields.get(TRIP_ID)
+    if not trip_id:
+        return None
+    direction = parse_int(fields.get(DIRECTION_ID))
+    start_time = fields.get(START_TIME)
+    start_date = fields.get(START_DATE)
+    try:
+        relationship = ScheduleRelationship(fields.get(SCHEDULE_RELATIONSHIP, "SCHEDULED"))
+    except ValueError:
+        relationship = ScheduleRelationship.SCHEDULED
+    return TripDescriptor(
+        trip_id=trip_id,
+        route_id=fields.get(ROUTE_ID) or None,
+        direction_id=direction if direction in (0, 1) else None,
+        start_time=start_time if start_time and _START_TIME.fullmatch(start_time) else None,
+        start_date=start_date if start_date and _START_DATE.fullmatch(start_date) else None,
+        schedule_relationship=relationship,
+    )

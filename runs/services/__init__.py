@@ -1,0 +1,1 @@
+"""Services: everything that writes run data (database and the run's hot state)."""

@@ -1,0 +1,215 @@
+"""The run's hot state in Redis: performing lifecycle actions, and undoing them.
+
+Each ``Action`` is one idempotent function writing into a MULTI/EXEC pipeline from the
+run as stored. ``capture`` reads the pre-image of every key a run's actions can touch
+so that ``restore`` can put it back when the database transaction does not commit.
+Key names come from ``databus.keys`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import redis
+
+from databus import keys
+from runs.domain.lifecycle.actions import Action
+from runs.models import Run
+
+# Delete a claim only if it still names this run (another run may hold it since).
+_RELEASE_IF_OWNED = """
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+end
+return 1
+"""
+
+
+def _claim_keys(run: Run) -> list[str]:
+    claims = [keys.vehicle_current_run(run.vehicle_id), keys.trip_current_run(run.trip_id)]
+    if run.operator_id is not None:
+        claims.append(keys.operator_current_run(str(run.operator_id)))
+    return claims
+
+
+def run_projection(run: Run) -> dict[str, str]:
+    """The flat ``run:{rid}`` hash."""
+    return {
+        "run_id": str(run.pk),
+        "vehicle_id": run.vehicle_id,
+        "operator_id": "" if run.operator_id is None else str(run.operator_id),
+        "route_id": run.route_id,
+        "trip_id": run.trip_id,
+        "shape_id": run.shape_id,
+        "direction_id": "" if run.direction_id is None else str(run.direction_id),
+        "start_date": run.start_date.strftime("%Y%m%d"),
+        "start_time": run.start_time,
+        "schedule_relationship": run.schedule_relationship,
+        "run_lifecycle_state": run.run_lifecycle_state,
+        "last_event_at": "" if run.last_event_at is None else str(run.last_event_at.timestamp()),
+    }
+
+
+def trip_descriptor(run: Run) -> dict[str, str]:
+    """The GTFS-RT TripDescriptor projection ``run:{rid}:trip``."""
+    descriptor = {
+        "trip_id": run.trip_id,
+        "route_id": run.route_id,
+        "start_date": run.start_date.strftime("%Y%m%d"),
+        "schedule_relationship": run.schedule_relationship,
+    }
+    if run.direction_id is not None:
+        descriptor["direction_id"] = str(run.direction_id)
+    if run.start_time:
+        descriptor["start_time"] = run.start_time
+    return descriptor
+
+
+def vehicle_metadata(run: Run) -> dict[str, str]:
+    vehicle = run.vehicle
+    return {
+        "id": vehicle.pk,
+        "label": vehicle.label,
+        "license_plate": vehicle.license_plate,
+        "wheelchair_accessible": "1" if vehicle.wheelchair_accessible else "0",
+    }
+
+
+def _write_projection(pipe, run: Run) -> None:
+    pipe.delete(keys.run(str(run.pk)), keys.run_trip(str(run.pk)))
+    pipe.hset(keys.run(str(run.pk)), mapping=run_projection(run))
+    pipe.hset(keys.run_trip(str(run.pk)), mapping=trip_descriptor(run))
+
+
+def _claim_resources(pipe, run: Run) -> None:
+    for key in _claim_keys(run):
+        pipe.set(key, str(run.pk))
+
+
+def _write_vehicle_metadata(pipe, run: Run) -> None:
+    pipe.hset(keys.vehicle_metadata(run.vehicle_id), mapping=vehicle_metadata(run))
+
+
+def _sync_state(pipe, run: Run) -> None:
+    projection = run_projection(run)
+    pipe.hset(
+        keys.run(str(run.pk)),
+        mapping={f: projection[f] for f in ("run_lifecycle_state", "last_event_at")},
+    )
+
+
+def _add_to_tracking(pipe, run: Run) -> None:
+    pipe.sadd(keys.RUNS_TRACKING, str(run.pk))
+
+
+def _add_to_in_progress(pipe, run: Run) -> None:
+    pipe.sadd(keys.RUNS_IN_PROGRESS, str(run.pk))
+
+
+def _remove_from_sets(pipe, run: Run) -> None:
+    pipe.srem(keys.RUNS_TRACKING, str(run.pk))
+    pipe.srem(keys.RUNS_IN_PROGRESS, str(run.pk))
+    pipe.zrem(keys.RUNS_LAST_SEEN, str(run.pk))
+
+
+def _remove_projection(pipe, run: Run) -> None:
+    pipe.delete(keys.run(str(run.pk)), keys.run_trip(str(run.pk)))
+
+
+def _release_resources(pipe, run: Run) -> None:
+    claims = _claim_keys(run)
+    pipe.eval(_RELEASE_IF_OWNED, len(claims), *claims, str(run.pk))
+
+
+ACTIONS: dict[Action, Callable[[object, Run], None]] = {
+    Action.WRITE_PROJECTION: _write_projection,
+    Action.CLAIM_RESOURCES: _claim_resources,
+    Action.WRITE_VEHICLE_METADATA: _write_vehicle_metadata,
+    Action.SYNC_STATE: _sync_state,
+    Action.ADD_TO_TRACKING: _add_to_tracking,
+    Action.ADD_TO_IN_PROGRESS: _add_to_in_progress,
+    Action.REMOVE_FROM_SETS: _remove_from_sets,
+    Action.REMOVE_PROJECTION: _remove_projection,
+    Action.RELEASE_RESOURCES: _release_resources,
+}
+
+
+def apply(client: redis.Redis, run: Run, actions: Iterable[Action]) -> None:
+    """Perform ``actions`` for ``run`` atomically (one MULTI/EXEC)."""
+    actions = tuple(actions)
+    if not actions:
+        return
+    pipe = client.pipeline(transaction=True)
+    for action in actions:
+        ACTIONS[action](pipe, run)
+    pipe.execute()
+
+
+@dataclass(frozen=True)
+class HotStateImage:
+    """The values of every key a run's actions touch, as they were before."""
+
+    run: Run
+    hashes: dict[str, dict[str, str]]
+    strings: dict[str, str | None]
+    members: dict[str, bool]
+    last_seen: float | None
+
+
+def _hash_keys(run: Run) -> list[str]:
+    return [
+        keys.run(str(run.pk)),
+        keys.run_trip(str(run.pk)),
+        keys.vehicle_metadata(run.vehicle_id),
+    ]
+
+
+def capture(client: redis.Redis, run: Run) -> HotStateImage:
+    hash_keys, claim_keys, rid = _hash_keys(run), _claim_keys(run), str(run.pk)
+    pipe = client.pipeline(transaction=False)
+    for key in hash_keys:
+        pipe.hgetall(key)
+    for key in claim_keys:
+        pipe.get(key)
+    pipe.sismember(keys.RUNS_TRACKING, rid)
+    pipe.sismember(keys.RUNS_IN_PROGRESS, rid)
+    pipe.zscore(keys.RUNS_LAST_SEEN, rid)
+    values = pipe.execute()
+    n = len(hash_keys)
+    m = len(claim_keys)
+    return HotStateImage(
+        run=run,
+        hashes=dict(zip(hash_keys, values[:n], strict=True)),
+        strings=dict(zip(claim_keys, values[n : n + m], strict=True)),
+        members={
+            keys.RUNS_TRACKING: bool(values[n + m]),
+            keys.RUNS_IN_PROGRESS: bool(values[n + m + 1]),
+        },
+        last_seen=values[n + m + 2],
+    )
+
+
+def restore(client: redis.Redis, image: HotStateImage) -> None:
+    """Put every captured key back as it was (compensation for an aborted transaction)."""
+    rid = str(image.run.pk)
+    pipe = client.pipeline(transaction=True)
+    for key, mapping in image.hashes.items():
+        pipe.delete(key)
+        if mapping:
+            pipe.hset(key, mapping=mapping)
+    for key, value in image.strings.items():
+        if value is None:
+            pipe.delete(key)
+        else:
+            pipe.set(key, value)
+    for key, member in image.members.items():
+        if member:
+            pipe.sadd(key, rid)
+        else:
+            pipe.srem(key, rid)
+    if image.last_seen is None:
+        pipe.zrem(keys.RUNS_LAST_SEEN, rid)
+    else:
+        pipe.zadd(keys.RUNS_LAST_SEEN, {rid: image.last_seen})
+    pipe.execute()

@@ -1,0 +1,38 @@
+"""The schedule as the run services see it: facts about a trip in the CURRENT feed.
+
+Adapts ``schedule_engine.selectors`` (``scheduled_trip_get``, ``trip_geometry_get``)
+to the lifecycle's pure ``ScheduledTripFacts``; nothing else in ``runs`` imports the
+schedule engine.
+"""
+
+from __future__ import annotations
+
+from runs.domain.geometry import TripGeometry
+from runs.domain.lifecycle.snapshot import ScheduledTripFacts
+
+
+def scheduled_trip_facts_get(trip_id: str) -> ScheduledTripFacts | None:
+    from schedule_engine.selectors import scheduled_trip_get
+
+    trip = scheduled_trip_get(trip_id)
+    if trip is None:
+        return None
+    stops = sorted(trip.stops, key=lambda stop: stop[0])
+    return ScheduledTripFacts(
+        trip_id=trip.trip_id,
+        route_id=trip.route_id,
+        direction_id=trip.direction_id,
+        shape_id=trip.shape_id or "",
+        feed_id=str(trip.feed_id),
+        stop_ids=tuple(stop[1] for stop in stops),
+    )
+
+
+def trip_geometry_facts_get(trip_id: str) -> TripGeometry | None:
+    """The trip's geometry (cached by the schedule engine), or ``None`` without a shape."""
+    from schedule_engine.selectors import trip_geometry_get
+
+    try:
+        return trip_geometry_get(trip_id)
+    except (LookupError, ValueError):
+        return None

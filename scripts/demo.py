@@ -1,0 +1,143 @@
+"""`make demo`: run the whole databus system locally on the bundled demo network.
+
+Applies migrations, creates a demo admin user, imports the demo network when it
+is not current yet, then starts web (uvicorn, ASGI), a Celery worker with the
+MQTT consumer, Celery beat and the fleet simulator, prints where to look, and
+stops them all on Ctrl-C. Services must already answer (`make demo` runs
+scripts/ensure_services.py first).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PORT = int(os.environ.get("DEMO_PORT", "8000"))
+ADMIN_USER = os.environ.get("DEMO_ADMIN_USER", "admin")
+ADMIN_PASSWORD = os.environ.get("DEMO_ADMIN_PASSWORD", "databus-demo")
+DEMO_GTFS = ROOT / "demo" / "gtfs"
+LOG_DIR = ROOT / ".run" / "demo"
+
+
+def manage(*args: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, check=True)
+
+
+def ensure_admin() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import Group, User
+
+    user, _ = User.objects.get_or_create(username=ADMIN_USER)
+    user.is_staff = user.is_superuser = True
+    user.set_password(ADMIN_PASSWORD)
+    user.save()
+    dispatcher, _ = Group.objects.get_or_create(name="dispatcher")
+    user.groups.add(dispatcher)
+
+
+def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = (LOG_DIR / f"{name}.log").open("ab")
+    print(f"demo: starting {name:<10} (log: {LOG_DIR / (name + '.log')})")
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def wait_ready(url: str, seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def stop_all(processes: dict[str, subprocess.Popen]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for name, process in processes.items():
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            print(f"demo: {name} did not stop in time; killing it")
+            os.killpg(process.pid, signal.SIGKILL)
+    print("demo: stopped")
+
+
+def main() -> int:
+    env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "true"), "PYTHONUNBUFFERED": "1"}
+    os.environ.update(env)
+    manage("migrate", "--noinput", "-v", "0")
+    ensure_admin()
+    if DEMO_GTFS.exists():
+        manage("import_gtfs", str(DEMO_GTFS), "--activate", "--name", "demo")
+    base = f"http://127.0.0.1:{PORT}"
+    celery = [PYTHON, "-m", "celery", "-A", "databus"]
+    processes = {
+        "web": start("web", [PYTHON, "-m", "uvicorn", "backend.asgi:application",
+                             "--host", "127.0.0.1", "--port", str(PORT)], env),
+        "worker": start("worker", [*celery, "worker", "--loglevel=INFO", "--pool=solo",
+                                   "-n", "demo-realtime@%h"],
+                        {**env, "MQTT_CONSUMER_ENABLED": "true"}),
+        "beat": start("beat", [*celery, "beat", "--loglevel=INFO",
+                               "--schedule", str(LOG_DIR / "celerybeat-schedule")], env),
+    }
+    if (ROOT / "realtime_engine" / "management" / "commands" / "simulate.py").exists():
+        vehicles = os.environ.get("DEMO_VEHICLES", "20")
+        processes["simulator"] = start(
+            "simulator", [PYTHON, "manage.py", "simulate", "--vehicles", vehicles], env
+        )
+
+    stopping = False
+
+    def request_stop(_signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    ready = wait_ready(f"{base}/readyz")
+    print()
+    print("databus demo is " + ("up" if ready else "starting (readyz not yet 200)") + ":")
+    print(f"  live map        {base}/live/")
+    print(f"  vehicle feed    {base}/gtfs-rt/vehicle-positions.pb?format=text")
+    print(f"  trip updates    {base}/gtfs-rt/trip-updates.pb?format=text")
+    print(f"  admin           {base}/admin/   (user {ADMIN_USER!r}, password {ADMIN_PASSWORD!r})")
+    print(f"  API docs        {base}/api/docs/")
+    print(f"  health          {base}/healthz   {base}/readyz")
+    print(f"  metrics         {base}/metrics   (worker: http://127.0.0.1:9808/metrics)")
+    print(f"  logs            {LOG_DIR}/")
+    print("Press Ctrl-C to stop everything.")
+    try:
+        while not stopping:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    print(f"demo: {name} exited with {process.returncode}; see its log")
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        stop_all(processes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
