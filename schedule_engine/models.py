@@ -169,6 +169,9 @@ class StopTime(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.trip_id} #{self.stop_sequence} {self.stop_id}"
+
 
 class ShapePoint(models.Model):
     feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="+")
@@ -186,6 +189,9 @@ class ShapePoint(models.Model):
                 fields=["feed", "shape_id", "sequence"], name="shape_point_unique_in_feed"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.shape_id} #{self.sequence}"
 
 
 class Calendar(models.Model):
@@ -206,6 +212,9 @@ class Calendar(models.Model):
             models.UniqueConstraint(fields=["feed", "service_id"], name="calendar_unique_in_feed")
         ]
 
+    def __str__(self) -> str:
+        return self.service_id
+
 
 class ExceptionType(models.IntegerChoices):
     ADDED = 1, "service added"
@@ -225,6 +234,9 @@ class CalendarDate(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.date} {self.get_exception_type_display()}"
+
 
 class Frequency(models.Model):
     feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="+")
@@ -237,3 +249,6 @@ class Frequency(models.Model):
     class Meta:
         verbose_name_plural = "frequencies"
         indexes = [models.Index(fields=["feed", "trip_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.trip_id} every {self.headway_s} s"

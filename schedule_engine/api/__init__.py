@@ -1,0 +1,1 @@
+"""REST API of the schedule (read-only, the current feed)."""
