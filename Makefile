@@ -1,18 +1,20 @@
 # databus: the two commands are `make demo` and `make test` (see README.md).
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint contracts services bench bench-ingest bench-import bench-progression bench-live clean-run
+.PHONY: test demo lint contracts services bench bench-ingest bench-import bench-progression bench-live bench-feeds clean-run
 
 # Install the locked set only when the lock or the project metadata changed.
+# The code runs from the checkout (manage.py, celery -A databus), so only the
+# dependencies are installed. pip's notes about absent local mirrors are dropped.
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock 2>&1 \
+		| { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	@touch $(STAMP)
 
 services: $(STAMP)
@@ -25,6 +27,7 @@ contracts: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 test: services lint contracts
+	@$(PY) scripts/ensure_browser.py
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
@@ -38,6 +41,16 @@ bench-ingest: services
 
 bench-import: services
 	$(PY) -m benchmarks.gtfs_import
+
+bench-progression: services
+	$(PY) -m benchmarks.progression
+	$(PY) -m benchmarks.progression_pipeline
+
+bench-feeds: services
+	$(PY) -m benchmarks.feeds
+
+bench-live: services
+	$(PY) -m benchmarks.live
 
 clean-run:
 	rm -rf .run

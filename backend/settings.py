@@ -47,7 +47,27 @@ try:
     DLQ_MAXLEN = env.env_int("DLQ_MAXLEN", 100_000, minimum=100)
     WORKER_METRICS_PORT = env.env_int("WORKER_METRICS_PORT", 9808, minimum=0)
     FEED_BUILD_INTERVAL_S = env.env_int("FEED_BUILD_INTERVAL_S", 15, minimum=1)
+    # Run lifecycle detection (defaults: DESIGN.md; shortened by end-to-end tests).
+    RUN_STALE_AFTER_S = env.env_float("RUN_STALE_AFTER_S", 60.0)
+    RUN_EXPIRE_AFTER_S = env.env_float("RUN_EXPIRE_AFTER_S", 600.0)
+    RUN_TERMINAL_ZONE_M = env.env_float("RUN_TERMINAL_ZONE_M", 30.0)
+    RUN_SCAN_INTERVAL_S = env.env_float("RUN_SCAN_INTERVAL_S", 30.0)
+    # Stop zones of the map-matcher (agencies differ; WMATA: 50 / 50 / -1, a ±50 m zone
+    # entered while still moving). A negative max speed: STOPPED_AT at any speed in the zone.
+    PROGRESSION_STOPPED_RADIUS_M = env.env_float("PROGRESSION_STOPPED_RADIUS_M", 20.0)
+    PROGRESSION_INCOMING_RADIUS_M = env.env_float("PROGRESSION_INCOMING_RADIUS_M", 50.0)
+    PROGRESSION_STOPPED_MAX_SPEED_MPS = env.env_float("PROGRESSION_STOPPED_MAX_SPEED_MPS", 1.0)
+    # The fastest a vehicle plausibly drives between two positions (sizes the matcher's
+    # search window); a replay N times faster than real time needs N times this.
+    PROGRESSION_MAX_SPEED_MPS = env.env_float("PROGRESSION_MAX_SPEED_MPS", 30.0)
+    # Observed travel-time history for predictions: reloaded this often, over this many days.
+    PREDICTION_HISTORY_REFRESH_S = env.env_float("PREDICTION_HISTORY_REFRESH_S", 300.0)
+    PREDICTION_HISTORY_DAYS = env.env_int("PREDICTION_HISTORY_DAYS", 28, minimum=1)
     LIVE_MAP_TILE_URL = env.env_str("LIVE_MAP_TILE_URL", "")
+    # Live WebSocket updates (realtime_engine.ws): publish tick, per-client queue bound, heartbeat.
+    LIVE_PUBLISH_INTERVAL_MS = env.env_int("LIVE_PUBLISH_INTERVAL_MS", 100, minimum=1)
+    LIVE_WS_QUEUE_MAX = env.env_int("LIVE_WS_QUEUE_MAX", 256, minimum=1)
+    LIVE_WS_HEARTBEAT_S = env.env_float("LIVE_WS_HEARTBEAT_S", 20.0)
 except env.ConfigError as error:
     raise ImproperlyConfigured(str(error)) from error
 

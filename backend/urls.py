@@ -16,4 +16,5 @@ urlpatterns = [
     path("api/", include("runs.urls")),
     path("api/schedule/", include("schedule_engine.urls")),
     path("", include("realtime_engine.urls")),
+    path("", include("schedule_engine.feeds.urls")),
 ]

@@ -2,4 +2,25 @@
 
 from __future__ import annotations
 
-BEAT_SCHEDULE: dict[str, dict] = {}
+from django.conf import settings
+
+BEAT_SCHEDULE: dict[str, dict] = {
+    # Position history retention (POSITION_RETENTION_DAYS); hourly keeps each purge short.
+    "purge-position-history": {
+        "task": "realtime_engine.purge_position_history",
+        "schedule": 3600.0,
+    },
+    # Both GTFS-RT feeds into feed:* (schedule_engine.feeds); a build that waited longer
+    # than one interval is dropped: the next one is due and reads fresher state.
+    "build-gtfs-rt-feeds": {
+        "task": "schedule_engine.feeds.build",
+        "schedule": float(settings.FEED_BUILD_INTERVAL_S),
+        "options": {"expires": float(settings.FEED_BUILD_INTERVAL_S)},
+    },
+    # Runs whose telemetry stopped: In Progress → No Signal → Cancelled (runs.tasks).
+    "scan-stale-runs": {
+        "task": "runs.scan_stale_runs",
+        "schedule": float(settings.RUN_SCAN_INTERVAL_S),
+        "options": {"expires": float(settings.RUN_SCAN_INTERVAL_S)},
+    },
+}

@@ -10,7 +10,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 
 app = Celery("databus")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["databus", "runs", "realtime_engine", "schedule_engine"])
+app.autodiscover_tasks(["databus", "runs", "realtime_engine", "schedule_engine",
+                        "schedule_engine.feeds"])
 
 
 def _beat_schedule() -> dict:
@@ -20,3 +21,7 @@ def _beat_schedule() -> dict:
 
 
 app.conf.beat_schedule = _beat_schedule()
+
+# MQTT telemetry ingest runs inside the worker where MQTT_CONSUMER_ENABLED=true
+# (the step's include_if); named by string so Django is not imported here.
+app.steps["worker"].add("realtime_engine.mqtt:MqttIngestStep")

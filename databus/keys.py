@@ -12,12 +12,26 @@ from __future__ import annotations
 RUNS_TRACKING = "runs:tracking"
 RUNS_IN_PROGRESS = "runs:in_progress"
 RUNS_LAST_SEEN = "runs:last_seen"
+# Sorted set: cancelled runs still published as CANCELED trips, score = epoch s after
+# which the cancellation is no longer relevant (e.g. end of its service day).
+RUNS_CANCELED = "runs:canceled"
 TELEMETRY_DLQ = "telemetry:dlq"
+# Sorted set: live WebSocket groups someone watches, score = last refresh epoch s
+# (realtime_engine.ws: consumers refresh, the position fan-out reads).
+LIVE_ACTIVE_GROUPS = "live:active_groups"
 
 
 def vehicle_position(vehicle_id: str) -> str:
     """Hash: latest position of a vehicle (MQTT consumer)."""
     return f"vehicle:{vehicle_id}:position"
+
+
+VEHICLE_POSITION_PATTERN = "vehicle:*:position"  # SCAN match for every vehicle_position key
+
+
+def vehicle_id_of_position_key(key: str) -> str:
+    """The vehicle id inside a ``vehicle_position`` key (inverse of that function)."""
+    return key[len("vehicle:") : -len(":position")]
 
 
 def vehicle_occupancy(vehicle_id: str) -> str:
@@ -35,6 +49,9 @@ def vehicle_current_run(vehicle_id: str) -> str:
     return f"vehicle:{vehicle_id}:current_run"
 
 
+VEHICLE_CURRENT_RUN_PATTERN = "vehicle:*:current_run"  # SCAN match for every claim above
+
+
 def trip_current_run(trip_id: str) -> str:
     """String: the run id that has claimed this trip."""
     return f"trip:{trip_id}:current_run"
@@ -45,9 +62,19 @@ def operator_current_run(operator_id: str) -> str:
     return f"operator:{operator_id}:current_run"
 
 
+# Server-side scripts that reach a run from a claim (``vehicle:{vid}:current_run``) build
+# its key as RUN_KEY_PREFIX .. run_id; this is that prefix, spelled once.
+RUN_KEY_PREFIX = "run:"
+
+
 def run(run_id: str) -> str:
     """Hash: flat run projection including run_lifecycle_state."""
-    return f"run:{run_id}"
+    return f"{RUN_KEY_PREFIX}{run_id}"
+
+
+def run_pending_event(run_id: str) -> str:
+    """String (short TTL): the detected event already enqueued for this run (dispatcher)."""
+    return f"run:{run_id}:pending_event"
 
 
 def run_trip(run_id: str) -> str:
@@ -70,9 +97,13 @@ def run_stop_time_updates(run_id: str) -> str:
     return f"run:{run_id}:stop_time_updates"
 
 
+# Scripts that follow a claim to its run build this key as prefix .. run_id .. suffix.
+RUN_PROGRESSION_SUFFIX = ":progression"
+
+
 def run_progression(run_id: str) -> str:
     """Hash: the map-matcher's state for the run between positions."""
-    return f"run:{run_id}:progression"
+    return f"{RUN_KEY_PREFIX}{run_id}{RUN_PROGRESSION_SUFFIX}"
 
 
 def feed(name: str) -> str:

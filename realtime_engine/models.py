@@ -1,1 +1,78 @@
-"""Models of the realtime_engine app."""
+"""Models of the realtime_engine app: the durable position history.
+
+``PositionRecord`` rows are written by the MQTT consumer in batches with raw SQL
+(``realtime_engine.ingest.history``), never through the ORM on the hot path;
+read by history queries ("positions of vehicle V between T1 and T2") and purged
+by ``realtime_engine.tasks.purge_position_history``.
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import BrinIndex
+from django.db import models
+
+
+class PositionRecord(models.Model):
+    """One received position; (vehicle_id, timestamp) is unique, so a replay adds nothing."""
+
+    vehicle_id = models.CharField(max_length=64)
+    timestamp = models.DateTimeField(help_text="When the vehicle measured it (payload).")
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+    bearing = models.FloatField(null=True, blank=True)
+    speed = models.FloatField(null=True, blank=True, help_text="m/s")
+    odometer = models.FloatField(null=True, blank=True, help_text="m")
+    received_at = models.DateTimeField(help_text="When the server received it.")
+
+    class Meta:
+        constraints = [
+            # Also the index for "vehicle V between T1 and T2" (leading vehicle_id).
+            models.UniqueConstraint(
+                fields=["vehicle_id", "timestamp"], name="position_record_vehicle_timestamp_uniq"
+            ),
+        ]
+        indexes = [
+            # Rows arrive in time order: a tiny BRIN index serves the retention purge.
+            BrinIndex(fields=["timestamp"], name="position_record_ts_brin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vehicle_id} @ {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+
+class StopEvent(models.Model):
+    """When a run's vehicle arrived at and left one stop of its trip (on-time record, history).
+
+    Written by the progression observer (``realtime_engine.stop_events``) in one
+    multi-row upsert per ingest batch, never through the ORM on the hot path; read by
+    the prediction history refresh (travel times of a segment by hour of day).
+    """
+
+    class Source(models.TextChoices):
+        OBSERVED = "observed"  # a position fell inside the stop zone
+        INTERPOLATED = "interpolated"  # positions skipped the stop: interpolated between two
+
+    run = models.ForeignKey("runs.Run", on_delete=models.CASCADE, related_name="stop_events")
+    trip_id = models.CharField(max_length=255)
+    service_date = models.DateField()
+    stop_sequence = models.PositiveIntegerField()
+    stop_id = models.CharField(max_length=255)
+    arrived_at = models.DateTimeField()
+    departed_at = models.DateTimeField(null=True, blank=True, help_text="None at the terminal.")
+    source = models.CharField(max_length=12, choices=Source.choices)
+
+    class Meta:
+        constraints = [
+            # A stop re-recorded (a run back at its first stops after a terminal loop) upserts.
+            models.UniqueConstraint(
+                fields=["run", "stop_sequence"], name="stop_event_run_sequence_uniq"
+            ),
+        ]
+        indexes = [
+            # History: "segment leaving stop S, at hour H, recently" starts from its first stop.
+            models.Index(fields=["stop_id", "arrived_at"], name="stop_event_stop_time_idx"),
+            models.Index(fields=["arrived_at"], name="stop_event_arrived_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trip_id} #{self.stop_sequence} {self.stop_id} ({self.source})"

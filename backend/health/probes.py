@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from databus.redis import get_redis
+from schedule_engine.feeds.metrics import probe_feed_age
 
 
 @dataclass(frozen=True)
@@ -102,4 +103,5 @@ READINESS_PROBES: list[tuple[str, Callable[[], ProbeResult]]] = [
     ("postgres", probe_postgres),
     ("redis", probe_redis),
     ("mqtt", probe_mqtt),
+    ("feeds", probe_feed_age),  # warn-only: a GTFS-RT feed older than three build intervals
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -18,6 +18,8 @@ EARTH_RADIUS_M = 6_371_008.8
 # distance (its best candidate), but candidates this much worse than the best are
 # not considered: it keeps the assignment search small on long loop shapes.
 STOP_CANDIDATE_SLACK_M = 100.0
+# Segments per bounding circle in ``Polyline.locate`` (about 100 m of a typical shape).
+LOCATE_CHUNK = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,24 @@ class Polyline:
     xs: tuple[float, ...]
     ys: tuple[float, ...]
     cumulative: tuple[float, ...]
+    # Bounding circles of runs of LOCATE_CHUNK segments (derived, filled in __post_init__):
+    # ``locate`` skips a run whose circle is farther than the best match so far.
+    chunk_xs: tuple[float, ...] = field(default=(), init=False, repr=False, compare=False)
+    chunk_ys: tuple[float, ...] = field(default=(), init=False, repr=False, compare=False)
+    chunk_radii: tuple[float, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        centres_x, centres_y, radii = [], [], []
+        for start in range(0, len(self.xs) - 1, LOCATE_CHUNK):
+            xs = self.xs[start : start + LOCATE_CHUNK + 1]
+            ys = self.ys[start : start + LOCATE_CHUNK + 1]
+            cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+            centres_x.append(cx)
+            centres_y.append(cy)
+            radii.append(max(math.hypot(x - cx, y - cy) for x, y in zip(xs, ys, strict=True)))
+        object.__setattr__(self, "chunk_xs", tuple(centres_x))
+        object.__setattr__(self, "chunk_ys", tuple(centres_y))
+        object.__setattr__(self, "chunk_radii", tuple(radii))
 
     @classmethod
     def from_xy(cls, points: Sequence[tuple[float, float]]) -> Polyline:
@@ -115,19 +135,32 @@ class Polyline:
         self, x: float, y: float, *, from_m: float = 0.0, to_m: float = math.inf
     ) -> Location:
         """The nearest point within the distance window; the earliest one on a tie."""
-        # Called for every position by the map-matcher: one tight loop over plain
-        # floats (squared distances, no per-segment objects), one Location at the end.
+        # Called for every position by the map-matcher: runs of segments visited
+        # nearest bounding circle first, so the rest are usually skipped unscanned;
+        # plain floats in the inner loop (squared distances), one Location at the end.
         xs, ys = self.xs, self.ys
-        best_sq, best_index = math.inf, -1
-        for index in self.segments_between(from_m, to_m):
-            x0, y0 = xs[index], ys[index]
-            dx, dy = xs[index + 1] - x0, ys[index + 1] - y0
-            t = ((x - x0) * dx + (y - y0) * dy) / (dx * dx + dy * dy)
-            t = 0.0 if t < 0.0 else 1.0 if t > 1.0 else t
-            ex, ey = x - x0 - t * dx, y - y0 - t * dy
-            distance_sq = ex * ex + ey * ey
-            if distance_sq < best_sq:
-                best_sq, best_index = distance_sq, index
+        window = self.segments_between(from_m, to_m)
+        first, stop = window.start, window.stop
+        chunk_xs, chunk_ys, radii = self.chunk_xs, self.chunk_ys, self.chunk_radii
+        hypot = math.hypot
+        order = sorted(
+            (hypot(x - chunk_xs[chunk], y - chunk_ys[chunk]) - radii[chunk], chunk)
+            for chunk in range(first // LOCATE_CHUNK, (stop - 1) // LOCATE_CHUNK + 1)
+        )
+        best_sq, best_index = math.inf, first
+        for gap, chunk in order:
+            if gap > 0.0 and gap * gap > best_sq:
+                break  # this run and every one after it are farther than the best
+            begin = chunk * LOCATE_CHUNK
+            for index in range(max(first, begin), min(stop, begin + LOCATE_CHUNK)):
+                x0, y0 = xs[index], ys[index]
+                dx, dy = xs[index + 1] - x0, ys[index + 1] - y0
+                t = ((x - x0) * dx + (y - y0) * dy) / (dx * dx + dy * dy)
+                t = 0.0 if t < 0.0 else 1.0 if t > 1.0 else t
+                ex, ey = x - x0 - t * dx, y - y0 - t * dy
+                distance_sq = ex * ex + ey * ey
+                if distance_sq < best_sq or (distance_sq == best_sq and index < best_index):
+                    best_sq, best_index = distance_sq, index
         return self.segment_location(best_index, x, y)
 
     def point_at(self, distance_m: float) -> tuple[float, float]:
@@ -157,13 +190,35 @@ def _candidate_locations(polyline: Polyline, x: float, y: float) -> list[Locatio
     return candidates or [min(per_segment, key=lambda location: location.offset_m)]
 
 
-def candidate_locations(polyline: Polyline, x: float, y: float) -> list[Location]:
-    """Where a point may lie on the shape: one location per leg passing near it, in shape order.
+def locations_within(polyline: Polyline, x: float, y: float, radius_m: float) -> list[Location]:
+    """Each leg of the shape passing within ``radius_m`` of the point: its nearest location.
 
-    A whole-shape scan; for rare questions (a stop's legs, acquiring a vehicle
-    that appears mid-trip), not for every position.
+    In shape order; a leg is a run of consecutive segments within the radius.
+    For acquiring a vehicle that appears mid-trip (which leg is it on?); runs of
+    segments whose bounding circle is farther than the radius are skipped.
     """
-    return _candidate_locations(polyline, x, y)
+    legs: list[Location] = []
+    best: Location | None = None
+    previous = -2
+    for chunk, (cx, cy, r) in enumerate(
+        zip(polyline.chunk_xs, polyline.chunk_ys, polyline.chunk_radii, strict=True)
+    ):
+        if math.hypot(x - cx, y - cy) - r > radius_m:
+            continue
+        begin = chunk * LOCATE_CHUNK
+        for index in range(begin, min(begin + LOCATE_CHUNK, len(polyline.xs) - 1)):
+            location = polyline.segment_location(index, x, y)
+            if location.offset_m > radius_m:
+                continue
+            if index != previous + 1 and best is not None:
+                legs.append(best)
+                best = None
+            if best is None or location.offset_m < best.offset_m:
+                best = location
+            previous = index
+    if best is not None:
+        legs.append(best)
+    return legs
 
 
 def stop_distances_along(

@@ -8,6 +8,7 @@ Key names come from ``databus.keys`` only.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -15,7 +16,11 @@ import redis
 
 from databus import keys
 from runs.domain.lifecycle.actions import Action
+from runs.domain.telemetry import trip as trip_contract
 from runs.models import Run
+
+# A finished run's projection stays readable (state API, feeds: a CANCELED trip) this long.
+FINISHED_PROJECTION_TTL_S = 6 * 3600
 
 # Delete a claim only if it still names this run (another run may hold it since).
 _RELEASE_IF_OWNED = """
@@ -52,18 +57,17 @@ def run_projection(run: Run) -> dict[str, str]:
 
 
 def trip_descriptor(run: Run) -> dict[str, str]:
-    """The GTFS-RT TripDescriptor projection ``run:{rid}:trip``."""
-    descriptor = {
-        "trip_id": run.trip_id,
-        "route_id": run.route_id,
-        "start_date": run.start_date.strftime("%Y%m%d"),
-        "schedule_relationship": run.schedule_relationship,
-    }
-    if run.direction_id is not None:
-        descriptor["direction_id"] = str(run.direction_id)
-    if run.start_time:
-        descriptor["start_time"] = run.start_time
-    return descriptor
+    """The GTFS-RT TripDescriptor projection ``run:{rid}:trip`` (checked by its contract)."""
+    return trip_contract.validate_for_write(
+        trip_contract.TripDescriptor(
+            trip_id=run.trip_id,
+            route_id=run.route_id or None,
+            direction_id=run.direction_id,
+            start_time=run.start_time or None,
+            start_date=run.start_date.strftime("%Y%m%d"),
+            schedule_relationship=trip_contract.ScheduleRelationship(run.schedule_relationship),
+        )
+    )
 
 
 def vehicle_metadata(run: Run) -> dict[str, str]:
@@ -107,14 +111,26 @@ def _add_to_in_progress(pipe, run: Run) -> None:
     pipe.sadd(keys.RUNS_IN_PROGRESS, str(run.pk))
 
 
+def _remove_from_in_progress(pipe, run: Run) -> None:
+    pipe.srem(keys.RUNS_IN_PROGRESS, str(run.pk))
+
+
 def _remove_from_sets(pipe, run: Run) -> None:
     pipe.srem(keys.RUNS_TRACKING, str(run.pk))
     pipe.srem(keys.RUNS_IN_PROGRESS, str(run.pk))
     pipe.zrem(keys.RUNS_LAST_SEEN, str(run.pk))
 
 
-def _remove_projection(pipe, run: Run) -> None:
-    pipe.delete(keys.run(str(run.pk)), keys.run_trip(str(run.pk)))
+def _expire_projection(pipe, run: Run) -> None:
+    for key in (keys.run(str(run.pk)), keys.run_trip(str(run.pk))):
+        pipe.expire(key, FINISHED_PROJECTION_TTL_S)
+
+
+def _publish_cancellation(pipe, run: Run) -> None:
+    _write_projection(pipe, run)
+    until = time.time() + FINISHED_PROJECTION_TTL_S
+    pipe.zadd(keys.RUNS_CANCELED, {str(run.pk): until})
+    _expire_projection(pipe, run)
 
 
 def _release_resources(pipe, run: Run) -> None:
@@ -129,8 +145,10 @@ ACTIONS: dict[Action, Callable[[object, Run], None]] = {
     Action.SYNC_STATE: _sync_state,
     Action.ADD_TO_TRACKING: _add_to_tracking,
     Action.ADD_TO_IN_PROGRESS: _add_to_in_progress,
+    Action.REMOVE_FROM_IN_PROGRESS: _remove_from_in_progress,
     Action.REMOVE_FROM_SETS: _remove_from_sets,
-    Action.REMOVE_PROJECTION: _remove_projection,
+    Action.EXPIRE_PROJECTION: _expire_projection,
+    Action.PUBLISH_CANCELLATION: _publish_cancellation,
     Action.RELEASE_RESOURCES: _release_resources,
 }
 
@@ -155,6 +173,7 @@ class HotStateImage:
     strings: dict[str, str | None]
     members: dict[str, bool]
     last_seen: float | None
+    canceled_until: float | None
 
 
 def _hash_keys(run: Run) -> list[str]:
@@ -175,6 +194,7 @@ def capture(client: redis.Redis, run: Run) -> HotStateImage:
     pipe.sismember(keys.RUNS_TRACKING, rid)
     pipe.sismember(keys.RUNS_IN_PROGRESS, rid)
     pipe.zscore(keys.RUNS_LAST_SEEN, rid)
+    pipe.zscore(keys.RUNS_CANCELED, rid)
     values = pipe.execute()
     n = len(hash_keys)
     m = len(claim_keys)
@@ -187,6 +207,7 @@ def capture(client: redis.Redis, run: Run) -> HotStateImage:
             keys.RUNS_IN_PROGRESS: bool(values[n + m + 1]),
         },
         last_seen=values[n + m + 2],
+        canceled_until=values[n + m + 3],
     )
 
 
@@ -212,4 +233,8 @@ def restore(client: redis.Redis, image: HotStateImage) -> None:
         pipe.zrem(keys.RUNS_LAST_SEEN, rid)
     else:
         pipe.zadd(keys.RUNS_LAST_SEEN, {rid: image.last_seen})
+    if image.canceled_until is None:
+        pipe.zrem(keys.RUNS_CANCELED, rid)
+    else:
+        pipe.zadd(keys.RUNS_CANCELED, {rid: image.canceled_until})
     pipe.execute()

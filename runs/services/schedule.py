@@ -17,14 +17,15 @@ def scheduled_trip_facts_get(trip_id: str) -> ScheduledTripFacts | None:
     trip = scheduled_trip_get(trip_id)
     if trip is None:
         return None
-    stops = sorted(trip.stops, key=lambda stop: stop[0])
+    stops = sorted(trip.stops, key=lambda stop: stop.stop_sequence)
     return ScheduledTripFacts(
         trip_id=trip.trip_id,
         route_id=trip.route_id,
         direction_id=trip.direction_id,
         shape_id=trip.shape_id or "",
         feed_id=str(trip.feed_id),
-        stop_ids=tuple(stop[1] for stop in stops),
+        stop_ids=tuple(stop.stop_id for stop in stops),
+        start_time=trip.start_time or "",
     )
 
 

@@ -6,24 +6,12 @@ that proposes an event and the guard that admits it can never disagree on a numb
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from runs.domain.detection.thresholds import Thresholds
 from runs.domain.geometry import TripGeometry
+from runs.domain.telemetry.position import Position
 
 
-@dataclass(frozen=True, slots=True)
-class PositionFix:
-    """The latest position of a vehicle, as the detectors need it (POSIX seconds, m/s)."""
-
-    vehicle_id: str
-    latitude: float
-    longitude: float
-    timestamp: float
-    speed: float | None = None
-
-
-def is_moving(fix: PositionFix | None, thresholds: Thresholds) -> bool:
+def is_moving(fix: Position | None, thresholds: Thresholds) -> bool:
     return fix is not None and fix.speed is not None and fix.speed > thresholds.moving_speed_mps
 
 
@@ -40,17 +28,26 @@ def has_expired(last_seen: float | None, now: float, thresholds: Thresholds) -> 
 
 
 def terminal_reached(
-    geometry: TripGeometry | None, fix: PositionFix | None, thresholds: Thresholds
+    geometry: TripGeometry | None,
+    fix: Position | None,
+    thresholds: Thresholds,
+    progressed_m: float | None,
 ) -> bool:
-    """The position lies on the trip's shape within the zone of its terminal stop.
+    """The run has travelled its trip to the terminal stop's zone, and the position is there.
 
-    The position is projected onto the trip geometry (only the last stretch of the
-    shape is searched, so an out-and-back trip passing near its terminal early does
-    not count); a stop id reported by the vehicle plays no part.
+    ``progressed_m`` is the furthest distance along the trip the map-matcher has
+    followed the vehicle to (it only moves forward along the trip). Position alone
+    cannot tell the two ends of a loop trip apart — a bus waiting at the first stop
+    stands where the trip ends — so the matched progress decides; the position is
+    also projected onto the last stretch of the shape so that a stale progress
+    value cannot complete a run whose vehicle is elsewhere. A stop id reported by
+    the vehicle plays no part.
     """
-    if geometry is None or fix is None or not geometry.stop_distances_m:
+    if geometry is None or fix is None or progressed_m is None or not geometry.stop_distances_m:
         return False
     zone = thresholds.terminal_zone_m
     terminal_m = geometry.stop_distances_m[-1]
+    if progressed_m < terminal_m - zone:
+        return False
     location = geometry.locate(fix.latitude, fix.longitude, from_m=max(terminal_m - zone, 0.0))
     return location.offset_m <= zone and location.distance_m >= terminal_m - zone

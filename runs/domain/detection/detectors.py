@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from runs.domain.detection import conditions
-from runs.domain.detection.conditions import PositionFix
 from runs.domain.detection.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from runs.domain.geometry import TripGeometry
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
+from runs.domain.telemetry.position import Position
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,8 @@ class DetectionSnapshot:
     trip_id: str = ""
     last_seen: float | None = None  # score in runs:last_seen
     geometry: TripGeometry | None = None
+    # Furthest distance along the trip the map-matcher has followed the vehicle to.
+    progressed_m: float | None = None
     thresholds: Thresholds = DEFAULT_THRESHOLDS
 
 
@@ -42,7 +44,7 @@ class RunEventRequest:
 
 
 def detect_tracking_started(
-    snapshot: DetectionSnapshot, telemetry: PositionFix | None, now: float
+    snapshot: DetectionSnapshot, telemetry: Position | None, now: float
 ) -> RunEventRequest | None:
     if snapshot.state is not RunState.CONFIRMED or telemetry is None:
         return None
@@ -52,7 +54,7 @@ def detect_tracking_started(
 
 
 def detect_run_started(
-    snapshot: DetectionSnapshot, telemetry: PositionFix | None, now: float
+    snapshot: DetectionSnapshot, telemetry: Position | None, now: float
 ) -> RunEventRequest | None:
     if snapshot.state is not RunState.TRACKING:
         return None
@@ -62,7 +64,7 @@ def detect_run_started(
 
 
 def detect_tracking_restored(
-    snapshot: DetectionSnapshot, telemetry: PositionFix | None, now: float
+    snapshot: DetectionSnapshot, telemetry: Position | None, now: float
 ) -> RunEventRequest | None:
     if snapshot.state is not RunState.NO_SIGNAL or telemetry is None:
         return None
@@ -72,17 +74,19 @@ def detect_tracking_restored(
 
 
 def detect_run_completed(
-    snapshot: DetectionSnapshot, telemetry: PositionFix | None, now: float
+    snapshot: DetectionSnapshot, telemetry: Position | None, now: float
 ) -> RunEventRequest | None:
     if snapshot.state is not RunState.IN_PROGRESS:
         return None
-    if not conditions.terminal_reached(snapshot.geometry, telemetry, snapshot.thresholds):
+    if not conditions.terminal_reached(
+        snapshot.geometry, telemetry, snapshot.thresholds, snapshot.progressed_m
+    ):
         return None
     return RunEventRequest(snapshot.run_id, RunEvent.RUN_COMPLETED)
 
 
 def detect_tracking_lost(
-    snapshot: DetectionSnapshot, telemetry: PositionFix | None, now: float
+    snapshot: DetectionSnapshot, telemetry: Position | None, now: float
 ) -> RunEventRequest | None:
     if snapshot.state is not RunState.IN_PROGRESS:
         return None
@@ -92,7 +96,7 @@ def detect_tracking_lost(
 
 
 def detect_tracking_expired(
-    snapshot: DetectionSnapshot, telemetry: PositionFix | None, now: float
+    snapshot: DetectionSnapshot, telemetry: Position | None, now: float
 ) -> RunEventRequest | None:
     if snapshot.state is not RunState.NO_SIGNAL:
         return None

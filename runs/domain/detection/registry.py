@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from runs.domain.detection import detectors as d
-from runs.domain.detection.conditions import PositionFix
 from runs.domain.detection.detectors import DetectionSnapshot, RunEventRequest
+from runs.domain.telemetry.position import Position
 
-Detector = Callable[[DetectionSnapshot, PositionFix | None, float], RunEventRequest | None]
+Detector = Callable[[DetectionSnapshot, Position | None, float], RunEventRequest | None]
 
 # Run on every accepted position of a vehicle that has a run.
 TELEMETRY_DETECTORS: tuple[Detector, ...] = (
@@ -33,7 +33,7 @@ PERIODIC_DETECTORS: tuple[Detector, ...] = (
 def first_detection(
     detectors: tuple[Detector, ...],
     snapshot: DetectionSnapshot,
-    telemetry: PositionFix | None,
+    telemetry: Position | None,
     now: float,
 ) -> RunEventRequest | None:
     for detector in detectors:

@@ -17,6 +17,10 @@ class Action(StrEnum):
     SYNC_STATE = "sync_state"  # run_lifecycle_state in run:{rid}
     ADD_TO_TRACKING = "add_to_tracking"  # runs:tracking
     ADD_TO_IN_PROGRESS = "add_to_in_progress"  # runs:in_progress
+    REMOVE_FROM_IN_PROGRESS = "remove_from_in_progress"
     REMOVE_FROM_SETS = "remove_from_sets"  # runs:tracking, runs:in_progress, runs:last_seen
-    REMOVE_PROJECTION = "remove_projection"
+    EXPIRE_PROJECTION = "expire_projection"  # a finished run's hashes expire after a while
+    # A cancelled run stays projected with its trip and joins runs:canceled for a while,
+    # so that the GTFS-RT TripUpdates feed announces the trip as CANCELED.
+    PUBLISH_CANCELLATION = "publish_cancellation"
     RELEASE_RESOURCES = "release_resources"  # only claims that still point at this run

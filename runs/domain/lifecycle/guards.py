@@ -105,7 +105,9 @@ def telemetry_expired(snapshot: RunSnapshot, context: EventContext) -> bool:
 
 
 def at_terminal_stop(snapshot: RunSnapshot, context: EventContext) -> bool:
-    return conditions.terminal_reached(snapshot.geometry, snapshot.position, context.thresholds)
+    return conditions.terminal_reached(
+        snapshot.geometry, snapshot.position, context.thresholds, snapshot.progressed_m
+    )
 
 
 @dataclass(frozen=True, slots=True)

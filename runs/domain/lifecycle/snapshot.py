@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from runs.domain.detection.conditions import PositionFix
 from runs.domain.detection.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from runs.domain.geometry import TripGeometry
 from runs.domain.lifecycle.roles import ActorRole
 from runs.domain.lifecycle.states import RunState
+from runs.domain.telemetry.position import Position
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,7 @@ class ScheduledTripFacts:
     shape_id: str
     feed_id: str
     stop_ids: tuple[str, ...]  # in stop_sequence order; the last one is the terminal
+    start_time: str = ""  # "HH:MM:SS" of the first departure
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +51,10 @@ class RunSnapshot:
     direction_id: int | None
     scheduled_trip: ScheduledTripFacts | None = None
     claims: ClaimHolders = field(default_factory=ClaimHolders)
-    position: PositionFix | None = None
+    position: Position | None = None
     last_seen: float | None = None  # POSIX s of the latest telemetry of the run's vehicle
     geometry: TripGeometry | None = None
+    progressed_m: float | None = None  # furthest distance along the trip the matcher reached
 
 
 @dataclass(frozen=True, slots=True)

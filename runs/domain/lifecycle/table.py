@@ -27,8 +27,10 @@ class Transition:
 # Checked before every event, whatever the table says.
 COMMON_GUARDS: tuple[Guard, ...] = (G.ACTOR_MAY_ACT_ON_RUN,)
 
-_RELEASE = (A.SYNC_STATE, A.REMOVE_FROM_SETS, A.RELEASE_RESOURCES)
-_DROP = (A.REMOVE_FROM_SETS, A.REMOVE_PROJECTION, A.RELEASE_RESOURCES)
+_FINISH = (A.SYNC_STATE, A.REMOVE_FROM_SETS, A.RELEASE_RESOURCES, A.EXPIRE_PROJECTION)
+# DESIGN.md says "remove projection" for a cancellation; we publish it instead (CANCELED
+# trip in TripUpdates, see schedule_engine.feeds.hot_state) and let it expire.
+_CANCEL = (A.REMOVE_FROM_SETS, A.RELEASE_RESOURCES, A.PUBLISH_CANCELLATION)
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.REQUESTED, E.VALIDATE_RUN, S.VALIDATED, (G.GTFS_VALID, G.RESOURCES_UNCLAIMED)),
@@ -42,7 +44,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     Transition(S.VALIDATED, E.RUN_REJECTED, S.CANCELLED, (), (A.RELEASE_RESOURCES,)),
     Transition(S.INITIALIZED, E.RUN_CONFIRMED_BY_OPERATOR, S.CONFIRMED, (), (A.SYNC_STATE,)),
-    Transition(S.INITIALIZED, E.RUN_REJECTED, S.CANCELLED, (G.CANCELLATION_AUTHORIZED,), _DROP),
+    Transition(S.INITIALIZED, E.RUN_REJECTED, S.CANCELLED, (G.CANCELLATION_AUTHORIZED,), _CANCEL),
     Transition(
         S.CONFIRMED,
         E.RUN_TRACKING_STARTED,
@@ -50,7 +52,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         (G.VEHICLE_TRACKED,),
         (A.SYNC_STATE, A.ADD_TO_TRACKING),
     ),
-    Transition(S.CONFIRMED, E.CANCEL_RUN, S.CANCELLED, (G.CANCELLATION_AUTHORIZED,), _DROP),
+    Transition(S.CONFIRMED, E.CANCEL_RUN, S.CANCELLED, (G.CANCELLATION_AUTHORIZED,), _CANCEL),
     Transition(
         S.TRACKING,
         E.RUN_STARTED,
@@ -63,23 +65,27 @@ TRANSITIONS: tuple[Transition, ...] = (
         E.CANCEL_RUN,
         S.CANCELLED,
         (G.CANCELLATION_AUTHORIZED,),
-        _DROP,
+        _CANCEL,
     ),
     # Stays in runs:tracking: that set is the periodic scan's work queue.
     Transition(
-        S.IN_PROGRESS, E.RUN_TRACKING_LOST, S.NO_SIGNAL, (G.TELEMETRY_STALE,), (A.SYNC_STATE,)
+        S.IN_PROGRESS,
+        E.RUN_TRACKING_LOST,
+        S.NO_SIGNAL,
+        (G.TELEMETRY_STALE,),
+        (A.SYNC_STATE, A.REMOVE_FROM_IN_PROGRESS),
     ),
     Transition(
-        S.IN_PROGRESS, E.RUN_INTERRUPTED, S.INTERRUPTED, (G.INTERRUPTION_AUTHORIZED,), _RELEASE
+        S.IN_PROGRESS, E.RUN_INTERRUPTED, S.INTERRUPTED, (G.INTERRUPTION_AUTHORIZED,), _FINISH
     ),
     Transition(
         S.IN_PROGRESS,
         E.RUN_SHORT_TURNED,
         S.SHORT_TURNED,
         (G.SHORT_TURN_AUTHORIZED, G.SHORT_TURN_STOP_VALID),
-        _RELEASE,
+        _FINISH,
     ),
-    Transition(S.IN_PROGRESS, E.RUN_COMPLETED, S.COMPLETED, (G.AT_TERMINAL_STOP,), _RELEASE),
+    Transition(S.IN_PROGRESS, E.RUN_COMPLETED, S.COMPLETED, (G.AT_TERMINAL_STOP,), _FINISH),
     Transition(
         S.NO_SIGNAL,
         E.RUN_TRACKING_RESTORED,
@@ -87,9 +93,18 @@ TRANSITIONS: tuple[Transition, ...] = (
         (G.TELEMETRY_FRESH, G.VEHICLE_TRACKED),
         (A.SYNC_STATE, A.ADD_TO_TRACKING, A.ADD_TO_IN_PROGRESS),
     ),
-    Transition(S.NO_SIGNAL, E.RUN_TRACKING_EXPIRED, S.CANCELLED, (G.TELEMETRY_EXPIRED,), _RELEASE),
+    Transition(S.NO_SIGNAL, E.RUN_TRACKING_EXPIRED, S.CANCELLED, (G.TELEMETRY_EXPIRED,), _CANCEL),
 )
 
 TRANSITION_BY_KEY: dict[tuple[RunState, RunEvent], Transition] = {
     (t.source, t.event): t for t in TRANSITIONS
 }
+
+
+def cancellation_event(state: RunState) -> RunEvent | None:
+    """The event that cancels a run from ``state`` (``cancel_run`` or ``run_rejected``)."""
+    for event in (E.CANCEL_RUN, E.RUN_REJECTED):
+        transition = TRANSITION_BY_KEY.get((state, event))
+        if transition is not None and transition.target is S.CANCELLED:
+            return event
+    return None

@@ -14,10 +14,23 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class ProgressionConfig:
-    # A stop zone: |distance along the trip − the stop's distance| within this radius.
+    # A stop zone: |distance along the trip - the stop's distance| within this radius.
     stopped_radius_m: float = 20.0
     # STOPPED_AT also needs speed at most this (m/s); None: any speed inside the zone counts.
     stopped_max_speed_mps: float | None = 1.0
+    # A stop whose zone the vehicle entered counts as left only this far past the zone
+    # (a noisy fix just beyond the zone's end does not make the bus leave its stop).
+    departure_margin_m: float = 0.0
+    # ...plus this many times the run's GPS noise, estimated from how far its fixes
+    # fall off the shape (clean fixes: no margin; noisy ones: a margin that keeps a
+    # bus standing in the zone from "leaving" on every outlier).
+    departure_noise_factor: float = 0.5
+    # Noise up to this (m) is the ordinary jitter of a good receiver: no margin for it.
+    noise_floor_m: float = 5.0
+    # Slower than this (m/s) on consecutive fixes: the bus has not moved, so its
+    # fixes within ``still_radius_m`` of each other are averaged rather than followed.
+    still_speed_mps: float = 0.5
+    still_radius_m: float = 60.0
     # INCOMING_AT: the next stop is at most this far ahead along the trip.
     incoming_radius_m: float = 50.0
     # Farther than this from the shape: off-route (the progress is held, not advanced).
@@ -40,5 +53,4 @@ class ProgressionConfig:
 
 
 DEFAULT = ProgressionConfig()
-WMATA = ProgressionConfig(stopped_radius_m=50.0, stopped_max_speed_mps=None,
-                          incoming_radius_m=50.0)
+WMATA = ProgressionConfig(stopped_radius_m=50.0, stopped_max_speed_mps=None, incoming_radius_m=50.0)

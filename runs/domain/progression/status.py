@@ -1,16 +1,12 @@
-"""The enumerations progression publishes: the stop status of GTFS-RT and the run's phase."""
+"""The phase of a run relative to its trip's shape.
+
+The stop status and congestion level progression publishes are the telemetry
+contracts' enumerations (``StopStatusCode``, ``CongestionLevelCode``), not copies.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
-
-
-class VehicleStopStatus(StrEnum):
-    """GTFS-RT ``VehiclePosition.VehicleStopStatus``; the values are the protobuf names."""
-
-    INCOMING_AT = "INCOMING_AT"
-    STOPPED_AT = "STOPPED_AT"
-    IN_TRANSIT_TO = "IN_TRANSIT_TO"
 
 
 class Phase(StrEnum):
@@ -23,13 +19,3 @@ class Phase(StrEnum):
 
     PRE_TRIP = "pre_trip"
     ON_ROUTE = "on_route"
-
-
-class CongestionLevel(StrEnum):
-    """GTFS-RT ``VehiclePosition.CongestionLevel``; the values are the protobuf names."""
-
-    UNKNOWN_CONGESTION_LEVEL = "UNKNOWN_CONGESTION_LEVEL"
-    RUNNING_SMOOTHLY = "RUNNING_SMOOTHLY"
-    STOP_AND_GO = "STOP_AND_GO"
-    CONGESTION = "CONGESTION"
-    SEVERE_CONGESTION = "SEVERE_CONGESTION"

@@ -102,8 +102,10 @@ def decode(payload: bytes, *, vehicle_id: str, received_at: float) -> Occupancy:
 
 
 def check(occupancy: Occupancy) -> None:
-    for name, value in ((OCCUPANCY_PERCENTAGE, occupancy.percentage),
-                        (OCCUPANCY_COUNT, occupancy.count)):
+    for name, value in (
+        (OCCUPANCY_PERCENTAGE, occupancy.percentage),
+        (OCCUPANCY_COUNT, occupancy.count),
+    ):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise TelemetryRejected(RejectReason.WRONG_TYPE, f"{name} must be an integer")
         check_non_negative(name, value, RejectReason.NEGATIVE_OCCUPANCY)

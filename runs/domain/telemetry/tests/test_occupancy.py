@@ -34,12 +34,13 @@ def test_status_is_classified_from_the_percentage(percentage, status):
 
 
 def test_an_edge_sent_status_is_discarded():
-    o = decode({"occupancy_percentage": 10, "occupancy_status": "FULL",
-                "timestamp": 1_771_249_990})
+    o = decode({"occupancy_percentage": 10, "occupancy_status": "FULL", "timestamp": 1_771_249_990})
     assert o.status is OccupancyStatus.MANY_SEATS_AVAILABLE
     assert occupancy.validate_for_write(o) == {
-        "occupancy_percentage": "10", "occupancy_status": "MANY_SEATS_AVAILABLE",
-        "timestamp": "1771249990", "received_at": "1771250000.0",
+        "occupancy_percentage": "10",
+        "occupancy_status": "MANY_SEATS_AVAILABLE",
+        "timestamp": "1771249990",
+        "received_at": "1771250000.0",
     }
 
 

@@ -1,0 +1,100 @@
+"""Plan one batch: coalesce decoded messages per vehicle, collect history rows and rejections.
+
+``plan_batch`` is pure: the consumer hands it the decoded messages of one flush
+and writes what the plan says (hot state, history, dead letters, metrics).
+``AcceptedBatch`` is what batch observers receive after the writes are safe.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from realtime_engine.ingest.decode import Decoded, Ignored, Rejection
+from realtime_engine.ingest.topics import TelemetryLeaf
+from runs.domain.telemetry.occupancy import Occupancy
+from runs.domain.telemetry.position import Position
+
+UNKNOWN_ENTITY = "unknown"
+
+
+@dataclass(frozen=True)
+class AcceptedBatch:
+    """The telemetry a batch made current, coalesced per vehicle.
+
+    ``positions``/``occupancies`` map a vehicle id to its latest value in the batch,
+    only where it became the stored hot state (an older one never does).
+    ``received_at`` is when the batch's last message arrived (epoch seconds).
+    ``message_count`` counts every accepted message, before coalescing.
+    """
+
+    positions: Mapping[str, Position]
+    occupancies: Mapping[str, Occupancy]
+    received_at: float
+    message_count: int
+
+
+@dataclass
+class BatchPlan:
+    latest_positions: dict[str, Position] = field(default_factory=dict)
+    latest_occupancies: dict[str, Occupancy] = field(default_factory=dict)
+    history: list[Position] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    received: Counter[str] = field(default_factory=Counter)
+    accepted: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
+    received_at: float = 0.0
+
+    @property
+    def accepted_count(self) -> int:
+        return sum(self.accepted.values())
+
+
+def _keep_latest(latest: dict, vehicle_id: str, value: Position | Occupancy) -> None:
+    current = latest.get(vehicle_id)
+    # Ties go to the later arrival, as the hot-state compare-and-set does.
+    if current is None or value.timestamp >= current.timestamp:
+        latest[vehicle_id] = value
+
+
+def entity_of_topic(topic: str) -> str:
+    leaf = topic.rsplit("/", 1)[-1]
+    return leaf if leaf in TelemetryLeaf.__members__.values() else UNKNOWN_ENTITY
+
+
+def plan_batch(decoded: Iterable[Decoded]) -> BatchPlan:
+    plan = BatchPlan()
+    for item in decoded:
+        if isinstance(item, Position):
+            plan.received[TelemetryLeaf.POSITION] += 1
+            plan.accepted[TelemetryLeaf.POSITION] += 1
+            plan.history.append(item)
+            _keep_latest(plan.latest_positions, item.vehicle_id, item)
+            plan.received_at = max(plan.received_at, item.received_at)
+        elif isinstance(item, Occupancy):
+            plan.received[TelemetryLeaf.OCCUPANCY] += 1
+            plan.accepted[TelemetryLeaf.OCCUPANCY] += 1
+            _keep_latest(plan.latest_occupancies, item.vehicle_id, item)
+            plan.received_at = max(plan.received_at, item.received_at)
+        elif isinstance(item, Ignored):
+            plan.received[item.leaf] += 1
+        else:
+            entity = entity_of_topic(item.topic)
+            plan.received[entity] += 1
+            plan.rejected[(entity, item.reason.value)] += 1
+            plan.rejections.append(item)
+            plan.received_at = max(plan.received_at, item.received_at)
+    return plan
+
+
+def accepted_batch(
+    plan: BatchPlan, applied_positions: Iterable[str], applied_occupancies: Iterable[str]
+) -> AcceptedBatch:
+    """The observers' view of a written plan: only values that became hot state."""
+    return AcceptedBatch(
+        positions={vid: plan.latest_positions[vid] for vid in applied_positions},
+        occupancies={vid: plan.latest_occupancies[vid] for vid in applied_occupancies},
+        received_at=plan.received_at,
+        message_count=plan.accepted_count,
+    )

@@ -1,0 +1,373 @@
+"""The MQTT telemetry consumer: receive, batch, write hot state and history, then acknowledge.
+
+One ``TelemetryConsumer`` owns one paho client (MQTT 5, QoS 1, persistent session,
+``manual_ack``) and drives it from its own loop in one thread, so that it can
+flush a batch when ``INGEST_BATCH_MAX`` messages are in hand, when the oldest has
+waited ``INGEST_FLUSH_MS``, or as soon as the socket has nothing more to read.
+Per batch: one Redis pipeline (``hot_state``), the batch observers, then the
+positions go to PostgreSQL in a thread of their own (``background_history``) while
+the loop reads on. A message is acknowledged only once both writes succeeded; if
+PostgreSQL fails, hot state keeps being written and the acks wait (the history
+thread retries with capped backoff). Run by ``realtime_engine.mqtt``
+(the worker bootstep), the tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+import redis
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from realtime_engine.ingest import metrics, paho_speedups
+from realtime_engine.ingest.background_history import BackgroundHistory, Submission
+from realtime_engine.ingest.batch import BatchPlan, accepted_batch, plan_batch
+from realtime_engine.ingest.decode import decode_message
+from realtime_engine.ingest.history import HistoryWriter
+from realtime_engine.ingest.hot_state import HotStateWriter
+from realtime_engine.ingest.observers import BATCH_OBSERVERS, BatchObserver
+from realtime_engine.ingest.topics import subscription_filters
+
+logger = logging.getLogger(__name__)
+
+paho_speedups.install()
+
+# Reconnect and store-retry delays double from the first to the cap.
+BACKOFF_FIRST_S = 0.5
+BACKOFF_CAP_S = 30.0
+# Wake at least this often with nothing to do, for keepalive and stop requests.
+IDLE_WAIT_S = 1.0
+# On stop, wait this long for the history of the batch in hand (then the broker redelivers).
+STOP_HISTORY_WAIT_S = 3.0
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    host: str
+    port: int
+    client_id: str
+    topic_root: str
+    shared_group: str = ""
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    session_expiry_s: int = 3600
+    batch_max: int = 500
+    flush_ms: int = 10
+    dlq_maxlen: int = 100_000
+    keepalive_s: int = 30
+
+    @property
+    def receive_maximum(self) -> int:
+        # Twice the batch: the broker keeps sending while one batch is being written.
+        return min(65_535, max(2 * self.batch_max, 20))
+
+
+class Backoff:
+    def __init__(self) -> None:
+        self._next = BACKOFF_FIRST_S
+
+    def next(self) -> float:
+        delay, self._next = self._next, min(self._next * 2, BACKOFF_CAP_S)
+        return delay
+
+    def reset(self) -> None:
+        self._next = BACKOFF_FIRST_S
+
+
+class TelemetryConsumer:
+    def __init__(
+        self,
+        config: ConsumerConfig,
+        *,
+        redis_client: redis.Redis,
+        history: HistoryWriter,
+        observers: Sequence[BatchObserver] = BATCH_OBSERVERS,
+    ) -> None:
+        self.config = config
+        self.ready = threading.Event()  # set once subscribed; tests and the benchmark wait on it
+        self._redis = redis_client
+        self._hot_state = HotStateWriter(redis_client, dlq_maxlen=config.dlq_maxlen)
+        self._history_writer = history
+        self._observers = tuple(observers)
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._flush_s = config.flush_ms / 1000
+        # (message, received_at) received, not yet written to Redis.
+        self._inbox: list[tuple[mqtt.MQTTMessage, float]] = []
+        self._inbox_since = 0.0
+        # Redis retry: a failed hot-state write holds the inbox until then.
+        self._redis_backoff = Backoff()
+        self._retry_at = 0.0
+        self._redis_failing = False
+        # Acks of one connection are void on the next (the broker redelivers instead).
+        self._generation = 0
+        self._history: BackgroundHistory | None = None
+        self._connected = False
+        self._ever_connected = False
+        self._drained = False
+        self._client = self._make_client()
+
+    # ----- lifecycle -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Consume until ``request_stop``; then finish and acknowledge the batch in hand."""
+        connect_backoff = Backoff()
+        self._history = BackgroundHistory(self._history_writer, wake=self._wake)
+        try:
+            while not self._stop.is_set():
+                if not self._connected and not self._connect():
+                    self._stop.wait(connect_backoff.next())
+                    continue
+                connect_backoff.reset()
+                self._service_network()
+                self._maybe_flush(time.monotonic())
+                self._ack_written()
+            self._finish()
+        finally:
+            # _finish already waited for the batch in hand: give up on the rest now.
+            self._history.close(0)
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def request_stop(self) -> None:
+        """Reentrant, thread-safe, silent: the loop notices, finishes its batch and returns."""
+        self._stop.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    # ----- MQTT ------------------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        c = self.config
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=c.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if c.username:
+            client.username_pw_set(c.username, c.password)
+        if c.tls:
+            client.tls_set()
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _connect(self) -> bool:
+        c = self.config
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = c.session_expiry_s
+        properties.ReceiveMaximum = c.receive_maximum
+        try:
+            if self._ever_connected:
+                metrics.RECONNECTS.inc()
+            self._client.connect(
+                c.host, c.port, keepalive=c.keepalive_s, clean_start=False, properties=properties
+            )
+        except OSError as error:
+            logger.warning("MQTT broker %s:%s unreachable: %s", c.host, c.port, error)
+            return False
+        self._connected = True
+        return True
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            logger.error("MQTT broker refused the connection: %s", reason_code)
+            return
+        self._ever_connected = True
+        options = SubscribeOptions(qos=1)
+        filters = subscription_filters(self.config.topic_root, self.config.shared_group)
+        client.subscribe([(topic_filter, options) for topic_filter in filters])
+        logger.info(
+            "MQTT ingest connected as %s (session present: %s), subscribing to %s",
+            self.config.client_id,
+            flags.session_present,
+            filters,
+        )
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        failed = [code for code in reason_codes if code.is_failure]
+        if failed:
+            logger.error("MQTT subscription refused: %s", failed)
+            return
+        logger.info("MQTT ingest subscribed")
+        self.ready.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        # Unacknowledged messages belong to the old connection: the broker redelivers them
+        # to the persistent session, and every write is idempotent.
+        self._connected = False
+        self.ready.clear()
+        self._inbox.clear()
+        self._generation += 1
+        if not self._stop.is_set():
+            logger.warning("MQTT ingest disconnected: %s", reason_code)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        if not self._inbox:
+            self._inbox_since = time.monotonic()
+        self._inbox.append((message, time.time()))
+
+    def _service_network(self) -> None:
+        sock = self._client.socket()
+        if sock is None:
+            self._connected = False
+            return
+        wants_write = self._client.want_write()
+        try:
+            readable, writable, _ = select.select(
+                [sock, self._wake_r], [sock] if wants_write else [], [], self._wait_s()
+            )
+        except (OSError, ValueError):
+            readable, writable = [], []
+        rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+        self._drained = False
+        if self._wake_r in readable:
+            self._drain_wake()
+        if sock in readable or getattr(sock, "pending", lambda: 0)():
+            rc = self._pump()
+        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and (sock in writable or wants_write):
+            rc = self._client.loop_write()
+        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            rc = self._client.loop_misc()
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or self._client.socket() is None:
+            # paho has closed the socket and called on_disconnect; reconnect from run().
+            self._connected = False
+
+    def _pump(self) -> MQTTErrorCode:
+        """Read packets while they keep coming, up to a full batch (paho reads one per call)."""
+        while len(self._inbox) < self.config.batch_max:
+            before = len(self._inbox)
+            rc = self._client.loop_read()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return rc
+            if len(self._inbox) == before:
+                # Nothing more on the socket (or a control packet): flush what we have.
+                self._drained = True
+                break
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _wait_s(self) -> float:
+        now = time.monotonic()
+        if self._inbox:
+            deadline = max(self._inbox_since + self._flush_s, self._retry_at)
+            return max(0.0, min(deadline - now, IDLE_WAIT_S))
+        return IDLE_WAIT_S
+
+    def _drain_wake(self) -> None:
+        try:
+            while self._wake_r.recv(64):
+                pass
+        except OSError:
+            pass
+
+    # ----- batches ---------------------------------------------------------------------------
+
+    def _maybe_flush(self, now: float) -> None:
+        if (
+            self._inbox
+            and now >= self._retry_at
+            and (
+                self._drained
+                or len(self._inbox) >= self.config.batch_max
+                or now - self._inbox_since >= self._flush_s
+            )
+        ):
+            self._flush()
+
+    def _flush(self) -> None:
+        started = time.perf_counter()
+        messages, self._inbox = self._inbox, []
+        root = self.config.topic_root
+        plan = plan_batch(
+            decode_message(message.topic, message.payload, received_at, root)
+            for message, received_at in messages
+        )
+        try:
+            result = self._hot_state.write(plan)
+        except redis.RedisError as error:
+            self._inbox[:0] = messages
+            self._redis_failed(error)
+            return
+        if self._redis_failing:
+            logger.info("hot state writable again")
+        self._redis_failing = False
+        self._redis_backoff.reset()
+        self._history.submit(
+            Submission(self._generation, plan.history, [(m.mid, m.qos) for m, _ in messages])
+        )
+        self._count(plan, len(messages), result.dlq_length)
+        self._notify(accepted_batch(plan, result.applied_positions, result.applied_occupancies))
+        metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
+
+    def _ack_written(self) -> None:
+        """Acknowledge the messages whose hot state and history are both safe."""
+        for submission in self._history.completed():
+            if submission.generation != self._generation or not self._connected:
+                continue
+            for mid, qos in submission.message_ids:
+                self._client.ack(mid, qos)
+
+    def _redis_failed(self, error: Exception) -> None:
+        metrics.STORE_FAILURES.labels(store="redis").inc()
+        self._retry_at = time.monotonic() + self._redis_backoff.next()
+        if not self._redis_failing and not self._stop.is_set():
+            logger.warning("hot state not writable (%s); holding acks, retrying", error)
+        self._redis_failing = True
+
+    def _count(self, plan: BatchPlan, size: int, dlq_length: int | None) -> None:
+        metrics.BATCH_SIZE.observe(size)
+        for entity, n in plan.received.items():
+            metrics.RECEIVED.labels(entity=entity).inc(n)
+        for entity, n in plan.accepted.items():
+            metrics.ACCEPTED.labels(entity=entity).inc(n)
+        for (entity, reason), n in plan.rejected.items():
+            metrics.REJECTED.labels(entity=entity, reason=reason).inc(n)
+        for value in plan.latest_positions.values():
+            metrics.LAG_SECONDS.observe(value.received_at - value.timestamp)
+        if dlq_length is not None:
+            metrics.DLQ_LENGTH.set(dlq_length)
+
+    def _notify(self, batch) -> None:
+        if not (batch.positions or batch.occupancies):
+            return
+        for observer in self._observers:
+            try:
+                observer(batch, self._redis)
+            except Exception:
+                name = getattr(observer, "__qualname__", repr(observer))
+                metrics.OBSERVER_ERRORS.labels(observer=name).inc()
+                logger.exception("batch observer %s failed", name)
+
+    def _finish(self) -> None:
+        """Stop: write the batch in hand, acknowledge what is durable, then disconnect."""
+        if self._connected:
+            self._retry_at = 0.0
+            if self._inbox:
+                self._flush()
+            deadline = time.monotonic() + STOP_HISTORY_WAIT_S
+            while self._history.outstanding and time.monotonic() < deadline:
+                self._service_network()
+            self._ack_written()
+            self._client.disconnect()
+            self._client.loop_write()
+        self._connected = False

@@ -1,0 +1,126 @@
+"""Append one batch of positions to the PostgreSQL position history in one statement.
+
+Column arrays go through ``unnest`` into a multi-row ``INSERT … ON CONFLICT DO
+NOTHING``, so a redelivered or replayed position inserts nothing twice. Written
+by the consumer; the table is ``realtime_engine.models.PositionRecord``. Errors
+propagate: the consumer keeps the batch unacknowledged and retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from runs.domain.telemetry.position import Position
+
+TABLE = "realtime_engine_positionrecord"
+
+_INSERT = f"""
+INSERT INTO {TABLE}
+    (vehicle_id, "timestamp", latitude, longitude, bearing, speed, odometer, received_at)
+SELECT v, to_timestamp(t), lat, lon, b, s, o, to_timestamp(r)
+FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::float8[], %s::float8[], %s::float8[],
+            %s::float8[], %s::float8[]) AS u(v, t, lat, lon, b, s, o, r)
+ON CONFLICT (vehicle_id, "timestamp") DO NOTHING
+"""
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str
+
+    @classmethod
+    def from_django(cls, alias: str = "default") -> DatabaseTarget:
+        """The database Django uses right now (in tests: the test database)."""
+        from django.db import connections
+
+        params = connections[alias].settings_dict
+        return cls(
+            params["HOST"] or "127.0.0.1",
+            int(params["PORT"] or 5432),
+            params["NAME"],
+            params["USER"],
+            params["PASSWORD"],
+        )
+
+
+class HistoryWriter:
+    """Holds one autocommit connection; drops it on any error and reconnects on next use."""
+
+    def __init__(self, target: DatabaseTarget, *, connect_timeout: int = 3) -> None:
+        self._target = target
+        self._connect_timeout = connect_timeout
+        self._connection: psycopg.Connection | None = None
+
+    def write(self, positions: Sequence[Position]) -> None:
+        if not positions:
+            return
+        columns = (
+            [p.vehicle_id for p in positions],
+            [p.timestamp for p in positions],
+            [p.latitude for p in positions],
+            [p.longitude for p in positions],
+            [p.bearing for p in positions],
+            [p.speed for p in positions],
+            [p.odometer for p in positions],
+            [p.received_at for p in positions],
+        )
+        try:
+            self._connect().execute(_INSERT, columns, binary=True)
+        except psycopg.Error:
+            self.close()
+            raise
+
+    def _connect(self) -> psycopg.Connection:
+        if self._connection is None or self._connection.closed:
+            t = self._target
+            self._connection = psycopg.connect(
+                host=t.host,
+                port=t.port,
+                dbname=t.dbname,
+                user=t.user,
+                password=t.password,
+                connect_timeout=self._connect_timeout,
+                autocommit=True,
+                application_name="databus-ingest",
+            )
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._connection.close()
+            self._connection = None
+
+
+PURGE_CHUNK_ROWS = 10_000
+
+_PURGE = f"""
+DELETE FROM {TABLE} WHERE id IN (
+    SELECT id FROM {TABLE} WHERE "timestamp" < %s LIMIT {PURGE_CHUNK_ROWS}
+)
+"""
+
+
+def purge_before(cutoff: datetime) -> int:
+    """Delete history older than ``cutoff`` in short chunks (no long lock); returns rows deleted.
+
+    Called by the retention task through Django's connection (not on the hot path).
+    """
+    from django.db import connection
+
+    deleted = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(_PURGE, [cutoff])
+            deleted += cursor.rowcount
+            if cursor.rowcount < PURGE_CHUNK_ROWS:
+                return deleted

@@ -1,0 +1,116 @@
+"""Write one batch's hot state to Redis in one pipeline: one Lua call plus its dead letters.
+
+The Lua script is the atomic compare-and-set of DESIGN.md: a position or
+occupancy whose timestamp is older than the stored one never overwrites it; a
+newer one replaces the hash whole, and a position also raises its run's score in
+``runs:last_seen`` (ZADD GT) when ``vehicle:{vid}:current_run`` is set. Key names
+come from ``databus.keys``. Called by the consumer once per flush.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+from databus import keys
+from realtime_engine.ingest import dlq
+from realtime_engine.ingest.batch import BatchPlan
+from runs.domain.telemetry import occupancy, position
+
+# KEYS: runs:last_seen, then per position (hash key, current_run key), then per occupancy
+# (hash key). ARGV: n_positions, n_occupancies, then per value: timestamp, n_fields,
+# field/value pairs. Returns one flag per value, positions first: 1 written, 0 older.
+_COMPARE_AND_SET = """
+local n_positions = tonumber(ARGV[1])
+local n_occupancies = tonumber(ARGV[2])
+local applied = {}
+local k = 2
+local a = 3
+local function write(key)
+  local ts = tonumber(ARGV[a])
+  local n = tonumber(ARGV[a + 1])
+  local stored = tonumber(redis.call('HGET', key, 'timestamp'))
+  local fresh = stored == nil or ts >= stored
+  if fresh then
+    redis.call('DEL', key)
+    redis.call('HSET', key, unpack(ARGV, a + 2, a + 1 + 2 * n))
+  end
+  a = a + 2 + 2 * n
+  return fresh, ts
+end
+for _ = 1, n_positions do
+  local fresh, ts = write(KEYS[k])
+  if fresh then
+    local run_id = redis.call('GET', KEYS[k + 1])
+    if run_id then redis.call('ZADD', KEYS[1], 'GT', ts, run_id) end
+  end
+  applied[#applied + 1] = fresh and 1 or 0
+  k = k + 2
+end
+for _ = 1, n_occupancies do
+  local fresh = write(KEYS[k])
+  applied[#applied + 1] = fresh and 1 or 0
+  k = k + 1
+end
+return applied
+"""
+
+
+@dataclass(frozen=True)
+class HotStateResult:
+    """Vehicles whose position / occupancy became the stored value, and the DLQ length."""
+
+    applied_positions: list[str]
+    applied_occupancies: list[str]
+    dlq_length: int | None
+
+
+class HotStateWriter:
+    def __init__(self, client: redis.Redis, *, dlq_maxlen: int) -> None:
+        self._client = client
+        self._script = client.register_script(_COMPARE_AND_SET)
+        self._dlq_maxlen = dlq_maxlen
+
+    def write(self, plan: BatchPlan) -> HotStateResult:
+        """One pipeline round trip for the whole batch; raises redis errors to the caller."""
+        script_keys: list[str] = [keys.RUNS_LAST_SEEN]
+        args: list[str | int] = [len(plan.latest_positions), len(plan.latest_occupancies)]
+        for vehicle_id, value in plan.latest_positions.items():
+            script_keys += (keys.vehicle_position(vehicle_id), keys.vehicle_current_run(vehicle_id))
+            _append_fields(args, value.timestamp, position.validate_for_write(value))
+        for vehicle_id, value in plan.latest_occupancies.items():
+            script_keys.append(keys.vehicle_occupancy(vehicle_id))
+            _append_fields(args, value.timestamp, occupancy.validate_for_write(value))
+        pipe = self._client.pipeline(transaction=False)
+        has_values = len(script_keys) > 1
+        if has_values:
+            self._script(keys=script_keys, args=args, client=pipe)
+        for rejection in plan.rejections:
+            pipe.xadd(
+                keys.TELEMETRY_DLQ,
+                dlq.entry_fields(rejection),
+                maxlen=self._dlq_maxlen,
+                approximate=True,
+            )
+        if plan.rejections:
+            pipe.xlen(keys.TELEMETRY_DLQ)
+        replies = pipe.execute() if len(pipe) else []
+        flags = replies[0] if has_values else []
+        vehicles = [*plan.latest_positions, *plan.latest_occupancies]
+        written = {index for index, flag in enumerate(flags) if flag}
+        n_positions = len(plan.latest_positions)
+        return HotStateResult(
+            applied_positions=[v for i, v in enumerate(vehicles[:n_positions]) if i in written],
+            applied_occupancies=[
+                v for i, v in enumerate(vehicles[n_positions:], n_positions) if i in written
+            ],
+            dlq_length=replies[-1] if plan.rejections else None,
+        )
+
+
+def _append_fields(args: list, timestamp: int, fields: dict[str, str]) -> None:
+    args.append(timestamp)
+    args.append(len(fields))
+    for pair in fields.items():
+        args.extend(pair)

@@ -1,0 +1,63 @@
+"""Prometheus metrics of telemetry ingest, defined once against ``databus.metrics.REGISTRY``.
+
+Written by the consumer (counted per batch, not per message, to keep the hot
+path cheap); exported by the worker's exporter port (``WORKER_METRICS_PORT``).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from databus.metrics import REGISTRY
+
+RECEIVED = Counter(
+    "databus_ingest_messages_received",
+    "MQTT telemetry messages received",
+    ["entity"],
+    registry=REGISTRY,
+)
+ACCEPTED = Counter(
+    "databus_ingest_messages_accepted",
+    "Telemetry messages written to hot state",
+    ["entity"],
+    registry=REGISTRY,
+)
+REJECTED = Counter(
+    "databus_ingest_messages_rejected",
+    "Telemetry messages dead-lettered",
+    ["entity", "reason"],
+    registry=REGISTRY,
+)
+BATCH_SIZE = Histogram(
+    "databus_ingest_batch_size",
+    "Messages per flushed batch",
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000),
+    registry=REGISTRY,
+)
+FLUSH_SECONDS = Histogram(
+    "databus_ingest_flush_seconds",
+    "Time to write and acknowledge one batch",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+    registry=REGISTRY,
+)
+LAG_SECONDS = Histogram(
+    "databus_ingest_lag_seconds",
+    "Receive time minus payload timestamp, per vehicle and batch",
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
+    registry=REGISTRY,
+)
+DLQ_LENGTH = Gauge(
+    "databus_ingest_dlq_length", "Entries in the telemetry:dlq stream", registry=REGISTRY
+)
+RECONNECTS = Counter(
+    "databus_ingest_reconnects", "MQTT reconnections of the consumer", registry=REGISTRY
+)
+STORE_FAILURES = Counter(
+    "databus_ingest_store_failures",
+    "Failed hot-state or history writes (retried, messages stay unacked)",
+    ["store"],
+    registry=REGISTRY,
+)
+OBSERVER_ERRORS = Counter(
+    "databus_ingest_observer_errors", "Batch observers that raised", ["observer"], registry=REGISTRY
+)

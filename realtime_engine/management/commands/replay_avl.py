@@ -1,0 +1,94 @@
+"""``manage.py replay_avl CSV [--speed 30] [--start-now] [--limit N] [--trips T1,T2]``.
+
+Publishes a recorded AVL trace (the column format of ``../shared/fixtures/wmata/avl.csv``)
+to the broker at ``MQTT_URL`` under ``MQTT_TOPIC_ROOT`` as position messages with
+timestamps shifted to the replay's start, creating the vehicles, their replay
+operators and the runs the trace needs (confirmed through the lifecycle service).
+Planning is ``realtime_engine.replay.plan`` (pure); this command only wires it up.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from realtime_engine.replay.plan import (
+    ReplayClock,
+    plan_replay,
+    replay_wall_start,
+    select_pings,
+)
+from realtime_engine.replay.runner import MqttPublisher, ReplayRunner, replay_prepare
+from realtime_engine.replay.trace import TraceError, read_trace
+from schedule_engine.models import Trip
+from schedule_engine.selectors import current_feed_get, services_on
+
+
+def trip_service_check(trip_ids: set[str]):
+    """``(trip_id, day) -> bool`` over the current feed: calendar.txt and calendar_dates.txt."""
+    feed = current_feed_get()
+    if feed is None:
+        raise CommandError("no current GTFS feed: import one with import_gtfs --activate")
+    service_of = dict(
+        Trip.objects.filter(feed=feed, trip_id__in=trip_ids).values_list("trip_id", "service_id")
+    )
+    active: dict = {}
+
+    def in_service(trip_id: str, day) -> bool:
+        if day not in active:
+            active[day] = services_on(feed=feed, date=day)
+        return service_of.get(trip_id) in active[day]
+
+    return in_service
+
+
+class Command(BaseCommand):
+    help = "Replay a recorded AVL trace (CSV) through the broker, with runs for its trips."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("csv", type=Path)
+        parser.add_argument("--speed", type=float, default=1.0, help="times real time")
+        parser.add_argument(
+            "--start-now",
+            action="store_true",
+            help="start at once (default: wait for the time of day the trace starts at)",
+        )
+        parser.add_argument("--limit", type=int, help="replay only the first N pings")
+        parser.add_argument("--trips", help="comma-separated trip ids to replay")
+
+    def handle(self, *args, csv: Path, speed: float, start_now: bool, limit, trips, **options):
+        if speed <= 0:
+            raise CommandError("--speed must be positive")
+        try:
+            pings = read_trace(csv)
+        except (OSError, TraceError) as error:
+            raise CommandError(f"{csv}: {error}") from error
+        chosen = select_pings(
+            pings, trips=frozenset(trips.split(",")) if trips else None, limit=limit
+        )
+        if not chosen:
+            raise CommandError("nothing to replay")
+        plan = plan_replay(chosen, trip_in_service=trip_service_check({p.trip_id for p in chosen}))
+        for trip_id, reason in sorted(plan.skipped.items()):
+            self.stderr.write(f"trip {trip_id}: no run ({reason})")
+        actors = replay_prepare(plan)
+        wall_start = replay_wall_start(plan.start_at, time.time(), start_now=start_now)
+        clock = ReplayClock(plan.start_at, wall_start, speed)
+        self.stdout.write(
+            f"replaying {len(chosen)} pings, {len(plan.runs)} runs, {len(plan.vehicles)} vehicles"
+            f" over {(plan.end_at - plan.start_at) / speed:.0f} s"
+            f" to {settings.MQTT_URL} ({settings.MQTT_TOPIC_ROOT})"
+        )
+        publisher = MqttPublisher(settings.MQTT_ADDRESS, settings.MQTT_TOPIC_ROOT)
+        try:
+            report = ReplayRunner(plan, clock, publisher, actors).run()
+        finally:
+            publisher.close()
+        refused = ", ".join(f"{k}: {v}" for k, v in sorted(report.refused.items())) or "none"
+        self.stdout.write(
+            f"published {report.published}, runs started {report.runs_started},"
+            f" ended {report.runs_ended}, refused {refused}"
+        )

@@ -1,0 +1,203 @@
+"""Performing a replay plan: vehicles and operators, runs through the lifecycle service, MQTT.
+
+``replay_prepare`` creates what the plan's runs need (a replay company, each
+vehicle, and for each vehicle a replay operator who signs on its runs: an
+operator holds one run at a time, as a driver does). ``ReplayRunner.run`` walks
+the plan's steps at the clock's pace: ``StartRun`` releases whatever still claims
+the vehicle or trip (a previous replay's run), creates the run as its operator
+(``run_create``: validate, initialize) and confirms it (``process_event``);
+``EndRun`` sends the run the event that releases it in its current state; each
+``Publish`` sends one position message at QoS 1. Tracking, start and completion are
+left to the detectors, as for a real bus.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from django.contrib.auth.models import Group, User
+from django.db.models import Q
+from paho.mqtt.enums import CallbackAPIVersion
+
+from backend.env import MqttAddress
+from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
+from realtime_engine.replay.plan import (
+    ENDING_EVENT,
+    EndRun,
+    PlannedRun,
+    Publish,
+    ReplayClock,
+    ReplayPlan,
+    StartRun,
+)
+from runs.domain.lifecycle.events import RunEvent
+from runs.domain.lifecycle.roles import ActorRole
+from runs.domain.lifecycle.states import CLAIMING_STATES, RunState
+from runs.models import Company, Operator, Run, Vehicle
+from runs.services.actors import OPERATOR_GROUP, SYSTEM, Actor
+from runs.services.lifecycle import RunConflict, process_event, run_create
+
+logger = logging.getLogger(__name__)
+
+REPLAY_COMPANY = "AVL replay"
+PUBLISH_TIMEOUT_S = 60.0
+
+
+def _operator_username(vehicle_id: str) -> str:
+    return f"replay-{vehicle_id}"
+
+
+def replay_prepare(plan: ReplayPlan) -> dict[str, Actor]:
+    """Vehicles and their replay operators (created once, reused); actors by vehicle id."""
+    company, _ = Company.objects.get_or_create(name=REPLAY_COMPANY)
+    group, _ = Group.objects.get_or_create(name=OPERATOR_GROUP)
+    actors = {}
+    for vehicle_id, label in plan.vehicles.items():
+        Vehicle.objects.update_or_create(
+            id=vehicle_id, defaults={"label": label, "company": company}
+        )
+        user, created = User.objects.get_or_create(username=_operator_username(vehicle_id))
+        if created:
+            user.groups.add(group)
+        operator, _ = Operator.objects.get_or_create(user=user, defaults={"company": company})
+        actors[vehicle_id] = Actor(ActorRole.OPERATOR, user.pk, operator.pk)
+    return actors
+
+
+def run_release(run: Run, *, actor: Actor = SYSTEM) -> bool:
+    """Send the run the event that frees its vehicle, trip and operator; False if none applies."""
+    event = ENDING_EVENT.get(RunState(run.run_lifecycle_state))
+    if event is None:
+        return False
+    outcome = process_event(run.pk, event, {"reason": "replay"}, actor)
+    return outcome.decision.accepted
+
+
+@dataclass
+class ReplayReport:
+    published: int = 0
+    runs_started: int = 0
+    runs_ended: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+
+
+class MqttPublisher:
+    """One QoS 1 MQTT 5 client; ``close`` waits until the broker acknowledged every message."""
+
+    def __init__(self, address: MqttAddress, topic_root: str) -> None:
+        self._root = topic_root
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"replay-{uuid.uuid4().hex[:8]}",
+            protocol=mqtt.MQTTv5,
+        )
+        self._client.max_inflight_messages_set(1000)
+        self._client.max_queued_messages_set(0)
+        if address.username:
+            self._client.username_pw_set(address.username, address.password)
+        if address.tls:
+            self._client.tls_set()
+        self._client.connect(address.host, address.port)
+        self._client.loop_start()
+        self._pending: list[mqtt.MQTTMessageInfo] = []
+
+    def publish(self, vehicle_id: str, payload: dict) -> None:
+        topic = vehicle_topic(self._root, vehicle_id, TelemetryLeaf.POSITION)
+        info = self._client.publish(topic, json.dumps(payload).encode(), qos=1)
+        self._pending.append(info)
+        if len(self._pending) >= 500:
+            self._drain()
+
+    def _drain(self) -> None:
+        for info in self._pending:
+            info.wait_for_publish(PUBLISH_TIMEOUT_S)
+        self._pending.clear()
+
+    def close(self) -> None:
+        try:
+            self._drain()
+        finally:
+            self._client.disconnect()
+            self._client.loop_stop()
+
+
+class ReplayRunner:
+    def __init__(
+        self,
+        plan: ReplayPlan,
+        clock: ReplayClock,
+        publisher: MqttPublisher,
+        actors: dict[str, Actor],
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._plan = plan
+        self._clock = clock
+        self._publisher = publisher
+        self._actors = actors
+        self._sleep = sleep
+        self._now = wall_clock
+        self._run_ids: dict[str, object] = {}  # planned run key → run id
+        self.report = ReplayReport()
+
+    def run(self) -> ReplayReport:
+        for step in self._plan.steps:
+            delay = self._clock.wall_at(step.at) - self._now()
+            if delay > 0:
+                self._sleep(delay)
+            if isinstance(step, Publish):
+                self._publisher.publish(step.ping.vehicle_id, self._clock.payload(step.ping))
+                self.report.published += 1
+            elif isinstance(step, StartRun):
+                self._start(step.run)
+            elif isinstance(step, EndRun):
+                self._end(step.run)
+        return self.report
+
+    def _release_holders(self, planned: PlannedRun) -> None:
+        holders = Run.objects.filter(
+            Q(vehicle_id=planned.vehicle_id) | Q(trip_id=planned.trip_id),
+            run_lifecycle_state__in=[s.value for s in CLAIMING_STATES],
+        )
+        for holder in holders:
+            if not run_release(holder):
+                logger.warning("replay: run %s (%s) still holds its claims", holder.pk, holder)
+
+    def _start(self, planned: PlannedRun) -> None:
+        actor = self._actors[planned.vehicle_id]
+        try:
+            self._release_holders(planned)
+            outcome = run_create(
+                actor=actor,
+                vehicle=Vehicle.objects.get(pk=planned.vehicle_id),
+                trip_id=planned.trip_id,
+                start_date=planned.start_date,
+                start_time=planned.start_time,
+            )
+            if outcome.refused is not None:
+                reasons = outcome.refused.decision.reasons or ("refused",)
+                self.report.refused[reasons[0]] += 1
+                return
+            confirmed = process_event(
+                outcome.run.pk, RunEvent.RUN_CONFIRMED_BY_OPERATOR, None, actor
+            )
+        except RunConflict:
+            self.report.refused["conflict"] += 1
+            return
+        if confirmed.decision.accepted:
+            self._run_ids[planned.key] = outcome.run.pk
+            self.report.runs_started += 1
+
+    def _end(self, planned: PlannedRun) -> None:
+        run_id = self._run_ids.pop(planned.key, None)
+        run = Run.objects.filter(pk=run_id).first() if run_id is not None else None
+        if run is not None and run_release(run):
+            self.report.runs_ended += 1

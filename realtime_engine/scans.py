@@ -1,0 +1,74 @@
+"""The periodic stale-run scan: runs whose telemetry stopped get tracking lost / expired.
+
+Reads ``runs:last_seen`` with one range query (only runs silent for longer than the
+stale threshold, never every run), their states in one pipeline, and lets the pure
+periodic detectors judge; each proposal becomes one Celery task (see ``dispatch``).
+Called by the beat task ``runs.scan_stale_runs`` every ``RUN_SCAN_INTERVAL_S``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from databus import keys
+from realtime_engine.dispatch import Enqueue, claim_pending, enqueue_event
+from runs.domain.detection.detectors import DetectionSnapshot, RunEventRequest
+from runs.domain.detection.registry import PERIODIC_DETECTORS, first_detection
+from runs.domain.detection.thresholds import Thresholds
+from runs.domain.lifecycle.states import RunState
+
+SCAN_LIMIT = 10_000  # runs judged per scan at most; the rest wait for the next one
+
+
+def stale_runs_read(
+    client: redis.Redis, *, now: float, thresholds: Thresholds
+) -> list[DetectionSnapshot]:
+    silent_since = now - thresholds.stale_after_s
+    stale = client.zrangebyscore(
+        keys.RUNS_LAST_SEEN, "-inf", f"({silent_since}", start=0, num=SCAN_LIMIT, withscores=True
+    )
+    if not stale:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for run_id, _ in stale:
+        pipe.hmget(keys.run(run_id), "run_lifecycle_state", "vehicle_id", "trip_id")
+    snapshots = []
+    for (run_id, last_seen), (state, vehicle_id, trip_id) in zip(
+        stale, pipe.execute(), strict=True
+    ):
+        if state not in RunState.__members__.values():
+            continue
+        snapshots.append(
+            DetectionSnapshot(
+                run_id=run_id,
+                state=RunState(state),
+                vehicle_id=vehicle_id or "",
+                trip_id=trip_id or "",
+                last_seen=last_seen,
+                thresholds=thresholds,
+            )
+        )
+    return snapshots
+
+
+def plan_scan(snapshots: list[DetectionSnapshot], now: float) -> list[RunEventRequest]:
+    requests = (first_detection(PERIODIC_DETECTORS, s, None, now) for s in snapshots)
+    return [r for r in requests if r is not None]
+
+
+def scan_stale_runs(
+    client: redis.Redis,
+    thresholds: Thresholds,
+    *,
+    now: float | None = None,
+    enqueue: Enqueue = enqueue_event,
+) -> list[RunEventRequest]:
+    now = time.time() if now is None else now
+    requests = claim_pending(
+        client, plan_scan(stale_runs_read(client, now=now, thresholds=thresholds), now)
+    )
+    for request in requests:
+        enqueue(request)
+    return requests

@@ -1,0 +1,98 @@
+"""Observed travel times of stop-to-stop segments by hour, for the predictor, cached in-process.
+
+Loaded from the ``StopEvent`` table with one query (consecutive events of each run
+over the last ``PREDICTION_HISTORY_DAYS``) and kept for
+``PREDICTION_HISTORY_REFRESH_S``: the progression observer asks for it per batch and
+the database sees one query per refresh, never one per position. Keys are stop ids
+(a segment is the same street whatever trip drives it) and the UTC hour of the
+arrival at its first stop; ``SegmentHistoryView`` presents one hour's segments to the
+predictor (the hour of the position being predicted from).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+
+from django.conf import settings
+from django.db import connection
+
+from realtime_engine.models import StopEvent
+
+# Only the most recent samples of a segment and hour are kept (the predictor takes a median).
+MAX_SAMPLES = 50
+
+# (from stop_id, to stop_id, UTC hour of the departure-side arrival) → travel times (s).
+StopSegmentHistory = Mapping[tuple[str, str, int], Sequence[float]]
+
+_QUERY = f"""
+SELECT stop_id, next_stop_id, EXTRACT(HOUR FROM arrived_at AT TIME ZONE 'UTC')::int,
+       EXTRACT(EPOCH FROM next_arrived_at - arrived_at)
+FROM (
+    SELECT stop_id, arrived_at,
+           LEAD(stop_id) OVER run_order AS next_stop_id,
+           LEAD(arrived_at) OVER run_order AS next_arrived_at
+    FROM {StopEvent._meta.db_table}
+    WHERE arrived_at >= now() - make_interval(days => %s)
+    WINDOW run_order AS (PARTITION BY run_id ORDER BY stop_sequence)
+) AS consecutive
+WHERE next_arrived_at > arrived_at
+ORDER BY next_arrived_at DESC
+"""
+
+
+def segment_history_load(days: int) -> dict[tuple[str, str, int], tuple[float, ...]]:
+    """Every segment's recent travel times (newest first, at most ``MAX_SAMPLES`` each)."""
+    samples: dict[tuple[str, str, int], list[float]] = defaultdict(list)
+    with connection.cursor() as cursor:
+        cursor.execute(_QUERY, [days])
+        for from_stop, to_stop, hour, seconds in cursor:
+            bucket = samples[(from_stop, to_stop, hour)]
+            if len(bucket) < MAX_SAMPLES:
+                bucket.append(float(seconds))
+    return {key: tuple(values) for key, values in samples.items()}
+
+
+_cached: tuple[float, StopSegmentHistory] | None = None
+_lock = threading.Lock()
+
+
+def segment_history_get() -> StopSegmentHistory:
+    """The cached history, reloaded when older than ``PREDICTION_HISTORY_REFRESH_S``."""
+    global _cached
+    now = time.monotonic()
+    cached = _cached
+    if cached is not None and now - cached[0] <= settings.PREDICTION_HISTORY_REFRESH_S:
+        return cached[1]
+    with _lock:
+        if _cached is None or now - _cached[0] > settings.PREDICTION_HISTORY_REFRESH_S:
+            _cached = (now, segment_history_load(settings.PREDICTION_HISTORY_DAYS))
+        return _cached[1]
+
+
+def invalidate() -> None:
+    """Reload on the next call (tests, after writing stop events)."""
+    global _cached
+    _cached = None
+
+
+class SegmentHistoryView(Mapping):
+    """The history of one hour of the day under the predictor's (from stop, to stop) keys."""
+
+    def __init__(self, history: StopSegmentHistory, hour: int) -> None:
+        self._history = history
+        self._hour = hour
+
+    def __getitem__(self, key: tuple[str, str]) -> Sequence[float]:
+        from_stop, to_stop = key
+        return self._history[(from_stop, to_stop, self._hour)]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for from_stop, to_stop, hour in self._history:
+            if hour == self._hour:
+                yield from_stop, to_stop
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

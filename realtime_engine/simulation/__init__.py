@@ -1,0 +1,14 @@
+"""The fleet simulator behind ``manage.py simulate``.
+
+Pure planning (no Django, Redis or MQTT; deterministic given a seed and a clock value):
+- ``motion``: a vehicle's kinematics along a trip's shape (layover, legs between
+  stops at scheduled-ish speed, dwell at stops, parked at the terminal);
+- ``occupancy``: the load on board after each stop;
+- ``faults``: which vehicle goes silent when, which invalid payloads are sent when;
+- ``trips``: which trip a free vehicle takes next;
+- ``clock``: simulated seconds → wall time, message timestamps and reported speeds;
+- ``messages``: the MQTT payloads of the ingress contract (DESIGN.md).
+
+I/O: ``runner`` (fleet records, lifecycle service calls, the MQTT publisher, the tick
+loop) and ``publisher``; the command ``realtime_engine/management/commands/simulate.py``.
+"""

@@ -1,0 +1,129 @@
+"""Fault tests: PostgreSQL unreachable for a while; two consumers sharing one subscription."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+from django.db import connection
+
+from databus import keys
+from realtime_engine.ingest import metrics
+from realtime_engine.ingest.history import DatabaseTarget, HistoryWriter
+from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
+from realtime_engine.tests.mqtt_support import publish
+from realtime_engine.tests.tcp_proxy import TcpProxy
+from tests.support.processes import start_mosquitto, wait_for
+
+
+@pytest.fixture
+def database_proxy(transactional_db):
+    params = connection.settings_dict
+    proxy = TcpProxy(params["HOST"] or "127.0.0.1", int(params["PORT"] or 5432))
+    yield proxy
+    proxy.close()
+
+
+def positions(root: str, count: int, *, vehicles: int = 10, prefix: str = "v"):
+    base = int(time.time()) - 600
+    return [
+        (
+            vehicle_topic(root, f"{prefix}{i % vehicles}", TelemetryLeaf.POSITION),
+            {"latitude": 1.0, "longitude": 2.0, "timestamp": base + i // vehicles},
+        )
+        for i in range(count)
+    ]
+
+
+def test_postgres_unreachable_holds_acks_keeps_hot_state_and_loses_nothing(
+    private_broker, consumers, topic_root, redis_client, history_rows, database_proxy
+):
+    target = DatabaseTarget.from_django()
+    proxied = DatabaseTarget(
+        target.host, database_proxy.port, target.dbname, target.user, target.password
+    )
+    failures = metrics.STORE_FAILURES.labels(store="postgres")
+    before = failures._value.get()
+    consumer = consumers.start(
+        private_broker,
+        client_id="ingest-pg-down",
+        history=HistoryWriter(proxied, connect_timeout=1),
+    )
+
+    database_proxy.cut()
+    publish(private_broker, positions(topic_root, 100))
+    wait_for(
+        lambda: len(redis_client.keys("vehicle:*:position")) == 10,
+        10,
+        "hot state written while PostgreSQL is down",
+    )
+    wait_for(lambda: failures._value.get() >= before + 2, 10, "retries")
+    assert history_rows() == []
+
+    # A restart while the database is still down: nothing was acknowledged, so the
+    # broker redelivers everything to the persistent session.
+    consumers.stop(consumer)
+    consumer = consumers.start(
+        private_broker,
+        client_id="ingest-pg-down",
+        history=HistoryWriter(proxied, connect_timeout=1),
+    )
+    time.sleep(0.5)
+    assert history_rows() == []
+
+    database_proxy.restore()
+    wait_for(lambda: len(history_rows()) == 100, 40, "every row once PostgreSQL is back")
+    assert Counter(vid for vid, _ in history_rows()) == {f"v{i}": 10 for i in range(10)}
+    assert redis_client.xlen(keys.TELEMETRY_DLQ) == 0
+
+
+def test_two_consumers_in_one_shared_group_split_a_burst_without_doubles(
+    private_broker, consumers, topic_root, redis_client, history_rows
+):
+    counts = {"a": 0, "b": 0}
+
+    def counter(name):
+        def observe(batch, client):
+            counts[name] += batch.message_count
+
+        return observe
+
+    for name in counts:
+        consumers.start(
+            private_broker,
+            client_id=f"ingest-share-{name}",
+            shared_group="ingest",
+            observers=(counter(name),),
+        )
+    total = 2000
+    publish(private_broker, positions(topic_root, total, vehicles=2000, prefix="s"))
+    wait_for(lambda: counts["a"] + counts["b"] >= total, 30, "the burst processed")
+    time.sleep(0.5)
+    assert counts["a"] + counts["b"] == total
+    assert counts["a"] > 0 and counts["b"] > 0
+    assert len(history_rows()) == total
+
+
+def test_a_broker_restart_is_survived_by_reconnecting_and_resubscribing(
+    tmp_path, consumers, topic_root, redis_client, history_rows
+):
+    broker, port = start_mosquitto(tmp_path / "broker")
+    url = f"mqtt://127.0.0.1:{port}"
+    reconnects = metrics.RECONNECTS._value.get()
+    try:
+        consumer = consumers.start(url, client_id="ingest-broker-restart")
+        publish(url, positions(topic_root, 10, prefix="before"))
+        wait_for(lambda: len(history_rows()) == 10, 10, "rows before the restart")
+
+        broker.stop()
+        wait_for(lambda: not consumer.ready.is_set(), 10, "the consumer to notice")
+        broker, _ = start_mosquitto(tmp_path / "broker", port=port)
+        wait_for(consumer.ready.is_set, 30, "reconnected and subscribed")
+
+        publish(url, positions(topic_root, 10, prefix="after"))
+        wait_for(lambda: len(history_rows()) == 20, 10, "rows after the restart")
+        assert metrics.RECONNECTS._value.get() > reconnects
+    finally:
+        consumers.stop_all()
+        broker.stop()

@@ -1,0 +1,74 @@
+"""The hot-state compare-and-set inside Redis: older never overwrites, newer replaces whole."""
+
+from __future__ import annotations
+
+import json
+
+from databus import keys
+from realtime_engine.ingest.batch import plan_batch
+from realtime_engine.ingest.decode import decode_message
+from realtime_engine.ingest.hot_state import HotStateWriter
+
+ROOT = "transit"
+T0 = 1_771_249_000
+
+
+def plan(*items: tuple[str, str, dict]):
+    return plan_batch(
+        decode_message(f"{ROOT}/vehicle/{vid}/{leaf}", json.dumps(body).encode(), T0 + 50.0, ROOT)
+        for vid, leaf, body in items
+    )
+
+
+def test_older_values_never_overwrite_and_newer_ones_replace_the_hash(redis_client):
+    writer = HotStateWriter(redis_client, dlq_maxlen=1000)
+    redis_client.set(keys.vehicle_current_run("a"), "run-a")
+    first = writer.write(
+        plan(
+            ("a", "position", {"latitude": 1, "longitude": 1, "bearing": 90, "timestamp": T0 + 10}),
+            ("a", "occupancy", {"occupancy_percentage": 30, "timestamp": T0 + 10}),
+        )
+    )
+    assert (first.applied_positions, first.applied_occupancies) == (["a"], ["a"])
+
+    older = writer.write(
+        plan(
+            ("a", "position", {"latitude": 2, "longitude": 2, "timestamp": T0 + 5}),
+            ("a", "occupancy", {"occupancy_percentage": 99, "timestamp": T0 + 5}),
+            ("b", "position", {"latitude": 3, "longitude": 3, "timestamp": T0}),
+        )
+    )
+    assert (older.applied_positions, older.applied_occupancies) == (["b"], [])
+    assert redis_client.hget(keys.vehicle_position("a"), "latitude") == "1.0"
+    assert redis_client.hget(keys.vehicle_occupancy("a"), "occupancy_percentage") == "30"
+    assert redis_client.zscore(keys.RUNS_LAST_SEEN, "run-a") == T0 + 10
+
+    writer.write(plan(("a", "position", {"latitude": 4, "longitude": 4, "timestamp": T0 + 20})))
+    stored = redis_client.hgetall(keys.vehicle_position("a"))
+    assert stored["latitude"] == "4.0" and "bearing" not in stored
+    assert redis_client.zscore(keys.RUNS_LAST_SEEN, "run-a") == T0 + 20
+
+
+def test_last_seen_never_moves_back_for_a_run_switching_vehicles(redis_client):
+    writer = HotStateWriter(redis_client, dlq_maxlen=1000)
+    redis_client.set(keys.vehicle_current_run("a"), "run-x")
+    redis_client.set(keys.vehicle_current_run("b"), "run-x")
+    writer.write(
+        plan(
+            ("a", "position", {"latitude": 1, "longitude": 1, "timestamp": T0 + 30}),
+            ("b", "position", {"latitude": 1, "longitude": 1, "timestamp": T0 + 3}),
+        )
+    )
+    assert redis_client.zscore(keys.RUNS_LAST_SEEN, "run-x") == T0 + 30
+
+
+def test_the_dlq_stream_is_bounded(redis_client):
+    writer = HotStateWriter(redis_client, dlq_maxlen=100)
+    for _ in range(5):
+        writer.write(
+            plan_batch(
+                decode_message(f"{ROOT}/vehicle/v/position", b"x", T0, ROOT) for _ in range(100)
+            )
+        )
+    # MAXLEN ~ trims whole radix-tree nodes: bounded near the limit, never unbounded.
+    assert redis_client.xlen(keys.TELEMETRY_DLQ) < 250

@@ -1,0 +1,81 @@
+"""The pure parts of live updates: topics and group names, client messages, fan-out planning."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from realtime_engine.ws.fanout import plan_position_messages
+from realtime_engine.ws.groups import ALL, BadTopic, Topic, TopicKind, parse_topic
+from realtime_engine.ws.messages import ClientError, ClientType, VehicleUpdate, decode_client
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("all", ALL),
+        ("route:R10", Topic(TopicKind.ROUTE, "R10")),
+        ("run:5f0c-1", Topic(TopicKind.RUN, "5f0c-1")),
+        ("vehicle:bus.7", Topic(TopicKind.VEHICLE, "bus.7")),
+        ("route:A:B", Topic(TopicKind.ROUTE, "A:B")),  # GTFS ids may hold colons
+    ],
+)
+def test_topics_parse_and_print_back(text, topic):
+    assert parse_topic(text) == topic
+    assert str(topic) == text
+
+
+@pytest.mark.parametrize("text", ["", "everything", "all:x", "route:", "planet:mars", None, 7])
+def test_bad_topics_are_refused(text):
+    with pytest.raises(BadTopic):
+        parse_topic(text)
+
+
+def test_group_names_are_valid_channel_layer_names_and_distinct():
+    odd = [
+        Topic(TopicKind.ROUTE, "A:B"),
+        Topic(TopicKind.ROUTE, "Línea 1"),
+        Topic(TopicKind.ROUTE, "A_B"),
+    ]
+    names = [t.group for t in odd]
+    assert len(set(names)) == 3
+    for name in [*names, ALL.group]:
+        assert len(name) < 100 and all(c.isascii() and (c.isalnum() or c in "-_.") for c in name)
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("{", "bad_json"),
+        ("[1]", "bad_message"),
+        ('{"type": 3}', "bad_message"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "subscribe", "topic": 5}', "bad_topic"),
+        (None, "bad_message"),
+    ],
+)
+def test_bad_client_messages_say_what_is_wrong(frame, code):
+    with pytest.raises(ClientError) as error:
+        decode_client(frame)
+    assert error.value.code == code
+
+
+def test_client_messages_decode():
+    message = decode_client('{"type": "subscribe", "topic": "all", "extra": 1}')
+    assert (message.type, message.topic) == (ClientType.SUBSCRIBE, "all")
+    assert decode_client('{"type": "ping"}').type is ClientType.PING
+
+
+def test_position_messages_go_only_to_watched_groups_each_with_its_vehicles():
+    on_route = VehicleUpdate(vehicle_id="a", run_id="r1", route_id="R", latitude=1.0, longitude=2.0)
+    alone = VehicleUpdate(vehicle_id="b", latitude=3.0, longitude=4.0)
+    watched = {"live.all", "live.route.R", "live.vehicle.b", "live.run.other"}
+    planned = plan_position_messages([on_route, alone], watched, sent_at=10.0)
+    assert set(planned) == {"live.all", "live.route.R", "live.vehicle.b"}
+    decoded = {group: json.loads(text) for group, text in planned.items()}
+    assert [v["vehicle_id"] for v in decoded["live.all"]["vehicles"]] == ["a", "b"]
+    assert decoded["live.route.R"]["topic"] == "route:R"
+    assert [v["vehicle_id"] for v in decoded["live.route.R"]["vehicles"]] == ["a"]
+    assert [v["vehicle_id"] for v in decoded["live.vehicle.b"]["vehicles"]] == ["b"]
+    assert plan_position_messages([on_route], set(), sent_at=10.0) == {}

@@ -1,0 +1,82 @@
+"""One channel-layer receiver per web process, fanning live messages out to its connections.
+
+A group message reaches a process once (its hub's channel is the group member) and
+is handed, already encoded, to each local connection watching that group. Per-connection
+channel-layer membership would cost one wake-up of the layer's receive machinery per
+connection and message; with hundreds of connections that, not the sockets, is the limit.
+Several web processes behind one Redis each have a hub, so each delivers every message
+to its own clients. Used by ``consumer``; events come from ``fanout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_ERROR_S = 1.0
+
+
+class Subscriber(Protocol):
+    def deliver(self, text: str) -> None: ...
+
+
+class LiveHub:
+    def __init__(self) -> None:
+        self.members: dict[str, set[Subscriber]] = {}
+        self.channel: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task | None = None
+        self._lock: asyncio.Lock | None = None
+
+    def _bind(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new event loop (a restarted server): start afresh
+            self.__init__()
+            self._loop, self._lock = loop, asyncio.Lock()
+
+    async def _start(self) -> None:
+        if self.channel is None:
+            layer = get_channel_layer()
+            self.channel = await layer.new_channel("live")
+            self._task = asyncio.create_task(self._receive_loop(layer, self.channel))
+
+    async def join(self, group: str, subscriber: Subscriber) -> None:
+        self._bind()
+        async with self._lock:
+            await self._start()
+            members = self.members.setdefault(group, set())
+            if not members:
+                await get_channel_layer().group_add(group, self.channel)
+            members.add(subscriber)
+
+    async def leave(self, group: str, subscriber: Subscriber) -> None:
+        self._bind()
+        async with self._lock:
+            members = self.members.get(group)
+            if members is None or subscriber not in members:
+                return
+            members.discard(subscriber)
+            if not members:
+                del self.members[group]
+                await get_channel_layer().group_discard(group, self.channel)
+
+    async def _receive_loop(self, layer, channel: str) -> None:
+        while True:
+            try:
+                event = await layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("live hub: receive failed")
+                await asyncio.sleep(RETRY_AFTER_ERROR_S)
+                continue
+            for subscriber in tuple(self.members.get(event.get("group", ""), ())):
+                subscriber.deliver(event["text"])
+
+
+hub = LiveHub()

@@ -1,0 +1,76 @@
+"""Vehicle endpoints: the fleet, and one vehicle with its live hot state."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+
+from databus.redis import get_redis
+from runs import selectors
+from runs.api.base import RunApi
+
+
+class VehicleOutput(serializers.Serializer):
+    id = serializers.CharField()
+    label = serializers.CharField()
+    license_plate = serializers.CharField()
+    wheelchair_accessible = serializers.BooleanField()
+    company = serializers.CharField(source="company.name", allow_null=True, default=None)
+
+
+class VehicleListApi(RunApi):
+    @extend_schema(operation_id="vehicles_list", responses={200: VehicleOutput(many=True)})
+    def get(self, request):
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(selectors.vehicle_list(), request, view=self)
+        return paginator.get_paginated_response(VehicleOutput(page, many=True).data)
+
+
+class VehicleDetailApi(RunApi):
+    class PositionOutput(serializers.Serializer):
+        latitude = serializers.FloatField()
+        longitude = serializers.FloatField()
+        bearing = serializers.FloatField(allow_null=True)
+        speed = serializers.FloatField(allow_null=True)
+        odometer = serializers.FloatField(allow_null=True)
+        timestamp = serializers.IntegerField()
+
+    class OccupancyOutput(serializers.Serializer):
+        occupancy_percentage = serializers.IntegerField(source="percentage", allow_null=True)
+        occupancy_count = serializers.IntegerField(source="count", allow_null=True)
+        occupancy_status = serializers.CharField(source="status")
+        timestamp = serializers.IntegerField()
+
+    class StopStatusOutput(serializers.Serializer):
+        current_status = serializers.CharField()
+        current_stop_sequence = serializers.IntegerField(allow_null=True)
+        stop_id = serializers.CharField(allow_null=True)
+        timestamp = serializers.IntegerField()
+
+    class DetailOutput(VehicleOutput):
+        position = serializers.SerializerMethodField()
+        occupancy = serializers.SerializerMethodField()
+        current_run_id = serializers.CharField(source="live.current_run_id", allow_null=True)
+        stop_status = serializers.SerializerMethodField()
+
+        def _nested(self, serializer, value):
+            return None if value is None else serializer(value).data
+
+        def get_position(self, vehicle) -> dict | None:
+            return self._nested(VehicleDetailApi.PositionOutput, vehicle.live.position)
+
+        def get_occupancy(self, vehicle) -> dict | None:
+            return self._nested(VehicleDetailApi.OccupancyOutput, vehicle.live.occupancy)
+
+        def get_stop_status(self, vehicle) -> dict | None:
+            return self._nested(VehicleDetailApi.StopStatusOutput, vehicle.live.stop_status)
+
+    @extend_schema(operation_id="vehicles_retrieve", responses={200: DetailOutput})
+    def get(self, request, vehicle_id: str):
+        vehicle = selectors.vehicle_get(vehicle_id=vehicle_id)
+        if vehicle is None:
+            raise exceptions.NotFound("no such vehicle")
+        vehicle.live = selectors.vehicle_live_state_get(get_redis(), vehicle_id=vehicle.pk)
+        return Response(self.DetailOutput(vehicle).data)

@@ -1,0 +1,96 @@
+"""Contract of `run:{rid}:stop_time_updates`: a run's arrival/departure times, stop by stop.
+
+Written by the progression producer (``realtime_engine.progression``) after each
+matched position: predictions for the remaining stops, observed times for the
+stops already passed. Read by the TripUpdates feed builder and the REST API.
+
+The hash holds two fields: ``timestamp`` (POSIX s of the position the updates were
+computed from) and ``updates``, a JSON array of ``[stop_sequence, stop_id, arrival,
+departure, uncertainty_s, observed]`` rows in stop order (one field, so that a feed
+build reads a run with one ``HGETALL`` and decodes it with one msgspec call).
+Times are POSIX seconds; ``departure`` is null at the last stop; ``uncertainty_s``
+is null for observed times. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import msgspec
+
+from runs.domain.telemetry.fields import check_timestamp, parse_int, require
+from runs.domain.telemetry.rejection import RejectReason, TelemetryRejected
+
+TIMESTAMP = "timestamp"
+UPDATES = "updates"
+FIELDS = (TIMESTAMP, UPDATES)
+
+
+class StopTimeUpdate(msgspec.Struct, frozen=True, array_like=True):
+    stop_sequence: int
+    stop_id: str
+    arrival: int | None
+    departure: int | None
+    uncertainty_s: int | None = None  # None: an observed time, or nothing known
+    observed: bool = False  # the vehicle has passed this stop: the times are what happened
+
+
+class StopTimeUpdates(msgspec.Struct, frozen=True):
+    timestamp: int
+    updates: tuple[StopTimeUpdate, ...]
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(tuple[StopTimeUpdate, ...])
+
+
+def _check_order(updates: Sequence[StopTimeUpdate]) -> None:
+    """Strictly increasing stop_sequence and times (a stop may arrive and depart at once)."""
+    previous_sequence = -1
+    previous_time: int | None = None
+    for update in updates:
+        if update.stop_sequence <= previous_sequence:
+            raise TelemetryRejected(
+                RejectReason.INVALID_VALUE,
+                f"stop_sequence {update.stop_sequence} after {previous_sequence}",
+            )
+        if update.arrival is None and update.departure is None:
+            raise TelemetryRejected(
+                RejectReason.MISSING_FIELD, f"stop {update.stop_sequence} has no time"
+            )
+        if update.uncertainty_s is not None and update.uncertainty_s < 0:
+            raise TelemetryRejected(
+                RejectReason.INVALID_VALUE, f"stop {update.stop_sequence} uncertainty < 0"
+            )
+        times = [check_timestamp(t) for t in (update.arrival, update.departure) if t is not None]
+        if len(times) == 2 and times[1] < times[0]:
+            raise TelemetryRejected(
+                RejectReason.INVALID_VALUE, f"stop {update.stop_sequence} departs before arriving"
+            )
+        if previous_time is not None and times[0] <= previous_time:
+            raise TelemetryRejected(
+                RejectReason.INVALID_VALUE,
+                f"stop {update.stop_sequence} time {times[0]} not after {previous_time}",
+            )
+        previous_time = times[-1]
+        previous_sequence = update.stop_sequence
+
+
+def validate_for_write(value: StopTimeUpdates) -> dict[str, str]:
+    """Strict: the hash fields; raises ``TelemetryRejected`` on a missing or invalid value."""
+    timestamp = check_timestamp(require(TIMESTAMP, value.timestamp))
+    _check_order(value.updates)
+    return {TIMESTAMP: str(timestamp), UPDATES: _encoder.encode(value.updates).decode()}
+
+
+def from_redis(fields: Mapping[str, str]) -> StopTimeUpdates | None:
+    """Tolerant: None without a timestamp or readable updates."""
+    timestamp = parse_int(fields.get(TIMESTAMP))
+    raw = fields.get(UPDATES)
+    if timestamp is None or not raw:
+        return None
+    try:
+        updates = _decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return StopTimeUpdates(timestamp=timestamp, updates=updates)

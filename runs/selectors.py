@@ -1,0 +1,86 @@
+"""Selectors: everything that reads run data (database and the live hot state).
+
+Read by the REST API, the admin and the tasks; writes live in ``runs.services``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import redis
+from django.db.models import QuerySet
+
+from databus import keys
+from runs.domain.telemetry import occupancy as occupancy_contract
+from runs.domain.telemetry import position as position_contract
+from runs.domain.telemetry import vehicle_stop_status as stop_status_contract
+from runs.models import Run, RunLifecycleTransition, Vehicle
+
+
+def run_list(
+    *,
+    state: str | None = None,
+    route_id: str | None = None,
+    vehicle_id: str | None = None,
+    start_date: dt.date | None = None,
+) -> QuerySet[Run]:
+    runs = Run.objects.select_related("vehicle", "operator__user")
+    if state:
+        runs = runs.filter(run_lifecycle_state=state)
+    if route_id:
+        runs = runs.filter(route_id=route_id)
+    if vehicle_id:
+        runs = runs.filter(vehicle_id=vehicle_id)
+    if start_date:
+        runs = runs.filter(start_date=start_date)
+    return runs
+
+
+def run_get(*, run_id) -> Run | None:
+    return Run.objects.select_related("vehicle", "operator__user").filter(pk=run_id).first()
+
+
+def run_history_get(*, run_id) -> QuerySet[RunLifecycleTransition]:
+    return RunLifecycleTransition.objects.filter(run_id=run_id).select_related("actor")
+
+
+def run_hot_state_get(client: redis.Redis, *, run_id) -> dict[str, str]:
+    """The ``run:{rid}`` projection as stored in hot state (empty when not projected)."""
+    return client.hgetall(keys.run(str(run_id)))
+
+
+def vehicle_list() -> QuerySet[Vehicle]:
+    return Vehicle.objects.select_related("company")
+
+
+def vehicle_get(*, vehicle_id: str) -> Vehicle | None:
+    return Vehicle.objects.select_related("company").filter(pk=vehicle_id).first()
+
+
+@dataclass(frozen=True)
+class VehicleLiveState:
+    position: position_contract.Position | None
+    occupancy: occupancy_contract.Occupancy | None
+    current_run_id: str | None
+    stop_status: stop_status_contract.VehicleStopStatus | None
+
+
+def vehicle_live_state_get(client: redis.Redis, *, vehicle_id: str) -> VehicleLiveState:
+    """Position, occupancy, current run and its stop status, in two round trips at most."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(keys.vehicle_position(vehicle_id))
+    pipe.hgetall(keys.vehicle_occupancy(vehicle_id))
+    pipe.get(keys.vehicle_current_run(vehicle_id))
+    position_fields, occupancy_fields, run_id = pipe.execute()
+    stop_status = None
+    if run_id:
+        stop_status = stop_status_contract.from_redis(
+            client.hgetall(keys.run_vehicle_stop_status(run_id))
+        )
+    return VehicleLiveState(
+        position=position_contract.from_redis(vehicle_id, position_fields),
+        occupancy=occupancy_contract.from_redis(vehicle_id, occupancy_fields),
+        current_run_id=run_id or None,
+        stop_status=stop_status,
+    )

@@ -1,0 +1,369 @@
+"""Read the whole fleet's hot state for a feed build, and assemble the builders' snapshots.
+
+``hot_state_read`` is the I/O: a handful of Redis round trips whatever the fleet
+size (SCAN for the vehicles, one pipeline for the run sets and claims, one
+pipeline of server-side scripts that return every hash). It returns the raw
+strings in a ``FleetHotState``. ``feed_inputs_assemble`` is pure: it decodes them
+through the telemetry contracts (``runs.domain.telemetry``) and decides what is
+published, returning the ``snapshots`` values ``builders`` take.
+
+What is published (decided here, nowhere else):
+- VehiclePositions: every vehicle with a readable position not older than
+  ``POSITION_MAX_AGE_S``. Its trip, stop status and congestion are attached when
+  the vehicle's current run is tracking or in progress; a vehicle without such a
+  run is published without a trip.
+- TripUpdates: every run in ``runs:in_progress`` with a trip and stop time
+  updates, and every run in ``runs:canceled`` (until its score, POSIX s) with a
+  trip, as a CANCELED trip. Vehicles without a run are never in TripUpdates.
+Entity timestamps are capped at ``now``: a vehicle clock slightly ahead must not
+put an entity after the feed header (a GTFS-RT validator error).
+
+Reads keys through ``databus.keys`` only; writes nothing except dropping expired
+members of ``runs:canceled``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+import redis
+
+from databus import keys
+from runs.domain.telemetry import (
+    congestion_level,
+    occupancy,
+    position,
+    stop_time_updates,
+    trip,
+    vehicle_stop_status,
+)
+from runs.domain.telemetry.fields import parse_float
+from schedule_engine.feeds.snapshots import (
+    CongestionLevel,
+    OccupancySnapshot,
+    OccupancyStatus,
+    PositionSnapshot,
+    StopStatus,
+    StopStatusSnapshot,
+    StopTimeUpdateSnapshot,
+    TripEntity,
+    TripSnapshot,
+    VehicleEntity,
+    VehicleSnapshot,
+    WheelchairAccessible,
+)
+
+# A vehicle not heard from for this long (parked, switched off) leaves VehiclePositions.
+POSITION_MAX_AGE_S = 3600
+
+# Hashes fetched per server-side script call: bounds how long one call blocks Redis.
+HASHES_PER_CALL = 1000
+SCAN_COUNT = 5000
+
+# Fields of `run:{rid}` (written by runs.services.hot_state.run_projection).
+RUN_VEHICLE_ID = "vehicle_id"
+RUN_LAST_EVENT_AT = "last_event_at"
+# Fields of `vehicle:{vid}:metadata` (runs.services.hot_state.vehicle_metadata).
+METADATA_LABEL = "label"
+METADATA_LICENSE_PLATE = "license_plate"
+METADATA_WHEELCHAIR = "wheelchair_accessible"
+WHEELCHAIR_VALUES = {
+    "1": WheelchairAccessible.WHEELCHAIR_ACCESSIBLE,
+    "0": WheelchairAccessible.WHEELCHAIR_INACCESSIBLE,
+}
+
+# HGETALL of every key given, flattened field/value arrays in key order.
+_HGETALL_EACH = """
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HGETALL', key) end
+return out
+"""
+
+Hash = Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleHotState:
+    """The stored hashes of one vehicle, as strings."""
+
+    vehicle_id: str
+    position: Hash
+    occupancy: Hash = field(default_factory=dict)
+    metadata: Hash = field(default_factory=dict)
+    current_run: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunHotState:
+    """The stored hashes of one run, as strings."""
+
+    run_id: str
+    projection: Hash = field(default_factory=dict)  # run:{rid}
+    trip: Hash = field(default_factory=dict)  # run:{rid}:trip
+    stop_status: Hash = field(default_factory=dict)
+    congestion: Hash = field(default_factory=dict)
+    stop_time_updates: Hash = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetHotState:
+    """Everything a feed build reads, exactly as read."""
+
+    vehicles: tuple[VehicleHotState, ...] = ()
+    runs: Mapping[str, RunHotState] = field(default_factory=dict)
+    tracking: frozenset[str] = frozenset()
+    in_progress: frozenset[str] = frozenset()
+    canceled: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedInputs:
+    """The builders' inputs: one entity per vehicle, one per published run."""
+
+    vehicles: tuple[VehicleEntity, ...]
+    trips: tuple[TripEntity, ...]
+
+
+# ---------------------------------------------------------------- I/O
+
+
+def hot_state_read(client: redis.Redis, *, now: float) -> FleetHotState:
+    """Read every vehicle and every tracking, in-progress or cancelled run."""
+    vehicle_ids = sorted(
+        {
+            keys.vehicle_id_of_position_key(key)
+            for key in client.scan_iter(match=keys.VEHICLE_POSITION_PATTERN, count=SCAN_COUNT)
+        }
+    )
+    pipe = client.pipeline(transaction=False)
+    pipe.smembers(keys.RUNS_TRACKING)
+    pipe.smembers(keys.RUNS_IN_PROGRESS)
+    pipe.zremrangebyscore(keys.RUNS_CANCELED, "-inf", f"({now}")
+    pipe.zrange(keys.RUNS_CANCELED, 0, -1)
+    if vehicle_ids:
+        pipe.mget([keys.vehicle_current_run(vid) for vid in vehicle_ids])
+    tracking, in_progress, _, canceled, *claims = pipe.execute()
+    current_runs = claims[0] if claims else []
+    run_ids = sorted(set(tracking) | set(in_progress) | set(canceled))
+
+    hash_keys: list[str] = []
+    for vid in vehicle_ids:
+        hash_keys += (
+            keys.vehicle_position(vid),
+            keys.vehicle_occupancy(vid),
+            keys.vehicle_metadata(vid),
+        )
+    for rid in run_ids:
+        hash_keys += (
+            keys.run(rid),
+            keys.run_trip(rid),
+            keys.run_vehicle_stop_status(rid),
+            keys.run_congestion_level(rid),
+            keys.run_stop_time_updates(rid),
+        )
+    hashes = _hgetall_each(client, hash_keys)
+    vehicle_hashes = _groups(hashes[: 3 * len(vehicle_ids)], 3)
+    run_hashes = _groups(hashes[3 * len(vehicle_ids) :], 5)
+    return FleetHotState(
+        vehicles=tuple(
+            VehicleHotState(vid, *values, current_run=rid)
+            for vid, values, rid in zip(vehicle_ids, vehicle_hashes, current_runs, strict=True)
+        ),
+        runs={
+            rid: RunHotState(rid, *values) for rid, values in zip(run_ids, run_hashes, strict=True)
+        },
+        tracking=frozenset(tracking),
+        in_progress=frozenset(in_progress),
+        canceled=frozenset(canceled),
+    )
+
+
+def _hgetall_each(client: redis.Redis, hash_keys: Sequence[str]) -> list[dict[str, str]]:
+    """HGETALL of every key in one pipeline of script calls (redis-py per-command cost is
+    what limits a large read; one call per thousand keys leaves only the server's work)."""
+    if not hash_keys:
+        return []
+    script = client.register_script(_HGETALL_EACH)
+    pipe = client.pipeline(transaction=False)
+    for start in range(0, len(hash_keys), HASHES_PER_CALL):
+        chunk = hash_keys[start : start + HASHES_PER_CALL]
+        script(keys=chunk, client=pipe)
+    flat: list[dict[str, str]] = []
+    for answer in pipe.execute():
+        flat += [dict(zip(pairs[::2], pairs[1::2], strict=True)) for pairs in answer]
+    return flat
+
+
+_T = TypeVar("_T")
+
+
+def _groups(items: Sequence[_T], size: int) -> Iterator[tuple[_T, ...]]:
+    for start in range(0, len(items), size):
+        yield tuple(items[start : start + size])
+
+
+# ---------------------------------------------------------------- pure assembly
+
+
+def feed_inputs_assemble(hot: FleetHotState, *, now: int) -> FeedInputs:
+    """The VehiclePositions and TripUpdates entities the hot state says to publish."""
+    active = hot.tracking | hot.in_progress
+    trips = {rid: _trip(run.trip) for rid, run in hot.runs.items()}
+    vehicles: list[VehicleEntity] = []
+    descriptors: dict[str, VehicleSnapshot] = {}
+    for state in hot.vehicles:
+        descriptor = _vehicle(state.vehicle_id, state.metadata)
+        descriptors[state.vehicle_id] = descriptor
+        where = position.from_redis(state.vehicle_id, state.position)
+        if where is None or where.timestamp < now - POSITION_MAX_AGE_S:
+            continue
+        rid = state.current_run if state.current_run in active else None
+        run = hot.runs.get(rid) if rid else None
+        run_trip = trips.get(rid) if rid else None
+        vehicles.append(
+            VehicleEntity(
+                vehicle=descriptor,
+                position=PositionSnapshot(
+                    latitude=where.latitude,
+                    longitude=where.longitude,
+                    timestamp=min(where.timestamp, now),
+                    bearing=where.bearing,
+                    speed=where.speed,
+                    odometer=where.odometer,
+                ),
+                run_id=rid if run_trip else None,
+                trip=run_trip,
+                stop_status=_stop_status(run.stop_status) if run and run_trip else None,
+                occupancy=_occupancy(state.vehicle_id, state.occupancy),
+                congestion=_congestion(run.congestion) if run and run_trip else None,
+            )
+        )
+    entities = [
+        entity
+        for rid in sorted(hot.in_progress)
+        if (entity := _in_progress_entity(hot.runs.get(rid), trips.get(rid), descriptors, now))
+    ]
+    entities += [
+        entity
+        for rid in sorted(hot.canceled - hot.in_progress)
+        if (entity := _canceled_entity(hot.runs.get(rid), trips.get(rid), now))
+    ]
+    return FeedInputs(vehicles=tuple(vehicles), trips=tuple(entities))
+
+
+def _trip(fields: Hash) -> TripSnapshot | None:
+    """The GTFS TripDescriptor, or None when a field the builders need is missing."""
+    descriptor = trip.from_redis(fields) if fields else None
+    if descriptor is None or None in (
+        descriptor.route_id,
+        descriptor.direction_id,
+        descriptor.start_date,
+        descriptor.start_time,
+    ):
+        return None
+    return TripSnapshot(
+        trip_id=descriptor.trip_id,
+        route_id=descriptor.route_id,
+        direction_id=descriptor.direction_id,
+        start_date=descriptor.start_date,
+        start_time=descriptor.start_time,
+    )
+
+
+def _vehicle(vehicle_id: str, metadata: Hash) -> VehicleSnapshot:
+    return VehicleSnapshot(
+        vehicle_id=vehicle_id,
+        label=metadata.get(METADATA_LABEL) or None,
+        license_plate=metadata.get(METADATA_LICENSE_PLATE) or None,
+        wheelchair_accessible=WHEELCHAIR_VALUES.get(metadata.get(METADATA_WHEELCHAIR, "")),
+    )
+
+
+def _run_vehicle(
+    run: RunHotState, descriptors: Mapping[str, VehicleSnapshot]
+) -> VehicleSnapshot | None:
+    vehicle_id = run.projection.get(RUN_VEHICLE_ID)
+    if not vehicle_id:
+        return None
+    return descriptors.get(vehicle_id) or VehicleSnapshot(vehicle_id)
+
+
+def _stop_status(fields: Hash) -> StopStatusSnapshot | None:
+    status = vehicle_stop_status.from_redis(fields) if fields else None
+    if status is None or status.current_stop_sequence is None or not status.stop_id:
+        return None
+    return StopStatusSnapshot(
+        current_stop_sequence=status.current_stop_sequence,
+        stop_id=status.stop_id,
+        status=StopStatus(status.current_status.value),
+    )
+
+
+def _occupancy(vehicle_id: str, fields: Hash) -> OccupancySnapshot | None:
+    load = occupancy.from_redis(vehicle_id, fields) if fields else None
+    if load is None:
+        return None
+    return OccupancySnapshot(status=OccupancyStatus(load.status.value), percentage=load.percentage)
+
+
+def _congestion(fields: Hash) -> CongestionLevel | None:
+    level = congestion_level.from_redis(fields) if fields else None
+    return None if level is None else CongestionLevel(level.congestion_level.value)
+
+
+def _stop_time_updates(fields: Hash) -> tuple[int, tuple[StopTimeUpdateSnapshot, ...]] | None:
+    stored = stop_time_updates.from_redis(fields) if fields else None
+    if stored is None:
+        return None
+    # Positional arguments and a list comprehension: this runs once per stop of every run.
+    # The contract allows one time per stop (no departure at the last stop).
+    updates = tuple(
+        [
+            StopTimeUpdateSnapshot(
+                u.stop_sequence,
+                u.stop_id,
+                u.departure if u.arrival is None else u.arrival,
+                u.arrival if u.departure is None else u.departure,
+                u.uncertainty_s,
+            )
+            for u in stored.updates
+            if u.arrival is not None or u.departure is not None
+        ]
+    )
+    return (stored.timestamp, updates) if updates else None
+
+
+def _in_progress_entity(
+    run: RunHotState | None,
+    run_trip: TripSnapshot | None,
+    descriptors: Mapping[str, VehicleSnapshot],
+    now: int,
+) -> TripEntity | None:
+    # Without predictions there is nothing to say about the trip: GTFS-RT wants at
+    # least one stop time update in a trip update that is not CANCELED.
+    predicted = _stop_time_updates(run.stop_time_updates) if run and run_trip else None
+    if predicted is None:
+        return None
+    timestamp, updates = predicted
+    return TripEntity(
+        run_id=run.run_id,
+        trip=run_trip,
+        timestamp=min(timestamp, now),
+        vehicle=_run_vehicle(run, descriptors),
+        stop_time_updates=updates,
+    )
+
+
+def _canceled_entity(
+    run: RunHotState | None, run_trip: TripSnapshot | None, now: int
+) -> TripEntity | None:
+    if run is None or run_trip is None:
+        return None
+    cancelled_at = parse_float(run.projection.get(RUN_LAST_EVENT_AT))
+    return TripEntity(
+        run_id=run.run_id,
+        trip=replace(run_trip, cancelled=True),
+        timestamp=now if cancelled_at is None else min(int(cancelled_at), now),
+    )

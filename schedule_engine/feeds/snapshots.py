@@ -1,0 +1,127 @@
+"""Frozen snapshot values the feed builders read: one vehicle, one run's trip and predictions.
+
+Filled by the feed-building shell from hot state (``vehicle:*``, ``run:*``); the
+builders in ``builders.py`` turn them into protobuf. Enumerations carry the
+GTFS-RT protobuf value names, so the builders set them without a lookup table.
+Imports only the standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class WheelchairAccessible(StrEnum):
+    NO_VALUE = "NO_VALUE"
+    UNKNOWN = "UNKNOWN"
+    WHEELCHAIR_ACCESSIBLE = "WHEELCHAIR_ACCESSIBLE"
+    WHEELCHAIR_INACCESSIBLE = "WHEELCHAIR_INACCESSIBLE"
+
+
+class StopStatus(StrEnum):
+    INCOMING_AT = "INCOMING_AT"
+    STOPPED_AT = "STOPPED_AT"
+    IN_TRANSIT_TO = "IN_TRANSIT_TO"
+
+
+class OccupancyStatus(StrEnum):
+    EMPTY = "EMPTY"
+    MANY_SEATS_AVAILABLE = "MANY_SEATS_AVAILABLE"
+    FEW_SEATS_AVAILABLE = "FEW_SEATS_AVAILABLE"
+    STANDING_ROOM_ONLY = "STANDING_ROOM_ONLY"
+    CRUSHED_STANDING_ROOM_ONLY = "CRUSHED_STANDING_ROOM_ONLY"
+    FULL = "FULL"
+    NOT_ACCEPTING_PASSENGERS = "NOT_ACCEPTING_PASSENGERS"
+    NO_DATA_AVAILABLE = "NO_DATA_AVAILABLE"
+    NOT_BOARDABLE = "NOT_BOARDABLE"
+
+
+class CongestionLevel(StrEnum):
+    UNKNOWN_CONGESTION_LEVEL = "UNKNOWN_CONGESTION_LEVEL"
+    RUNNING_SMOOTHLY = "RUNNING_SMOOTHLY"
+    STOP_AND_GO = "STOP_AND_GO"
+    CONGESTION = "CONGESTION"
+    SEVERE_CONGESTION = "SEVERE_CONGESTION"
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleSnapshot:
+    """``VehicleDescriptor``: from ``vehicle:{vid}:metadata``."""
+
+    vehicle_id: str
+    label: str | None = None
+    license_plate: str | None = None
+    wheelchair_accessible: WheelchairAccessible | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TripSnapshot:
+    """``TripDescriptor`` as in the GTFS (``run:{rid}:trip``); ``cancelled`` → CANCELED."""
+
+    trip_id: str
+    route_id: str
+    direction_id: int
+    start_date: str  # YYYYMMDD
+    start_time: str  # HH:MM:SS, may exceed 24:00:00
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PositionSnapshot:
+    latitude: float
+    longitude: float
+    timestamp: int  # POSIX seconds of the fix
+    bearing: float | None = None
+    speed: float | None = None  # m/s
+    odometer: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StopStatusSnapshot:
+    """``run:{rid}:vehicle_stop_status``; absent for a pre-trip vehicle (not on-route)."""
+
+    current_stop_sequence: int
+    stop_id: str
+    status: StopStatus
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancySnapshot:
+    status: OccupancyStatus
+    percentage: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleEntity:
+    """One VehiclePositions entity; ``run_id``/``trip`` are None for a vehicle without a run."""
+
+    vehicle: VehicleSnapshot
+    position: PositionSnapshot
+    run_id: str | None = None
+    trip: TripSnapshot | None = None
+    stop_status: StopStatusSnapshot | None = None
+    occupancy: OccupancySnapshot | None = None
+    congestion: CongestionLevel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StopTimeUpdateSnapshot:
+    """A predicted (or, for a stop already passed, observed) arrival and departure."""
+
+    stop_sequence: int
+    stop_id: str
+    arrival_time: int  # POSIX seconds
+    departure_time: int
+    uncertainty_s: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TripEntity:
+    """One TripUpdates entity: a run's trip, its vehicle and its stop time updates."""
+
+    run_id: str
+    trip: TripSnapshot
+    timestamp: int
+    vehicle: VehicleSnapshot | None = None
+    stop_time_updates: tuple[StopTimeUpdateSnapshot, ...] = ()

@@ -1,0 +1,94 @@
+"""The GTFS-RT builders: bytes that parse, monotone header, CANCELED trips, ordered updates."""
+
+from google.transit import gtfs_realtime_pb2 as rt
+
+from schedule_engine.feeds.builders import build_trip_updates, build_vehicle_positions
+from schedule_engine.feeds.snapshots import (
+    OccupancySnapshot,
+    OccupancyStatus,
+    PositionSnapshot,
+    StopStatus,
+    StopStatusSnapshot,
+    StopTimeUpdateSnapshot,
+    TripEntity,
+    TripSnapshot,
+    VehicleEntity,
+    VehicleSnapshot,
+    WheelchairAccessible,
+)
+
+NOW = 1_771_257_600
+TRIP = TripSnapshot("30095100", "D96", 1, "20260216", "10:30:00")
+BUS = VehicleSnapshot("4582", "4582", "DC-123", WheelchairAccessible.WHEELCHAIR_ACCESSIBLE)
+ON_ROUTE = VehicleEntity(
+    BUS,
+    PositionSnapshot(38.93, -77.08, NOW - 5, 133.0, 8.8),
+    "run-1",
+    TRIP,
+    StopStatusSnapshot(36, "7752", StopStatus.STOPPED_AT),
+    OccupancySnapshot(OccupancyStatus.FEW_SEATS_AVAILABLE, 35),
+)
+NO_RUN = VehicleEntity(VehicleSnapshot("9999"), PositionSnapshot(38.9, -77.0, NOW - 3))
+
+
+def parse(feed: rt.FeedMessage) -> rt.FeedMessage:
+    message = rt.FeedMessage()
+    message.ParseFromString(feed.SerializeToString())
+    return message
+
+
+def test_vehicle_positions_parse_with_descriptors_status_and_occupancy():
+    message = parse(build_vehicle_positions([ON_ROUTE, NO_RUN], now=NOW))
+    assert message.header.gtfs_realtime_version == "2.0"
+    assert message.header.incrementality == rt.FeedHeader.FULL_DATASET
+    assert [e.id for e in message.entity] == ["4582", "9999"]
+    vp = message.entity[0].vehicle
+    assert (
+        vp.trip.trip_id,
+        vp.trip.route_id,
+        vp.trip.direction_id,
+        vp.trip.start_date,
+        vp.trip.start_time,
+    ) == ("30095100", "D96", 1, "20260216", "10:30:00")
+    assert (vp.vehicle.id, vp.vehicle.label, vp.vehicle.license_plate) == ("4582", "4582", "DC-123")
+    assert vp.vehicle.wheelchair_accessible == rt.VehicleDescriptor.WHEELCHAIR_ACCESSIBLE
+    assert vp.timestamp == NOW - 5
+    assert (vp.current_stop_sequence, vp.stop_id) == (36, "7752")
+    assert vp.current_status == rt.VehiclePosition.STOPPED_AT
+    assert vp.occupancy_status == rt.VehiclePosition.FEW_SEATS_AVAILABLE
+    assert vp.occupancy_percentage == 35
+    assert all("count" not in field.name for field, _ in vp.ListFields())
+    assert not message.entity[1].vehicle.HasField("trip")
+
+
+def test_header_timestamp_never_decreases():
+    first = build_vehicle_positions([], now=NOW)
+    second = build_trip_updates([], now=NOW - 30, previous_timestamp=first.header.timestamp)
+    assert second.header.timestamp == NOW
+
+
+def test_trip_updates_cancelled_runs_and_no_vehicle_without_a_run():
+    updates = (
+        StopTimeUpdateSnapshot(10, "C", NOW + 300, NOW + 300, 60),
+        StopTimeUpdateSnapshot(4, "A", NOW + 100, NOW + 110, 40),
+        StopTimeUpdateSnapshot(6, "B", NOW + 100, NOW + 100, 50),  # not after its predecessor
+    )
+    cancelled = TripSnapshot("1", "C53", 0, "20260216", "11:00:00", cancelled=True)
+    message = parse(
+        build_trip_updates(
+            [TripEntity("run-1", TRIP, NOW, BUS, updates), TripEntity("run-2", cancelled, NOW)],
+            now=NOW,
+        )
+    )
+    assert [e.id for e in message.entity] == ["run-1", "run-2"]
+    assert {e.trip_update.vehicle.id for e in message.entity} == {"4582", ""}
+    stus = message.entity[0].trip_update.stop_time_update
+    assert [s.stop_sequence for s in stus] == [4, 6, 10]
+    times = [t for s in stus for t in (s.arrival.time, s.departure.time)]
+    arrivals = [s.arrival.time for s in stus]
+    assert arrivals == sorted(set(arrivals)) and times == sorted(times)
+    assert stus[1].arrival.time > stus[0].departure.time
+    assert stus[0].arrival.uncertainty == 40
+    cancelled_tu = message.entity[1].trip_update
+    assert cancelled_tu.trip.schedule_relationship == rt.TripDescriptor.CANCELED
+    assert len(cancelled_tu.stop_time_update) == 0

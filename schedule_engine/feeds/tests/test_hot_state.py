@@ -1,0 +1,189 @@
+"""Reading the fleet's hot state (real Redis) and deciding what the feeds publish (pure)."""
+
+from __future__ import annotations
+
+from databus import keys
+from runs.domain.telemetry import position, stop_time_updates, trip
+from schedule_engine.feeds.hot_state import (
+    POSITION_MAX_AGE_S,
+    FleetHotState,
+    RunHotState,
+    VehicleHotState,
+    feed_inputs_assemble,
+    hot_state_read,
+)
+from schedule_engine.feeds.snapshots import (
+    CongestionLevel,
+    OccupancyStatus,
+    StopStatus,
+    WheelchairAccessible,
+)
+from schedule_engine.feeds.tests.fleet_hot_state import TRIP_101, write_fleet
+
+NOW = 1_795_000_000
+
+
+def position_fields(at: int) -> dict[str, str]:
+    return position.validate_for_write(position.Position("v", 9.9, -84.1, at, float(at)))
+
+
+def updates_fields(at: int) -> dict[str, str]:
+    return stop_time_updates.validate_for_write(
+        stop_time_updates.StopTimeUpdates(
+            at, (stop_time_updates.StopTimeUpdate(4, "S4", at + 60, at + 60, 20),)
+        )
+    )
+
+
+def run_hot_state(run_id: str, *, updates: bool = True, vehicle_id: str = "v") -> RunHotState:
+    return RunHotState(
+        run_id,
+        projection={"vehicle_id": vehicle_id, "last_event_at": str(NOW - 100)},
+        trip=trip.validate_for_write(TRIP_101),
+        stop_time_updates=updates_fields(NOW - 3) if updates else {},
+    )
+
+
+def test_the_standard_fleet_is_read_and_assembled_into_both_feeds(redis_client):
+    fleet = write_fleet(redis_client, NOW)
+
+    inputs = feed_inputs_assemble(hot_state_read(redis_client, now=NOW), now=NOW)
+
+    by_vehicle = {entity.vehicle.vehicle_id: entity for entity in inputs.vehicles}
+    assert set(by_vehicle) == {fleet.vehicle_on_run, fleet.vehicle_without_run}
+    on_run = by_vehicle[fleet.vehicle_on_run]
+    assert on_run.run_id == fleet.in_progress_run
+    assert (on_run.trip.trip_id, on_run.trip.route_id, on_run.trip.direction_id) == (
+        "T-101",
+        "R1",
+        0,
+    )
+    assert (on_run.vehicle.label, on_run.vehicle.license_plate) == ("Bus 1", "SJB-1234")
+    assert on_run.vehicle.wheelchair_accessible is WheelchairAccessible.WHEELCHAIR_ACCESSIBLE
+    assert on_run.stop_status.status is StopStatus.IN_TRANSIT_TO
+    assert (on_run.stop_status.current_stop_sequence, on_run.stop_status.stop_id) == (3, "S3")
+    assert on_run.occupancy.status is OccupancyStatus.FEW_SEATS_AVAILABLE
+    assert on_run.occupancy.percentage == 35
+    assert on_run.congestion is CongestionLevel.RUNNING_SMOOTHLY
+    assert by_vehicle[fleet.vehicle_without_run].trip is None
+
+    by_run = {entity.run_id: entity for entity in inputs.trips}
+    assert set(by_run) == {fleet.in_progress_run, fleet.canceled_run}
+    in_progress = by_run[fleet.in_progress_run]
+    assert [
+        (u.stop_sequence, u.arrival_time, u.departure_time) for u in in_progress.stop_time_updates
+    ] == [
+        (2, NOW - 65, NOW - 55),
+        (3, NOW + 55, NOW + 65),
+        (5, NOW + 295, NOW + 295),
+    ]
+    assert in_progress.vehicle.vehicle_id == fleet.vehicle_on_run
+    canceled = by_run[fleet.canceled_run]
+    assert canceled.trip.cancelled and canceled.trip.trip_id == "T-102"
+    assert canceled.timestamp == NOW - 120
+    assert canceled.stop_time_updates == ()
+
+
+def test_a_cancellation_past_its_score_is_dropped_from_the_set(redis_client):
+    fleet = write_fleet(redis_client, NOW)
+
+    hot = hot_state_read(redis_client, now=NOW)
+
+    assert hot.canceled == {fleet.canceled_run}
+    assert redis_client.zrange(keys.RUNS_CANCELED, 0, -1) == [fleet.canceled_run]
+
+
+def test_an_empty_hot_state_gives_empty_feeds(redis_client):
+    inputs = feed_inputs_assemble(hot_state_read(redis_client, now=NOW), now=NOW)
+    assert inputs.vehicles == () and inputs.trips == ()
+
+
+def test_a_vehicle_without_a_run_is_in_vehicle_positions_only():
+    hot = FleetHotState(vehicles=(VehicleHotState("v", position_fields(NOW - 5)),))
+
+    inputs = feed_inputs_assemble(hot, now=NOW)
+
+    assert [e.vehicle.vehicle_id for e in inputs.vehicles] == ["v"]
+    assert inputs.vehicles[0].trip is None and inputs.vehicles[0].run_id is None
+    assert inputs.trips == ()
+
+
+def test_a_tracking_run_not_yet_in_progress_has_its_trip_but_no_trip_update():
+    hot = FleetHotState(
+        vehicles=(VehicleHotState("v", position_fields(NOW - 5), current_run="7"),),
+        runs={"7": run_hot_state("7")},
+        tracking=frozenset({"7"}),
+    )
+
+    inputs = feed_inputs_assemble(hot, now=NOW)
+
+    assert inputs.vehicles[0].trip.trip_id == "T-101"
+    assert inputs.trips == ()
+
+
+def test_a_claim_by_a_run_that_is_not_active_does_not_attach_its_trip():
+    hot = FleetHotState(
+        vehicles=(VehicleHotState("v", position_fields(NOW - 5), current_run="7"),),
+        runs={},
+    )
+    assert feed_inputs_assemble(hot, now=NOW).vehicles[0].trip is None
+
+
+def test_an_in_progress_run_without_predictions_is_left_out_of_trip_updates():
+    hot = FleetHotState(
+        vehicles=(VehicleHotState("v", position_fields(NOW - 5), current_run="7"),),
+        runs={"7": run_hot_state("7", updates=False)},
+        tracking=frozenset({"7"}),
+        in_progress=frozenset({"7"}),
+    )
+
+    inputs = feed_inputs_assemble(hot, now=NOW)
+
+    assert inputs.vehicles[0].run_id == "7"
+    assert inputs.trips == ()
+
+
+def test_a_vehicle_silent_for_longer_than_the_limit_leaves_vehicle_positions():
+    hot = FleetHotState(
+        vehicles=(
+            VehicleHotState("old", position_fields(NOW - POSITION_MAX_AGE_S - 1)),
+            VehicleHotState("recent", position_fields(NOW - POSITION_MAX_AGE_S)),
+            VehicleHotState("unreadable", {"latitude": "north"}),
+        )
+    )
+    assert [e.vehicle.vehicle_id for e in feed_inputs_assemble(hot, now=NOW).vehicles] == ["recent"]
+
+
+def test_entity_timestamps_never_pass_the_build_time():
+    # A vehicle clock 30 s ahead (accepted by the ingress) must not date an entity
+    # after the feed header.
+    hot = FleetHotState(
+        vehicles=(VehicleHotState("v", position_fields(NOW + 30), current_run="7"),),
+        runs={"7": run_hot_state("7")},
+        in_progress=frozenset({"7"}),
+    )
+
+    inputs = feed_inputs_assemble(hot, now=NOW - 40)
+
+    assert inputs.vehicles[0].position.timestamp == NOW - 40
+    assert inputs.trips[0].timestamp == NOW - 40
+
+
+def test_a_trip_missing_a_descriptor_field_is_not_published_as_a_trip():
+    incomplete = trip.TripDescriptor(trip_id="T-9", route_id="R1")
+    hot = FleetHotState(
+        vehicles=(VehicleHotState("v", position_fields(NOW - 5), current_run="7"),),
+        runs={
+            "7": RunHotState(
+                "7",
+                trip=trip.validate_for_write(incomplete),
+                stop_time_updates=updates_fields(NOW - 5),
+            )
+        },
+        in_progress=frozenset({"7"}),
+    )
+
+    inputs = feed_inputs_assemble(hot, now=NOW)
+
+    assert inputs.vehicles[0].trip is None
+    assert inputs.trips == ()
