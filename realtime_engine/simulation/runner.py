@@ -34,7 +34,13 @@ from realtime_engine.replay.runner import run_release
 from realtime_engine.simulation.clock import SimulationClock
 from realtime_engine.simulation.faults import FaultPlan, invalid_payload
 from realtime_engine.simulation.messages import occupancy_payload, position_payload
-from realtime_engine.simulation.motion import TripMotion, motion_sample, shape_point, trip_motion
+from realtime_engine.simulation.motion import (
+    LAYOVER_S,
+    TripMotion,
+    motion_sample,
+    shape_point,
+    trip_motion,
+)
 from realtime_engine.simulation.occupancy import load_profile, occupancy_percentage
 from realtime_engine.simulation.publisher import TelemetryPublisher
 from realtime_engine.simulation.trips import TripCandidate, any_due, trip_choose
@@ -221,8 +227,10 @@ def trip_candidates_read(now: float) -> list[TripCandidate]:
     ]
 
 
-def trip_motion_for(trip_id: str, *, seed: str) -> TripMotion | None:
-    """The simulated motion of a trip of the current feed; None without shape or stop times."""
+def trip_motion_for(trip_id: str, *, seed: str, layover_s: float = LAYOVER_S) -> TripMotion | None:
+    """The simulated motion of a trip of the current feed; None without shape or stop times.
+
+    The vehicle waits ``layover_s`` simulated seconds at the first stop before it leaves."""
     scheduled = scheduled_trip_get(trip_id)
     try:
         geometry = trip_geometry_get(trip_id)
@@ -233,7 +241,7 @@ def trip_motion_for(trip_id: str, *, seed: str) -> TripMotion | None:
     times = {stop.stop_sequence: (stop.arrival_s, stop.departure_s) for stop in scheduled.stops}
     try:
         stop_times = [times[sequence] for sequence in geometry.stop_sequences]
-        return trip_motion(trip_id, geometry, stop_times, seed=seed)
+        return trip_motion(trip_id, geometry, stop_times, seed=seed, layover_s=layover_s)
     except (KeyError, ValueError):
         return None
 
@@ -374,7 +382,10 @@ class FleetSimulator:
                     return
                 busy.add(candidate.trip_id)
                 seed = f"{self._seed}|{vehicle.vehicle_id}|{vehicle.trips_taken}"
-                motion = trip_motion_for(candidate.trip_id, seed=seed)
+                # A trip that departs later: lay over at its first stop until it is due,
+                # as a real bus does (leaving early would not be following its trip).
+                layover_s = max(LAYOVER_S, (candidate.first_departure - now) * self._clock.speedup)
+                motion = trip_motion_for(candidate.trip_id, seed=seed, layover_s=layover_s)
                 if motion is None:
                     self._unusable.add(candidate.trip_id)
                     continue

@@ -6,7 +6,8 @@ falls back to every trip of the feed with its times shifted to now, so the demo
 always moves). A trip claimed by a run, or an instance already run (a trip runs once
 per service day and start time), is not taken again. ``trip_choose`` prefers, in
 order: a trip running now or due within ``DUE_LEAD_S``, one starting near where the
-vehicle is (its last terminal), the one whose departure is closest to now.
+vehicle is (its last terminal), one already under way, the one whose departure is
+closest to now. A vehicle given a trip that departs later lays over at its first stop.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def trip_choose(
         return (
             not candidate.due(now),
             not starts_near,
+            # Of the due trips, one under way before one the vehicle would lay over for.
+            candidate.due(now) and candidate.first_departure > now,
             abs(candidate.first_departure - now),
             candidate.trip_id,
         )
