@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.support.database import current_database_url
 from tests.support.processes import start_celery_worker, start_mosquitto
 
 SHARED = Path(__file__).resolve().parent.parent / "shared"
@@ -52,22 +53,12 @@ def private_broker(tmp_path):
     handle.stop()
 
 
-def database_url_for_current_connection() -> str:
-    from django.db import connection
-
-    params = connection.settings_dict
-    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
-    return (
-        f"postgres://{params['USER']}{password}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
-    )
-
-
 @pytest.fixture
 def process_env(transactional_db, topic_root) -> dict[str, str]:
     """Environment for a child process (worker, command) that shares this test's database."""
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=database_url_for_current_connection(),
+        DATABASE_URL=current_database_url(),
         REDIS_URL=settings.REDIS_URL,
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         CHANNEL_REDIS_URL=settings.CHANNEL_REDIS_URL,
@@ -84,10 +75,18 @@ def celery_worker_factory(tmp_path):
     """Start real `celery -A databus worker` processes; all are stopped after the test."""
     started = []
 
-    def start(env: dict[str, str], *, name: str | None = None, args: tuple[str, ...] = (),
-              beat: bool = False):
+    def start(
+        env: dict[str, str],
+        *,
+        name: str | None = None,
+        args: tuple[str, ...] = (),
+        beat: bool = False,
+    ):
         handle = start_celery_worker(
-            env, tmp_path / "workers", name=name or f"w{uuid.uuid4().hex[:8]}", args=args,
+            env,
+            tmp_path / "workers",
+            name=name or f"w{uuid.uuid4().hex[:8]}",
+            args=args,
             beat=beat,
         )
         started.append(handle)

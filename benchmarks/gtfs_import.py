@@ -42,21 +42,6 @@ def child_main(path: str) -> None:
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb, "counts": counts}))
 
 
-def _admin_connection():
-    import psycopg
-    from django.conf import settings
-
-    params = settings.DATABASES["default"]
-    return psycopg.connect(
-        host=params["HOST"],
-        port=params["PORT"],
-        user=params["USER"],
-        password=params["PASSWORD"],
-        dbname="postgres",
-        autocommit=True,
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -67,24 +52,14 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
     django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
     from django.db import connections
 
-    params = settings.DATABASES["default"]
-    name = f"{params['NAME']}_bench_import"
-    with _admin_connection() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    from benchmarks.scratch_db import database_url, drop_database, scratch_database
+
+    name = scratch_database("import", app_label="schedule_engine")
     try:
         connections.close_all()
-        params["NAME"] = name
-        call_command("migrate", "schedule_engine", verbosity=0)
-        connections.close_all()
-        url = (
-            f"postgres://{params['USER']}{':' + params['PASSWORD'] if params['PASSWORD'] else ''}"
-            f"@{params['HOST']}:{params['PORT']}/{name}"
-        )
+        url = database_url()
         env = dict(os.environ, DATABASE_URL=url)
         runs = []
         for run in range(1, args.runs + 1):
@@ -103,9 +78,7 @@ def main() -> None:
                 flush=True,
             )
     finally:
-        connections.close_all()
-        with _admin_connection() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(name)
     seconds = statistics.median(r["seconds"] for r in runs)
     peak = max(r["peak_rss_mb"] for r in runs)
     met = seconds <= TARGET_S and peak <= TARGET_MB

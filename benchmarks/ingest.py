@@ -238,49 +238,6 @@ def make_history_writer(probe: ConsumerProbe):
 # ----- orchestration ----------------------------------------------------------------------------
 
 
-def scratch_database() -> str:
-    """Create and migrate ``<name>_bench_ingest``; point Django at it."""
-    import psycopg
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connections
-
-    params = settings.DATABASES["default"]
-    name = f"{params['NAME']}_bench_ingest"
-    with psycopg.connect(
-        host=params["HOST"],
-        port=params["PORT"],
-        user=params["USER"],
-        password=params["PASSWORD"],
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    connections.close_all()
-    params["NAME"] = name
-    call_command("migrate", "realtime_engine", verbosity=0)
-    return name
-
-
-def drop_database(name: str) -> None:
-    import psycopg
-    from django.conf import settings
-    from django.db import connections
-
-    connections.close_all()
-    params = settings.DATABASES["default"]
-    with psycopg.connect(
-        host=params["HOST"],
-        port=params["PORT"],
-        user=params["USER"],
-        password=params["PASSWORD"],
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def history_count(prefix: str) -> int:
     from django.db import connection
 
@@ -394,11 +351,12 @@ def main(argv: list[str]) -> None:
     django.setup()
     from django.conf import settings
 
+    from benchmarks.scratch_db import drop_database, scratch_database
     from tests.support.processes import start_mosquitto
 
     print(f"ingest benchmark: {TOTAL:,} positions, {VEHICLES:,} vehicles, QoS 1; {machine()}")
     print(f"batch bound {settings.INGEST_BATCH_MAX}, flush timer {settings.INGEST_FLUSH_MS} ms")
-    database = scratch_database()
+    database = scratch_database("ingest", app_label="realtime_engine")
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     broker, port = start_mosquitto(workdir / "mosquitto")
     root = f"bench-{uuid.uuid4().hex[:8]}"

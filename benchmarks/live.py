@@ -150,39 +150,6 @@ class IngestProbe:
             self.finished.set()
 
 
-def scratch_database() -> str:
-    """Create and migrate ``<name>_bench_live``; point Django at it."""
-    import psycopg
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connections
-
-    params = settings.DATABASES["default"]
-    name = f"{params['NAME']}_bench_live"
-    with psycopg.connect(
-        host=params["HOST"],
-        port=params["PORT"],
-        user=params["USER"],
-        password=params["PASSWORD"],
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    connections.close_all()
-    params["NAME"] = name
-    call_command("migrate", verbosity=0)
-    return name
-
-
-def database_url() -> str:
-    from django.conf import settings
-
-    p = settings.DATABASES["default"]
-    password = f":{p['PASSWORD']}" if p["PASSWORD"] else ""
-    return f"postgres://{p['USER']}{password}@{p['HOST']}:{p['PORT']}/{p['NAME']}"
-
-
 def start_web(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
     command = [
         sys.executable,
@@ -306,7 +273,8 @@ def main(argv: list[str]) -> None:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
-    from benchmarks.ingest import drop_database, machine
+    from benchmarks.ingest import machine
+    from benchmarks.scratch_db import database_url, drop_database, scratch_database
     from tests.support.processes import free_port, port_answers, start_mosquitto, wait_for
 
     print(f"live benchmark: {CLIENTS} WebSocket clients on 'all'; {machine()}")
@@ -314,7 +282,7 @@ def main(argv: list[str]) -> None:
         f"publish tick {settings.LIVE_PUBLISH_INTERVAL_MS} ms, "
         f"per-client queue {settings.LIVE_WS_QUEUE_MAX}"
     )
-    database = scratch_database()
+    database = scratch_database("live")
     workdir = Path(tempfile.mkdtemp(prefix="bench-live-"))
     broker, mqtt_port = start_mosquitto(workdir / "mosquitto")
     root = f"bench-{uuid.uuid4().hex[:8]}"

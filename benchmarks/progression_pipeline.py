@@ -104,48 +104,6 @@ class AgreementRecorder:
         self.tally.near[kind] += theirs is not None and abs(ours - theirs) <= 1
 
 
-def _scratch_database() -> str:
-    import psycopg
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connections
-
-    params = settings.DATABASES["default"]
-    name = f"{params['NAME']}_bench_progression"
-    with psycopg.connect(
-        host=params["HOST"],
-        port=params["PORT"],
-        user=params["USER"],
-        password=params["PASSWORD"],
-        dbname="postgres",
-        autocommit=True,
-    ) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        c.execute(f'CREATE DATABASE "{name}"')
-    connections.close_all()
-    params["NAME"] = name
-    call_command("migrate", verbosity=0)
-    return name
-
-
-def _drop_database(name: str) -> None:
-    import psycopg
-    from django.conf import settings
-    from django.db import connections
-
-    connections.close_all()
-    params = settings.DATABASES["default"]
-    with psycopg.connect(
-        host=params["HOST"],
-        port=params["PORT"],
-        user=params["USER"],
-        password=params["PASSWORD"],
-        dbname="postgres",
-        autocommit=True,
-    ) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:6.2f} %" if whole else "      - "
 
@@ -179,6 +137,7 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
+    from benchmarks.scratch_db import database_url, drop_database, scratch_database
     from realtime_engine.ingest.observers import BATCH_OBSERVERS
     from realtime_engine.ingest.service import build_consumer
     from realtime_engine.replay.plan import ReplayClock, plan_replay, select_pings
@@ -188,7 +147,7 @@ def main() -> None:
     from schedule_engine.selectors import trip_geometry_get
     from schedule_engine.testing import import_feed
 
-    database = _scratch_database()
+    database = scratch_database("progression")
     worker = consumer = thread = None
     try:
         trace = read_trace(FIXTURES / "avl.csv")
@@ -199,7 +158,7 @@ def main() -> None:
         plan = plan_replay(window)
         actors = replay_prepare(plan)
 
-        worker_env = dict(os.environ, DATABASE_URL=_database_url(settings), WORKER_METRICS_PORT="0")
+        worker_env = dict(os.environ, DATABASE_URL=database_url(), WORKER_METRICS_PORT="0")
         worker = start_celery_worker(worker_env, workdir / "worker", name="bench-progression")
         clock = ReplayClock(plan.start_at, time.time() + 5.0, options.speed)
         # Two pings of a vehicle in one replayed second cannot be told apart (timestamps are
@@ -249,15 +208,7 @@ def main() -> None:
             worker.stop()
         broker.stop()
         redis_server.stop()
-        _drop_database(database)
-
-
-def _database_url(settings) -> str:
-    params = settings.DATABASES["default"]
-    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
-    return (
-        f"postgres://{params['USER']}{password}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
-    )
+        drop_database(database)
 
 
 if __name__ == "__main__":
