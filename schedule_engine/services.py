@@ -15,7 +15,7 @@ from django.db import transaction
 
 from schedule_engine import geometry_cache
 from schedule_engine.gtfs_import.errors import FeedProblem
-from schedule_engine.gtfs_import.loader import FeedLoader, Progress
+from schedule_engine.gtfs_import.loader import FeedLoader, FileRowProgress, Progress
 from schedule_engine.gtfs_import.source import FeedSource
 from schedule_engine.models import Feed
 
@@ -38,6 +38,7 @@ def feed_import(
     name: str | None = None,
     activate: bool = False,
     progress: Progress | None = None,
+    row_progress: FileRowProgress | None = None,
 ) -> FeedImportResult:
     """Import a GTFS zip or folder as a new feed version; raise `FeedInvalid` on errors.
 
@@ -58,7 +59,7 @@ def feed_import(
             feed = Feed.objects.create(
                 name=name or source.path.stem, source=str(source.path), content_hash=content_hash
             )
-            report = FeedLoader(source, feed.pk, progress).load()
+            report = FeedLoader(source, feed.pk, progress, row_progress).load()
             feed.timezone = report.timezone
             feed.valid_from, feed.valid_until = report.valid_from, report.valid_until
             feed.stop_time_count = report.counts.get("stop_times.txt", 0)

@@ -93,7 +93,10 @@ def main() -> int:
     celery = [PYTHON, "-m", "celery", "-A", "databus"]
     processes = {
         "web": start("web", [PYTHON, "-m", "uvicorn", "backend.asgi:application",
-                             "--host", "127.0.0.1", "--port", str(PORT)], env),
+                             "--host", "127.0.0.1", "--port", str(PORT),
+                             # compressing each client's copy of one stream costs more
+                             # CPU than it saves (docs/benchmarks.md, Live updates)
+                             "--ws-per-message-deflate", "false"], env),
         "worker": start("worker", [*celery, "worker", "--loglevel=INFO", "--pool=solo",
                                    "-n", "demo-realtime@%h"],
                         {**env, "MQTT_CONSUMER_ENABLED": "true"}),

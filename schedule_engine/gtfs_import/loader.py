@@ -24,6 +24,7 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from runs.domain.geometry import (
@@ -43,6 +44,8 @@ MAX_ERRORS = 50
 # Distinct values a column reader remembers (times of day, sequences, flags repeat a lot).
 READER_MEMO_MAX = 200_000
 Progress = Callable[[str], None]
+# (file name, records read so far, share of its bytes read) → None, while a file loads
+FileRowProgress = Callable[[str, int, float], None]
 
 STOP_TIME_FIELDS = (
     "feed",
@@ -108,10 +111,17 @@ class _Shape:
 
 
 class FeedLoader:
-    def __init__(self, source: FeedSource, feed_id: int, progress: Progress | None = None):
+    def __init__(
+        self,
+        source: FeedSource,
+        feed_id: int,
+        progress: Progress | None = None,
+        row_progress: FileRowProgress | None = None,
+    ):
         self.source = source
         self.feed_id = feed_id
         self.progress = progress or (lambda line: None)
+        self.row_progress = row_progress
         self.report = LoadReport()
         self.errors: list[FeedProblem] = []
         self.agency_ids: set[str] = set()
@@ -234,7 +244,8 @@ class FeedLoader:
             if not self.source.has(spec.name):
                 continue
             started = time.perf_counter()
-            with self.source.table(spec.name) as table:
+            on_rows = partial(self.row_progress, spec.name) if self.row_progress else None
+            with self.source.table(spec.name, on_rows) as table:
                 missing = table.missing(spec.required_columns)
                 if missing:
                     raise FeedInvalid(

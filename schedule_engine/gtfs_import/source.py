@@ -12,7 +12,7 @@ import csv
 import hashlib
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -20,6 +20,11 @@ from typing import IO
 from schedule_engine.gtfs_import.errors import FeedInvalid, FeedProblem
 
 HASH_CHUNK = 1 << 20
+# A long file reports its progress every this many records.
+PROGRESS_ROWS = 20_000
+
+# (records read so far, share of the file's bytes read) → None
+RowProgress = Callable[[int, float], None]
 
 
 class FeedSource:
@@ -76,11 +81,24 @@ class FeedSource:
             digest.update(b"\0")
         return digest.hexdigest()
 
+    def size(self, name: str) -> int:
+        """Uncompressed size of a file in bytes."""
+        if self._zip is not None:
+            return self._zip.getinfo(self._members[name]).file_size
+        return (self.path / self._members[name]).stat().st_size
+
     @contextmanager
-    def table(self, name: str) -> Iterator[Table]:
+    def table(self, name: str, on_rows: RowProgress | None = None) -> Iterator[Table]:
+        """The file as records; ``on_rows(rows, fraction)`` is called every ``PROGRESS_ROWS``."""
+        size = self.size(name)
         with self.open_binary(name) as handle:
             text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
-            yield Table(name, text)
+
+            def report(rows: int) -> None:
+                # The text layer reads ahead, so the byte position runs a little early.
+                on_rows(rows, min(handle.tell() / size, 1.0) if size else 1.0)
+
+            yield Table(name, text, report if on_rows else None)
 
 
 class Record:
@@ -100,8 +118,9 @@ class Record:
 class Table:
     """A GTFS file as a stream of records, with its header."""
 
-    def __init__(self, name: str, text: IO[str]):
+    def __init__(self, name: str, text: IO[str], report: Callable[[int], None] | None = None):
         self.name = name
+        self._report = report
         self._reader = csv.reader(text)
         try:
             header = next(self._reader)
@@ -123,6 +142,7 @@ class Table:
         width = self.width
         padding = [""] * (width + 1)
         reader = self._reader
+        report, rows = self._report, 0
         while True:
             try:
                 values = next(reader)
@@ -140,3 +160,6 @@ class Table:
                 values = (values + padding)[: width + 1]
                 values[width] = ""
             yield Record(self, values, reader.line_num)
+            rows += 1
+            if report is not None and rows % PROGRESS_ROWS == 0:
+                report(rows)

@@ -1,6 +1,7 @@
 """`manage.py import_gtfs PATH [--activate] [--name NAME]`: import a GTFS zip or folder.
 
-Prints a line per file as it loads, then the warnings; on errors prints each
+On a terminal, draws a progress bar per file while it loads (by bytes read), then a
+line per file with its row count and time, then the warnings; on errors prints each
 one (file, line, column, reason) and exits non-zero with nothing stored.
 """
 
@@ -14,6 +15,7 @@ from schedule_engine.gtfs_import.errors import FeedInvalid
 from schedule_engine.services import feed_import
 
 WARNINGS_SHOWN = 20
+BAR_WIDTH = 30
 
 
 class Command(BaseCommand):
@@ -26,10 +28,25 @@ class Command(BaseCommand):
         )
         parser.add_argument("--name", help="source name (default: the file name)")
 
+    def _bar(self, file_name: str, rows: int, fraction: float) -> None:
+        """Redraw the current file's progress bar in place (terminals only)."""
+        filled = round(BAR_WIDTH * fraction)
+        bar = "#" * filled + "." * (BAR_WIDTH - filled)
+        self.stdout.write(f"\r{file_name} [{bar}] {fraction:4.0%} {rows:,} rows", ending="")
+        self.stdout.flush()
+
+    def _line(self, text: str) -> None:
+        # Clear a bar drawn on this line before the file's summary replaces it.
+        self.stdout.write(f"\r\033[K{text}" if self.stdout.isatty() else text)
+
     def handle(self, *args, path: str, activate: bool, name: str | None, **options):
         try:
             result = feed_import(
-                path=path, name=name, activate=activate, progress=self.stdout.write
+                path=path,
+                name=name,
+                activate=activate,
+                progress=self._line,
+                row_progress=self._bar if self.stdout.isatty() else None,
             )
         except FeedInvalid as invalid:
             for problem in invalid.problems:
