@@ -270,13 +270,14 @@ def measure_ceiling(port: int, root: str, mode: str) -> float:
     return TOTAL / (subscriber.last - subscriber.first)
 
 
-def start_consumer(port: int, root: str, client_id: str, probe: ConsumerProbe):
+def start_consumer(port: int, root: str, client_id: str, observers, history=None):
+    """The real consumer on its own thread, subscribed; ``history`` defaults to PostgreSQL."""
     from realtime_engine.ingest.service import build_consumer
 
     consumer = build_consumer(
         client_id=client_id,
-        observers=(probe.observe,),
-        history=make_history_writer(probe),
+        observers=observers,
+        history=history,
         host="127.0.0.1",
         port=port,
         topic_root=root,
@@ -290,6 +291,10 @@ def start_consumer(port: int, root: str, client_id: str, probe: ConsumerProbe):
     return consumer, thread
 
 
+def start_probed_consumer(port: int, root: str, client_id: str, probe: ConsumerProbe):
+    return start_consumer(port, root, client_id, (probe.observe,), make_history_writer(probe))
+
+
 def stop_consumer(consumer, thread) -> None:
     consumer.request_stop()
     thread.join(30)
@@ -299,12 +304,12 @@ def measure_consumer(port: int, root: str, mode: str, probe: ConsumerProbe) -> t
     prefix = f"r{mode}-"
     client_id = f"bench-ingest-{mode}-{uuid.uuid4().hex[:6]}"
     probe.reset(TOTAL)
-    consumer, thread = start_consumer(port, root, client_id, probe)
+    consumer, thread = start_probed_consumer(port, root, client_id, probe)
     if mode == "backlog":
         stop_consumer(consumer, thread)
         run_publisher(port, root, prefix, TOTAL)
         probe.reset(TOTAL)
-        consumer, thread = start_consumer(port, root, client_id, probe)
+        consumer, thread = start_probed_consumer(port, root, client_id, probe)
     else:
         start_publisher(port, root, prefix, TOTAL)
     finished = probe.finished.wait(DRAIN_TIMEOUT_S)
@@ -318,7 +323,9 @@ def measure_consumer(port: int, root: str, mode: str, probe: ConsumerProbe) -> t
 def measure_latency(port: int, root: str, probe: ConsumerProbe) -> tuple[float, float, int]:
     count = PACED_RATE * PACED_SECONDS
     probe.reset(count, latencies=True)
-    consumer, thread = start_consumer(port, root, f"bench-paced-{uuid.uuid4().hex[:6]}", probe)
+    consumer, thread = start_probed_consumer(
+        port, root, f"bench-paced-{uuid.uuid4().hex[:6]}", probe
+    )
     run_publisher(port, root, "paced-", count, rate=PACED_RATE)
     probe.finished.wait(30)
     stop_consumer(consumer, thread)

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import msgspec
 
+from benchmarks.ingest import machine, run_publisher, start_consumer, start_publisher, stop_consumer
+
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 500
 CLIENT_PROCESSES = 2
@@ -213,7 +215,6 @@ def stop_clients(started) -> dict:
 
 
 def measure_drain(port: int, root: str, prefix: str, probe: IngestProbe) -> float:
-    from benchmarks.ingest import run_publisher
     from realtime_engine.ws.fanout import observe_batch
 
     client_id = f"bench-live-{uuid.uuid4().hex[:6]}"
@@ -225,30 +226,6 @@ def measure_drain(port: int, root: str, prefix: str, probe: IngestProbe) -> floa
     finished = probe.finished.wait(180)
     stop_consumer(consumer, thread)
     return BACKLOG / (probe.last - probe.first) if finished else 0.0
-
-
-def start_consumer(port: int, root: str, client_id: str, observers):
-    from realtime_engine.ingest.service import build_consumer
-
-    consumer = build_consumer(
-        client_id=client_id,
-        observers=observers,
-        host="127.0.0.1",
-        port=port,
-        topic_root=root,
-        shared_group="",
-        session_expiry_s=600,
-    )
-    thread = threading.Thread(target=consumer.run, daemon=True)
-    thread.start()
-    if not consumer.ready.wait(10):
-        raise RuntimeError("consumer did not subscribe")
-    return consumer, thread
-
-
-def stop_consumer(consumer, thread) -> None:
-    consumer.request_stop()
-    thread.join(30)
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -273,7 +250,6 @@ def main(argv: list[str]) -> None:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
-    from benchmarks.ingest import machine
     from benchmarks.scratch_db import database_url, drop_database, scratch_database
     from tests.support.processes import free_port, port_answers, start_mosquitto, wait_for
 
@@ -348,7 +324,6 @@ def main(argv: list[str]) -> None:
 def measure_paced(
     port: int, root: str, prefix: str, probe: IngestProbe, seconds: int | None = None
 ) -> dict:
-    from benchmarks.ingest import start_publisher
     from realtime_engine.ws.fanout import observe_batch
 
     seconds = seconds or PACED_SECONDS
