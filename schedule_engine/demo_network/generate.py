@@ -21,6 +21,7 @@ import math
 
 from runs.domain.geometry import LocalProjection
 from schedule_engine.demo_network import DEMO_NETWORK_DIR
+from schedule_engine.gtfs_import.tables import WEEKDAY_COLUMNS
 
 PROJECTION = LocalProjection(44.600, -123.100)
 BLOCK_M = 200.0
@@ -301,18 +302,7 @@ def main() -> None:
     )
     write(
         "calendar.txt",
-        [
-            "service_id",
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-            "start_date",
-            "end_date",
-        ],
+        ["service_id", *WEEKDAY_COLUMNS, "start_date", "end_date"],
         [
             ["WK", 1, 1, 1, 1, 1, 0, 0, "20260101", "20271231"],
             ["SA", 0, 0, 0, 0, 0, 1, 0, "20260101", "20271231"],

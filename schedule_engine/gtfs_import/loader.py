@@ -160,27 +160,26 @@ class FeedLoader:
             self.error(table.name, record.line, column, str(problem))
             return None
 
-    def optional(self, table: Table, record: Record, column: str, parser, default=None):
-        """An optional value; a malformed one is dropped with a warning."""
+    def optional(
+        self, table: Table, record: Record, column: str, parser, default=None, *, strict=False
+    ):
+        """An optional value. A malformed one is dropped with a warning, or, when ``strict``
+        (times, coordinates: present means it must be valid), reported as an error."""
         text = record[column]
         if not text:
             return default
         try:
             return parser(text)
         except FieldError as problem:
-            self.warn(table.name, record.line, column, f"{problem} (ignored)")
+            if strict:
+                self.error(table.name, record.line, column, str(problem))
+            else:
+                self.warn(table.name, record.line, column, f"{problem} (ignored)")
             return default
 
     def strict_optional(self, table: Table, record: Record, column: str, parser, default=None):
         """An optional value that, when present, must be valid (times, coordinates)."""
-        text = record[column]
-        if not text:
-            return default
-        try:
-            return parser(text)
-        except FieldError as problem:
-            self.error(table.name, record.line, column, str(problem))
-            return default
+        return self.optional(table, record, column, parser, default, strict=True)
 
     def reader(
         self,

@@ -17,26 +17,13 @@ class TableSpec:
     required: bool
 
 
+WEEKDAY_COLUMNS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
 TABLES: tuple[TableSpec, ...] = (
     TableSpec("agency.txt", ("agency_name", "agency_url", "agency_timezone"), True),
     TableSpec("stops.txt", ("stop_id",), True),
     TableSpec("routes.txt", ("route_id", "route_type"), True),
-    TableSpec(
-        "calendar.txt",
-        (
-            "service_id",
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-            "start_date",
-            "end_date",
-        ),
-        False,
-    ),
+    TableSpec("calendar.txt", ("service_id", *WEEKDAY_COLUMNS, "start_date", "end_date"), False),
     TableSpec("calendar_dates.txt", ("service_id", "date", "exception_type"), False),
     TableSpec(
         "shapes.txt", ("shape_id", "shape_pt_lat", "shape_pt_lon", "shape_pt_sequence"), False
@@ -51,5 +38,3 @@ SPECS = {spec.name: spec for spec in TABLES}
 
 # GTFS requires one of the two calendar files.
 CALENDAR_FILES = ("calendar.txt", "calendar_dates.txt")
-
-WEEKDAY_COLUMNS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
