@@ -12,6 +12,8 @@ cleanly, releasing its runs.
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +39,28 @@ VEHICLES = 3
 SPEEDUP = 60
 # The loop ends as soon as every expectation is met; this bounds a slow, loaded machine.
 WATCH_S = 90.0
+# The demo's weekday morning peak: seven or more trips under way or due at every minute
+# of these two hours (evenings and weekends have minutes with none, and a vehicle given
+# a later trip lays over in wall time, far longer than the test watches).
+PEAK_LOCAL_HOUR = 7
+
+
+def demo_feed_at_peak(folder: Path, now: dt.datetime) -> Path:
+    """The demo network with its clock pinned: an agency time zone whose local hour is
+    ``PEAK_LOCAL_HOUR`` at ``now`` (UTC), and weekday service on every day, so the test
+    sees the same schedule whenever it runs."""
+    shutil.copytree(ROOT / "demo" / "gtfs", folder)
+    offset = (PEAK_LOCAL_HOUR - now.hour) % 24
+    offset = offset - 24 if offset > 14 else offset  # Etc/GMT zones span UTC-12 to UTC+14
+    zone = f"Etc/GMT{-offset:+d}" if offset else "Etc/UTC"  # POSIX signs: GMT-5 is UTC+5
+    for name, old, new in (
+        ("agency.txt", "America/Los_Angeles", zone),
+        ("calendar.txt", "WK,1,1,1,1,1,0,0", "WK,1,1,1,1,1,1,1"),
+    ):
+        text = (folder / name).read_text()
+        assert old in text, f"the demo's {name} no longer has {old!r}"
+        (folder / name).write_text(text.replace(old, new))
+    return folder
 
 
 def feed_trip_ids(client, name: FeedName) -> set[str]:
@@ -62,7 +86,7 @@ def transitions_of(run) -> list[tuple[str, str, str]]:
 def test_simulated_fleet_completes_runs_and_the_feeds_show_them_in_progress(
     process_env, celery_worker_factory, private_broker, redis_client, tmp_path
 ):
-    import_feed(ROOT / "demo" / "gtfs")
+    import_feed(demo_feed_at_peak(tmp_path / "gtfs", dt.datetime.now(dt.UTC)))
     env = ingest_env(
         process_env,
         private_broker,
