@@ -229,9 +229,7 @@ def test_at_a_high_speed_up_the_matcher_follows_the_vehicle_and_the_terminal_is_
             point.bearing_deg,
             fix.speed_mps,
         )
-        reached.append(
-            terminal_reached(trip, position, DEFAULT_THRESHOLDS, state.max_distance_m)
-        )
+        reached.append(terminal_reached(trip, position, DEFAULT_THRESHOLDS, state.max_distance_m))
     assert state.phase is Phase.ON_ROUTE
     assert state.distance_m == pytest.approx(2000.0, abs=30.0)
     assert reached[-1] and not any(reached[: int(plan.stops[-2].depart_s)])

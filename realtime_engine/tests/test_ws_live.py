@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from websockets.exceptions import ConnectionClosed
 
+from databus import keys
 from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
 from realtime_engine.tests.live_support import (
     StalledClient,
@@ -31,6 +32,7 @@ from realtime_engine.ws.fanout import (
     publish_run_state,
     publisher,
 )
+from realtime_engine.ws.groups import parse_topic
 from tests.support.processes import wait_for
 
 
@@ -194,6 +196,29 @@ def test_bad_requests_get_error_codes_and_heartbeats_keep_coming(asgi_server, to
         assert receive_until(ws, "ping")["at"] > 0
         ws.send(b"\x00binary")
         assert receive_until(ws, "error")["code"] == "bad_message"
+
+
+def test_a_watched_group_stays_marked_while_subscribed_and_lapses_after(
+    asgi_server, token, redis_client
+):
+    heartbeat_s = 0.3
+    server = asgi_server(LIVE_WS_HEARTBEAT_S=str(heartbeat_s))
+    group = parse_topic("route:R7").group
+
+    def watched_since() -> float | None:
+        return redis_client.zscore(keys.LIVE_ACTIVE_GROUPS, group)
+
+    with open_ws(server, f"token={token}") as ws:
+        subscribe(ws, "route:R7")
+        # Well past the 3-heartbeat expiry, the web process has marked it again.
+        time.sleep(5 * heartbeat_s)
+        assert watched_since() is not None
+        assert time.time() - watched_since() < 2 * heartbeat_s
+        ws.send(json.dumps({"type": "unsubscribe", "topic": "route:R7"}))
+        receive_until(ws, "unsubscribed")
+        marked_last = watched_since()
+        time.sleep(3 * heartbeat_s)
+        assert watched_since() == marked_last  # nobody refreshes it: it ages out
 
 
 def test_a_client_that_does_not_read_is_closed_with_4408(asgi_server, token, redis_client):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 
 from asgiref.sync import sync_to_async
@@ -64,10 +65,6 @@ async def _snapshot_text(topic: Topic) -> str:
         _snapshots_reading[topic.group] = reading
         reading.add_done_callback(lambda _: _snapshots_reading.pop(topic.group, None))
     return await asyncio.shield(reading)
-
-
-def _touch(groups: list[str]) -> None:
-    active_groups_touch(get_redis(), groups)
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -125,11 +122,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=text)
 
     async def _heartbeat_loop(self) -> None:
+        interval = settings.LIVE_WS_HEARTBEAT_S
+        # Clients that connected together (a reconnect after a restart) ping apart.
+        await asyncio.sleep(random.uniform(0, interval))
         while True:
-            await asyncio.sleep(settings.LIVE_WS_HEARTBEAT_S)
             self._reply(Ping(at=time.time()))
-            if self.topics:
-                await sync_to_async(_touch, thread_sensitive=False)(list(self.topics))
+            await asyncio.sleep(interval)
 
     def deliver(self, text: str) -> None:
         """A live message of a watched topic, already encoded (from the hub)."""

@@ -5,7 +5,10 @@ is handed, already encoded, to each local connection watching that group. Per-co
 channel-layer membership would cost one wake-up of the layer's receive machinery per
 connection and message; with hundreds of connections that, not the sockets, is the limit.
 Several web processes behind one Redis each have a hub, so each delivers every message
-to its own clients. Used by ``consumer``; events come from ``fanout``.
+to its own clients. The hub also keeps its groups marked as watched (``active_groups``):
+one Redis write per heartbeat interval for the whole process, where one per connection
+would arrive all at once from clients that connected together and stall delivery.
+Used by ``consumer``; events come from ``fanout``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,12 @@ import asyncio
 import logging
 from typing import Protocol
 
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
+
+from databus.redis import get_redis
+from realtime_engine.ws.active_groups import active_groups_touch
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +38,7 @@ class LiveHub:
         self.members: dict[str, set[Subscriber]] = {}
         self.channel: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
         self._lock: asyncio.Lock | None = None
 
     def _bind(self) -> None:
@@ -43,7 +51,10 @@ class LiveHub:
         if self.channel is None:
             layer = get_channel_layer()
             self.channel = await layer.new_channel("live")
-            self._task = asyncio.create_task(self._receive_loop(layer, self.channel))
+            self._tasks = [
+                asyncio.create_task(self._receive_loop(layer, self.channel)),
+                asyncio.create_task(self._keep_watched_loop()),
+            ]
 
     async def join(self, group: str, subscriber: Subscriber) -> None:
         self._bind()
@@ -77,6 +88,19 @@ class LiveHub:
                 continue
             for subscriber in tuple(self.members.get(event.get("group", ""), ())):
                 subscriber.deliver(event["text"])
+
+    async def _keep_watched_loop(self) -> None:
+        touch = sync_to_async(_touch, thread_sensitive=False)
+        while True:
+            await asyncio.sleep(settings.LIVE_WS_HEARTBEAT_S)
+            try:
+                await touch(list(self.members))
+            except Exception:
+                logger.exception("live hub: marking groups as watched failed")
+
+
+def _touch(groups: list[str]) -> None:
+    active_groups_touch(get_redis(), groups)
 
 
 hub = LiveHub()
