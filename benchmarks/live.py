@@ -9,11 +9,18 @@ connections, token-authenticated, each subscribed to ``all``.
 
 - *ingest capacity*: a 60,000-message backlog (1,000 vehicles) drained by the
   consumer, without clients and with the 500 clients connected (interleaved);
-- *paced*: 1,000 positions/s for 20 s with the clients connected. The publisher of
-  ``benchmarks.ingest`` puts its send time in ``odometer``; each client takes
-  ``receive time - odometer`` for every tenth vehicle (in every tenth client, the
-  others only count frames): publish → client latency.
+- *paced*: 1,000 positions/s for 20 s, without clients and then with them. The
+  publisher of ``benchmarks.ingest`` puts its send time in ``odometer``; the consumer
+  takes ``hot state written - odometer`` for every position (publish → hot state:
+  whether the clients slow ingest), and each client ``receive time - odometer`` for
+  every tenth vehicle (in every tenth client, the others only count frames):
+  publish → client latency, overall and in the worst second of the run.
   Clients closed by the server (or failing) are counted as dropped.
+
+``--pin`` puts the consumer (this process) on CPU 0 and the web process and the
+clients on CPU 1 (Mosquitto, Redis and PostgreSQL float): on a real deployment the
+workers do not share cores with web processes and clients, and pinning tells what
+the fan-out costs ingest from what the clients' CPU does.
 """
 
 from __future__ import annotations
@@ -90,14 +97,14 @@ async def _client(
                     continue
                 message = decoder.decode(receiving.result())
                 if message.type == "position":
-                    stats["delivery"].append(now - message.sent_at)
+                    stats["delivery"].append((now, now - message.sent_at))
                     for vehicle in message.vehicles:
                         if (
                             vehicle.odometer
                             and vehicle.vehicle_id.startswith(PACED_PREFIX)
                             and (vehicle.vehicle_id.endswith("0"))
                         ):
-                            stats["latencies"].append(now - vehicle.odometer)
+                            stats["latencies"].append((now, now - vehicle.odometer))
                 receiving = asyncio.ensure_future(ws.recv(decode=measuring))
     except ConnectionClosed as closed:
         stats["dropped"].append(closed.rcvd.code if closed.rcvd else None)
@@ -141,13 +148,16 @@ class IngestProbe:
 
     def reset(self, target: int) -> None:
         self.target, self.count, self.first, self.last = target, 0, 0.0, 0.0
+        self.to_hot_state: list[float] = []  # publish → hot state written, seconds
         self.finished = threading.Event()
 
     def observe(self, batch, redis_client) -> None:
         now = time.monotonic()
+        written = time.time()
         self.first = self.first or now
         self.count += batch.message_count
         self.last = now
+        self.to_hot_state += [written - p.odometer for p in batch.positions.values()]
         if self.count >= self.target:
             self.finished.set()
 
@@ -176,7 +186,9 @@ def start_web(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
     )
 
 
-def start_clients(url: str, workdir: Path) -> list[tuple[subprocess.Popen, Path]]:
+def start_clients(
+    url: str, workdir: Path, cpus: set[int] | None
+) -> list[tuple[subprocess.Popen, Path]]:
     started = []
     per_process = CLIENTS // CLIENT_PROCESSES
     for index in range(CLIENT_PROCESSES):
@@ -194,6 +206,8 @@ def start_clients(url: str, workdir: Path) -> list[tuple[subprocess.Popen, Path]
             str(out),
         ]
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        if cpus:
+            os.sched_setaffinity(process.pid, cpus)
         started.append((process, out))
     for process, _ in started:
         line = process.stdout.readline().strip()
@@ -233,12 +247,36 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
 
 
+Samples = list[tuple[float, float]]  # (wall time, value)
+
+
+def within(samples: Samples, window: tuple[float, float]) -> Samples:
+    """The ``(wall time, value)`` samples taken inside ``window``."""
+    return [(at, value) for at, value in samples if window[0] <= at <= window[1]]
+
+
+def worst_second(samples: Samples, q: float) -> tuple[float, int]:
+    """The highest per-second ``q`` percentile of ``(wall time, value)`` samples, and
+    that second's offset from the first sample (a periodic stall shows here)."""
+    if not samples:
+        return float("nan"), 0
+    start = min(at for at, _ in samples)
+    by_second: dict[int, list[float]] = {}
+    for at, value in samples:
+        by_second.setdefault(int(at - start), []).append(value)
+    second = max(by_second, key=lambda s: percentile(by_second[s], q))
+    return percentile(by_second[second], q), second
+
+
 def main(argv: list[str]) -> None:
     global CLIENTS, BACKLOG, PACED_SECONDS
     parser = argparse.ArgumentParser(description="live updates benchmark")
     parser.add_argument("--clients", type=int, default=CLIENTS)
     parser.add_argument("--backlog", type=int, default=BACKLOG)
     parser.add_argument("--seconds", type=int, default=PACED_SECONDS)
+    parser.add_argument(
+        "--pin", action="store_true", help="consumer on CPU 0; web process and clients on CPU 1"
+    )
     args = parser.parse_args(argv)
     CLIENTS, BACKLOG, PACED_SECONDS = args.clients, args.backlog, args.seconds
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
@@ -267,6 +305,11 @@ def main(argv: list[str]) -> None:
     web_port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(), "LOG_LEVEL": "WARNING"}
     web = start_web(env, web_port, workdir / "web.log")
+    web_cpus = {1} if args.pin else None
+    if web_cpus:
+        os.sched_setaffinity(0, {0})
+        os.sched_setaffinity(web.pid, web_cpus)
+        print("pinned: consumer on CPU 0, web process and clients on CPU 1")
     wait_for(lambda: port_answers(web_port), 30, "uvicorn")
     url = f"ws://127.0.0.1:{web_port}/ws/live/?token={token}"
     probe = IngestProbe()
@@ -275,7 +318,7 @@ def main(argv: list[str]) -> None:
     try:
         measure_paced(mqtt_port, root, "warm-", probe, seconds=3)  # imports, connections
         results["paced without clients"] = measure_paced(mqtt_port, root, "p0-", probe)
-        clients = start_clients(url, workdir)
+        clients = start_clients(url, workdir, web_cpus)
         results["paced with clients"] = measure_paced(mqtt_port, root, PACED_PREFIX, probe)
         drain_with = measure_drain(mqtt_port, root, "b-", probe)
         totals = stop_clients(clients)
@@ -293,25 +336,30 @@ def main(argv: list[str]) -> None:
     for name, row in results.items():
         print(
             f"    {name:>22}: {row['rate']:,.0f} msg/s written, "
+            f"publish → hot state p50 {row['hot_p50_ms']:.1f} ms, p99 {row['hot_p99_ms']:.1f} ms, "
             f"{row['cpu_ms_per_1k']:.0f} ms CPU per 1,000 messages (consumer + fan-out)"
         )
     print(
         f"    ingest rate with clients / without: {with_['rate'] / without['rate']:.1%}; "
         f"CPU per message: {with_['cpu_ms_per_1k'] / without['cpu_ms_per_1k']:.1%}"
     )
-    latencies = totals["latencies"]
+    paced_window = with_["window"]
+    latency_samples = within(totals["latencies"], paced_window)
+    latencies = [value for _, value in latency_samples]
+    worst, worst_at = worst_second(latency_samples, 0.99)
     print(
         f"  publish → client ({len(latencies):,} samples: every tenth vehicle, every tenth "
         "client): "
         f"p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
         f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, "
         f"max {max(latencies, default=float('nan')) * 1000:.0f} ms; "
-        f"{totals['messages']:,} messages received"
+        f"worst second's p99 {worst * 1000:.0f} ms (at {worst_at} s)"
     )
-    delivery = totals["delivery"]
+    delivery = [value for _, value in within(totals["delivery"], paced_window)]
     print(
         f"  of which fan-out send → client: p50 {percentile(delivery, 0.5) * 1000:.0f} ms, "
-        f"p99 {percentile(delivery, 0.99) * 1000:.0f} ms"
+        f"p99 {percentile(delivery, 0.99) * 1000:.0f} ms; "
+        f"{totals['messages']:,} messages received in all"
     )
     print(f"  clients dropped: {len(totals['dropped'])} {totals['dropped'][:5]}")
     print(
@@ -333,16 +381,21 @@ def measure_paced(
         port, root, f"bench-paced-{uuid.uuid4().hex[:6]}", (observe_batch, probe.observe)
     )
     cpu_before = time.process_time()
+    started = time.time()
     publisher = start_publisher(port, root, prefix, count, rate=PACED_RATE)
     publisher.wait(seconds + 60)
     if not probe.finished.wait(30):
         print(f"  paced: the consumer ingested {probe.count} of {count}")
     time.sleep(1)  # the last tick reaches the clients
     cpu = time.process_time() - cpu_before
+    window = (started, time.time())
     stop_consumer(consumer, thread)
     return {
         "rate": probe.count / max(1e-9, probe.last - probe.first),
         "cpu_ms_per_1k": cpu * 1000 / max(1, probe.count) * 1000,
+        "hot_p50_ms": percentile(probe.to_hot_state, 0.5) * 1000,
+        "hot_p99_ms": percentile(probe.to_hot_state, 0.99) * 1000,
+        "window": window,
     }
 
 
