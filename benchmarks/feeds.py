@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import os
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 RUNS = 5_000
 CANCELED = 50
@@ -176,21 +174,14 @@ def measure() -> None:
 
 
 def main() -> None:
-    from tests.support.processes import start_redis
+    from benchmarks.scratch_redis import scratch_redis
 
-    with tempfile.TemporaryDirectory(prefix="databus-bench-feeds-") as workdir:
-        handle, port = start_redis(Path(workdir))
-        try:
-            # Every Redis the code may use points at the private server.
-            os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-            os.environ["CHANNEL_REDIS_URL"] = f"redis://127.0.0.1:{port}/2"
-            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
-            import django
+    with scratch_redis():
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+        import django
 
-            django.setup()
-            measure()
-        finally:
-            handle.stop()
+        django.setup()
+        measure()
 
 
 if __name__ == "__main__":

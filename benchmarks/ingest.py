@@ -351,6 +351,13 @@ def main(argv: list[str]) -> None:
         help="also measure with the publisher running concurrently (adds about a minute)",
     )
     modes = ("live", "backlog") if parser.parse_args(argv).live else ("backlog",)
+    from benchmarks.scratch_redis import scratch_redis
+
+    with scratch_redis():
+        measure_all(modes)
+
+
+def measure_all(modes: tuple[str, ...]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
@@ -385,23 +392,7 @@ def main(argv: list[str]) -> None:
         )
     finally:
         broker.stop()
-        _clean_redis()
         drop_database(database)
-
-
-def _clean_redis() -> None:
-    from databus import keys
-    from databus.redis import get_redis
-
-    client = get_redis()
-    for pattern in (keys.vehicle_position("*-*"), keys.vehicle_occupancy("*-*")):
-        batch = [
-            key
-            for key in client.scan_iter(match=pattern, count=1000)
-            if key.split(":")[1].startswith(("rlive-", "rbacklog-", "paced-"))
-        ]
-        for start in range(0, len(batch), 1000):
-            client.delete(*batch[start : start + 1000])
 
 
 if __name__ == "__main__":

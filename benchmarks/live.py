@@ -279,6 +279,13 @@ def main(argv: list[str]) -> None:
     )
     args = parser.parse_args(argv)
     CLIENTS, BACKLOG, PACED_SECONDS = args.clients, args.backlog, args.seconds
+    from benchmarks.scratch_redis import scratch_redis
+
+    with scratch_redis():
+        measure_all(pin=args.pin)
+
+
+def measure_all(*, pin: bool) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
@@ -305,7 +312,7 @@ def main(argv: list[str]) -> None:
     web_port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(), "LOG_LEVEL": "WARNING"}
     web = start_web(env, web_port, workdir / "web.log")
-    web_cpus = {1} if args.pin else None
+    web_cpus = {1} if pin else None
     if web_cpus:
         os.sched_setaffinity(0, {0})
         os.sched_setaffinity(web.pid, web_cpus)

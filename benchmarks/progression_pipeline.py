@@ -114,16 +114,19 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=10.0, help="times real time")
     options = parser.parse_args()
 
-    from tests.support.processes import start_celery_worker, start_mosquitto, start_redis
+    from benchmarks.scratch_redis import scratch_redis
+
+    with scratch_redis():
+        replay_and_measure(options)
+
+
+def replay_and_measure(options: argparse.Namespace) -> None:
+    from tests.support.processes import start_celery_worker, start_mosquitto
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-progression-"))
-    redis_server, redis_port = start_redis(workdir / "redis")
     broker, broker_port = start_mosquitto(workdir / "mosquitto")
     root = f"bench-{uuid.uuid4().hex[:8]}"
     os.environ.update(
-        REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
-        CELERY_BROKER_URL=f"redis://127.0.0.1:{redis_port}/1",
-        CHANNEL_REDIS_URL=f"redis://127.0.0.1:{redis_port}/2",
         MQTT_URL=f"mqtt://127.0.0.1:{broker_port}",
         MQTT_TOPIC_ROOT=root,
         LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
@@ -207,7 +210,6 @@ def main() -> None:
         if worker is not None:
             worker.stop()
         broker.stop()
-        redis_server.stop()
         drop_database(database)
 
 
