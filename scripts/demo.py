@@ -1,7 +1,8 @@
 """`make demo`: run the whole databus system locally on the bundled demo network.
 
 Applies migrations, creates a demo admin user, imports the demo network when it
-is not current yet, then starts web (uvicorn, ASGI), a Celery worker with the
+is not current yet (on a clock inside its service hours when it is night in
+Alderport), then starts web (uvicorn, ASGI), a Celery worker with the
 MQTT consumer, Celery beat and the fleet simulator, prints where to look, and
 stops them all on Ctrl-C. Services must already answer (`make demo` runs
 scripts/ensure_services.py first).
@@ -9,6 +10,7 @@ scripts/ensure_services.py first).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -16,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zoneinfo
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +48,25 @@ def ensure_admin() -> None:
     user.save()
     dispatcher, _ = Group.objects.get_or_create(name="dispatcher")
     user.groups.add(dispatcher)
+
+
+def demo_network_in_service() -> Path:
+    """The demo network, or a copy on a clock inside its service hours when it is night
+    in Alderport (schedule_engine/demo_network/clock.py)."""
+    from schedule_engine.demo_network import AGENCY_TIMEZONE
+    from schedule_engine.demo_network.clock import demo_network_copy, demo_timezone
+
+    now = dt.datetime.now(dt.UTC)
+    zone = demo_timezone(now)
+    if zone == AGENCY_TIMEZONE:
+        return DEMO_GTFS
+    there = now.astimezone(zoneinfo.ZoneInfo(AGENCY_TIMEZONE)).strftime("%H:%M")
+    here = now.astimezone(zoneinfo.ZoneInfo(zone)).strftime("%H:%M")
+    print(
+        f"demo: it is {there} in {AGENCY_TIMEZONE}, when the demo network has no buses out;\n"
+        f"      importing it with agency_timezone {zone} instead ({here} there), so they run"
+    )
+    return demo_network_copy(LOG_DIR / "gtfs", zone)
 
 
 def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -88,7 +110,7 @@ def main() -> int:
     manage("migrate", "--noinput", "-v", "0")
     ensure_admin()
     if DEMO_GTFS.exists():
-        manage("import_gtfs", str(DEMO_GTFS), "--activate", "--name", "demo")
+        manage("import_gtfs", str(demo_network_in_service()), "--activate", "--name", "demo")
     base = f"http://127.0.0.1:{PORT}"
     celery = [PYTHON, "-m", "celery", "-A", "databus"]
     processes = {

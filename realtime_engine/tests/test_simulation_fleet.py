@@ -13,7 +13,6 @@ cleanly, releasing its runs.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from realtime_engine.simulation.runner import SIMULATOR_USERNAME
 from realtime_engine.tests.test_worker import ingest_env, wait_subscribed
 from runs.domain.lifecycle.states import CLAIMING_STATES, RunState
 from runs.models import Run, RunLifecycleTransition
+from schedule_engine.demo_network.clock import demo_network_copy, zone_at_local_hour
 from schedule_engine.feeds.store import FeedName, feed_get
 from schedule_engine.testing import import_feed
 
@@ -40,26 +40,20 @@ SPEEDUP = 60
 # The loop ends as soon as every expectation is met; this bounds a slow, loaded machine.
 WATCH_S = 90.0
 # The demo's weekday morning peak: seven or more trips under way or due at every minute
-# of these two hours (evenings and weekends have minutes with none, and a vehicle given
-# a later trip lays over in wall time, far longer than the test watches).
+# of this hour and the next (evenings and weekends have minutes with none, and a vehicle
+# given a later trip lays over in wall time, far longer than the test watches).
 PEAK_LOCAL_HOUR = 7
 
 
 def demo_feed_at_peak(folder: Path, now: dt.datetime) -> Path:
-    """The demo network with its clock pinned: an agency time zone whose local hour is
-    ``PEAK_LOCAL_HOUR`` at ``now`` (UTC), and weekday service on every day, so the test
-    sees the same schedule whenever it runs."""
-    shutil.copytree(ROOT / "demo" / "gtfs", folder)
-    offset = (PEAK_LOCAL_HOUR - now.hour) % 24
-    offset = offset - 24 if offset > 14 else offset  # Etc/GMT zones span UTC-12 to UTC+14
-    zone = f"Etc/GMT{-offset:+d}" if offset else "Etc/UTC"  # POSIX signs: GMT-5 is UTC+5
-    for name, old, new in (
-        ("agency.txt", "America/Los_Angeles", zone),
-        ("calendar.txt", "WK,1,1,1,1,1,0,0", "WK,1,1,1,1,1,1,1"),
-    ):
-        text = (folder / name).read_text()
-        assert old in text, f"the demo's {name} no longer has {old!r}"
-        (folder / name).write_text(text.replace(old, new))
+    """The demo network with its clock pinned: a time zone whose local hour is
+    ``PEAK_LOCAL_HOUR`` at ``now``, and weekday service on every day, so the test sees
+    the same schedule whenever it runs."""
+    demo_network_copy(folder, zone_at_local_hour(now, PEAK_LOCAL_HOUR))
+    calendar = folder / "calendar.txt"
+    text = calendar.read_text()
+    assert "WK,1,1,1,1,1,0,0" in text, "the demo's weekday service changed"
+    calendar.write_text(text.replace("WK,1,1,1,1,1,0,0", "WK,1,1,1,1,1,1,1"))
     return folder
 
 

@@ -20,7 +20,7 @@ import itertools
 import math
 
 from runs.domain.geometry import LocalProjection
-from schedule_engine.demo_network import DEMO_NETWORK_DIR
+from schedule_engine.demo_network import AGENCY_TIMEZONE, DEMO_NETWORK_DIR
 from schedule_engine.gtfs_import.tables import WEEKDAY_COLUMNS
 
 PROJECTION = LocalProjection(44.600, -123.100)
@@ -252,7 +252,7 @@ def main() -> None:
                 "AT",
                 "Alderport Transit",
                 "https://www.alderport-transit.org",
-                "America/Los_Angeles",
+                AGENCY_TIMEZONE,
                 "en",
                 "541-555-0100",
             ]
