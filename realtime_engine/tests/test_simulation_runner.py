@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,13 +20,13 @@ from runs.domain.lifecycle.roles import ActorRole
 from runs.domain.lifecycle.states import RunState
 from runs.models import Vehicle
 from runs.services.lifecycle import process_event, run_create
+from schedule_engine.demo_network import AGENCY_TIMEZONE, DEMO_NETWORK_DIR
 from schedule_engine.models import Trip
 from schedule_engine.testing import import_feed
 
 pytestmark = pytest.mark.django_db
 
-DEMO_GTFS = Path(__file__).resolve().parents[2] / "demo" / "gtfs"
-ALDERPORT = ZoneInfo("America/Los_Angeles")
+ALDERPORT = ZoneInfo(AGENCY_TIMEZONE)
 
 
 def local(*args) -> float:
@@ -40,7 +39,7 @@ def test_the_simulator_needs_a_current_feed():
 
 
 def test_trips_running_now_are_offered_and_at_night_every_trip_departs_now():
-    import_feed(DEMO_GTFS)
+    import_feed(DEMO_NETWORK_DIR)
     evening = local(2026, 11, 21, 22, 0)  # a Saturday
     offered = trip_candidates_read(evening)
     due = [c for c in offered if c.due(evening)]
@@ -59,7 +58,7 @@ def test_trips_running_now_are_offered_and_at_night_every_trip_departs_now():
 
 
 def test_the_fleet_is_created_once_and_a_previous_session_runs_are_released(redis_client):
-    import_feed(DEMO_GTFS)
+    import_feed(DEMO_NETWORK_DIR)
     actor, fleet = fleet_prepare(2)
     assert [v.vehicle_id for v in fleet] == ["SIM-001", "SIM-002"]
     assert actor.role is ActorRole.DISPATCHER
