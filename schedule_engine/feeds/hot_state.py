@@ -9,9 +9,9 @@ published, returning the ``snapshots`` values ``builders`` take.
 
 What is published (decided here, nowhere else):
 - VehiclePositions: every vehicle with a readable position not older than
-  ``POSITION_MAX_AGE_S``. Its trip, stop status and congestion are attached when
-  the vehicle's current run is tracking or in progress; a vehicle without such a
-  run is published without a trip.
+  ``vehicle_max_age_s`` (setting ``FEED_VEHICLE_MAX_AGE_S``). Its trip, stop status
+  and congestion are attached when the vehicle's current run is tracking or in
+  progress; a vehicle without such a run is published without a trip.
 - TripUpdates: every run in ``runs:in_progress`` with a trip and stop time
   updates, and every run in ``runs:canceled`` (until its score, POSIX s) with a
   trip, as a CANCELED trip. Vehicles without a run are never in TripUpdates.
@@ -56,7 +56,10 @@ from schedule_engine.feeds.snapshots import (
 )
 
 # A vehicle not heard from for this long (parked, switched off) leaves VehiclePositions.
-POSITION_MAX_AGE_S = 3600
+# Long enough to carry a vehicle through a short data gap with its last-known position
+# (Google's guidance), short enough that a parked bus does not linger on trip planners'
+# maps; GTFS-RT best practices ask for data no older than 90 s.
+POSITION_MAX_AGE_S = 300
 
 # Hashes fetched per server-side script call: bounds how long one call blocks Redis.
 HASHES_PER_CALL = 1000
@@ -207,7 +210,9 @@ def _groups(items: Sequence[_T], size: int) -> Iterator[tuple[_T, ...]]:
 # ---------------------------------------------------------------- pure assembly
 
 
-def feed_inputs_assemble(hot: FleetHotState, *, now: int) -> FeedInputs:
+def feed_inputs_assemble(
+    hot: FleetHotState, *, now: int, vehicle_max_age_s: float = POSITION_MAX_AGE_S
+) -> FeedInputs:
     """The VehiclePositions and TripUpdates entities the hot state says to publish."""
     active = hot.tracking | hot.in_progress
     trips = {rid: _trip(run.trip) for rid, run in hot.runs.items()}
@@ -217,7 +222,7 @@ def feed_inputs_assemble(hot: FleetHotState, *, now: int) -> FeedInputs:
         descriptor = _vehicle(state.vehicle_id, state.metadata)
         descriptors[state.vehicle_id] = descriptor
         where = position.from_redis(state.vehicle_id, state.position)
-        if where is None or where.timestamp < now - POSITION_MAX_AGE_S:
+        if where is None or where.timestamp < now - vehicle_max_age_s:
             continue
         rid = state.current_run if state.current_run in active else None
         run = hot.runs.get(rid) if rid else None

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import redis
 from celery import shared_task
+from django.conf import settings
 from google.transit import gtfs_realtime_pb2
 
 from databus.redis import get_redis
@@ -75,7 +76,11 @@ def feeds_publish(client: redis.Redis, *, now: float | None = None) -> dict[Feed
 def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
     started = time.perf_counter()
     previous = feed_summaries_get(client)
-    inputs = feed_inputs_assemble(hot_state_read(client, now=now), now=int(now))
+    inputs = feed_inputs_assemble(
+        hot_state_read(client, now=now),
+        now=int(now),
+        vehicle_max_age_s=settings.FEED_VEHICLE_MAX_AGE_S,
+    )
     read_s = time.perf_counter() - started
     published: dict[FeedName, FeedSummary] = {}
     for name, recipe in RECIPES.items():

@@ -152,6 +152,9 @@ def test_a_vehicle_silent_for_longer_than_the_limit_leaves_vehicle_positions():
         )
     )
     assert [e.vehicle.vehicle_id for e in feed_inputs_assemble(hot, now=NOW).vehicles] == ["recent"]
+    # The operator's setting (FEED_VEHICLE_MAX_AGE_S) moves the limit.
+    strict = feed_inputs_assemble(hot, now=NOW, vehicle_max_age_s=90)
+    assert strict.vehicles == ()
 
 
 def test_entity_timestamps_never_pass_the_build_time():
