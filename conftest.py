@@ -19,6 +19,10 @@ from tests.support.processes import start_celery_worker, start_mosquitto
 
 SHARED = Path(__file__).resolve().parent.parent / "shared"
 
+# Fixture modules shared across apps (imported by conftests, named in ``pytest_plugins``):
+# rewritten like test modules, so their asserts explain themselves when they fail.
+pytest.register_assert_rewrite("runs.tests.fixtures")
+
 
 @pytest.fixture
 def fixtures_dir() -> Path:
