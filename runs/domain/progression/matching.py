@@ -9,8 +9,10 @@ How a fix is placed:
 - PRE_TRIP (layover, deadhead): until the scheduled start (minus an early-departure
   allowance) the vehicle is not matched at all. After it, a run seen before departs
   from its first stop's zone (moving, beyond the zone and the GPS noise), or is
-  found driving along the shape after the scheduled start; a bus parked on the
-  route beyond its first stop is laying over. The first fix of a run (a vehicle
+  found driving along the shape after the scheduled start, or is driving the shape
+  forwards farther from its first stop than it could have come since the allowance
+  began (it left before); a bus parked on the route beyond its first stop is laying
+  over. The first fix of a run (a vehicle
   appearing mid-trip) takes the earliest leg of the shape its heading agrees with.
 - ON_ROUTE: the nearest point in a window that starts at most ``backward_tolerance_m``
   behind the furthest matched distance and reaches as far ahead as the bus can
@@ -183,7 +185,8 @@ def _match_pre_trip(
 ) -> MatchStep:
     first_stop_m = geometry.stop_distances_m[0]
     zone_end = first_stop_m + config.stopped_radius_m
-    if fix.timestamp < state.scheduled_start - config.early_departure_s:
+    gate = state.scheduled_start - config.early_departure_s
+    if fix.timestamp < gate:
         waiting = replace(state, matched_at=fix.timestamp, off_route=False)
         return MatchStep(waiting, progress_of(geometry, waiting, fix.speed_mps, config))
     x, y = geometry.projection.to_xy(fix.latitude, fix.longitude)
@@ -201,7 +204,19 @@ def _match_pre_trip(
                 and _along_shape(geometry, found.segment, fix, config)
             )
         )
-        candidates = [found] if departing else []
+        # Farther along than it could have driven since the early-departure gate opened,
+        # and driving the route forwards: it left before the gate (its fixes were not
+        # matched then). Nearer, it may be repositioning to a layover on the route.
+        left_before_gate = zone_end + config.max_speed_mps * (fix.timestamp - gate)
+        candidates = (
+            [found]
+            if departing
+            else [
+                location
+                for location in _driving_forwards(geometry, x, y, fix, config)
+                if location.distance_m > left_before_gate
+            ]
+        )
     else:
         # First fix of the run: on the shape, but before the scheduled start a bus
         # standing there is laying over (WMATA reports it at its first stop too).
@@ -221,6 +236,19 @@ def _match_pre_trip(
         return _start_on_route(geometry, state, fix, location.distance_m, side, config)
     waiting = replace(state, matched_at=fix.timestamp, off_route=False)
     return MatchStep(waiting, progress_of(geometry, waiting, fix.speed_mps, config))
+
+
+def _driving_forwards(
+    geometry: TripGeometry, x: float, y: float, fix: Fix, config: ProgressionConfig
+) -> list[Location]:
+    """The places on the shape where the vehicle is clearly driving it forwards."""
+    if _heading_difference(geometry, 0, fix, config) is None:
+        return []  # not moving (or no bearing): skip the search along the whole shape
+    return [
+        location
+        for location in locations_within(geometry.polyline, x, y, config.off_route_m)
+        if _along_shape(geometry, location.segment, fix, config)
+    ]
 
 
 def _start_on_route(

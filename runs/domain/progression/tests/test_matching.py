@@ -180,6 +180,30 @@ def test_terminal_loop_to_the_layover_and_back_stays_pre_trip_until_departure():
     assert events[0].source is EventSource.OBSERVED
 
 
+def test_a_bus_that_left_before_the_early_departure_allowance_is_followed_once_it_opens():
+    # Seen at its first stop 15 min before the start, gone 10 min early (DEFAULT allows 5).
+    early = [fix(-900, 0, 0, speed=0.0)] + [
+        fix(-600 + 20 * i, 160 * i, 0, speed=8.0, bearing=90) for i in range(1, 18)
+    ]
+    steps = drive(STRAIGHT, early)
+    before_gate = [s for s, f in zip(steps, early, strict=True) if f.timestamp < START - 300]
+    after_gate = steps[len(before_gate) :]
+    assert all(s.progress.phase is Phase.PRE_TRIP for s in before_gate)
+    assert after_gate and all(s.progress.phase is Phase.ON_ROUTE for s in after_gate)
+    assert len(after_gate) == 3
+    assert after_gate[0].progress.distance_m == pytest.approx(160 * 15, abs=5)
+    distances = [s.progress.distance_m for s in after_gate]
+    assert distances == sorted(distances)
+    # Parked beyond its first stop after the gate, the same bus would be laying over;
+    # driving there after the gate, it may be repositioning to a layover on the route.
+    parked = drive(STRAIGHT, [fix(-900, 0, 0, speed=0.0), fix(-200, 1900, 0, speed=0.0)])
+    assert parked[-1].progress.phase is Phase.PRE_TRIP
+    repositioning = drive(
+        STRAIGHT, [fix(-900, 0, 0, speed=0.0), fix(-240, 250, 0, speed=8.0, bearing=90)]
+    )
+    assert repositioning[-1].progress.phase is Phase.PRE_TRIP
+
+
 def test_a_departure_undone_by_driving_back_returns_to_pre_trip():
     steps = drive(
         STRAIGHT,
