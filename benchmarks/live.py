@@ -163,26 +163,14 @@ class IngestProbe:
 
 
 def start_web(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "backend.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--timeout-graceful-shutdown",
-        "2",
-        # Per-connection compression of the same stream costs more CPU than it saves
-        # on a LAN; docs/api/websocket.md recommends it off (UVICORN_WS_PER_MESSAGE_DEFLATE).
-        "--ws-per-message-deflate",
-        "false",
-    ]
+    from tests.support.processes import uvicorn_command
+
     return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+        uvicorn_command(port, graceful_shutdown_s=2),
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
     )
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import time
 from dataclasses import dataclass
 
@@ -22,7 +21,14 @@ from databus import keys
 from realtime_engine.ws.groups import GROUP_PREFIX
 from runs.domain.telemetry import position as position_contract
 from runs.domain.telemetry.position import Position
-from tests.support.processes import ROOT, ManagedProcess, free_port, port_answers, wait_for
+from tests.support.processes import (
+    ROOT,
+    ManagedProcess,
+    free_port,
+    port_answers,
+    uvicorn_command,
+    wait_for,
+)
 
 
 @dataclass
@@ -44,23 +50,13 @@ def start_asgi_server(env: dict[str, str], logdir, **settings: str) -> AsgiServe
     port = free_port()
     logdir.mkdir(parents=True, exist_ok=True)
     log_path = logdir / f"uvicorn-{port}.log"
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "backend.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--timeout-graceful-shutdown",
-        "1",
-    ]
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            command, cwd=ROOT, env={**env, **settings}, stdout=log, stderr=subprocess.STDOUT
+            uvicorn_command(port),
+            cwd=ROOT,
+            env={**env, **settings},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     handle = ManagedProcess(process, log_path)
     try:

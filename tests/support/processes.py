@@ -114,6 +114,30 @@ def start_redis(workdir: Path, port: int | None = None) -> tuple[ManagedProcess,
     return handle, port
 
 
+def uvicorn_command(port: int, *, graceful_shutdown_s: int = 1) -> list[str]:
+    """The ASGI server as the compose files, the Dockerfile and the demo run it, on loopback.
+
+    Without per-message deflate: compressing each connection's copy of the same live
+    stream costs more CPU than it saves (docs/api/websocket.md).
+    """
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "backend.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--timeout-graceful-shutdown",
+        str(graceful_shutdown_s),
+        "--ws-per-message-deflate",
+        "false",
+    ]
+
+
 def start_celery_worker(
     env: dict[str, str], logdir: Path, *, name: str, args: tuple[str, ...] = (), beat: bool = False
 ) -> ManagedProcess:
