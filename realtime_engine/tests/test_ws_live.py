@@ -221,6 +221,20 @@ def test_a_watched_group_stays_marked_while_subscribed_and_lapses_after(
         assert watched_since() == marked_last  # nobody refreshes it: it ages out
 
 
+def test_a_subscriber_keeps_receiving_after_the_channel_layer_forgets_the_process(
+    asgi_server, token
+):
+    # What channels-redis does to a member after its group expiry (a day), and a Redis
+    # restart to every member: the web process's membership is gone.
+    server = asgi_server(LIVE_WS_HEARTBEAT_S="0.3")
+    with open_ws(server, f"token={token}") as ws:
+        subscribe(ws, "vehicle:bus-9")
+        forget_live_groups()
+        time.sleep(1.0)  # the hub renews its memberships every heartbeat interval
+        flush_positions(position_at("bus-9", 9.5, 9.5))
+        assert receive_until(ws, "position")["vehicles"][0]["latitude"] == 9.5
+
+
 def test_a_client_that_does_not_read_is_closed_with_4408(asgi_server, token, redis_client):
     server = asgi_server(LIVE_WS_QUEUE_MAX="8")
     stalled = StalledClient(server, f"token={token}")

@@ -5,9 +5,15 @@ is handed, already encoded, to each local connection watching that group. Per-co
 channel-layer membership would cost one wake-up of the layer's receive machinery per
 connection and message; with hundreds of connections that, not the sockets, is the limit.
 Several web processes behind one Redis each have a hub, so each delivers every message
-to its own clients. The hub also keeps its groups marked as watched (``active_groups``):
-one Redis write per heartbeat interval for the whole process, where one per connection
-would arrive all at once from clients that connected together and stall delivery.
+to its own clients.
+
+Every heartbeat interval the hub renews what Redis knows of it, for the whole process:
+- its channel-layer memberships: channels-redis forgets a member after ``group_expiry``
+  (a day) and a restarted Redis forgets them all, and a hub joins a group only when its
+  first local subscriber arrives, so without renewal a long-running process would go
+  silent for clients that stay connected;
+- its groups' ``active_groups`` marks, in one write (one per connection would arrive all
+  at once from clients that connected together, and stall delivery).
 Used by ``consumer``; events come from ``fanout``.
 """
 
@@ -53,7 +59,7 @@ class LiveHub:
             self.channel = await layer.new_channel("live")
             self._tasks = [
                 asyncio.create_task(self._receive_loop(layer, self.channel)),
-                asyncio.create_task(self._keep_watched_loop()),
+                asyncio.create_task(self._renew_loop()),
             ]
 
     async def join(self, group: str, subscriber: Subscriber) -> None:
@@ -89,14 +95,19 @@ class LiveHub:
             for subscriber in tuple(self.members.get(event.get("group", ""), ())):
                 subscriber.deliver(event["text"])
 
-    async def _keep_watched_loop(self) -> None:
+    async def _renew_loop(self) -> None:
         touch = sync_to_async(_touch, thread_sensitive=False)
         while True:
             await asyncio.sleep(settings.LIVE_WS_HEARTBEAT_S)
             try:
-                await touch(list(self.members))
+                async with self._lock:  # not while a join or leave is half done
+                    groups = list(self.members)
+                    layer = get_channel_layer()
+                    for group in groups:
+                        await layer.group_add(group, self.channel)
+                await touch(groups)
             except Exception:
-                logger.exception("live hub: marking groups as watched failed")
+                logger.exception("live hub: renewing group memberships failed")
 
 
 def _touch(groups: list[str]) -> None:
