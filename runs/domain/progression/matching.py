@@ -12,8 +12,8 @@ How a fix is placed:
   found driving along the shape after the scheduled start, or is driving the shape
   forwards farther from its first stop than it could have come since the allowance
   began (it left before); a bus parked on the route beyond its first stop is laying
-  over. The first fix of a run (a vehicle
-  appearing mid-trip) takes the earliest leg of the shape its heading agrees with.
+  over. The first fix of a run (a vehicle appearing mid-trip) takes the earliest leg
+  of the shape its heading agrees with.
 - ON_ROUTE: the nearest point in a window that starts at most ``backward_tolerance_m``
   behind the furthest matched distance and reaches as far ahead as the bus can
   have driven since the last fix (first a window sized from the observed speed,
@@ -155,11 +155,18 @@ def _heading_difference(
     geometry: TripGeometry, segment: int, fix: Fix, config: ProgressionConfig
 ) -> float | None:
     """Degrees between the fix's bearing and the shape's; None when the bus is not moving."""
-    if fix.bearing_deg is None or fix.speed_mps is None:
+    if not _has_heading(fix, config):
         return None
-    if fix.speed_mps < config.reverse_min_speed_mps:
-        return None  # a parked bus's bearing says nothing
     return abs((fix.bearing_deg - _heading_deg(geometry, segment) + 180.0) % 360.0 - 180.0)
+
+
+def _has_heading(fix: Fix, config: ProgressionConfig) -> bool:
+    """The fix has a bearing worth comparing: a parked bus's bearing says nothing."""
+    return (
+        fix.bearing_deg is not None
+        and fix.speed_mps is not None
+        and fix.speed_mps >= config.reverse_min_speed_mps
+    )
 
 
 def _against_shape(
@@ -242,8 +249,8 @@ def _driving_forwards(
     geometry: TripGeometry, x: float, y: float, fix: Fix, config: ProgressionConfig
 ) -> list[Location]:
     """The places on the shape where the vehicle is clearly driving it forwards."""
-    if _heading_difference(geometry, 0, fix, config) is None:
-        return []  # not moving (or no bearing): skip the search along the whole shape
+    if not _has_heading(fix, config):
+        return []  # skip the search along the whole shape
     return [
         location
         for location in locations_within(geometry.polyline, x, y, config.off_route_m)
