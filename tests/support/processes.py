@@ -6,11 +6,14 @@ fixtures in the root conftest.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -165,3 +168,88 @@ def start_celery_worker(
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     return ManagedProcess(process, log_path)
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@dataclass
+class PrivatePostgres:
+    """A PostgreSQL cluster of a test's own, which it may stop, kill and start again."""
+
+    datadir: Path
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def database_url(self, name: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def _pg_ctl(self, *args: str) -> None:
+        options = f"-p {self.port} -k {self.datadir.parent} -c listen_addresses=127.0.0.1"
+        command = [str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-o", options]
+        command += ["-l", str(self.log_path), "-w", *args]
+        _as_postgres(command)
+
+    def start(self) -> None:
+        self._pg_ctl("start")
+        wait_for(lambda: port_answers(self.port), 20, f"postgres on {self.port}")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._pg_ctl("stop", "-m", mode)
+
+    def restart(self, mode: str = "fast") -> None:
+        self._pg_ctl("restart", "-m", mode)
+        wait_for(lambda: port_answers(self.port), 20, f"postgres on {self.port}")
+
+    def remove(self) -> None:
+        """Stop the cluster (immediately) and delete its folder."""
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop("immediate")
+        shutil.rmtree(self.datadir.parent, ignore_errors=True)
+
+    def create_database(self, name: str) -> None:
+        _as_postgres(
+            [
+                str(PG_BIN / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                name,
+            ]
+        )
+
+
+def _as_postgres(command: list[str]) -> None:
+    """initdb and pg_ctl refuse root: run them as the ``postgres`` user when we are root."""
+    if os.geteuid() == 0:
+        quoted = " ".join(f"'{part}'" for part in command)
+        command = ["su", "postgres", "-s", "/bin/bash", "-c", quoted]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def start_postgres(workdir: Path | None = None, port: int | None = None) -> PrivatePostgres:
+    """A fresh trust-auth cluster on a free loopback port (TESTING.md's recipe).
+
+    Without ``workdir`` the cluster lives in a new folder under the system temp dir,
+    which the ``postgres`` user can reach (pytest's ``tmp_path`` is private to root).
+    ``PrivatePostgres.remove`` stops it and deletes that folder.
+    """
+    port = port or free_port()
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="databus-pg-"))
+        workdir.chmod(0o755)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        subprocess.run(["chown", "-R", "postgres", str(workdir)], check=True)
+    datadir = workdir / "pg"
+    _as_postgres([str(PG_BIN / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust"])
+    cluster = PrivatePostgres(datadir, port, workdir / "pg.log")
+    cluster.start()
+    return cluster
