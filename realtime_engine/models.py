@@ -60,6 +60,10 @@ class StopEvent(models.Model):
     arrived_at = models.DateTimeField()
     departed_at = models.DateTimeField(null=True, blank=True, help_text="None at the terminal.")
     source = models.CharField(max_length=12, choices=Source.choices)
+    # The matcher-state revision that produced the row (a Redis clock, microseconds): an
+    # upsert never replaces a row with one from an older revision, so two workers writing
+    # one run's events converge on the newest matcher state's, whatever order they commit.
+    revision = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
