@@ -63,6 +63,9 @@ try:
     # The fastest a vehicle plausibly drives between two positions (sizes the matcher's
     # search window); a replay N times faster than real time needs N times this.
     PROGRESSION_MAX_SPEED_MPS = env.env_float("PROGRESSION_MAX_SPEED_MPS", 30.0)
+    # Matcher states kept per run to re-match a fix that reaches a worker late (several
+    # workers share one subscription): a fix older than all of them is dropped, counted.
+    PROGRESSION_CHECKPOINTS = env.env_int("PROGRESSION_CHECKPOINTS", 16, minimum=1)
     # Observed travel-time history for predictions: reloaded this often, over this many days.
     PREDICTION_HISTORY_REFRESH_S = env.env_float("PREDICTION_HISTORY_REFRESH_S", 300.0)
     PREDICTION_HISTORY_DAYS = env.env_int("PREDICTION_HISTORY_DAYS", 28, minimum=1)

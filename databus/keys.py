@@ -106,6 +106,16 @@ def run_progression(run_id: str) -> str:
     return f"{RUN_KEY_PREFIX}{run_id}{RUN_PROGRESSION_SUFFIX}"
 
 
+def run_progression_fixes(run_id: str) -> str:
+    """Sorted set (score: fix timestamp): the fixes matched since the oldest checkpoint."""
+    return f"{RUN_KEY_PREFIX}{run_id}{RUN_PROGRESSION_SUFFIX}:fixes"
+
+
+def run_progression_checkpoints(run_id: str) -> str:
+    """Sorted set (score: matched_at): recent matcher states, to re-match a late fix from."""
+    return f"{RUN_KEY_PREFIX}{run_id}{RUN_PROGRESSION_SUFFIX}:checkpoints"
+
+
 def feed(name: str) -> str:
     """Hash: the last built GTFS-RT feed bytes and its header timestamp."""
     return f"feed:{name}"

@@ -4,7 +4,11 @@ The progression observer collects the stop events the matcher completed for ever
 run of a batch and calls ``stop_events_write`` once. Column arrays go through
 ``unnest`` into ``INSERT … ON CONFLICT (run, stop_sequence) DO UPDATE``: a
 redelivered position writes the same row again, and a stop recorded again (a run
-back at its first stops after a terminal loop) keeps the latest times. Uses the
+back at its first stops after a terminal loop, or a late fix re-matched) keeps the
+times of the newest matcher state. Each row carries the ``revision`` of the matcher
+state that produced it, and the update applies only when that revision is not older
+than the stored row's: two workers committing one run's events in either order leave
+the newest state's (equal revisions are one write, with equal values). Uses the
 calling thread's Django connection; errors propagate to the observer's caller.
 """
 
@@ -23,15 +27,18 @@ TABLE = StopEventModel._meta.db_table
 
 _UPSERT = f"""
 INSERT INTO {TABLE}
-    (run_id, trip_id, service_date, stop_sequence, stop_id, arrived_at, departed_at, source)
-SELECT r, t, d, q, s, to_timestamp(a), to_timestamp(l), o
+    (run_id, trip_id, service_date, stop_sequence, stop_id, arrived_at, departed_at, source,
+     revision)
+SELECT r, t, d, q, s, to_timestamp(a), to_timestamp(l), o, v
 FROM unnest(%s::uuid[], %s::text[], %s::date[], %s::int[], %s::text[], %s::float8[],
-            %s::float8[], %s::text[]) AS u(r, t, d, q, s, a, l, o)
+            %s::float8[], %s::text[], %s::int8[]) AS u(r, t, d, q, s, a, l, o, v)
 ON CONFLICT (run_id, stop_sequence) DO UPDATE SET
     stop_id = EXCLUDED.stop_id,
     arrived_at = EXCLUDED.arrived_at,
     departed_at = EXCLUDED.departed_at,
-    source = EXCLUDED.source
+    source = EXCLUDED.source,
+    revision = EXCLUDED.revision
+WHERE {TABLE}.revision <= EXCLUDED.revision
 """
 
 
@@ -43,12 +50,17 @@ class RunStopEvent:
     trip_id: str
     service_date: dt.date
     event: StopEvent
+    revision: int = 0  # of the matcher state that produced it (see the module docstring)
 
 
 def stop_events_write(events: Iterable[RunStopEvent]) -> int:
     """Upsert the events in one statement; returns how many distinct rows were sent."""
-    # One statement may not touch a row twice: the latest event of a (run, stop) wins.
-    latest = {(e.run_id, e.event.stop_sequence): e for e in events}
+    # One statement may not touch a row twice: the newest revision's, else the latest, wins.
+    latest: dict[tuple[str, int], RunStopEvent] = {}
+    for e in events:
+        key = (e.run_id, e.event.stop_sequence)
+        if key not in latest or latest[key].revision <= e.revision:
+            latest[key] = e
     if not latest:
         return 0
     rows = list(latest.values())
@@ -61,6 +73,7 @@ def stop_events_write(events: Iterable[RunStopEvent]) -> int:
         [e.event.arrived_at for e in rows],
         [e.event.departed_at for e in rows],
         [e.event.source.value for e in rows],
+        [e.revision for e in rows],
     )
     try:
         with connection.cursor() as cursor:

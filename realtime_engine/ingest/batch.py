@@ -27,12 +27,16 @@ class AcceptedBatch:
     only where it became the stored hot state (an older one never does).
     ``received_at`` is when the batch's last message arrived (epoch seconds).
     ``message_count`` counts every accepted message, before coalescing.
+    ``history`` is every accepted position of the batch, older ones included: the
+    map-matcher matches each fix in timestamp order, also those another worker's newer
+    position kept out of hot state (several workers share one subscription).
     """
 
     positions: Mapping[str, Position]
     occupancies: Mapping[str, Occupancy]
     received_at: float
     message_count: int
+    history: tuple[Position, ...] = ()
 
 
 @dataclass
@@ -97,4 +101,5 @@ def accepted_batch(
         occupancies={vid: plan.latest_occupancies[vid] for vid in applied_occupancies},
         received_at=plan.received_at,
         message_count=plan.accepted_count,
+        history=tuple(plan.history),
     )

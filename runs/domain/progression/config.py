@@ -16,6 +16,10 @@ from dataclasses import dataclass
 class ProgressionConfig:
     # A stop zone: |distance along the trip - the stop's distance| within this radius.
     stopped_radius_m: float = 20.0
+    # The trip's last stop is reached this far before it (None: ``stopped_radius_m``). The
+    # producer sets it to at least the completion detector's terminal zone, so the run
+    # that completes there has recorded its arrival at the terminal first.
+    terminal_radius_m: float | None = None
     # STOPPED_AT also needs speed at most this (m/s); None: any speed inside the zone counts.
     stopped_max_speed_mps: float | None = 1.0
     # A stop whose zone the vehicle entered counts as left only this far past the zone
@@ -50,6 +54,12 @@ class ProgressionConfig:
     # while moving faster than this (m/s; a parked bus's bearing is meaningless).
     reverse_heading_deg: float = 120.0
     reverse_min_speed_mps: float = 2.0
+
+    def zone_radius_m(self, index: int, last: int) -> float:
+        """The radius of stop ``index``'s zone for recording its event (``last``: the terminal)."""
+        if index == last and self.terminal_radius_m is not None:
+            return max(self.stopped_radius_m, self.terminal_radius_m)
+        return self.stopped_radius_m
 
 
 DEFAULT = ProgressionConfig()

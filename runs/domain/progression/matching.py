@@ -402,7 +402,6 @@ def _advance(
 ) -> MatchStep:
     """Move an on-route state to ``distance_m`` at ``fix`` and collect the stops completed."""
     stops = geometry.stop_distances_m
-    radius = config.stopped_radius_m
     last = len(stops) - 1
     d0, t0 = state.distance_m, state.matched_at
     t1 = fix.timestamp
@@ -413,13 +412,15 @@ def _advance(
     events: list[StopEvent] = []
     while index <= last:
         stop_m = stops[index]
-        if distance_m < stop_m - radius:
+        # The terminal's zone may be wider: a run completes within the detector's zone.
+        zone_m = config.zone_radius_m(index, last)
+        if distance_m < stop_m - zone_m:
             break
-        exit_m = stop_m + radius + (margin if zone_index == index else 0.0)
+        exit_m = stop_m + zone_m + (margin if zone_index == index else 0.0)
         in_zone = distance_m <= exit_m
         closer_next = (
             index < last
-            and distance_m >= stops[index + 1] - radius
+            and distance_m >= stops[index + 1] - config.zone_radius_m(index + 1, last)
             and abs(stops[index + 1] - distance_m) < abs(stop_m - distance_m)
         )
         if in_zone and not closer_next:
