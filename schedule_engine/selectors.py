@@ -1,8 +1,8 @@
 """Reads of the schedule, for the current feed unless a feed is given.
 
 The interface other parts use: `current_feed_get`, `scheduled_trip_get`,
-`trip_geometry_get` (in-process cache, no query per call) and
-`service_day_trips`. Reads only; the import and activation are in `services`.
+`trip_geometry_get` (in-process cache, no query per call), `trip_instance_end_get`
+and `service_day_trips`. Reads only; the import and activation are in `services`.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from schedule_engine.service_days import (
     CalendarRule,
     FrequencyWindow,
     active_service_ids,
+    trip_instance_end,
     trip_instances,
 )
 
@@ -84,6 +85,29 @@ def scheduled_trip_get(trip_id: str, *, feed: Feed | None = None) -> ScheduledTr
         .values_list(*STOP_COLUMNS)
     )
     return _scheduled_trip(trip, rows)
+
+
+def trip_instance_end_get(
+    trip_id: str, service_date: dt.date, start_time: str = "", *, feed: Feed | None = None
+) -> dt.datetime | None:
+    """When the trip (of the current feed, or ``feed``) starting at ``start_time`` on
+    ``service_date`` is scheduled at its last stop; None without the trip or its stop times."""
+    feed_filter = {"feed": feed} if feed is not None else {"feed__is_current": True}
+    span = (
+        Trip.objects.filter(trip_id=trip_id, **feed_filter)
+        .values_list("first_departure_s", "last_arrival_s", "feed__timezone")
+        .first()
+    )
+    if span is None or None in span:
+        return None
+    first_departure_s, last_arrival_s, timezone = span
+    return trip_instance_end(
+        service_date,
+        ZoneInfo(timezone),
+        first_departure_s=first_departure_s,
+        last_arrival_s=last_arrival_s,
+        start_time=start_time,
+    )
 
 
 def trip_geometry_get(trip_id: str) -> TripGeometry | None:

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from schedule_engine.gtfs_import.fields import format_time
+from schedule_engine.gtfs_import.errors import FieldError
+from schedule_engine.gtfs_import.fields import format_time, parse_time
 from schedule_engine.scheduled import ScheduledStopTime, ScheduledTrip, ScheduledTripInstance
 
 ADDED, REMOVED = 1, 2
@@ -59,6 +60,25 @@ def service_day_origin(date: dt.date, tz: ZoneInfo) -> dt.datetime:
 
 def absolute_time(origin: dt.datetime, seconds: int, tz: ZoneInfo) -> dt.datetime:
     return (origin + dt.timedelta(seconds=seconds)).astimezone(tz)
+
+
+def trip_instance_end(
+    service_date: dt.date,
+    tz: ZoneInfo,
+    *,
+    first_departure_s: int,
+    last_arrival_s: int,
+    start_time: str = "",
+) -> dt.datetime:
+    """When one instance of a trip is scheduled at its last stop: the trip's last arrival on
+    ``service_date``, moved by as much as the instance's ``start_time`` (GTFS-RT, HH:MM:SS)
+    differs from the trip's first departure (a frequency-based trip's later instances). An
+    empty or unreadable ``start_time`` means the trip's own first departure."""
+    try:
+        shift = parse_time(start_time) - first_departure_s if start_time else 0
+    except FieldError:
+        shift = 0
+    return absolute_time(service_day_origin(service_date, tz), last_arrival_s + shift, tz)
 
 
 def frequency_starts(windows: Sequence[FrequencyWindow]) -> list[tuple[int, bool]]:

@@ -8,16 +8,19 @@ Key names come from ``databus.keys`` only.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import redis
+from django.conf import settings
 
 from databus import keys
 from runs.domain.lifecycle.actions import Action
 from runs.domain.telemetry import trip as trip_contract
 from runs.models import Run
+from runs.services.schedule import trip_scheduled_end_get
 
 # A finished run's projection stays readable (state API, feeds: a CANCELED trip) this long.
 FINISHED_PROJECTION_TTL_S = 6 * 3600
@@ -126,11 +129,26 @@ def _expire_projection(pipe, run: Run) -> None:
         pipe.expire(key, FINISHED_PROJECTION_TTL_S)
 
 
+def cancellation_published_until(run: Run, now: float) -> float:
+    """Until when (POSIX s, the score in ``runs:canceled``) the run's trip is published as
+    CANCELED: its scheduled end on its own service date (``start_date``, agency time zone)
+    plus ``CANCELED_TRIP_PUBLISH_MARGIN_S``. In the past for a trip whose day is over: then
+    it is never published. A trip the current feed lacks (the feeds leave it out anyway)
+    gets the margin from now."""
+    margin = settings.CANCELED_TRIP_PUBLISH_MARGIN_S
+    end = trip_scheduled_end_get(run.trip_id, run.start_date, run.start_time)
+    return (now if end is None else end) + margin
+
+
 def _publish_cancellation(pipe, run: Run) -> None:
     _write_projection(pipe, run)
-    until = time.time() + FINISHED_PROJECTION_TTL_S
+    now = time.time()
+    until = cancellation_published_until(run, now)
     pipe.zadd(keys.RUNS_CANCELED, {str(run.pk): until})
-    _expire_projection(pipe, run)
+    # The projection must outlive its publication (a trip cancelled hours ahead).
+    ttl_s = max(FINISHED_PROJECTION_TTL_S, math.ceil(until - now))
+    for key in (keys.run(str(run.pk)), keys.run_trip(str(run.pk))):
+        pipe.expire(key, ttl_s)
 
 
 def _release_resources(pipe, run: Run) -> None:

@@ -1,11 +1,13 @@
 """The schedule as the run services see it: facts about a trip in the CURRENT feed.
 
-Adapts ``schedule_engine.selectors`` (``scheduled_trip_get``, ``trip_geometry_get``)
-to the lifecycle's pure ``ScheduledTripFacts``; nothing else in ``runs`` imports the
-schedule engine.
+Adapts ``schedule_engine.selectors`` (``scheduled_trip_get``, ``trip_geometry_get``,
+``trip_instance_end_get``) to the lifecycle's pure ``ScheduledTripFacts`` and plain
+values; nothing else in ``runs`` imports the schedule engine.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from runs.domain.geometry import TripGeometry
 from runs.domain.lifecycle.snapshot import ScheduledTripFacts
@@ -27,6 +29,14 @@ def scheduled_trip_facts_get(trip_id: str) -> ScheduledTripFacts | None:
         stop_ids=tuple(stop.stop_id for stop in stops),
         start_time=trip.start_time or "",
     )
+
+
+def trip_scheduled_end_get(trip_id: str, service_date: dt.date, start_time: str) -> float | None:
+    """POSIX seconds at which the trip instance is scheduled at its last stop (current feed)."""
+    from schedule_engine.selectors import trip_instance_end_get
+
+    end = trip_instance_end_get(trip_id, service_date, start_time)
+    return None if end is None else end.timestamp()
 
 
 def trip_geometry_facts_get(trip_id: str) -> TripGeometry | None:

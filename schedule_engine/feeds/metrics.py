@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import redis
 from django.conf import settings
+from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -27,6 +28,16 @@ if TYPE_CHECKING:
 
 # A feed is stale once it is older than this many build intervals (issue 6).
 STALE_AFTER_BUILD_INTERVALS = 3
+
+# What a build left out of a feed, by reason (e.g. ``unknown_trip``: an entity naming a
+# trip the current GTFS version lacks). Counted by the process that builds the feeds (the
+# beat worker: its WORKER_METRICS_PORT exports it).
+FEED_ENTITIES_SKIPPED = Counter(
+    "databus_feed_entities_skipped",
+    "Entities (or their trip or stop parts) left out of a GTFS-RT feed, by reason.",
+    ["feed", "reason"],
+    registry=REGISTRY,
+)
 
 
 def feed_age_s(summary: FeedSummary, now: float) -> float:

@@ -1,6 +1,8 @@
 """Build and publish both GTFS-RT feeds: the Celery task beat runs, and the service it calls.
 
-``feeds_publish`` reads the fleet's hot state once (``hot_state``), builds
+``feeds_publish`` reads the fleet's hot state once (``hot_state``), keeps what agrees
+with the current GTFS version (``schedule_agreement``, counting what it leaves out in
+``databus_feed_entities_skipped_total``), builds
 VehiclePositions and TripUpdates with the pure builders (``builders``), each with
 a header timestamp not below the stored feed's, stores the bytes (``store``) and
 tells live WebSocket clients (``realtime_engine.ws.fanout``). ``feeds_build`` is
@@ -25,6 +27,10 @@ from databus.redis import get_redis
 from realtime_engine.ws.fanout import publish_feed_status
 from schedule_engine.feeds.builders import build_trip_updates, build_vehicle_positions
 from schedule_engine.feeds.hot_state import FeedInputs, feed_inputs_assemble, hot_state_read
+from schedule_engine.feeds.metrics import FEED_ENTITIES_SKIPPED
+from schedule_engine.feeds.schedule_agreement import feed_inputs_agree
+from schedule_engine.feeds.schedule_ids import current_schedule_ids
+from schedule_engine.feeds.skips import entity_skip_record
 from schedule_engine.feeds.store import (
     FeedName,
     FeedSummary,
@@ -80,7 +86,10 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
         hot_state_read(client, now=now),
         now=int(now),
         vehicle_max_age_s=settings.FEED_VEHICLE_MAX_AGE_S,
+        stop_time_update_max_age_s=settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S,
+        on_skip=entity_skip_record,
     )
+    inputs = _agreeing_with_schedule(inputs, now)
     read_s = time.perf_counter() - started
     published: dict[FeedName, FeedSummary] = {}
     for name, recipe in RECIPES.items():
@@ -90,6 +99,7 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
             recipe.entities(inputs),
             now=int(now),
             previous_timestamp=None if before is None else before.header_timestamp,
+            on_skip=entity_skip_record,
         )
         payload = message.SerializeToString()
         summary = FeedSummary(
@@ -107,6 +117,31 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
         published[name] = summary
         publish_feed_status(name.value, summary.header_timestamp, entities=summary.entity_count)
     return published
+
+
+def _agreeing_with_schedule(inputs: FeedInputs, now: float) -> FeedInputs:
+    """The entities that name only trips, routes and stops of the current GTFS version."""
+    schedule = current_schedule_ids()
+    if schedule is None:
+        return inputs  # no version imported yet: nothing to check against (nor any run)
+    agreeing, skipped = feed_inputs_agree(
+        inputs, schedule, now=now, canceled_margin_s=settings.CANCELED_TRIP_PUBLISH_MARGIN_S
+    )
+    for (feed, reason), count in skipped.items():
+        FEED_ENTITIES_SKIPPED.labels(feed=feed.value, reason=reason.value).inc(count)
+    # Said when it changes, not every build: a stale run lingers for many builds.
+    summary = ", ".join(f"{n} {feed}/{reason}" for (feed, reason), n in sorted(skipped.items()))
+    if summary != _last_skipped.get(schedule.feed_id, ""):
+        logger.info(
+            "feeds: against GTFS version %d, left out: %s", schedule.feed_id, summary or "none"
+        )
+        _last_skipped.clear()
+        _last_skipped[schedule.feed_id] = summary
+    return agreeing
+
+
+# The last build's summary of what was left out, by GTFS version (this process).
+_last_skipped: dict[int, str] = {}
 
 
 @shared_task(name=TASK_NAME, ignore_result=True)

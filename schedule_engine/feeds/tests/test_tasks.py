@@ -19,7 +19,7 @@ def stored_message(client, name: FeedName) -> rt.FeedMessage:
     return message
 
 
-def test_both_feeds_are_stored_as_gtfs_rt_2_full_datasets(redis_client):
+def test_both_feeds_are_stored_as_gtfs_rt_2_full_datasets(db, redis_client):
     now = int(time.time())
     fleet = write_fleet(redis_client, now)
 
@@ -46,7 +46,7 @@ def test_both_feeds_are_stored_as_gtfs_rt_2_full_datasets(redis_client):
     assert feed_get(redis_client, FeedName.TRIP_UPDATES).summary == published[FeedName.TRIP_UPDATES]
 
 
-def test_the_header_timestamp_never_decreases_across_builds(redis_client):
+def test_the_header_timestamp_never_decreases_across_builds(db, redis_client):
     now = int(time.time())
     write_fleet(redis_client, now)
 

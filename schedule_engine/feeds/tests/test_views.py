@@ -1,7 +1,8 @@
 """The feed endpoints, `/metrics` and `/readyz` over HTTP, on feeds built from real hot state.
 
-The endpoint tests have no database access (pytest-django refuses any query): the
-feeds are served from Redis alone. No credentials either: GTFS-RT feeds are public.
+The feeds are served from Redis alone: a test that does not build a feed has no
+database access (pytest-django refuses any query); building one reads which GTFS
+version is current. No credentials either: GTFS-RT feeds are public.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ TRIP_UPDATES = "/gtfs-rt/trip-updates.pb"
 
 
 @pytest.fixture
-def published(redis_client):
+def published(db, redis_client):
     """The standard fleet's feeds, built now."""
     now = int(time.time())
     fleet = write_fleet(redis_client, now)
