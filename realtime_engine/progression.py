@@ -42,6 +42,7 @@ from django.conf import settings
 from prometheus_client import Counter
 
 from databus import keys
+from databus.metrics import REGISTRY
 from realtime_engine.ingest.batch import AcceptedBatch
 from realtime_engine.segment_history import (
     SegmentHistoryView,
@@ -89,10 +90,17 @@ MAX_ATTEMPTS = 8
 FIXES_DROPPED = Counter(
     "databus_progression_fixes_dropped_total",
     "Fixes not matched: older than every kept checkpoint, or contended past the retries",
+    registry=REGISTRY,
+)
+REWINDS = Counter(
+    "databus_progression_rewinds_total",
+    "Runs re-matched from a checkpoint for a fix older than their state (a late fix)",
+    registry=REGISTRY,
 )
 CAS_RETRIES = Counter(
     "databus_progression_cas_retries_total",
     "Runs matched again because another worker wrote their state meanwhile",
+    registry=REGISTRY,
 )
 
 # Per run six KEYS (state, fix log, checkpoints, stop status, updates, congestion);
@@ -576,6 +584,8 @@ def _progress(runs: list[RunToMatch], config: ProgressionConfig) -> list[RunProg
         )
         if plan.dropped:
             FIXES_DROPPED.inc(plan.dropped)
+        if plan.rewound:
+            REWINDS.inc()
         matched = match_fixes(run.geometry, plan.start, plan.fixes, config)
         if matched is not None:
             progressed.append(RunProgressed(run, plan, matched.step, matched.events))
