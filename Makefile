@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint contracts services bench bench-ingest bench-import bench-progression bench-live bench-feeds clean-run
+.PHONY: test demo lint contracts services bench bench-ingest bench-import bench-progression bench-live bench-feeds chaos soak clean-run
 
 # Install the locked set only when the lock or the project metadata changed.
 # The code runs from the checkout (manage.py, celery -A databus), so only the
@@ -51,6 +51,14 @@ bench-feeds: services
 
 bench-live: services
 	$(PY) -m benchmarks.live
+
+# The fault matrix and the 30-minute soak start private PostgreSQL, Redis and Mosquitto
+# of their own (docs/reliability.md); options through CHAOS_ARGS / SOAK_ARGS.
+chaos: $(STAMP)
+	$(PY) -m benchmarks.chaos $(CHAOS_ARGS)
+
+soak: $(STAMP)
+	$(PY) -m benchmarks.soak $(SOAK_ARGS)
 
 clean-run:
 	rm -rf .run
