@@ -43,6 +43,10 @@ try:
     MQTT_SESSION_EXPIRY_S = env.env_int("MQTT_SESSION_EXPIRY_S", 3600, minimum=0)
     INGEST_BATCH_MAX = env.env_int("INGEST_BATCH_MAX", 500, minimum=1)
     INGEST_FLUSH_MS = env.env_int("INGEST_FLUSH_MS", 10, minimum=1)
+    # Sessions and shutdown of the MQTT ingest (docs/operations.md, "Ingest sessions and replicas").
+    INGEST_REPLICA_SLOT = env.env_str("INGEST_REPLICA_SLOT", "")
+    INGEST_RECEIVE_MAXIMUM = env.env_int("INGEST_RECEIVE_MAXIMUM", 65_535, minimum=20)
+    INGEST_DRAIN_S = env.env_float("INGEST_DRAIN_S", 5.0)
     POSITION_RETENTION_DAYS = env.env_int("POSITION_RETENTION_DAYS", 30, minimum=1)
     DLQ_MAXLEN = env.env_int("DLQ_MAXLEN", 100_000, minimum=100)
     WORKER_METRICS_PORT = env.env_int("WORKER_METRICS_PORT", 9808, minimum=0)

@@ -21,6 +21,12 @@ TELEMETRY_DLQ = "telemetry:dlq"
 LIVE_ACTIVE_GROUPS = "live:active_groups"
 
 
+def ingest_session_filters(client_id: str) -> str:
+    """Set: the MQTT filters an ingest client id has subscribed, so that a resumed session's
+    leftovers can be unsubscribed (MQTT cannot list them). Written by the MQTT consumer."""
+    return f"ingest:session:{client_id}:filters"
+
+
 def vehicle_position(vehicle_id: str) -> str:
     """Hash: latest position of a vehicle (MQTT consumer)."""
     return f"vehicle:{vehicle_id}:position"

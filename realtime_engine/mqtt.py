@@ -3,9 +3,15 @@
 Registered in ``databus.celery``; included only where ``MQTT_CONSUMER_ENABLED``
 is true. ``start`` runs one ``TelemetryConsumer`` in a thread of the worker (and
 the worker's Prometheus exporter on ``WORKER_METRICS_PORT`` unless 0); ``stop``
-is reentrant and silent: it asks the consumer to write and acknowledge the batch
-in hand, disconnect, and waits for it. A Worker step (not a Consumer step), so a
+(SIGTERM: Celery's warm shutdown) is reentrant and silent: it asks the consumer to
+drain — write and acknowledge the batch in hand, disconnect — and waits for it at
+most ``INGEST_DRAIN_S`` (plus a second). A Worker step (not a Consumer step), so a
 Celery broker reconnect does not restart it.
+
+An ingest thread that dies (an exception escapes ``TelemetryConsumer.run``) is
+logged with its traceback and stops the worker with exit code 1, so that its
+supervisor restarts it: a worker that answers Celery pings but ingests nothing is
+worse than one that restarts.
 """
 
 from __future__ import annotations
@@ -14,11 +20,14 @@ import logging
 import threading
 
 from celery import bootsteps
+from celery.platforms import EX_FAILURE
+from celery.worker import state as worker_state
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-STOP_TIMEOUT_S = 30
+# Beyond the drain budget: the time to send the last acks and DISCONNECT.
+STOP_MARGIN_S = 1.0
 
 
 class MqttIngestStep(bootsteps.StartStopStep):
@@ -36,19 +45,40 @@ class MqttIngestStep(bootsteps.StartStopStep):
         from realtime_engine.ingest.service import build_consumer
 
         _start_metrics_exporter(settings.WORKER_METRICS_PORT)
-        self.consumer = build_consumer(client_id=f"databus-ingest-{parent.hostname}")
-        self.thread = threading.Thread(target=self.consumer.run, name="mqtt-ingest", daemon=True)
+        self.consumer = build_consumer(hostname=parent.hostname)
+        self.thread = threading.Thread(target=self._run, name="mqtt-ingest", daemon=True)
         self.thread.start()
         logger.info("MQTT ingest started (client id %s)", self.consumer.config.client_id)
+
+    def _run(self) -> None:
+        try:
+            self.consumer.run()
+        except Exception:
+            logger.critical(
+                "MQTT ingest thread died; stopping the worker with exit code %s",
+                EX_FAILURE,
+                exc_info=True,
+            )
+            _stop_worker(EX_FAILURE)
+            return
+        if not self.consumer.stop_requested:
+            logger.critical("MQTT ingest thread ended unasked; stopping the worker")
+            _stop_worker(EX_FAILURE)
 
     def stop(self, parent) -> None:
         if self.consumer is not None:
             self.consumer.request_stop()
         if self.thread is not None and self.thread is not threading.current_thread():
-            self.thread.join(STOP_TIMEOUT_S)
+            self.thread.join(self.consumer.config.drain_s + STOP_MARGIN_S)
 
     terminate = stop
     shutdown = stop
+
+
+def _stop_worker(exitcode: int) -> None:
+    """A warm shutdown with ``exitcode``, as Celery's own SIGTERM handler requests one: the
+    worker's event loop raises it on its next turn (``state.maybe_shutdown``)."""
+    worker_state.should_stop = exitcode
 
 
 def _start_metrics_exporter(port: int) -> None:

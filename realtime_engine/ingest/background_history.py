@@ -6,6 +6,9 @@ queued up into one statement), retries with capped backoff while PostgreSQL is
 unreachable, and hands the ids back through ``completed`` (the consumer acks
 them: paho is driven by the consumer's thread only). ``close`` gives up on what
 cannot be written: those messages stay unacknowledged and the broker redelivers.
+
+While PostgreSQL is down, everything submitted waits here: the consumer's ack
+window (Receive Maximum) bounds it, and with it this thread's memory.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ logger = logging.getLogger(__name__)
 
 RETRY_FIRST_S = 0.5
 RETRY_CAP_S = 30.0
-# After giving up, the thread ends within one connect timeout of the writer.
-CLOSE_JOIN_S = 10.0
+# After giving up, wait this long for the thread (a write in progress ends within the
+# writer's connect timeout; the thread is a daemon and closes its writer itself).
+CLOSE_JOIN_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -67,14 +71,21 @@ class BackgroundHistory:
         return done
 
     def close(self, timeout: float) -> None:
-        """Write what can be written within ``timeout``; abandon the rest; stop the thread."""
+        """Write what can be written within ``timeout``; abandon the rest; stop the thread.
+
+        Returns within ``timeout`` + ``CLOSE_JOIN_S`` even while a write hangs."""
         self._queue.put(None)
         self._thread.join(timeout)
         self._giving_up.set()
         self._thread.join(CLOSE_JOIN_S)
-        self._writer.close()
 
     def _run(self) -> None:
+        try:
+            self._write_until_closed()
+        finally:
+            self._writer.close()
+
+    def _write_until_closed(self) -> None:
         delay = RETRY_FIRST_S
         failing = False
         while True:

@@ -6,10 +6,22 @@ flush a batch when ``INGEST_BATCH_MAX`` messages are in hand, when the oldest ha
 waited ``INGEST_FLUSH_MS``, or as soon as the socket has nothing more to read.
 Per batch: one Redis pipeline (``hot_state``), the batch observers, then the
 positions go to PostgreSQL in a thread of their own (``background_history``) while
-the loop reads on. A message is acknowledged only once both writes succeeded; if
-PostgreSQL fails, hot state keeps being written and the acks wait (the history
-thread retries with capped backoff). Run by ``realtime_engine.mqtt``
-(the worker bootstep), the tests and the benchmark.
+the loop reads on. A message is acknowledged only once both writes succeeded.
+
+If PostgreSQL fails, the history thread retries with capped backoff and the acks
+wait; hot state keeps being written until ``receive_maximum`` messages are
+unacknowledged (MQTT 5 Receive Maximum, ``INGEST_RECEIVE_MAXIMUM``, at most 65,535):
+then the broker stops sending, queues the rest, and hot state freezes until the
+history is written (docs/operations.md, "PostgreSQL outage"). The positions held
+for those acks are what bounds the consumer's memory.
+
+Sessions: the client id is stable per replica slot (``service.ingest_client_id``);
+on a resumed session the filters the consumer no longer wants are unsubscribed
+(MQTT cannot list a session's subscriptions: the consumer remembers what it
+subscribed in Redis, ``keys.ingest_session_filters``). On stop it drains within
+``drain_s``: it reads nothing more, writes and acknowledges the batch in hand,
+and disconnects. Run by ``realtime_engine.mqtt`` (the worker bootstep), the tests
+and the benchmark.
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from databus import keys
 from realtime_engine.ingest import metrics, paho_speedups
 from realtime_engine.ingest.background_history import BackgroundHistory, Submission
 from realtime_engine.ingest.batch import BatchPlan, accepted_batch, plan_batch
@@ -37,19 +50,24 @@ from realtime_engine.ingest.decode import decode_message
 from realtime_engine.ingest.history import HistoryWriter
 from realtime_engine.ingest.hot_state import HotStateWriter
 from realtime_engine.ingest.observers import BATCH_OBSERVERS, BatchObserver
-from realtime_engine.ingest.topics import subscription_filters
+from realtime_engine.ingest.topics import stale_filters, subscription_filters
 
 logger = logging.getLogger(__name__)
 
 paho_speedups.install()
 
-# Reconnect and store-retry delays double from the first to the cap.
+# Reconnect and store-retry delays double from the first to their cap.
 BACKOFF_FIRST_S = 0.5
-BACKOFF_CAP_S = 30.0
+STORE_RETRY_CAP_S = 30.0
+# Short: while the consumer is away the broker only queues for it, and a session the
+# broker lost in a crash queues nothing until the consumer subscribes again.
+RECONNECT_CAP_S = 2.0
 # Wake at least this often with nothing to do, for keepalive and stop requests.
 IDLE_WAIT_S = 1.0
-# On stop, wait this long for the history of the batch in hand (then the broker redelivers).
-STOP_HISTORY_WAIT_S = 3.0
+# MQTT 5 Receive Maximum is a two-byte integer; paho and the broker track that many mids.
+MAX_RECEIVE_MAXIMUM = 65_535
+# Disconnect reason: another connection took this client id's session over.
+SESSION_TAKEN_OVER = 142
 
 
 @dataclass(frozen=True)
@@ -67,19 +85,25 @@ class ConsumerConfig:
     flush_ms: int = 10
     dlq_maxlen: int = 100_000
     keepalive_s: int = 30
+    # Unacknowledged messages the broker may send (the ack window); see the module docstring.
+    receive_maximum: int = MAX_RECEIVE_MAXIMUM
+    # On stop: how long to spend writing and acknowledging the batch in hand.
+    drain_s: float = 5.0
 
     @property
-    def receive_maximum(self) -> int:
-        # Twice the batch: the broker keeps sending while one batch is being written.
-        return min(65_535, max(2 * self.batch_max, 20))
+    def receive_window(self) -> int:
+        """Receive Maximum sent on CONNECT: at least two batches, so that the broker keeps
+        sending while one is written, and no more than MQTT allows."""
+        return min(MAX_RECEIVE_MAXIMUM, max(self.receive_maximum, 2 * self.batch_max, 20))
 
 
 class Backoff:
-    def __init__(self) -> None:
+    def __init__(self, cap_s: float) -> None:
+        self._cap_s = cap_s
         self._next = BACKOFF_FIRST_S
 
     def next(self) -> float:
-        delay, self._next = self._next, min(self._next * 2, BACKOFF_CAP_S)
+        delay, self._next = self._next, min(self._next * 2, self._cap_s)
         return delay
 
     def reset(self) -> None:
@@ -106,11 +130,12 @@ class TelemetryConsumer:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._flush_s = config.flush_ms / 1000
-        # (message, received_at) received, not yet written to Redis.
-        self._inbox: list[tuple[mqtt.MQTTMessage, float]] = []
+        # (message, received_at, connection generation) received, not yet written to Redis.
+        # Kept across a disconnect: written, but acknowledged only on their own connection.
+        self._inbox: list[tuple[mqtt.MQTTMessage, float, int]] = []
         self._inbox_since = 0.0
         # Redis retry: a failed hot-state write holds the inbox until then.
-        self._redis_backoff = Backoff()
+        self._redis_backoff = Backoff(STORE_RETRY_CAP_S)
         self._retry_at = 0.0
         self._redis_failing = False
         # Acks of one connection are void on the next (the broker redelivers instead).
@@ -119,13 +144,19 @@ class TelemetryConsumer:
         self._connected = False
         self._ever_connected = False
         self._drained = False
+        # (UN)SUBSCRIBE mids not yet answered; ``ready`` once none is left.
+        self._pending_requests: set[int] = set()
+        self._unsubscribing: dict[int, list[str]] = {}
         self._client = self._make_client()
 
     # ----- lifecycle -------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Consume until ``request_stop``; then finish and acknowledge the batch in hand."""
-        connect_backoff = Backoff()
+        """Consume until ``request_stop``; then drain (``_finish``) and return.
+
+        Any exception escaping here is a bug or a misconfiguration: the worker
+        bootstep turns it into a non-zero exit of the worker process."""
+        connect_backoff = Backoff(RECONNECT_CAP_S)
         self._history = BackgroundHistory(self._history_writer, wake=self._wake)
         try:
             while not self._stop.is_set():
@@ -136,15 +167,20 @@ class TelemetryConsumer:
                 self._service_network()
                 self._maybe_flush(time.monotonic())
                 self._ack_written()
-            self._finish()
+            self._finish(time.monotonic() + self.config.drain_s)
         finally:
-            # _finish already waited for the batch in hand: give up on the rest now.
+            # _finish already waited for the batch in hand: give up on the rest now (those
+            # messages stay unacknowledged and the broker redelivers them).
             self._history.close(0)
             self._wake_r.close()
             self._wake_w.close()
 
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
     def request_stop(self) -> None:
-        """Reentrant, thread-safe, silent: the loop notices, finishes its batch and returns."""
+        """Reentrant, thread-safe, silent: the loop notices, drains and returns."""
         self._stop.set()
         self._wake()
 
@@ -168,6 +204,7 @@ class TelemetryConsumer:
             client.tls_set()
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
@@ -176,7 +213,7 @@ class TelemetryConsumer:
         c = self.config
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = c.session_expiry_s
-        properties.ReceiveMaximum = c.receive_maximum
+        properties.ReceiveMaximum = c.receive_window
         try:
             if self._ever_connected:
                 metrics.RECONNECTS.inc()
@@ -194,15 +231,48 @@ class TelemetryConsumer:
             logger.error("MQTT broker refused the connection: %s", reason_code)
             return
         self._ever_connected = True
+        root, group = self.config.topic_root, self.config.shared_group
+        filters = subscription_filters(root, group)
+        remembered = self._remember_filters(filters)
+        # Subscribe first, then drop the leftovers: a moment of duplicates (harmless,
+        # writes are idempotent) rather than a moment with no subscription at all.
+        stale = stale_filters(filters, remembered, root) if flags.session_present else []
+        self._pending_requests.clear()
+        self._unsubscribing.clear()
         options = SubscribeOptions(qos=1)
-        filters = subscription_filters(self.config.topic_root, self.config.shared_group)
-        client.subscribe([(topic_filter, options) for topic_filter in filters])
+        _, mid = client.subscribe([(topic_filter, options) for topic_filter in filters])
+        self._pending_requests.add(mid)
+        if stale:
+            _, mid = client.unsubscribe(stale)
+            self._pending_requests.add(mid)
+            self._unsubscribing[mid] = stale
         logger.info(
-            "MQTT ingest connected as %s (session present: %s), subscribing to %s",
+            "MQTT ingest connected as %s (session present: %s), subscribing to %s%s",
             self.config.client_id,
             flags.session_present,
             filters,
+            f", unsubscribing leftovers {stale}" if stale else "",
         )
+
+    def _remember_filters(self, filters: list[str]) -> set[str]:
+        """Add ``filters`` to what this client id has subscribed; return what it had before.
+
+        Best effort: without Redis the consumer still drops the direct form when it
+        shares (``stale_filters``), and subscribes as always."""
+        key = keys.ingest_session_filters(self.config.client_id)
+        try:
+            pipe = self._redis.pipeline()
+            pipe.smembers(key)
+            pipe.sadd(key, *filters)
+            remembered, _ = pipe.execute()
+        except redis.RedisError as error:
+            logger.warning("cannot read this session's earlier subscriptions: %s", error)
+            return set()
+        return set(remembered)
+
+    def _forget_filters(self, filters: list[str]) -> None:
+        with contextlib.suppress(redis.RedisError):
+            self._redis.srem(keys.ingest_session_filters(self.config.client_id), *filters)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         failed = [code for code in reason_codes if code.is_failure]
@@ -210,22 +280,40 @@ class TelemetryConsumer:
             logger.error("MQTT subscription refused: %s", failed)
             return
         logger.info("MQTT ingest subscribed")
-        self.ready.set()
+        self._request_answered(mid)
+
+    def _on_unsubscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        # "No subscription existed" (17) is a success here: nothing was left over.
+        self._forget_filters(self._unsubscribing.pop(mid, []))
+        self._request_answered(mid)
+
+    def _request_answered(self, mid: int) -> None:
+        self._pending_requests.discard(mid)
+        if not self._pending_requests:
+            self.ready.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         # Unacknowledged messages belong to the old connection: the broker redelivers them
-        # to the persistent session, and every write is idempotent.
+        # to the persistent session. The inbox is still written (a broker that crashed
+        # may have lost them), and every write is idempotent.
         self._connected = False
         self.ready.clear()
-        self._inbox.clear()
         self._generation += 1
-        if not self._stop.is_set():
+        if self._stop.is_set():
+            return
+        if getattr(reason_code, "value", None) == SESSION_TAKEN_OVER:
+            logger.error(
+                "MQTT session %s taken over by another connection: two workers use one client "
+                "id (give each replica its own INGEST_REPLICA_SLOT)",
+                self.config.client_id,
+            )
+        else:
             logger.warning("MQTT ingest disconnected: %s", reason_code)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         if not self._inbox:
             self._inbox_since = time.monotonic()
-        self._inbox.append((message, time.time()))
+        self._inbox.append((message, time.time(), self._generation))
 
     def _service_network(self) -> None:
         sock = self._client.socket()
@@ -300,7 +388,7 @@ class TelemetryConsumer:
         root = self.config.topic_root
         plan = plan_batch(
             decode_message(message.topic, message.payload, received_at, root)
-            for message, received_at in messages
+            for message, received_at, _ in messages
         )
         try:
             result = self._hot_state.write(plan)
@@ -312,9 +400,9 @@ class TelemetryConsumer:
             logger.info("hot state writable again")
         self._redis_failing = False
         self._redis_backoff.reset()
-        self._history.submit(
-            Submission(self._generation, plan.history, [(m.mid, m.qos) for m, _ in messages])
-        )
+        generation = self._generation
+        acks = [(m.mid, m.qos) for m, _, g in messages if g == generation]
+        self._history.submit(Submission(generation, plan.history, acks))
         self._count(plan, len(messages), result.dlq_length)
         self._notify(accepted_batch(plan, result.applied_positions, result.applied_occupancies))
         metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
@@ -358,16 +446,34 @@ class TelemetryConsumer:
                 metrics.OBSERVER_ERRORS.labels(observer=name).inc()
                 logger.exception("batch observer %s failed", name)
 
-    def _finish(self) -> None:
-        """Stop: write the batch in hand, acknowledge what is durable, then disconnect."""
-        if self._connected:
-            self._retry_at = 0.0
-            if self._inbox:
+    def _finish(self, deadline: float) -> None:
+        """Drain before ``deadline``: read nothing more, write the batch in hand (retrying
+        Redis), acknowledge what is durable, then disconnect. What is left unacknowledged
+        the broker redelivers to this session (the replica slot's next worker)."""
+        self._retry_at = 0.0
+        while (self._inbox or self._history.outstanding) and time.monotonic() < deadline:
+            if self._inbox and time.monotonic() >= self._retry_at:
                 self._flush()
-            deadline = time.monotonic() + STOP_HISTORY_WAIT_S
-            while self._history.outstanding and time.monotonic() < deadline:
-                self._service_network()
             self._ack_written()
+            # Wake for the history thread (it writes to the wake socket) or a Redis retry.
+            wake_at = min(deadline, self._retry_at) if self._inbox else deadline
+            timeout = max(0.0, min(wake_at - time.monotonic(), IDLE_WAIT_S))
+            with contextlib.suppress(OSError, ValueError):
+                select.select([self._wake_r], [], [], timeout)
+            self._drain_wake()
+        self._ack_written()
+        if self._connected:
             self._client.disconnect()
-            self._client.loop_write()
+            self._write_out(deadline + IDLE_WAIT_S)
         self._connected = False
+
+    def _write_out(self, deadline: float) -> None:
+        """Send what paho has queued (the last acks, DISCONNECT) before ``deadline``."""
+        while self._client.socket() is not None and time.monotonic() < deadline:
+            if self._client.loop_write() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return
+            sock = self._client.socket()
+            if sock is None or not self._client.want_write():
+                return
+            with contextlib.suppress(OSError, ValueError):
+                select.select([], [sock], [], max(0.0, deadline - time.monotonic()))

@@ -1,6 +1,9 @@
 """Build a ``TelemetryConsumer`` from Django settings: the one place settings meet the consumer.
 
-Used by the worker bootstep (``realtime_engine.mqtt``) and the benchmark.
+Used by the worker bootstep (``realtime_engine.mqtt``) and the benchmark. The client
+id names the broker session, and a session outlives its process: a replacement
+must reuse its predecessor's id or the old session keeps its share of the shared
+group, unread (docs/operations.md, "Ingest sessions and replicas").
 """
 
 from __future__ import annotations
@@ -14,7 +17,21 @@ from realtime_engine.ingest.consumer import ConsumerConfig, TelemetryConsumer
 from realtime_engine.ingest.history import DatabaseTarget, HistoryWriter
 
 
-def consumer_config(*, client_id: str | None = None, **overrides) -> ConsumerConfig:
+def ingest_client_id(*, explicit: str, replica_slot: str, topic_root: str, hostname: str) -> str:
+    """The MQTT client id: ``MQTT_CLIENT_ID`` as given; else one per replica slot, the same
+    for whichever container holds that slot; else (no slot) one per host name."""
+    if explicit:
+        return explicit
+    if replica_slot:
+        return f"databus-{topic_root}-ingest-{replica_slot}"
+    return f"databus-ingest-{hostname}"
+
+
+def consumer_config(
+    *, client_id: str | None = None, hostname: str | None = None, **overrides
+) -> ConsumerConfig:
+    """``client_id`` (tests, benchmarks) is used as given; otherwise ``ingest_client_id``
+    with ``hostname`` (default: the machine's) as the last resort."""
     address = settings.MQTT_ADDRESS
     values = dict(
         host=address.host,
@@ -22,12 +39,20 @@ def consumer_config(*, client_id: str | None = None, **overrides) -> ConsumerCon
         username=address.username,
         password=address.password,
         tls=address.tls,
-        client_id=settings.MQTT_CLIENT_ID or client_id or f"databus-ingest-{socket.gethostname()}",
+        client_id=client_id
+        or ingest_client_id(
+            explicit=settings.MQTT_CLIENT_ID,
+            replica_slot=settings.INGEST_REPLICA_SLOT,
+            topic_root=settings.MQTT_TOPIC_ROOT,
+            hostname=hostname or socket.gethostname(),
+        ),
         topic_root=settings.MQTT_TOPIC_ROOT,
         shared_group=settings.MQTT_SHARED_GROUP,
         session_expiry_s=settings.MQTT_SESSION_EXPIRY_S,
         batch_max=settings.INGEST_BATCH_MAX,
         flush_ms=settings.INGEST_FLUSH_MS,
+        receive_maximum=settings.INGEST_RECEIVE_MAXIMUM,
+        drain_s=settings.INGEST_DRAIN_S,
         dlq_maxlen=settings.DLQ_MAXLEN,
     )
     values.update(overrides)
@@ -37,6 +62,7 @@ def consumer_config(*, client_id: str | None = None, **overrides) -> ConsumerCon
 def build_consumer(
     *,
     client_id: str | None = None,
+    hostname: str | None = None,
     observers=None,
     history: HistoryWriter | None = None,
     **overrides,
@@ -44,7 +70,7 @@ def build_consumer(
     """A consumer configured from settings; ``overrides`` replace ConsumerConfig fields."""
     extra = {} if observers is None else {"observers": observers}
     return TelemetryConsumer(
-        consumer_config(client_id=client_id, **overrides),
+        consumer_config(client_id=client_id, hostname=hostname, **overrides),
         redis_client=get_redis(),
         history=history or HistoryWriter(DatabaseTarget.from_django()),
         **extra,

@@ -29,6 +29,19 @@ def subscription_filters(root: str, shared_group: str = "") -> list[str]:
     return [f"$share/{shared_group}/{topic_filter}" if shared_group else topic_filter]
 
 
+def stale_filters(current: list[str], remembered: set[str], root: str) -> list[str]:
+    """Filters a resumed session may still hold that the consumer no longer wants.
+
+    MQTT cannot list a session's subscriptions: these are the ones this client id is
+    remembered to have subscribed, plus, when it now shares, the direct form (so a
+    switch to a shared group works even without that memory). Unsubscribing a filter
+    the session does not hold is harmless."""
+    candidates = set(remembered)
+    if any(topic_filter.startswith("$share/") for topic_filter in current):
+        candidates.update(subscription_filters(root))
+    return sorted(candidates - set(current))
+
+
 def vehicle_topic(root: str, vehicle_id: str, leaf: TelemetryLeaf) -> str:
     return f"{root}/vehicle/{vehicle_id}/{leaf}"
 

@@ -136,7 +136,7 @@ def test_progression_is_counted_and_ignored(
     wait_for(lambda: history_rows("bus-4"), 10, "the position after it")
     assert metrics.RECEIVED.labels(entity="progression")._value.get() == before + 1
     assert redis_client.xlen(keys.TELEMETRY_DLQ) == 0
-    assert sorted(redis_client.keys("*")) == [keys.vehicle_position("bus-4")]
+    assert sorted(redis_client.keys("vehicle:*")) == [keys.vehicle_position("bus-4")]
 
 
 def test_observers_get_the_accepted_telemetry_and_a_failing_one_stops_nothing(
