@@ -8,6 +8,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"mosquitto", "redis", "postgres", "web", "realtime-engine", "schedule-engine", "beat"}
+# One realtime-engine service per replica slot (docs/operations.md, "Ingest sessions and replicas").
+CONSUMERS = {
+    "compose.dev.yml": ["realtime-engine"],
+    "compose.prod.yml": ["realtime-engine", "realtime-engine-2"],
+}
 
 
 def load(name: str) -> dict:
@@ -17,7 +22,7 @@ def load(name: str) -> dict:
 @pytest.mark.parametrize("name", ["compose.dev.yml", "compose.prod.yml"])
 def test_compose_file_names_every_service_with_a_healthcheck(name):
     services = load(name)["services"]
-    assert set(services) == SERVICES
+    assert set(services) == SERVICES | set(CONSUMERS[name])
     for service_name, service in services.items():
         assert "healthcheck" in service, f"{name}: {service_name} has no healthcheck"
 
@@ -30,7 +35,18 @@ def test_only_the_realtime_engine_consumes_mqtt(name):
         for service_name, service in services.items()
         if str(service.get("environment", {}).get("MQTT_CONSUMER_ENABLED", "")).lower() == "true"
     ]
-    assert consumers == ["realtime-engine"]
+    assert consumers == CONSUMERS[name]
+
+
+@pytest.mark.parametrize("name", ["compose.dev.yml", "compose.prod.yml"])
+def test_each_ingest_worker_has_its_own_replica_slot_and_time_to_drain(name):
+    services = load(name)["services"]
+    consumers = [services[service_name] for service_name in CONSUMERS[name]]
+    slots = [service["environment"]["INGEST_REPLICA_SLOT"] for service in consumers]
+    assert len(set(slots)) == len(slots)
+    for service in consumers:
+        assert "replicas" not in service.get("deploy", {})  # replicas share one slot
+        assert int(service["stop_grace_period"].rstrip("s")) > 5  # INGEST_DRAIN_S
 
 
 def test_production_has_broker_auth_redis_password_restarts_and_limits():
@@ -57,6 +73,7 @@ def test_shipped_broker_keeps_every_queued_qos1_message(conf):
     text = (ROOT / "deploy/mosquitto" / conf).read_text()
     assert "max_queued_messages 0" in text
     assert "max_inflight_messages 0" in text
+    assert "autosave_interval 1" in text
 
 
 def test_dockerfile_is_multistage_and_runs_as_non_root():

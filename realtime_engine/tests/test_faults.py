@@ -127,3 +127,45 @@ def test_a_broker_restart_is_survived_by_reconnecting_and_resubscribing(
     finally:
         consumers.stop_all()
         broker.stop()
+
+
+def test_hot_state_keeps_being_written_through_a_postgres_outage_up_to_the_ack_window(
+    private_broker, consumers, topic_root, redis_client, history_rows, database_proxy
+):
+    target = DatabaseTarget.from_django()
+    proxied = DatabaseTarget(
+        target.host, database_proxy.port, target.dbname, target.user, target.password
+    )
+    received = []
+    window, batch_max, vehicles = 1000, 50, 10
+    consumer = consumers.start(
+        private_broker,
+        client_id="ingest-pg-window",
+        history=HistoryWriter(proxied, connect_timeout=1),
+        observers=(lambda batch, client: received.append(batch.message_count),),
+        batch_max=batch_max,
+        receive_maximum=window,
+    )
+    assert consumer.config.receive_window == window  # 10 batches, not 2
+
+    database_proxy.cut()
+    messages = positions(topic_root, 1500, vehicles=vehicles)
+    publish(private_broker, messages)
+    # Hot state follows the first `window` messages although none is acknowledged ...
+    newest = messages[window - 1][1]["timestamp"]
+    wait_for(
+        lambda: all(
+            int(redis_client.hget(keys.vehicle_position(f"v{i}"), "timestamp") or 0) >= newest
+            for i in range(vehicles)
+        ),
+        10,
+        "hot state written up to the ack window while PostgreSQL is down",
+    )
+    # ... and there it stops: the broker holds the rest until the acks come.
+    time.sleep(1)
+    assert sum(received) == window
+    assert history_rows() == []
+
+    database_proxy.restore()
+    wait_for(lambda: len(history_rows()) == len(messages), 40, "every row once PostgreSQL is back")
+    assert sum(received) == len(messages)

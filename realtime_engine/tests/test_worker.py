@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 import urllib.request
@@ -118,3 +119,65 @@ def test_sigkill_mid_burst_then_restart_writes_every_message_exactly_once(
     assert PositionRecord.objects.count() == total
     assert rows == {(f"v{i % vehicles}", base + i // vehicles) for i in range(total)}
     assert "session present: True" in restarted.log()
+
+
+@pytest.mark.slow
+def test_sigterm_under_load_drains_within_the_budget_and_loses_nothing(
+    process_env, celery_worker_factory, private_broker, topic_root, redis_client
+):
+    total, vehicles, drain_s = 20_000, 200, 3
+    base = int(time.time()) - 3600
+    messages = [
+        (
+            vehicle_topic(topic_root, f"v{i % vehicles}", TelemetryLeaf.POSITION),
+            {"latitude": 10.0, "longitude": 20.0, "timestamp": base + i // vehicles},
+        )
+        for i in range(total)
+    ]
+    env = ingest_env(process_env, private_broker, INGEST_REPLICA_SLOT="1", INGEST_DRAIN_S="3")
+    worker = celery_worker_factory(env, name="ingest-term-a")
+    wait_subscribed(worker)
+    publisher = threading.Thread(target=publish, args=(private_broker, messages))
+    publisher.start()
+    wait_for(lambda: PositionRecord.objects.count() >= 1500, 60, "the burst to be under way")
+    stopped_at = time.monotonic()
+    worker.stop(timeout=30)
+    took = time.monotonic() - stopped_at
+    publisher.join(120)
+    assert worker.process.returncode == 0, worker.log()
+    # The drain budget, plus Celery's own warm shutdown of a solo pool.
+    assert took < drain_s + 2, worker.log()
+    assert "MQTT ingest disconnected" not in worker.log()
+
+    # Its replacement (another host name, the same slot) finds the rest in the session.
+    replacement = celery_worker_factory(env, name="ingest-term-b")
+    try:
+        wait_for(lambda: PositionRecord.objects.count() >= total, 120, "all messages written")
+    except TimeoutError:
+        print(replacement.log())
+        raise
+    time.sleep(0.5)
+    rows = {
+        (vid, int(ts.timestamp()))
+        for vid, ts in PositionRecord.objects.values_list("vehicle_id", "timestamp")
+    }
+    assert PositionRecord.objects.count() == total
+    assert rows == {(f"v{i % vehicles}", base + i // vehicles) for i in range(total)}
+
+
+@pytest.mark.slow
+def test_a_worker_whose_ingest_thread_dies_exits_non_zero_and_says_why(
+    process_env, celery_worker_factory, private_broker
+):
+    # A topic root that is not a plain prefix makes the consumer raise once connected.
+    env = ingest_env(process_env, private_broker, MQTT_TOPIC_ROOT="not+a/root")
+    worker = celery_worker_factory(env)
+    try:
+        worker.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        print(worker.log())
+        raise
+    assert worker.process.returncode != 0
+    log = worker.log()
+    assert "MQTT ingest thread died" in log
+    assert "must be a plain topic prefix" in log
