@@ -6,7 +6,9 @@ over the last ``PREDICTION_HISTORY_DAYS``) and kept for
 the database sees one query per refresh, never one per position. Keys are stop ids
 (a segment is the same street whatever trip drives it) and the UTC hour of the
 arrival at its first stop; ``SegmentHistoryView`` presents one hour's segments to the
-predictor (the hour of the position being predicted from).
+predictor (the hour of the position being predicted from). When the database cannot
+be read (a PostgreSQL restart), the last history keeps being served (none yet: an empty
+one, predictions from the schedule alone) and is reloaded ``db_health.RETRY_AFTER_S`` later.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from django.conf import settings
 from django.db import connection
 
+from databus.db_health import DATABASE_UNAVAILABLE, RETRY_AFTER_S, Outage
 from realtime_engine.models import StopEvent
 
 # Only the most recent samples of a segment and hour are kept (the predictor takes a median).
@@ -57,18 +60,26 @@ def segment_history_load(days: int) -> dict[tuple[str, str, int], tuple[float, .
 
 _cached: tuple[float, StopSegmentHistory] | None = None
 _lock = threading.Lock()
+_outage = Outage("segment history")
 
 
 def segment_history_get() -> StopSegmentHistory:
     """The cached history, reloaded when older than ``PREDICTION_HISTORY_REFRESH_S``."""
     global _cached
     now = time.monotonic()
+    refresh_s = settings.PREDICTION_HISTORY_REFRESH_S
     cached = _cached
-    if cached is not None and now - cached[0] <= settings.PREDICTION_HISTORY_REFRESH_S:
+    if cached is not None and now - cached[0] <= refresh_s:
         return cached[1]
     with _lock:
-        if _cached is None or now - _cached[0] > settings.PREDICTION_HISTORY_REFRESH_S:
-            _cached = (now, segment_history_load(settings.PREDICTION_HISTORY_DAYS))
+        if _cached is None or now - _cached[0] > refresh_s:
+            try:
+                _cached = (now, segment_history_load(settings.PREDICTION_HISTORY_DAYS))
+            except DATABASE_UNAVAILABLE as error:
+                _outage.failed(error)
+                _cached = (now - refresh_s + RETRY_AFTER_S, _cached[1] if _cached else {})
+            else:
+                _outage.recovered()
         return _cached[1]
 
 

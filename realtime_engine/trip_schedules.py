@@ -8,6 +8,8 @@ trips included. Each entry remembers the trip geometry it was read with: the
 schedule engine's geometry cache replaces its values when another feed version
 becomes current, and a different geometry makes the entry be read again, so stop
 times and shape always come from one feed version. A lock serialises the loads.
+When the database cannot be read (a PostgreSQL restart), an expired entry keeps
+being served and is read again ``db_health.RETRY_AFTER_S`` later.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from databus.db_health import DATABASE_UNAVAILABLE, RETRY_AFTER_S, Outage
 from schedule_engine.models import Feed
 from schedule_engine.scheduled import ScheduledTrip
 from schedule_engine.selectors import scheduled_trip_get
@@ -47,6 +50,7 @@ class TripSchedule:
 _entries: dict[str, tuple[float, object, TripSchedule | None]] = {}
 _timezones: dict[int, ZoneInfo] = {}  # feed id → its agency time zone
 _lock = threading.Lock()
+_outage = Outage("trip schedule cache")
 
 
 def _timezone_of(feed_id: int) -> ZoneInfo:
@@ -67,10 +71,18 @@ def trip_schedule_get(trip_id: str, geometry: object = None) -> TripSchedule | N
     if entry is not None and now - entry[0] <= TTL_S and entry[1] is geometry:
         return entry[2]
     with _lock:
-        trip = scheduled_trip_get(trip_id)
-        value = None
-        if trip is not None and trip.stops:
-            value = TripSchedule(trip, _timezone_of(trip.feed_id))
+        try:
+            trip = scheduled_trip_get(trip_id)
+            value = None
+            if trip is not None and trip.stops:
+                value = TripSchedule(trip, _timezone_of(trip.feed_id))
+        except DATABASE_UNAVAILABLE as error:
+            if entry is None or entry[1] is not geometry:
+                raise  # no value of this feed version to serve
+            _outage.failed(error)
+            _entries[trip_id] = (now - TTL_S + RETRY_AFTER_S, geometry, entry[2])
+            return entry[2]
+        _outage.recovered()
         _entries[trip_id] = (now, geometry, value)
     return value
 

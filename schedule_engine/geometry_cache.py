@@ -6,7 +6,9 @@ current feed (shapes projected once, stop distances stored at import) and later
 lookups are a dict read. The current feed id is re-read at most every
 `CURRENT_FEED_RECHECK_S` seconds (other processes may activate a new version);
 `invalidate()` forces the next lookup to re-read it (called on activation). A
-version that did not change is not rebuilt.
+version that did not change is not rebuilt. When the database cannot be read (a
+PostgreSQL restart), the geometries in hand keep being served and the re-read is
+retried `db_health.RETRY_AFTER_S` later: matching carries on through the outage.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from databus.db_health import DATABASE_UNAVAILABLE, RETRY_AFTER_S, Outage
 from runs.domain.geometry import LocalProjection, Polyline, TripGeometry, projection_around
 from schedule_engine.models import Feed, ShapePoint, StopTime, Trip
 
@@ -32,6 +35,7 @@ class _Cache:
 
 _cache = _Cache(None, {}, -math.inf)
 _lock = threading.Lock()
+_outage = Outage("trip geometry cache")
 
 
 def trip_geometry(trip_id: str) -> TripGeometry | None:
@@ -52,12 +56,20 @@ def _refresh() -> _Cache:
         now = time.monotonic()
         if now - _cache.checked_at <= CURRENT_FEED_RECHECK_S:
             return _cache  # another thread refreshed it meanwhile
-        feed_id = Feed.objects.filter(is_current=True).values_list("pk", flat=True).first()
-        if feed_id == _cache.feed_id:
-            _cache.checked_at = now
-        else:
-            geometries = build_trip_geometries(feed_id) if feed_id is not None else {}
-            _cache = _Cache(feed_id, geometries, now)
+        try:
+            feed_id = Feed.objects.filter(is_current=True).values_list("pk", flat=True).first()
+            if feed_id == _cache.feed_id:
+                _cache.checked_at = now
+            else:
+                geometries = build_trip_geometries(feed_id) if feed_id is not None else {}
+                _cache = _Cache(feed_id, geometries, now)
+        except DATABASE_UNAVAILABLE as error:
+            if _cache.feed_id is None:
+                raise  # nothing read yet: there is no last value to serve
+            _outage.failed(error)
+            _cache.checked_at = now - CURRENT_FEED_RECHECK_S + RETRY_AFTER_S
+            return _cache
+        _outage.recovered()
         return _cache
 
 
