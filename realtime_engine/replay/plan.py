@@ -15,7 +15,11 @@ its first ping. The trace's quirks are handled here:
 
 ``ReplayClock`` maps trace time to wall time at ``speed``: timestamps are shifted to
 the replay's start and compressed by ``speed``, and speeds are multiplied by it, so
-that the replayed motion stays consistent (distance over time) for the matcher.
+that the replayed motion stays consistent (distance over time) for the matcher. It
+also maps the trace's service days onto the replay's (``day_shift``): a run is
+created for the replayed day, never for the recorded one, so that the feeds publish
+it with a current ``start_date`` and its schedule is the one the replayed clock runs
+against. ``replay_clock`` chooses both (see there).
 """
 
 from __future__ import annotations
@@ -25,12 +29,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from realtime_engine.replay.trace import TracePing
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
-
-DAY_S = 86_400
+from schedule_engine.service_days import service_day_origin
 
 
 class EndReason(StrEnum):
@@ -198,14 +202,20 @@ def plan_replay(
 
 @dataclass(frozen=True, slots=True)
 class ReplayClock:
-    """Trace time → wall time: ``trace_start`` happens at ``wall_start``, ``speed`` times faster."""
+    """Trace time → wall time: ``trace_start`` happens at ``wall_start``, ``speed`` times faster;
+    a trace service date → the replayed one, ``day_shift`` days later."""
 
     trace_start: int
     wall_start: float
     speed: float = 1.0
+    day_shift: int = 0
 
     def wall_at(self, trace_at: float) -> float:
         return self.wall_start + (trace_at - self.trace_start) / self.speed
+
+    def service_date(self, trace_date: dt.date) -> dt.date:
+        """The service date a run of the trace's ``trace_date`` is replayed on."""
+        return trace_date + dt.timedelta(days=self.day_shift)
 
     def payload(self, ping: TracePing) -> dict[str, float | int]:
         """The position message of a ping (DESIGN.md ingress contract), in replay time."""
@@ -221,8 +231,41 @@ class ReplayClock:
         return payload
 
 
-def replay_wall_start(trace_start: int, now: float, *, start_now: bool) -> float:
-    """When the replay begins: now, or the next moment with the trace start's time of day."""
+def replay_clock(
+    plan: ReplayPlan, now: float, *, start_now: bool, speed: float, tz: ZoneInfo
+) -> ReplayClock:
+    """The replay's clock, the trace's service day mapped onto today's (agency time zone ``tz``).
+
+    Without ``start_now`` the replay waits for the trace start's local time of day (today,
+    or tomorrow once it has passed): the trace moves by whole service days, its runs get
+    that day's date, and at speed 1 every ping comes exactly when the recorded bus was
+    there relative to its schedule.
+
+    With ``start_now`` it starts at once; its runs get today's date, or yesterday's while
+    the replay would put a bus ahead of where the trace had it on its schedule (before
+    its time of day today; at ``speed`` above 1 the end of the trace comes early). The
+    map-matcher holds a bus that is early pre-trip, so a replayed run is late by the
+    difference in time of day, never early.
+    """
+    trace_day = _trace_service_day(plan, tz)
+    origin = service_day_origin(trace_day, tz).timestamp()
     if start_now:
-        return now
-    return now + (trace_start - now) % DAY_S
+        # The last ping must not come before its own time of day on the replayed day.
+        last_offset = plan.end_at - origin
+        lead = (plan.end_at - plan.start_at) / speed
+        day = dt.datetime.fromtimestamp(now, tz).date() + dt.timedelta(days=1)
+        while service_day_origin(day, tz).timestamp() + last_offset - lead > now:
+            day -= dt.timedelta(days=1)
+        return ReplayClock(plan.start_at, now, speed, (day - trace_day).days)
+    first_offset = plan.start_at - origin
+    day = dt.datetime.fromtimestamp(now, tz).date() - dt.timedelta(days=1)
+    while (wall_start := service_day_origin(day, tz).timestamp() + first_offset) < now:
+        day += dt.timedelta(days=1)
+    return ReplayClock(plan.start_at, wall_start, speed, (day - trace_day).days)
+
+
+def _trace_service_day(plan: ReplayPlan, tz: ZoneInfo) -> dt.date:
+    """The trace's service day: its first run's, else the local date it starts on."""
+    if plan.runs:
+        return min(run.start_date for run in plan.runs)
+    return dt.datetime.fromtimestamp(plan.start_at, tz).date()

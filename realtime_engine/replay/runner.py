@@ -16,18 +16,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import paho.mqtt.client as mqtt
 from django.contrib.auth.models import Group, User
 from django.db.models import Q
-from paho.mqtt.enums import CallbackAPIVersion
 
 from backend.env import MqttAddress
-from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
+from realtime_engine.ingest.topics import TelemetryLeaf
 from realtime_engine.replay.plan import (
     ENDING_EVENT,
     EndRun,
@@ -37,6 +34,7 @@ from realtime_engine.replay.plan import (
     ReplayPlan,
     StartRun,
 )
+from realtime_engine.simulation.publisher import TelemetryPublisher
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.roles import ActorRole
 from runs.domain.lifecycle.states import CLAIMING_STATES, RunState
@@ -89,43 +87,23 @@ class ReplayReport:
 
 
 class MqttPublisher:
-    """One QoS 1 MQTT 5 client; ``close`` waits until the broker acknowledged every message."""
+    """The replay's position messages, through the simulator's QoS 1 publisher: it carries on
+    across a broker restart (paho resends what was not acknowledged once it reconnects),
+    and ``close`` waits, bounded, for the acknowledgements and counts the missing ones."""
 
     def __init__(self, address: MqttAddress, topic_root: str) -> None:
-        self._root = topic_root
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"replay-{uuid.uuid4().hex[:8]}",
-            protocol=mqtt.MQTTv5,
-        )
-        self._client.max_inflight_messages_set(1000)
-        self._client.max_queued_messages_set(0)
-        if address.username:
-            self._client.username_pw_set(address.username, address.password)
-        if address.tls:
-            self._client.tls_set()
-        self._client.connect(address.host, address.port)
-        self._client.loop_start()
-        self._pending: list[mqtt.MQTTMessageInfo] = []
+        self._telemetry = TelemetryPublisher(address, topic_root, name="replay")
+
+    @property
+    def published(self) -> int:
+        return self._telemetry.published
 
     def publish(self, vehicle_id: str, payload: dict) -> None:
-        topic = vehicle_topic(self._root, vehicle_id, TelemetryLeaf.POSITION)
-        info = self._client.publish(topic, json.dumps(payload).encode(), qos=1)
-        self._pending.append(info)
-        if len(self._pending) >= 500:
-            self._drain()
+        self._telemetry.publish(vehicle_id, TelemetryLeaf.POSITION, json.dumps(payload).encode())
 
-    def _drain(self) -> None:
-        for info in self._pending:
-            info.wait_for_publish(PUBLISH_TIMEOUT_S)
-        self._pending.clear()
-
-    def close(self) -> None:
-        try:
-            self._drain()
-        finally:
-            self._client.disconnect()
-            self._client.loop_stop()
+    def close(self) -> int:
+        """Disconnect once acknowledged (or after PUBLISH_TIMEOUT_S); the count unacknowledged."""
+        return self._telemetry.close(PUBLISH_TIMEOUT_S)
 
 
 class ReplayRunner:
@@ -179,7 +157,7 @@ class ReplayRunner:
                 actor=actor,
                 vehicle=Vehicle.objects.get(pk=planned.vehicle_id),
                 trip_id=planned.trip_id,
-                start_date=planned.start_date,
+                start_date=self._clock.service_date(planned.start_date),
                 start_time=planned.start_time,
             )
             if outcome.refused is not None:

@@ -1,14 +1,20 @@
-"""The simulator's MQTT publisher: one paho-mqtt 2 client (MQTT 5) sending at QoS 1.
+"""The simulator's (and the AVL replay's) MQTT publisher: one paho-mqtt 2 client (MQTT 5), QoS 1.
 
-Topics are the ingress contract's ``{root}/vehicle/{vid}/{leaf}``. Publishing does
-not wait for each acknowledgement (paho keeps the unacknowledged messages and resends
-them after a reconnect); ``close`` waits, bounded, for the outstanding ones and
-disconnects. Used by ``runner``.
+Topics are the ingress contract's ``{root}/vehicle/{vid}/{leaf}``. Publishing never
+waits and never fails: paho keeps every message the broker has not acknowledged (the
+queue is unbounded) and sends it again after it reconnects, so a broker restart costs
+the fleet nothing but the delay. Acknowledgements are counted from ``on_publish`` (a
+PUBACK), never read off the ``MQTTMessageInfo``: paho marks a message published while
+disconnected as failed (``MQTT_ERR_NO_CONN``, and ``is_published()`` raises) even once
+it has been resent and acknowledged. ``close`` waits, bounded, for the outstanding
+ones, disconnects and says how many were never acknowledged. Used by ``runner`` and by
+``realtime_engine.replay.runner``.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 
@@ -22,53 +28,100 @@ logger = logging.getLogger(__name__)
 
 # Unacknowledged messages in flight at once (the broker may allow fewer).
 MAX_INFLIGHT = 1000
-# Forget acknowledged messages once this many are tracked.
-PRUNE_AT = 2000
+# Reconnect backoff after a lost connection (seconds): short, a broker restart takes a few.
+RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 5
 
 
 class TelemetryPublisher:
-    def __init__(self, address: MqttAddress, topic_root: str, *, client_id: str = "") -> None:
+    def __init__(
+        self, address: MqttAddress, topic_root: str, *, client_id: str = "", name: str = "simulator"
+    ) -> None:
         self._root = topic_root
+        self._name = name
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=client_id or f"simulator-{uuid.uuid4().hex[:8]}",
+            client_id=client_id or f"{name}-{uuid.uuid4().hex[:8]}",
             protocol=mqtt.MQTTv5,
         )
         self._client.max_inflight_messages_set(MAX_INFLIGHT)
         self._client.max_queued_messages_set(0)  # unbounded: nothing dropped while reconnecting
-        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
+        self._client.on_publish = self._on_publish
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
         if address.username:
             self._client.username_pw_set(address.username, address.password)
         if address.tls:
             self._client.tls_set()
+        self._acked = threading.Condition()
+        self.published = 0
+        self.acknowledged = 0  # PUBACKs received (refused ones included)
+        self.refused = 0  # PUBACKs with a failure reason code (e.g. not authorised)
+        self.reconnects = 0
+        self._connected_once = False
         self._client.connect(address.host, address.port)
         self._client.loop_start()
-        self._pending: list[mqtt.MQTTMessageInfo] = []
-        self.published = 0
+
+    @property
+    def unacknowledged(self) -> int:
+        return self.published - self.acknowledged
 
     def publish(self, vehicle_id: str, leaf: TelemetryLeaf, payload: bytes) -> None:
-        topic = vehicle_topic(self._root, vehicle_id, leaf)
-        self._pending.append(self._client.publish(topic, payload, qos=1))
+        """Send at QoS 1; kept and resent by paho until the broker acknowledges it."""
+        info = self._client.publish(vehicle_topic(self._root, vehicle_id, leaf), payload, qos=1)
+        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:  # cannot happen with an unbounded queue
+            raise RuntimeError(f"{self._name}: MQTT queue full")
         self.published += 1
-        if len(self._pending) >= PRUNE_AT:
-            self._pending = [info for info in self._pending if not info.is_published()]
+
+    def wait_acknowledged(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` until every message sent so far is acknowledged."""
+        deadline = time.monotonic() + timeout_s
+        with self._acked:
+            while self.unacknowledged > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._acked.wait(remaining)
+        return True
 
     def close(self, timeout_s: float = 10.0) -> int:
-        """Wait up to ``timeout_s`` for acknowledgements, disconnect; the count still unsent."""
-        deadline = time.monotonic() + timeout_s
-        unsent = 0
-        for info in self._pending:
-            remaining = deadline - time.monotonic()
-            try:
-                if remaining > 0:
-                    info.wait_for_publish(remaining)
-            except (RuntimeError, ValueError):
-                pass  # not sent (disconnected, queue error): counted below
-            if not info.is_published():
-                unsent += 1
-        self._pending.clear()
+        """Wait up to ``timeout_s`` for acknowledgements, disconnect; how many never were."""
+        self.wait_acknowledged(timeout_s)
         self._client.disconnect()
         self._client.loop_stop()
-        if unsent:
-            logger.warning("simulator: %d messages unacknowledged at disconnect", unsent)
-        return unsent
+        unacknowledged = self.unacknowledged
+        if unacknowledged:
+            logger.warning(
+                "%s: %d of %d messages unacknowledged at disconnect",
+                self._name,
+                unacknowledged,
+                self.published,
+            )
+        if self.refused:
+            logger.warning("%s: the broker refused %d messages", self._name, self.refused)
+        return unacknowledged
+
+    # paho's network thread.
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._acked:
+            self.acknowledged += 1
+            if reason_code.is_failure:
+                self.refused += 1
+            self._acked.notify_all()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            logger.warning("%s: broker refused the connection: %s", self._name, reason_code)
+        elif self._connected_once:
+            self.reconnects += 1
+            logger.info(
+                "%s: reconnected; resending %d unacknowledged messages",
+                self._name,
+                self.unacknowledged,
+            )
+        self._connected_once = True
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code != 0:  # not our own disconnect()
+            logger.warning("%s: connection lost (%s); reconnecting", self._name, reason_code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,7 +15,7 @@ from realtime_engine.replay.plan import (
     SkipReason,
     StartRun,
     plan_replay,
-    replay_wall_start,
+    replay_clock,
     select_pings,
 )
 from realtime_engine.replay.trace import TraceError, TracePing, parse_trace, read_trace
@@ -97,12 +98,56 @@ def test_the_clock_shifts_to_the_start_and_compresses_time_with_speeds_scaled():
     assert "speed" not in clock.payload(ping("A", "T1", 1_000, speed=None))
 
 
-def test_without_start_now_the_replay_waits_for_the_trace_start_time_of_day():
-    now = 1_800_000_000.0
-    assert replay_wall_start(1_771_257_482, now, start_now=True) == now
-    start = replay_wall_start(1_771_257_482, now, start_now=False)
-    assert 0 <= start - now < 86_400
-    assert (start - 1_771_257_482) % 86_400 == 0
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def local(day: dt.date, hour: int, minute: int = 0) -> int:
+    return int(dt.datetime.combine(day, dt.time(hour, minute), tzinfo=NEW_YORK).timestamp())
+
+
+def trace_plan(first: tuple[int, int], last: tuple[int, int]):
+    """One bus on one trip of the trace's day, from ``first`` to ``last`` (local h, m)."""
+    return plan_replay([ping("A", "T1", local(DAY, *first)), ping("A", "T1", local(DAY, *last))])
+
+
+def test_without_start_now_the_replay_waits_for_the_trace_start_time_of_day_on_today():
+    plan = trace_plan((10, 58), (15, 59))
+    now = local(dt.date(2026, 12, 1), 9, 48)
+    clock = replay_clock(plan, now, start_now=False, speed=1.0, tz=NEW_YORK)
+    # Today at 10:58 local, the recorded day mapped onto today: the schedule matches.
+    assert clock.wall_start == local(dt.date(2026, 12, 1), 10, 58)
+    assert clock.service_date(DAY) == dt.date(2026, 12, 1)
+    later = replay_clock(plan, now + 3 * 3600, start_now=False, speed=1.0, tz=NEW_YORK)
+    assert later.wall_start == local(dt.date(2026, 12, 2), 10, 58)
+    assert later.service_date(DAY) == dt.date(2026, 12, 2)
+
+
+def test_with_start_now_the_runs_are_todays_once_the_trace_time_of_day_has_come():
+    plan = trace_plan((10, 58), (11, 6))
+    now = local(dt.date(2026, 12, 1), 15, 10)
+    clock = replay_clock(plan, now, start_now=True, speed=30.0, tz=NEW_YORK)
+    assert clock.wall_start == now
+    assert clock.service_date(DAY) == dt.date(2026, 12, 1)
+
+
+def test_with_start_now_a_replayed_bus_is_never_ahead_of_its_schedule():
+    # At 09:48 the trace's 10:58 has not come yet today: yesterday's runs, late not early.
+    early = replay_clock(
+        trace_plan((10, 58), (11, 6)),
+        local(dt.date(2026, 12, 1), 9, 48),
+        start_now=True,
+        speed=1.0,
+        tz=NEW_YORK,
+    )
+    assert early.service_date(DAY) == dt.date(2026, 11, 30)
+    # Five hours at speed 10 take 30 min: at 12:00 the 15:59 ping would be hours early today.
+    plan = trace_plan((10, 58), (15, 59))
+    compressed = replay_clock(
+        plan, local(dt.date(2026, 12, 1), 12, 0), start_now=True, speed=10.0, tz=NEW_YORK
+    )
+    assert compressed.service_date(DAY) == dt.date(2026, 11, 30)
+    last_at = compressed.wall_at(plan.end_at)
+    assert last_at >= local(compressed.service_date(DAY), 15, 59)
 
 
 def test_an_unreadable_row_names_its_line():

@@ -3,24 +3,22 @@
 Publishes a recorded AVL trace (the column format of ``../shared/fixtures/wmata/avl.csv``)
 to the broker at ``MQTT_URL`` under ``MQTT_TOPIC_ROOT`` as position messages with
 timestamps shifted to the replay's start, creating the vehicles, their replay
-operators and the runs the trace needs (confirmed through the lifecycle service).
+operators and the runs the trace needs (confirmed through the lifecycle service), on
+the replayed service day, not the recorded one (``plan.replay_clock``).
 Planning is ``realtime_engine.replay.plan`` (pure); this command only wires it up.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from realtime_engine.replay.plan import (
-    ReplayClock,
-    plan_replay,
-    replay_wall_start,
-    select_pings,
-)
+from realtime_engine.replay.plan import plan_replay, replay_clock, select_pings
 from realtime_engine.replay.runner import MqttPublisher, ReplayRunner, replay_prepare
 from realtime_engine.replay.trace import TraceError, read_trace
 from schedule_engine.models import Trip
@@ -75,13 +73,24 @@ class Command(BaseCommand):
         for trip_id, reason in sorted(plan.skipped.items()):
             self.stderr.write(f"trip {trip_id}: no run ({reason})")
         actors = replay_prepare(plan)
-        wall_start = replay_wall_start(plan.start_at, time.time(), start_now=start_now)
-        clock = ReplayClock(plan.start_at, wall_start, speed)
+        clock = replay_clock(
+            plan,
+            time.time(),
+            start_now=start_now,
+            speed=speed,
+            tz=ZoneInfo(current_feed_get().timezone),
+        )
+        trace_day = min((run.start_date for run in plan.runs), default=None)
         self.stdout.write(
             f"replaying {len(chosen)} pings, {len(plan.runs)} runs, {len(plan.vehicles)} vehicles"
             f" over {(plan.end_at - plan.start_at) / speed:.0f} s"
             f" to {settings.MQTT_URL} ({settings.MQTT_TOPIC_ROOT})"
         )
+        if trace_day is not None:
+            self.stdout.write(
+                f"service day {trace_day} replayed as {clock.service_date(trace_day)},"
+                f" starting {dt.datetime.fromtimestamp(clock.wall_start).astimezone():%H:%M:%S %Z}"
+            )
         publisher = MqttPublisher(settings.MQTT_ADDRESS, settings.MQTT_TOPIC_ROOT)
         try:
             report = ReplayRunner(plan, clock, publisher, actors).run()
