@@ -1,7 +1,10 @@
 """The one Redis client factory for hot state.
 
 Every caller gets a client with ``decode_responses=True``: hot state is text,
-and mixing bytes and str clients is a bug we do not want to have.
+and mixing bytes and str clients is a bug we do not want to have. Bytes that are
+not UTF-8 (a hash corrupted by hand or by a stray writer) decode with U+FFFD in
+place of each bad byte instead of raising: one such value would otherwise fail the
+whole pipeline reply, and with it every feed build; the contracts then refuse the value.
 """
 
 from __future__ import annotations
@@ -15,7 +18,11 @@ from django.conf import settings
 @cache
 def _pool(url: str) -> redis.ConnectionPool:
     return redis.ConnectionPool.from_url(
-        url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
+        url,
+        decode_responses=True,
+        encoding_errors="replace",
+        socket_connect_timeout=2,
+        socket_timeout=5,
         health_check_interval=30,
     )
 

@@ -4,6 +4,11 @@ Reads (never writes) the hashes of DESIGN.md's hot-state table through ``databus
 vehicles' position/occupancy, their current run, runs' projection, stop status and
 predictions (the next stop not yet passed).
 Synchronous: the consumer runs it in a worker thread. Used by ``consumer``.
+
+One bad record never costs a client its snapshot: what a contract cannot use is left
+out (the vehicle without a usable position and occupancy, a run's stop status or next
+stop), and anything else that fails for one entity leaves that entity out; each is
+counted and logged once per key (``schedule_engine.feeds.skips``, feed ``ws_snapshot``).
 """
 
 from __future__ import annotations
@@ -24,8 +29,12 @@ from realtime_engine.ws.messages import (
     vehicle_update,
 )
 from runs.domain.telemetry import occupancy, position, stop_time_updates, vehicle_stop_status
+from schedule_engine.feeds.skips import RecordReader
+from schedule_engine.feeds.snapshots import HotStateSkip
 
 RUN_STATE_FIELD = "run_lifecycle_state"
+# The ``feed`` label of what a snapshot leaves out.
+WS_SNAPSHOT_FEED = "ws_snapshot"
 
 
 def _all_vehicle_ids(client: redis.Redis) -> list[str]:
@@ -42,8 +51,15 @@ def _current_runs(client: redis.Redis, vehicle_ids: list[str]) -> dict[str, str]
     return {vid: rid for vid, rid in zip(vehicle_ids, run_ids, strict=True) if rid}
 
 
-def _next_stop(fields: dict[str, str]) -> NextStopView | None:
-    stored = stop_time_updates.from_redis(fields) if fields else None
+def _next_stop(reader: RecordReader, run_id: str, fields: dict[str, str]) -> NextStopView | None:
+    if not fields:
+        return None
+    stored = reader.use(
+        keys.run_stop_time_updates(run_id),
+        stop_time_updates.read_stored(fields),
+        fields,
+        HotStateSkip.BAD_STOP_TIME_UPDATES,
+    )
     for update in stored.updates if stored else ():
         if not update.observed:
             return NextStopView(
@@ -56,8 +72,45 @@ def _next_stop(fields: dict[str, str]) -> NextStopView | None:
     return None
 
 
+def _run_view(
+    reader: RecordReader,
+    run_id: str,
+    projection: dict[str, str],
+    status_fields: dict[str, str],
+    update_fields: dict[str, str],
+) -> RunView:
+    status = (
+        reader.use(
+            keys.run_vehicle_stop_status(run_id),
+            vehicle_stop_status.read_stored(status_fields),
+            status_fields,
+            HotStateSkip.BAD_STOP_STATUS,
+        )
+        if status_fields
+        else None
+    )
+    return RunView(
+        run_id=run_id,
+        state=projection.get(RUN_STATE_FIELD, ""),
+        vehicle_id=projection.get("vehicle_id") or None,
+        route_id=projection.get("route_id") or None,
+        trip_id=projection.get("trip_id") or None,
+        start_date=projection.get("start_date") or None,
+        start_time=projection.get("start_time") or None,
+        stop_status=None
+        if status is None
+        else StopStatusView(
+            current_status=status.current_status.value,
+            timestamp=status.timestamp,
+            current_stop_sequence=status.current_stop_sequence,
+            stop_id=status.stop_id,
+        ),
+        next_stop=_next_stop(reader, run_id, update_fields),
+    )
+
+
 def run_views_read(client: redis.Redis, run_ids: Iterable[str]) -> list[RunView]:
-    """Runs that have a projection, in the order given (missing ones left out)."""
+    """Runs that have a projection, in the order given (missing or unusable ones left out)."""
     run_ids = list(dict.fromkeys(run_ids))
     pipe = client.pipeline(transaction=False)
     for rid in run_ids:
@@ -65,48 +118,49 @@ def run_views_read(client: redis.Redis, run_ids: Iterable[str]) -> list[RunView]
         pipe.hgetall(keys.run_vehicle_stop_status(rid))
         pipe.hgetall(keys.run_stop_time_updates(rid))
     values = pipe.execute() if run_ids else []
+    reader = RecordReader(WS_SNAPSHOT_FEED)
     views = []
     for index, rid in enumerate(run_ids):
         projection, status_fields, update_fields = values[3 * index : 3 * index + 3]
         if not projection:
             continue
-        status = vehicle_stop_status.from_redis(status_fields) if status_fields else None
-        views.append(
-            RunView(
-                run_id=rid,
-                state=projection.get(RUN_STATE_FIELD, ""),
-                vehicle_id=projection.get("vehicle_id") or None,
-                route_id=projection.get("route_id") or None,
-                trip_id=projection.get("trip_id") or None,
-                start_date=projection.get("start_date") or None,
-                start_time=projection.get("start_time") or None,
-                stop_status=None
-                if status is None
-                else StopStatusView(
-                    current_status=status.current_status.value,
-                    timestamp=status.timestamp,
-                    current_stop_sequence=status.current_stop_sequence,
-                    stop_id=status.stop_id,
-                ),
-                next_stop=_next_stop(update_fields),
-            )
-        )
+        try:
+            views.append(_run_view(reader, rid, projection, status_fields, update_fields))
+        except (ValueError, TypeError) as error:
+            reader.report(keys.run(rid), HotStateSkip.BAD_RUN, f"{type(error).__name__}: {error}")
     return views
 
 
 def vehicle_updates_read(
     client: redis.Redis, vehicle_ids: list[str], runs: dict[str, RunView]
 ) -> list[VehicleUpdate]:
-    """Vehicles with a stored position or occupancy; ``runs`` gives each one's run and route."""
+    """Vehicles with a usable stored position or occupancy; ``runs`` gives each one's run
+    and route."""
     pipe = client.pipeline(transaction=False)
     for vid in vehicle_ids:
         pipe.hgetall(keys.vehicle_position(vid))
         pipe.hgetall(keys.vehicle_occupancy(vid))
     values = pipe.execute() if vehicle_ids else []
+    reader = RecordReader(WS_SNAPSHOT_FEED)
     updates = []
     for index, vid in enumerate(vehicle_ids):
-        where = position.from_redis(vid, values[2 * index])
-        load = occupancy.from_redis(vid, values[2 * index + 1]) if values[2 * index + 1] else None
+        position_fields, occupancy_fields = values[2 * index], values[2 * index + 1]
+        where = reader.use(
+            keys.vehicle_position(vid),
+            position.read_stored(vid, position_fields),
+            position_fields,
+            HotStateSkip.BAD_POSITION,
+        )
+        load = (
+            reader.use(
+                keys.vehicle_occupancy(vid),
+                occupancy.read_stored(vid, occupancy_fields),
+                occupancy_fields,
+                HotStateSkip.BAD_OCCUPANCY,
+            )
+            if occupancy_fields
+            else None
+        )
         if where is None and load is None:
             continue
         run = runs.get(vid)

@@ -1,4 +1,8 @@
-"""Vehicle endpoints: the fleet, and one vehicle with its live hot state."""
+"""Vehicle endpoints: the fleet, and one vehicle with its live hot state.
+
+The live state tolerates a bad record (``selectors.vehicle_live_state_get`` reads it as
+absent, counted): a vehicle's answer never fails because of what Redis holds.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from rest_framework.response import Response
 from databus.redis import get_redis
 from runs import selectors
 from runs.api.base import RunApi
+from schedule_engine.feeds.skips import RecordReader
+from schedule_engine.feeds.snapshots import HotStateSkip
 
 
 class VehicleOutput(serializers.Serializer):
@@ -56,7 +62,18 @@ class VehicleDetailApi(RunApi):
         stop_status = serializers.SerializerMethodField()
 
         def _nested(self, serializer, value):
-            return None if value is None else serializer(value).data
+            if value is None:
+                return None
+            try:
+                return serializer(value).data
+            except (ValueError, TypeError) as error:
+                # One live part the serializer cannot render leaves the rest of the answer.
+                RecordReader(selectors.API_FEED).report(
+                    f"{self.instance.pk}:{serializer.__name__}",
+                    HotStateSkip.BUILD_FAILED,
+                    f"{type(error).__name__}: {error}",
+                )
+                return None
 
         def get_position(self, vehicle) -> dict | None:
             return self._nested(VehicleDetailApi.PositionOutput, vehicle.live.position)

@@ -7,15 +7,23 @@ standard library and ``snapshots``; called by the feed-building beat task.
 Both feeds share one header and one descriptor writer: version 2.0,
 FULL_DATASET, and a header timestamp that never decreases (the caller passes the
 previous feed's timestamp, kept with the feed bytes in ``feed:{name}``).
+
+One entity is the unit of failure: protobuf raises ``ValueError``/``TypeError`` on a
+value its field cannot hold (an int out of its range, a None), and such an entity is
+removed again and reported to ``on_skip`` while the rest of the feed is built. The
+assembly (``hot_state``) already keeps values within the telemetry bounds; this is what
+holds if a value slips through anyway.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from google.transit import gtfs_realtime_pb2 as rt
 
 from schedule_engine.feeds.snapshots import (
+    EntitySkip,
+    HotStateSkip,
     StopTimeUpdateSnapshot,
     TripEntity,
     TripSnapshot,
@@ -24,6 +32,11 @@ from schedule_engine.feeds.snapshots import (
 )
 
 GTFS_RT_VERSION = "2.0"
+# The ``feed`` an entity skipped by a builder is reported under (``store.FeedName`` values).
+VEHICLE_POSITIONS_FEED = "vehicle_positions"
+TRIP_UPDATES_FEED = "trip_updates"
+
+SkipHandler = Callable[[EntitySkip], None]
 
 _VehiclePosition = rt.VehiclePosition
 _CANCELED = rt.TripDescriptor.CANCELED
@@ -68,43 +81,63 @@ def _fill_vehicle(descriptor: rt.VehicleDescriptor, vehicle: VehicleSnapshot) ->
 
 
 def build_vehicle_positions(
-    vehicles: Iterable[VehicleEntity], *, now: int, previous_timestamp: int | None = None
+    vehicles: Iterable[VehicleEntity],
+    *,
+    now: int,
+    previous_timestamp: int | None = None,
+    on_skip: SkipHandler | None = None,
 ) -> rt.FeedMessage:
     """One entity per vehicle (id: the vehicle id), with its trip when it has a run."""
     feed = _new_feed(now, previous_timestamp)
     entities = feed.entity
     for item in vehicles:
         entity = entities.add()
-        entity.id = item.vehicle.vehicle_id
-        vp = entity.vehicle
-        _fill_vehicle(vp.vehicle, item.vehicle)
-        if item.trip is not None:
-            _fill_trip(vp.trip, item.trip)
-        position = item.position
-        vp.position.latitude = position.latitude
-        vp.position.longitude = position.longitude
-        if position.bearing is not None:
-            vp.position.bearing = position.bearing
-        if position.speed is not None:
-            vp.position.speed = position.speed
-        if position.odometer is not None:
-            vp.position.odometer = position.odometer
-        vp.timestamp = position.timestamp
-        if item.stop_status is not None and item.trip is not None:
-            vp.current_stop_sequence = item.stop_status.current_stop_sequence
-            vp.stop_id = item.stop_status.stop_id
-            vp.current_status = _VehiclePosition.VehicleStopStatus.Value(
-                item.stop_status.status.value
-            )
-        if item.occupancy is not None:
-            vp.occupancy_status = _VehiclePosition.OccupancyStatus.Value(
-                item.occupancy.status.value
-            )
-            if item.occupancy.percentage is not None:
-                vp.occupancy_percentage = item.occupancy.percentage
-        if item.congestion is not None:
-            vp.congestion_level = _VehiclePosition.CongestionLevel.Value(item.congestion.value)
+        try:
+            _fill_vehicle_position(entity, item)
+        except (ValueError, TypeError) as error:
+            del entities[-1]
+            _skipped(on_skip, VEHICLE_POSITIONS_FEED, item.vehicle.vehicle_id, error)
     return feed
+
+
+def _fill_vehicle_position(entity: rt.FeedEntity, item: VehicleEntity) -> None:
+    entity.id = item.vehicle.vehicle_id
+    vp = entity.vehicle
+    _fill_vehicle(vp.vehicle, item.vehicle)
+    if item.trip is not None:
+        _fill_trip(vp.trip, item.trip)
+    position = item.position
+    vp.position.latitude = position.latitude
+    vp.position.longitude = position.longitude
+    if position.bearing is not None:
+        vp.position.bearing = position.bearing
+    if position.speed is not None:
+        vp.position.speed = position.speed
+    if position.odometer is not None:
+        vp.position.odometer = position.odometer
+    vp.timestamp = position.timestamp
+    if item.stop_status is not None and item.trip is not None:
+        vp.current_stop_sequence = item.stop_status.current_stop_sequence
+        vp.stop_id = item.stop_status.stop_id
+        vp.current_status = _VehiclePosition.VehicleStopStatus.Value(item.stop_status.status.value)
+    if item.occupancy is not None:
+        vp.occupancy_status = _VehiclePosition.OccupancyStatus.Value(item.occupancy.status.value)
+        if item.occupancy.percentage is not None:
+            vp.occupancy_percentage = item.occupancy.percentage
+    if item.congestion is not None:
+        vp.congestion_level = _VehiclePosition.CongestionLevel.Value(item.congestion.value)
+
+
+def _skipped(on_skip: SkipHandler | None, feed: str, entity_id: str, error: Exception) -> None:
+    if on_skip is not None:
+        on_skip(
+            EntitySkip(
+                feed=feed,
+                key=entity_id,
+                reason=HotStateSkip.BUILD_FAILED,
+                detail=f"{type(error).__name__}: {error}",
+            )
+        )
 
 
 def increasing_updates(
@@ -135,30 +168,42 @@ def increasing_updates(
 
 
 def build_trip_updates(
-    trips: Iterable[TripEntity], *, now: int, previous_timestamp: int | None = None
+    trips: Iterable[TripEntity],
+    *,
+    now: int,
+    previous_timestamp: int | None = None,
+    on_skip: SkipHandler | None = None,
 ) -> rt.FeedMessage:
     """One entity per run (id: the run id); a cancelled run as a CANCELED trip."""
     feed = _new_feed(now, previous_timestamp)
     entities = feed.entity
     for item in trips:
         entity = entities.add()
-        entity.id = item.run_id
-        tu = entity.trip_update
-        _fill_trip(tu.trip, item.trip)
-        if item.vehicle is not None:
-            _fill_vehicle(tu.vehicle, item.vehicle)
-        tu.timestamp = item.timestamp
-        if item.trip.cancelled:
-            continue  # a CANCELED trip carries no stop time updates
-        updates = tu.stop_time_update
-        for update in increasing_updates(item.stop_time_updates):
-            stu = updates.add()
-            stu.stop_sequence = update.stop_sequence
-            stu.stop_id = update.stop_id
-            stu.schedule_relationship = _STOP_SCHEDULED
-            stu.arrival.time = update.arrival_time
-            stu.departure.time = update.departure_time
-            if update.uncertainty_s is not None:
-                stu.arrival.uncertainty = update.uncertainty_s
-                stu.departure.uncertainty = update.uncertainty_s
+        try:
+            _fill_trip_update(entity, item)
+        except (ValueError, TypeError) as error:
+            del entities[-1]
+            _skipped(on_skip, TRIP_UPDATES_FEED, item.run_id, error)
     return feed
+
+
+def _fill_trip_update(entity: rt.FeedEntity, item: TripEntity) -> None:
+    entity.id = item.run_id
+    tu = entity.trip_update
+    _fill_trip(tu.trip, item.trip)
+    if item.vehicle is not None:
+        _fill_vehicle(tu.vehicle, item.vehicle)
+    tu.timestamp = item.timestamp
+    if item.trip.cancelled:
+        return  # a CANCELED trip carries no stop time updates
+    updates = tu.stop_time_update
+    for update in increasing_updates(item.stop_time_updates):
+        stu = updates.add()
+        stu.stop_sequence = update.stop_sequence
+        stu.stop_id = update.stop_id
+        stu.schedule_relationship = _STOP_SCHEDULED
+        stu.arrival.time = update.arrival_time
+        stu.departure.time = update.departure_time
+        if update.uncertainty_s is not None:
+            stu.arrival.uncertainty = update.uncertainty_s
+            stu.departure.uncertainty = update.uncertainty_s

@@ -13,10 +13,17 @@ What is published (decided here, nowhere else):
   and congestion are attached when the vehicle's current run is tracking or in
   progress; a vehicle without such a run is published without a trip.
 - TripUpdates: every run in ``runs:in_progress`` with a trip and stop time
-  updates, and every run in ``runs:canceled`` (until its score, POSIX s) with a
-  trip, as a CANCELED trip. Vehicles without a run are never in TripUpdates.
+  updates computed no longer than ``stop_time_update_max_age_s`` ago (setting
+  ``FEED_STOP_TIME_UPDATE_MAX_AGE_S``), and every run in ``runs:canceled`` (until its
+  score, POSIX s) with a trip, as a CANCELED trip. Vehicles without a run are never in
+  TripUpdates.
 Entity timestamps are capped at ``now``: a vehicle clock slightly ahead must not
 put an entity after the feed header (a GTFS-RT validator error).
+
+A stored record the contracts cannot use (unreadable, or a value outside the telemetry
+bounds) is reported to ``on_skip`` with its key and left out: a bad position leaves its
+vehicle out, a bad trip or stop time updates its trip update; a bad occupancy, stop
+status or congestion leaves the entity without that part. The rest is assembled.
 
 Reads keys through ``databus.keys`` only; writes nothing except dropping expired
 members of ``runs:canceled``.
@@ -39,9 +46,12 @@ from runs.domain.telemetry import (
     trip,
     vehicle_stop_status,
 )
-from runs.domain.telemetry.fields import parse_float
+from runs.domain.telemetry.fields import StoredRead, parse_float
+from schedule_engine.feeds.builders import TRIP_UPDATES_FEED, VEHICLE_POSITIONS_FEED, SkipHandler
+from schedule_engine.feeds.skips import RecordReader
 from schedule_engine.feeds.snapshots import (
     CongestionLevel,
+    HotStateSkip,
     OccupancySnapshot,
     OccupancyStatus,
     PositionSnapshot,
@@ -60,6 +70,10 @@ from schedule_engine.feeds.snapshots import (
 # (Google's guidance), short enough that a parked bus does not linger on trip planners'
 # maps; GTFS-RT best practices ask for data no older than 90 s.
 POSITION_MAX_AGE_S = 300
+# Stop time updates computed from a position older than this are not published (setting
+# FEED_STOP_TIME_UPDATE_MAX_AGE_S): the progression producer rewrites them on every matched
+# position, so older ones mean matching has stopped, not that the bus is on time.
+STOP_TIME_UPDATE_MAX_AGE_S = 120
 
 # Hashes fetched per server-side script call: bounds how long one call blocks Redis.
 HASHES_PER_CALL = 1000
@@ -211,22 +225,45 @@ def _groups(items: Sequence[_T], size: int) -> Iterator[tuple[_T, ...]]:
 
 
 def feed_inputs_assemble(
-    hot: FleetHotState, *, now: int, vehicle_max_age_s: float = POSITION_MAX_AGE_S
+    hot: FleetHotState,
+    *,
+    now: int,
+    vehicle_max_age_s: float = POSITION_MAX_AGE_S,
+    stop_time_update_max_age_s: float = STOP_TIME_UPDATE_MAX_AGE_S,
+    on_skip: SkipHandler | None = None,
 ) -> FeedInputs:
-    """The VehiclePositions and TripUpdates entities the hot state says to publish."""
+    """The VehiclePositions and TripUpdates entities the hot state says to publish.
+
+    A stored record that cannot be used is reported to ``on_skip`` (with its key) and
+    left out; the rest is assembled. Pure apart from calling ``on_skip``.
+    """
+    vehicle_reader = RecordReader(VEHICLE_POSITIONS_FEED, on_skip)
+    trip_reader = RecordReader(TRIP_UPDATES_FEED, on_skip)
     active = hot.tracking | hot.in_progress
-    trips = {rid: _trip(run.trip) for rid, run in hot.runs.items()}
+    trip_reads = {rid: _trip(run.trip) for rid, run in hot.runs.items()}
+    trips = {rid: read.value for rid, read in trip_reads.items()}
     vehicles: list[VehicleEntity] = []
     descriptors: dict[str, VehicleSnapshot] = {}
     for state in hot.vehicles:
-        descriptor = _vehicle(state.vehicle_id, state.metadata)
-        descriptors[state.vehicle_id] = descriptor
-        where = position.from_redis(state.vehicle_id, state.position)
+        vid = state.vehicle_id
+        descriptor = _vehicle(vid, state.metadata)
+        descriptors[vid] = descriptor
+        where = vehicle_reader.use(
+            keys.vehicle_position(vid),
+            position.read_stored(vid, state.position),
+            state.position,
+            HotStateSkip.BAD_POSITION,
+        )
         if where is None or where.timestamp < now - vehicle_max_age_s:
             continue
         rid = state.current_run if state.current_run in active else None
         run = hot.runs.get(rid) if rid else None
+        if run is not None:
+            vehicle_reader.use(
+                keys.run_trip(run.run_id), trip_reads[run.run_id], run.trip, HotStateSkip.BAD_TRIP
+            )
         run_trip = trips.get(rid) if rid else None
+        on_trip = run is not None and run_trip is not None
         vehicles.append(
             VehicleEntity(
                 vehicle=descriptor,
@@ -240,40 +277,70 @@ def feed_inputs_assemble(
                 ),
                 run_id=rid if run_trip else None,
                 trip=run_trip,
-                stop_status=_stop_status(run.stop_status) if run and run_trip else None,
-                occupancy=_occupancy(state.vehicle_id, state.occupancy),
-                congestion=_congestion(run.congestion) if run and run_trip else None,
+                stop_status=_stop_status(vehicle_reader, run) if on_trip else None,
+                occupancy=_occupancy(vehicle_reader, vid, state.occupancy),
+                congestion=_congestion(vehicle_reader, run) if on_trip else None,
             )
         )
-    entities = [
-        entity
-        for rid in sorted(hot.in_progress)
-        if (entity := _in_progress_entity(hot.runs.get(rid), trips.get(rid), descriptors, now))
-    ]
-    entities += [
-        entity
-        for rid in sorted(hot.canceled - hot.in_progress)
-        if (entity := _canceled_entity(hot.runs.get(rid), trips.get(rid), now))
-    ]
+    entities = []
+    for rid in sorted(hot.in_progress):
+        run = hot.runs.get(rid)
+        if run is None:
+            continue
+        run_trip = trip_reader.use(
+            keys.run_trip(rid), trip_reads[rid], run.trip, HotStateSkip.BAD_TRIP
+        )
+        entity = _in_progress_entity(
+            trip_reader, run, run_trip, descriptors, now, stop_time_update_max_age_s
+        )
+        if entity is not None:
+            entities.append(entity)
+    for rid in sorted(hot.canceled - hot.in_progress):
+        run = hot.runs.get(rid)
+        if run is None:
+            continue
+        run_trip = trip_reader.use(
+            keys.run_trip(rid), trip_reads[rid], run.trip, HotStateSkip.BAD_TRIP
+        )
+        if run_trip is not None:
+            entities.append(_canceled_entity(run, run_trip, now))
     return FeedInputs(vehicles=tuple(vehicles), trips=tuple(entities))
 
 
-def _trip(fields: Hash) -> TripSnapshot | None:
-    """The GTFS TripDescriptor, or None when a field the builders need is missing."""
-    descriptor = trip.from_redis(fields) if fields else None
-    if descriptor is None or None in (
+def _trip(fields: Hash) -> StoredRead[TripSnapshot]:
+    """The GTFS TripDescriptor; unusable (None) when a field the builders need is missing."""
+    if not fields:
+        return StoredRead(None)
+    read = trip.read_stored(fields)
+    descriptor = read.value
+    if descriptor is None:
+        return StoredRead(None, read.bad_fields)
+    if None in (
         descriptor.route_id,
         descriptor.direction_id,
         descriptor.start_date,
         descriptor.start_time,
     ):
-        return None
-    return TripSnapshot(
-        trip_id=descriptor.trip_id,
-        route_id=descriptor.route_id,
-        direction_id=descriptor.direction_id,
-        start_date=descriptor.start_date,
-        start_time=descriptor.start_time,
+        missing = tuple(
+            name
+            for name, value in (
+                (trip.ROUTE_ID, descriptor.route_id),
+                (trip.DIRECTION_ID, descriptor.direction_id),
+                (trip.START_DATE, descriptor.start_date),
+                (trip.START_TIME, descriptor.start_time),
+            )
+            if value is None and name not in read.bad_fields
+        )
+        return StoredRead(None, read.bad_fields + missing)
+    return StoredRead(
+        TripSnapshot(
+            trip_id=descriptor.trip_id,
+            route_id=descriptor.route_id,
+            direction_id=descriptor.direction_id,
+            start_date=descriptor.start_date,
+            start_time=descriptor.start_time,
+        ),
+        read.bad_fields,
     )
 
 
@@ -295,8 +362,15 @@ def _run_vehicle(
     return descriptors.get(vehicle_id) or VehicleSnapshot(vehicle_id)
 
 
-def _stop_status(fields: Hash) -> StopStatusSnapshot | None:
-    status = vehicle_stop_status.from_redis(fields) if fields else None
+def _stop_status(reader: RecordReader, run: RunHotState) -> StopStatusSnapshot | None:
+    if not run.stop_status:
+        return None
+    status = reader.use(
+        keys.run_vehicle_stop_status(run.run_id),
+        vehicle_stop_status.read_stored(run.stop_status),
+        run.stop_status,
+        HotStateSkip.BAD_STOP_STATUS,
+    )
     if status is None or status.current_stop_sequence is None or not status.stop_id:
         return None
     return StopStatusSnapshot(
@@ -306,20 +380,43 @@ def _stop_status(fields: Hash) -> StopStatusSnapshot | None:
     )
 
 
-def _occupancy(vehicle_id: str, fields: Hash) -> OccupancySnapshot | None:
-    load = occupancy.from_redis(vehicle_id, fields) if fields else None
+def _occupancy(reader: RecordReader, vehicle_id: str, fields: Hash) -> OccupancySnapshot | None:
+    if not fields:
+        return None
+    load = reader.use(
+        keys.vehicle_occupancy(vehicle_id),
+        occupancy.read_stored(vehicle_id, fields),
+        fields,
+        HotStateSkip.BAD_OCCUPANCY,
+    )
     if load is None:
         return None
     return OccupancySnapshot(status=OccupancyStatus(load.status.value), percentage=load.percentage)
 
 
-def _congestion(fields: Hash) -> CongestionLevel | None:
-    level = congestion_level.from_redis(fields) if fields else None
+def _congestion(reader: RecordReader, run: RunHotState) -> CongestionLevel | None:
+    if not run.congestion:
+        return None
+    level = reader.use(
+        keys.run_congestion_level(run.run_id),
+        congestion_level.read_stored(run.congestion),
+        run.congestion,
+        HotStateSkip.BAD_CONGESTION,
+    )
     return None if level is None else CongestionLevel(level.congestion_level.value)
 
 
-def _stop_time_updates(fields: Hash) -> tuple[int, tuple[StopTimeUpdateSnapshot, ...]] | None:
-    stored = stop_time_updates.from_redis(fields) if fields else None
+def _stop_time_updates(
+    reader: RecordReader, run: RunHotState
+) -> tuple[int, tuple[StopTimeUpdateSnapshot, ...]] | None:
+    if not run.stop_time_updates:
+        return None
+    stored = reader.use(
+        keys.run_stop_time_updates(run.run_id),
+        stop_time_updates.read_stored(run.stop_time_updates),
+        run.stop_time_updates,
+        HotStateSkip.BAD_STOP_TIME_UPDATES,
+    )
     if stored is None:
         return None
     # Positional arguments and a list comprehension: this runs once per stop of every run.
@@ -341,17 +438,28 @@ def _stop_time_updates(fields: Hash) -> tuple[int, tuple[StopTimeUpdateSnapshot,
 
 
 def _in_progress_entity(
-    run: RunHotState | None,
+    reader: RecordReader,
+    run: RunHotState,
     run_trip: TripSnapshot | None,
     descriptors: Mapping[str, VehicleSnapshot],
     now: int,
+    max_age_s: float,
 ) -> TripEntity | None:
     # Without predictions there is nothing to say about the trip: GTFS-RT wants at
     # least one stop time update in a trip update that is not CANCELED.
-    predicted = _stop_time_updates(run.stop_time_updates) if run and run_trip else None
+    predicted = _stop_time_updates(reader, run) if run_trip else None
     if predicted is None:
         return None
     timestamp, updates = predicted
+    if timestamp < now - max_age_s:
+        # Matching has stopped (a worker down, a database outage): predictions made that
+        # long ago are not what the vehicle is doing now, whatever the header says.
+        reader.report(
+            keys.run_stop_time_updates(run.run_id),
+            HotStateSkip.STALE_STOP_TIME_UPDATES,
+            f"computed {now - timestamp} s ago (bound {max_age_s:.0f} s): left out",
+        )
+        return None
     return TripEntity(
         run_id=run.run_id,
         trip=run_trip,
@@ -361,11 +469,7 @@ def _in_progress_entity(
     )
 
 
-def _canceled_entity(
-    run: RunHotState | None, run_trip: TripSnapshot | None, now: int
-) -> TripEntity | None:
-    if run is None or run_trip is None:
-        return None
+def _canceled_entity(run: RunHotState, run_trip: TripSnapshot, now: int) -> TripEntity:
     cancelled_at = parse_float(run.projection.get(RUN_LAST_EVENT_AT))
     return TripEntity(
         run_id=run.run_id,

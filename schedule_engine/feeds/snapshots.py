@@ -3,7 +3,9 @@
 Filled by the feed-building shell from hot state (``vehicle:*``, ``run:*``); the
 builders in ``builders.py`` turn them into protobuf. Enumerations carry the
 GTFS-RT protobuf value names, so the builders set them without a lookup table.
-Imports only the standard library.
+``EntitySkip`` is what a reader of hot state reports about a record it could not use
+(the assembly, the builders, the WebSocket snapshot, the API); ``skips`` counts and
+logs it. Imports only the standard library.
 """
 
 from __future__ import annotations
@@ -125,3 +127,31 @@ class TripEntity:
     timestamp: int
     vehicle: VehicleSnapshot | None = None
     stop_time_updates: tuple[StopTimeUpdateSnapshot, ...] = ()
+
+
+class HotStateSkip(StrEnum):
+    """Why a reader of hot state left a record (and, for a required one, its entity) out.
+
+    Label values of ``databus_feed_entities_skipped_total``: add, never rename.
+    """
+
+    BAD_POSITION = "bad_position"  # the vehicle is left out
+    BAD_OCCUPANCY = "bad_occupancy"  # published without occupancy (or without the bad field)
+    BAD_TRIP = "bad_trip"  # the run's trip update is left out; its vehicle goes without trip
+    BAD_STOP_STATUS = "bad_stop_status"  # published without stop status
+    BAD_CONGESTION = "bad_congestion"  # published without congestion level
+    BAD_STOP_TIME_UPDATES = "bad_stop_time_updates"  # unreadable: the trip update is left out
+    STALE_STOP_TIME_UPDATES = "stale_stop_time_updates"  # older than the bound: left out
+    BAD_RUN = "bad_run"  # a run projection a snapshot could not use
+    BUILD_FAILED = "build_failed"  # protobuf refused a value: the entity is left out
+
+
+@dataclass(frozen=True, slots=True)
+class EntitySkip:
+    """One record a reader could not use: where (``feed``), which (``key``, the Redis key or
+    entity id), why, and a human detail for the log."""
+
+    feed: str
+    key: str
+    reason: HotStateSkip
+    detail: str

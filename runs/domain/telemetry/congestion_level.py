@@ -11,7 +11,7 @@ from enum import StrEnum
 
 import msgspec
 
-from runs.domain.telemetry.fields import check_timestamp, parse_int, require
+from runs.domain.telemetry.fields import StoredFields, StoredRead, check_timestamp, require
 from runs.domain.telemetry.rejection import RejectReason, TelemetryRejected
 
 CONGESTION_LEVEL = "congestion_level"
@@ -47,11 +47,18 @@ def validate_for_write(level: CongestionLevel) -> dict[str, str]:
 
 def from_redis(fields: Mapping[str, str]) -> CongestionLevel | None:
     """Tolerant: None without a timestamp; an unknown level reads as UNKNOWN_CONGESTION_LEVEL."""
-    timestamp = parse_int(fields.get(TIMESTAMP))
-    if timestamp is None:
-        return None
+    return read_stored(fields).value
+
+
+def read_stored(fields: Mapping[str, str]) -> StoredRead[CongestionLevel]:
+    """``from_redis`` that also names the stored fields it could not use."""
+    stored = StoredFields(fields)
+    timestamp = stored.timestamp(TIMESTAMP)
     try:
         code = CongestionLevelCode(fields.get(CONGESTION_LEVEL, ""))
     except ValueError:
+        stored.mark_bad(CONGESTION_LEVEL)
         code = CongestionLevelCode.UNKNOWN_CONGESTION_LEVEL
-    return CongestionLevel(congestion_level=code, timestamp=timestamp)
+    if timestamp is None:
+        return stored.result(None)
+    return stored.result(CongestionLevel(congestion_level=code, timestamp=timestamp))

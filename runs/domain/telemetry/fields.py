@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -119,3 +121,72 @@ def parse_int(text: str | None) -> int | None:
 def format_number(value: float | int) -> str:
     """The hash spelling of a number: shortest round-trip text."""
     return repr(value)
+
+
+def parse_timestamp(text: str | None) -> int | None:
+    """Tolerant: POSIX seconds within the accepted range, or None."""
+    value = parse_int(text)
+    if value is None or not MIN_POSIX_SECONDS <= value < MILLISECONDS_THRESHOLD:
+        return None
+    return value
+
+
+_V = TypeVar("_V")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRead(Generic[_V]):
+    """A tolerant read of one stored hash: the value (None when unusable) and the names of
+    the fields that were present but unusable, so that a reader can count and log them."""
+
+    value: _V | None
+    bad_fields: tuple[str, ...] = ()
+
+
+class StoredFields:
+    """Reads the fields of one stored hash tolerantly, remembering each present field whose
+    text is unreadable or out of its bounds (an absent or empty field is simply absent)."""
+
+    __slots__ = ("_bad", "_fields")
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        self._fields = fields
+        self._bad: list[str] = []
+
+    def text(self, name: str) -> str | None:
+        return self._fields.get(name) or None
+
+    def mark_bad(self, name: str) -> None:
+        self._bad.append(name)
+
+    def number(self, name: str, bounds: tuple[float, float] | None = None) -> float | None:
+        text = self._fields.get(name)
+        if not text:
+            return None
+        value = parse_float(text)
+        if value is None or (bounds is not None and not bounds[0] <= value <= bounds[1]):
+            self._bad.append(name)
+            return None
+        return value
+
+    def integer(self, name: str, bounds: tuple[int, int] | None = None) -> int | None:
+        text = self._fields.get(name)
+        if not text:
+            return None
+        value = parse_int(text)
+        if value is None or (bounds is not None and not bounds[0] <= value <= bounds[1]):
+            self._bad.append(name)
+            return None
+        return value
+
+    def timestamp(self, name: str) -> int | None:
+        text = self._fields.get(name)
+        if not text:
+            return None
+        value = parse_timestamp(text)
+        if value is None:
+            self._bad.append(name)
+        return value
+
+    def result(self, value: _V | None) -> StoredRead[_V]:
+        return StoredRead(value, tuple(self._bad))

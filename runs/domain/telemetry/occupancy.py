@@ -1,7 +1,7 @@
 """Contract of a vehicle's occupancy: MQTT payload, typed value, `vehicle:{vid}:occupancy` hash.
 
 Written by the MQTT consumer; read by the REST API and feed builders. Payload
-(DESIGN.md): ``occupancy_percentage`` (int ≥ 0), ``occupancy_count`` (int ≥ 0),
+(DESIGN.md): ``occupancy_percentage`` (int, 0..300), ``occupancy_count`` (int, 0..10,000),
 ``timestamp``. The status is classified here, by the server, from the
 percentage; an ``occupancy_status`` sent by the edge is discarded. Pure.
 """
@@ -14,13 +14,15 @@ from enum import StrEnum
 import msgspec
 
 from runs.domain.telemetry.fields import (
+    StoredFields,
+    StoredRead,
     check_non_negative,
+    check_range,
     check_timestamp,
     decode_json_object,
     format_number,
-    parse_float,
-    parse_int,
 )
+from runs.domain.telemetry.limits import OCCUPANCY_COUNT_RANGE, OCCUPANCY_PERCENTAGE_RANGE
 from runs.domain.telemetry.rejection import RejectReason, TelemetryRejected
 
 OCCUPANCY_PERCENTAGE = "occupancy_percentage"
@@ -102,13 +104,14 @@ def decode(payload: bytes, *, vehicle_id: str, received_at: float) -> Occupancy:
 
 
 def check(occupancy: Occupancy) -> None:
-    for name, value in (
-        (OCCUPANCY_PERCENTAGE, occupancy.percentage),
-        (OCCUPANCY_COUNT, occupancy.count),
+    for name, value, bounds in (
+        (OCCUPANCY_PERCENTAGE, occupancy.percentage, OCCUPANCY_PERCENTAGE_RANGE),
+        (OCCUPANCY_COUNT, occupancy.count, OCCUPANCY_COUNT_RANGE),
     ):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise TelemetryRejected(RejectReason.WRONG_TYPE, f"{name} must be an integer")
         check_non_negative(name, value, RejectReason.NEGATIVE_OCCUPANCY)
+        check_range(name, value, bounds, RejectReason.OCCUPANCY_OUT_OF_RANGE)
     check_timestamp(occupancy.timestamp)
 
 
@@ -128,17 +131,26 @@ def validate_for_write(occupancy: Occupancy) -> dict[str, str]:
 
 
 def from_redis(vehicle_id: str, fields: Mapping[str, str]) -> Occupancy | None:
-    """Tolerant: the stored occupancy, None without a readable timestamp."""
-    timestamp = parse_int(fields.get(TIMESTAMP))
+    """Tolerant: the stored occupancy, None without a usable timestamp."""
+    return read_stored(vehicle_id, fields).value
+
+
+def read_stored(vehicle_id: str, fields: Mapping[str, str]) -> StoredRead[Occupancy]:
+    """``from_redis`` that also names the stored fields it could not use (a percentage or
+    count outside the bounds of ``limits`` is dropped)."""
+    stored = StoredFields(fields)
+    timestamp = stored.timestamp(TIMESTAMP)
+    received_at = stored.number(RECEIVED_AT)
+    percentage = stored.integer(OCCUPANCY_PERCENTAGE, OCCUPANCY_PERCENTAGE_RANGE)
+    count = stored.integer(OCCUPANCY_COUNT, OCCUPANCY_COUNT_RANGE)
     if timestamp is None:
-        return None
-    received_at = parse_float(fields.get(RECEIVED_AT))
-    percentage = parse_int(fields.get(OCCUPANCY_PERCENTAGE))
-    count = parse_int(fields.get(OCCUPANCY_COUNT))
-    return Occupancy(
-        vehicle_id=vehicle_id,
-        timestamp=timestamp,
-        received_at=float(timestamp) if received_at is None else received_at,
-        percentage=percentage if percentage is not None and percentage >= 0 else None,
-        count=count if count is not None and count >= 0 else None,
+        return stored.result(None)
+    return stored.result(
+        Occupancy(
+            vehicle_id=vehicle_id,
+            timestamp=timestamp,
+            received_at=float(timestamp) if received_at is None else received_at,
+            percentage=percentage,
+            count=count,
+        )
     )

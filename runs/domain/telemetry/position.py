@@ -2,8 +2,8 @@
 
 Written by the MQTT consumer; read by the REST API, feed builders, detectors and
 map-matching through ``from_redis``. Payload (DESIGN.md): ``latitude``,
-``longitude`` required (WGS84 degrees), ``bearing`` (0..360), ``speed`` (m/s ≥ 0),
-``odometer`` (m ≥ 0), ``timestamp`` (POSIX seconds; the receive time stands in
+``longitude`` required (WGS84 degrees), ``bearing`` (0..360), ``speed`` (m/s, 0..150),
+``odometer`` (m, 0..1e10), ``timestamp`` (POSIX seconds; the receive time stands in
 when absent). Unknown payload fields are ignored. Pure.
 """
 
@@ -14,16 +14,22 @@ from collections.abc import Mapping
 import msgspec
 
 from runs.domain.telemetry.fields import (
+    StoredFields,
+    StoredRead,
     check_finite,
     check_non_negative,
     check_range,
     check_timestamp,
     decode_json_object,
     format_number,
-    parse_float,
-    parse_int,
 )
-from runs.domain.telemetry.limits import BEARING_RANGE, LATITUDE_RANGE, LONGITUDE_RANGE
+from runs.domain.telemetry.limits import (
+    BEARING_RANGE,
+    LATITUDE_RANGE,
+    LONGITUDE_RANGE,
+    ODOMETER_RANGE,
+    SPEED_RANGE,
+)
 from runs.domain.telemetry.rejection import RejectReason, TelemetryRejected
 
 LATITUDE = "latitude"
@@ -99,7 +105,9 @@ def check(position: Position) -> None:
     )
     check_range(BEARING, position.bearing, BEARING_RANGE, RejectReason.BEARING_OUT_OF_RANGE)
     check_non_negative(SPEED, position.speed, RejectReason.NEGATIVE_SPEED)
+    check_range(SPEED, position.speed, SPEED_RANGE, RejectReason.SPEED_OUT_OF_RANGE)
     check_non_negative(ODOMETER, position.odometer, RejectReason.NEGATIVE_ODOMETER)
+    check_range(ODOMETER, position.odometer, ODOMETER_RANGE, RejectReason.ODOMETER_OUT_OF_RANGE)
     check_timestamp(position.timestamp)
 
 
@@ -120,23 +128,32 @@ def validate_for_write(position: Position) -> dict[str, str]:
 
 
 def from_redis(vehicle_id: str, fields: Mapping[str, str]) -> Position | None:
-    """Tolerant: the stored position, None if a required field is missing or unreadable."""
-    latitude = parse_float(fields.get(LATITUDE))
-    longitude = parse_float(fields.get(LONGITUDE))
-    timestamp = parse_int(fields.get(TIMESTAMP))
+    """Tolerant: the stored position, None if a required field is missing or unusable."""
+    return read_stored(vehicle_id, fields).value
+
+
+def read_stored(vehicle_id: str, fields: Mapping[str, str]) -> StoredRead[Position]:
+    """``from_redis`` that also names the stored fields it could not use: a value outside
+    the bounds of ``limits`` is dropped (required ones make the whole position unusable)."""
+    stored = StoredFields(fields)
+    latitude = stored.number(LATITUDE, LATITUDE_RANGE)
+    longitude = stored.number(LONGITUDE, LONGITUDE_RANGE)
+    timestamp = stored.timestamp(TIMESTAMP)
+    received_at = stored.number(RECEIVED_AT)
+    bearing = stored.number(BEARING, BEARING_RANGE)
+    speed = stored.number(SPEED, SPEED_RANGE)
+    odometer = stored.number(ODOMETER, ODOMETER_RANGE)
     if latitude is None or longitude is None or timestamp is None:
-        return None
-    received_at = parse_float(fields.get(RECEIVED_AT))
-    bearing = parse_float(fields.get(BEARING))
-    speed = parse_float(fields.get(SPEED))
-    odometer = parse_float(fields.get(ODOMETER))
-    return Position(
-        vehicle_id=vehicle_id,
-        latitude=latitude,
-        longitude=longitude,
-        timestamp=timestamp,
-        received_at=float(timestamp) if received_at is None else received_at,
-        bearing=bearing if bearing is not None and 0 <= bearing <= 360 else None,
-        speed=speed if speed is not None and speed >= 0 else None,
-        odometer=odometer if odometer is not None and odometer >= 0 else None,
+        return stored.result(None)
+    return stored.result(
+        Position(
+            vehicle_id=vehicle_id,
+            latitude=latitude,
+            longitude=longitude,
+            timestamp=timestamp,
+            received_at=float(timestamp) if received_at is None else received_at,
+            bearing=bearing,
+            speed=speed,
+            odometer=odometer,
+        )
     )

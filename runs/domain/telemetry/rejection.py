@@ -29,6 +29,10 @@ class RejectReason(StrEnum):
     WRONG_TYPE = "wrong_type"
     MISSING_FIELD = "missing_field"
     INVALID_VALUE = "invalid_value"
+    # Above the plausible maximum of limits.py (a negative value keeps its NEGATIVE_* code).
+    SPEED_OUT_OF_RANGE = "speed_out_of_range"
+    ODOMETER_OUT_OF_RANGE = "odometer_out_of_range"
+    OCCUPANCY_OUT_OF_RANGE = "occupancy_out_of_range"
 
 
 class TelemetryRejected(ValueError):

@@ -18,7 +18,17 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
-from runs.domain.telemetry.fields import check_timestamp, parse_int, require
+from runs.domain.telemetry.fields import (
+    StoredFields,
+    StoredRead,
+    check_timestamp,
+    require,
+)
+from runs.domain.telemetry.limits import (
+    STOP_SEQUENCE_RANGE,
+    STOP_TIME_MAX_OFFSET_S,
+    UNCERTAINTY_RANGE_S,
+)
 from runs.domain.telemetry.rejection import RejectReason, TelemetryRejected
 
 TIMESTAMP = "timestamp"
@@ -44,8 +54,9 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(tuple[StopTimeUpdate, ...])
 
 
-def _check_order(updates: Sequence[StopTimeUpdate]) -> None:
-    """Strictly increasing stop_sequence and times (a stop may arrive and depart at once)."""
+def _check_order(updates: Sequence[StopTimeUpdate], timestamp: int) -> None:
+    """Strictly increasing stop_sequence and times (a stop may arrive and depart at once),
+    each within the bounds of ``limits``."""
     previous_sequence = -1
     previous_time: int | None = None
     for update in updates:
@@ -63,6 +74,12 @@ def _check_order(updates: Sequence[StopTimeUpdate]) -> None:
                 RejectReason.INVALID_VALUE, f"stop {update.stop_sequence} uncertainty < 0"
             )
         times = [check_timestamp(t) for t in (update.arrival, update.departure) if t is not None]
+        if not _within_bounds(update, timestamp):
+            raise TelemetryRejected(
+                RejectReason.INVALID_VALUE,
+                f"stop {update.stop_sequence}: stop_sequence, a time or the uncertainty is "
+                "outside its bounds",
+            )
         if len(times) == 2 and times[1] < times[0]:
             raise TelemetryRejected(
                 RejectReason.INVALID_VALUE, f"stop {update.stop_sequence} departs before arriving"
@@ -79,18 +96,45 @@ def _check_order(updates: Sequence[StopTimeUpdate]) -> None:
 def validate_for_write(value: StopTimeUpdates) -> dict[str, str]:
     """Strict: the hash fields; raises ``TelemetryRejected`` on a missing or invalid value."""
     timestamp = check_timestamp(require(TIMESTAMP, value.timestamp))
-    _check_order(value.updates)
+    _check_order(value.updates, timestamp)
     return {TIMESTAMP: str(timestamp), UPDATES: _encoder.encode(value.updates).decode()}
 
 
+def _within_bounds(update: StopTimeUpdate, timestamp: int) -> bool:
+    """Every number of one row fits its protobuf type and is plausible for this trip."""
+    low, high = timestamp - STOP_TIME_MAX_OFFSET_S, timestamp + STOP_TIME_MAX_OFFSET_S
+    return (
+        STOP_SEQUENCE_RANGE[0] <= update.stop_sequence <= STOP_SEQUENCE_RANGE[1]
+        and (update.arrival is None or low <= update.arrival <= high)
+        and (update.departure is None or low <= update.departure <= high)
+        and (
+            update.uncertainty_s is None
+            or UNCERTAINTY_RANGE_S[0] <= update.uncertainty_s <= UNCERTAINTY_RANGE_S[1]
+        )
+    )
+
+
 def from_redis(fields: Mapping[str, str]) -> StopTimeUpdates | None:
-    """Tolerant: None without a timestamp or readable updates."""
-    timestamp = parse_int(fields.get(TIMESTAMP))
-    raw = fields.get(UPDATES)
-    if timestamp is None or not raw:
-        return None
+    """Tolerant: None without a timestamp or readable updates; rows out of bounds dropped."""
+    return read_stored(fields).value
+
+
+def read_stored(fields: Mapping[str, str]) -> StoredRead[StopTimeUpdates]:
+    """``from_redis`` that also names the stored fields it could not use (``updates`` when
+    it is unreadable or when a row was dropped for a number outside its bounds)."""
+    stored = StoredFields(fields)
+    timestamp = stored.timestamp(TIMESTAMP)
+    raw = stored.text(UPDATES)
+    if raw is None:
+        return stored.result(None)
     try:
         updates = _decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-    return StopTimeUpdates(timestamp=timestamp, updates=updates)
+        stored.mark_bad(UPDATES)
+        return stored.result(None)
+    if timestamp is None:
+        return stored.result(None)
+    usable = tuple(u for u in updates if _within_bounds(u, timestamp))
+    if len(usable) != len(updates):
+        stored.mark_bad(UPDATES)
+    return stored.result(StopTimeUpdates(timestamp=timestamp, updates=usable))

@@ -12,7 +12,14 @@ from enum import StrEnum
 
 import msgspec
 
-from runs.domain.telemetry.fields import check_timestamp, parse_int, require
+from runs.domain.telemetry.fields import (
+    StoredFields,
+    StoredRead,
+    check_range,
+    check_timestamp,
+    require,
+)
+from runs.domain.telemetry.limits import STOP_SEQUENCE_RANGE
 from runs.domain.telemetry.rejection import RejectReason, TelemetryRejected
 
 CURRENT_STATUS = "current_status"
@@ -42,8 +49,12 @@ def validate_for_write(status: VehicleStopStatus) -> dict[str, str]:
     code = require(CURRENT_STATUS, status.current_status)
     if code not in StopStatusCode.__members__.values():
         raise TelemetryRejected(RejectReason.INVALID_VALUE, f"{CURRENT_STATUS} {code!r}")
-    if status.current_stop_sequence is not None and status.current_stop_sequence < 0:
-        raise TelemetryRejected(RejectReason.INVALID_VALUE, f"{CURRENT_STOP_SEQUENCE} < 0")
+    check_range(
+        CURRENT_STOP_SEQUENCE,
+        status.current_stop_sequence,
+        STOP_SEQUENCE_RANGE,
+        RejectReason.INVALID_VALUE,
+    )
     if status.current_stop_sequence is None and not status.stop_id:
         raise TelemetryRejected(
             RejectReason.MISSING_FIELD, f"{CURRENT_STOP_SEQUENCE} or {STOP_ID} is required"
@@ -61,17 +72,26 @@ def validate_for_write(status: VehicleStopStatus) -> dict[str, str]:
 
 def from_redis(fields: Mapping[str, str]) -> VehicleStopStatus | None:
     """Tolerant: None without a known status and a timestamp; bad optionals dropped."""
-    timestamp = parse_int(fields.get(TIMESTAMP))
+    return read_stored(fields).value
+
+
+def read_stored(fields: Mapping[str, str]) -> StoredRead[VehicleStopStatus]:
+    """``from_redis`` that also names the stored fields it could not use."""
+    stored = StoredFields(fields)
+    timestamp = stored.timestamp(TIMESTAMP)
+    sequence = stored.integer(CURRENT_STOP_SEQUENCE, STOP_SEQUENCE_RANGE)
     try:
         code = StopStatusCode(fields.get(CURRENT_STATUS, ""))
     except ValueError:
-        return None
+        stored.mark_bad(CURRENT_STATUS)
+        return stored.result(None)
     if timestamp is None:
-        return None
-    sequence = parse_int(fields.get(CURRENT_STOP_SEQUENCE))
-    return VehicleStopStatus(
-        current_status=code,
-        timestamp=timestamp,
-        current_stop_sequence=sequence if sequence is not None and sequence >= 0 else None,
-        stop_id=fields.get(STOP_ID) or None,
+        return stored.result(None)
+    return stored.result(
+        VehicleStopStatus(
+            current_status=code,
+            timestamp=timestamp,
+            current_stop_sequence=sequence,
+            stop_id=stored.text(STOP_ID),
+        )
     )

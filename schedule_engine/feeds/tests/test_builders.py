@@ -4,6 +4,8 @@ from google.transit import gtfs_realtime_pb2 as rt
 
 from schedule_engine.feeds.builders import build_trip_updates, build_vehicle_positions
 from schedule_engine.feeds.snapshots import (
+    EntitySkip,
+    HotStateSkip,
     OccupancySnapshot,
     OccupancyStatus,
     PositionSnapshot,
@@ -16,6 +18,7 @@ from schedule_engine.feeds.snapshots import (
     VehicleSnapshot,
     WheelchairAccessible,
 )
+from schedule_engine.feeds.store import FeedName
 
 NOW = 1_771_257_600
 TRIP = TripSnapshot("30095100", "D96", 1, "20260216", "10:30:00")
@@ -92,3 +95,36 @@ def test_trip_updates_cancelled_runs_and_no_vehicle_without_a_run():
     cancelled_tu = message.entity[1].trip_update
     assert cancelled_tu.trip.schedule_relationship == rt.TripDescriptor.CANCELED
     assert len(cancelled_tu.stop_time_update) == 0
+
+
+def test_an_entity_protobuf_refuses_is_left_out_and_reported_the_rest_built():
+    # What froze both feeds once: a uint32 field handed 2**32 raised out of the whole build.
+    poisoned = VehicleEntity(
+        VehicleSnapshot("poisoned"),
+        PositionSnapshot(38.9, -77.0, NOW - 4),
+        occupancy=OccupancySnapshot(OccupancyStatus.FULL, 4294967296),
+    )
+    negative = TripEntity(
+        "run-bad",
+        TRIP,
+        NOW - 5,
+        stop_time_updates=(StopTimeUpdateSnapshot(-1, "S1", NOW + 60, NOW + 60),),
+    )
+    good_trip = TripEntity(
+        "run-1", TRIP, NOW - 5, stop_time_updates=(StopTimeUpdateSnapshot(3, "S3", NOW, NOW),)
+    )
+    skipped: list[EntitySkip] = []
+
+    vehicles = parse(
+        build_vehicle_positions([ON_ROUTE, poisoned, NO_RUN], now=NOW, on_skip=skipped.append)
+    )
+    trips = parse(build_trip_updates([negative, good_trip], now=NOW, on_skip=skipped.append))
+
+    assert [e.id for e in vehicles.entity] == ["4582", "9999"]
+    assert vehicles.entity[0].vehicle.occupancy_percentage == 35
+    assert [e.id for e in trips.entity] == ["run-1"]
+    assert [(s.feed, s.key, s.reason) for s in skipped] == [
+        (FeedName.VEHICLE_POSITIONS.value, "poisoned", HotStateSkip.BUILD_FAILED),
+        (FeedName.TRIP_UPDATES.value, "run-bad", HotStateSkip.BUILD_FAILED),
+    ]
+    assert "out of range" in skipped[0].detail

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from databus import keys
-from runs.domain.telemetry import position, stop_time_updates, trip
+from runs.domain.telemetry import occupancy, position, stop_time_updates, trip
 from schedule_engine.feeds.hot_state import (
     POSITION_MAX_AGE_S,
+    STOP_TIME_UPDATE_MAX_AGE_S,
     FleetHotState,
     RunHotState,
     VehicleHotState,
@@ -14,6 +17,9 @@ from schedule_engine.feeds.hot_state import (
 )
 from schedule_engine.feeds.snapshots import (
     CongestionLevel,
+    EntitySkip,
+    HotStateSkip,
+    OccupancySnapshot,
     OccupancyStatus,
     StopStatus,
     WheelchairAccessible,
@@ -190,3 +196,93 @@ def test_a_trip_missing_a_descriptor_field_is_not_published_as_a_trip():
 
     assert inputs.vehicles[0].trip is None
     assert inputs.trips == ()
+
+
+def in_progress_fleet(run_hot: RunHotState) -> FleetHotState:
+    return FleetHotState(
+        vehicles=(VehicleHotState("v", position_fields(NOW - 5), current_run=run_hot.run_id),),
+        runs={run_hot.run_id: run_hot},
+        tracking=frozenset({run_hot.run_id}),
+        in_progress=frozenset({run_hot.run_id}),
+    )
+
+
+def test_stop_time_updates_older_than_the_bound_are_not_published():
+    # Matching stopped (a database outage): the last predictions must not be served
+    # under a fresh header.
+    fresh = replace(
+        run_hot_state("7"), stop_time_updates=updates_fields(NOW - STOP_TIME_UPDATE_MAX_AGE_S)
+    )
+    stale = replace(
+        run_hot_state("7"), stop_time_updates=updates_fields(NOW - STOP_TIME_UPDATE_MAX_AGE_S - 1)
+    )
+    skipped: list[EntitySkip] = []
+
+    assert [e.run_id for e in feed_inputs_assemble(in_progress_fleet(fresh), now=NOW).trips] == [
+        "7"
+    ]
+    inputs = feed_inputs_assemble(in_progress_fleet(stale), now=NOW, on_skip=skipped.append)
+
+    assert inputs.trips == ()
+    assert inputs.vehicles[0].run_id == "7"  # the vehicle is still where it is
+    [skip] = skipped
+    assert (skip.feed, skip.key, skip.reason) == (
+        "trip_updates",
+        keys.run_stop_time_updates("7"),
+        HotStateSkip.STALE_STOP_TIME_UPDATES,
+    )
+    # The operator's setting (FEED_STOP_TIME_UPDATE_MAX_AGE_S) moves the bound.
+    lenient = feed_inputs_assemble(
+        in_progress_fleet(stale), now=NOW, stop_time_update_max_age_s=600
+    )
+    assert [e.run_id for e in lenient.trips] == ["7"]
+
+
+def test_each_unusable_record_is_reported_with_its_key_and_the_rest_assembled():
+    loaded = occupancy.validate_for_write(occupancy.Occupancy("loaded", NOW - 5, NOW - 5, 40))
+    hot = FleetHotState(
+        vehicles=(
+            VehicleHotState("good", position_fields(NOW - 5)),
+            VehicleHotState("lost", {**position_fields(NOW - 5), "latitude": "north"}),
+            VehicleHotState(
+                "fast", {**position_fields(NOW - 5), "speed": "1e308"}, current_run="8"
+            ),
+            VehicleHotState(
+                "loaded",
+                position_fields(NOW - 5),
+                occupancy={**loaded, "occupancy_percentage": "4294967296"},
+            ),
+        ),
+        runs={
+            "7": run_hot_state("7"),
+            "8": replace(run_hot_state("8"), stop_time_updates={"timestamp": "1", "updates": "x"}),
+            "9": replace(run_hot_state("9"), trip={"trip_id": "T-9", "direction_id": "2"}),
+        },
+        tracking=frozenset({"8"}),
+        in_progress=frozenset({"7", "8", "9"}),
+    )
+    skipped: list[EntitySkip] = []
+
+    inputs = feed_inputs_assemble(hot, now=NOW, on_skip=skipped.append)
+
+    by_vehicle = {e.vehicle.vehicle_id: e for e in inputs.vehicles}
+    assert set(by_vehicle) == {"good", "fast", "loaded"}
+    assert by_vehicle["fast"].position.speed is None
+    assert by_vehicle["fast"].trip.trip_id == "T-101"
+    assert by_vehicle["loaded"].occupancy == OccupancySnapshot(OccupancyStatus.NO_DATA_AVAILABLE)
+    assert [e.run_id for e in inputs.trips] == ["7"]
+    assert {(s.feed, s.key, s.reason) for s in skipped} == {
+        ("vehicle_positions", keys.vehicle_position("lost"), HotStateSkip.BAD_POSITION),
+        ("vehicle_positions", keys.vehicle_position("fast"), HotStateSkip.BAD_POSITION),
+        ("vehicle_positions", keys.vehicle_occupancy("loaded"), HotStateSkip.BAD_OCCUPANCY),
+        ("trip_updates", keys.run_stop_time_updates("8"), HotStateSkip.BAD_STOP_TIME_UPDATES),
+        ("trip_updates", keys.run_trip("9"), HotStateSkip.BAD_TRIP),
+    }
+    # Nothing is reported for records that are simply absent (no occupancy, no predictions).
+    assert (
+        feed_inputs_assemble(
+            in_progress_fleet(run_hot_state("7", updates=False)), now=NOW, on_skip=skipped.append
+        ).trips
+        == ()
+    )
+    assert len(skipped) == 5
