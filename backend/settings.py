@@ -52,6 +52,8 @@ try:
     WORKER_METRICS_PORT = env.env_int("WORKER_METRICS_PORT", 9808, minimum=0)
     FEED_BUILD_INTERVAL_S = env.env_int("FEED_BUILD_INTERVAL_S", 15, minimum=1)
     FEED_VEHICLE_MAX_AGE_S = env.env_int("FEED_VEHICLE_MAX_AGE_S", 300, minimum=1)
+    # Stop time updates computed longer ago than this are not published (matching stopped).
+    FEED_STOP_TIME_UPDATE_MAX_AGE_S = env.env_int("FEED_STOP_TIME_UPDATE_MAX_AGE_S", 120, minimum=1)
     # A cancelled trip stays in TripUpdates until its scheduled end plus this (its date only).
     CANCELED_TRIP_PUBLISH_MARGIN_S = env.env_int("CANCELED_TRIP_PUBLISH_MARGIN_S", 3600, minimum=0)
     # Run lifecycle detection (defaults: DESIGN.md; shortened by end-to-end tests).
