@@ -20,7 +20,10 @@ on a resumed session the filters the consumer no longer wants are unsubscribed
 (MQTT cannot list a session's subscriptions: the consumer remembers what it
 subscribed in Redis, ``keys.ingest_session_filters``). On stop it drains within
 ``drain_s``: it reads nothing more, writes and acknowledges the batch in hand,
-and disconnects. Run by ``realtime_engine.mqtt`` (the worker bootstep), the tests
+and disconnects. With ``retire`` it ends a session for good instead (a replica
+slot scaled away): it unsubscribes everything, ingests what the session still
+holds, and disconnects with session expiry 0 once it has been quiet for
+``RETIRE_QUIET_S``. Run by ``realtime_engine.mqtt`` (the worker bootstep), the tests
 and the benchmark.
 """
 
@@ -68,6 +71,8 @@ IDLE_WAIT_S = 1.0
 MAX_RECEIVE_MAXIMUM = 65_535
 # Disconnect reason: another connection took this client id's session over.
 SESSION_TAKEN_OVER = 142
+# Retiring a session: it is empty once nothing has arrived for this long.
+RETIRE_QUIET_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,8 @@ class ConsumerConfig:
     receive_maximum: int = MAX_RECEIVE_MAXIMUM
     # On stop: how long to spend writing and acknowledging the batch in hand.
     drain_s: float = 5.0
+    # Ingest what this session holds, then end it (``manage.py ingest_session retire``).
+    retire: bool = False
 
     @property
     def receive_window(self) -> int:
@@ -147,6 +154,9 @@ class TelemetryConsumer:
         # (UN)SUBSCRIBE mids not yet answered; ``ready`` once none is left.
         self._pending_requests: set[int] = set()
         self._unsubscribing: dict[int, list[str]] = {}
+        self._last_message_at = 0.0
+        self._retiring = False  # the session is empty: end it on the way out
+        self._retired = False  # ended: DISCONNECT with session expiry 0 sent
         self._client = self._make_client()
 
     # ----- lifecycle -------------------------------------------------------------------------
@@ -167,6 +177,9 @@ class TelemetryConsumer:
                 self._service_network()
                 self._maybe_flush(time.monotonic())
                 self._ack_written()
+                if self.config.retire and self._session_emptied(time.monotonic()):
+                    self._retiring = True
+                    self._stop.set()
             self._finish(time.monotonic() + self.config.drain_s)
         finally:
             # _finish already waited for the batch in hand: give up on the rest now (those
@@ -178,6 +191,19 @@ class TelemetryConsumer:
     @property
     def stop_requested(self) -> bool:
         return self._stop.is_set()
+
+    @property
+    def retired(self) -> bool:
+        """True once a ``retire`` run has ended its session at the broker."""
+        return self._retired
+
+    def _session_emptied(self, now: float) -> bool:
+        return (
+            self.ready.is_set()
+            and not self._inbox
+            and not self._history.outstanding
+            and now - self._last_message_at >= RETIRE_QUIET_S
+        )
 
     def request_stop(self) -> None:
         """Reentrant, thread-safe, silent: the loop notices, drains and returns."""
@@ -239,9 +265,14 @@ class TelemetryConsumer:
         stale = stale_filters(filters, remembered, root) if flags.session_present else []
         self._pending_requests.clear()
         self._unsubscribing.clear()
-        options = SubscribeOptions(qos=1)
-        _, mid = client.subscribe([(topic_filter, options) for topic_filter in filters])
-        self._pending_requests.add(mid)
+        self._last_message_at = time.monotonic()
+        if self.config.retire:
+            # No new messages for this session; what it queued still arrives.
+            stale, filters = sorted({*stale, *remembered, *filters}), []
+        else:
+            options = SubscribeOptions(qos=1)
+            _, mid = client.subscribe([(topic_filter, options) for topic_filter in filters])
+            self._pending_requests.add(mid)
         if stale:
             _, mid = client.unsubscribe(stale)
             self._pending_requests.add(mid)
@@ -311,6 +342,7 @@ class TelemetryConsumer:
             logger.warning("MQTT ingest disconnected: %s", reason_code)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        self._last_message_at = time.monotonic()
         if not self._inbox:
             self._inbox_since = time.monotonic()
         self._inbox.append((message, time.time(), self._generation))
@@ -436,7 +468,9 @@ class TelemetryConsumer:
             metrics.DLQ_LENGTH.set(dlq_length)
 
     def _notify(self, batch) -> None:
-        if not (batch.positions or batch.occupancies):
+        # ``history`` too: fixes older than hot state (this worker behind another on one
+        # shared subscription) still reach the map-matcher, which matches them in order.
+        if not (batch.positions or batch.occupancies or batch.history):
             return
         for observer in self._observers:
             try:
@@ -463,8 +497,16 @@ class TelemetryConsumer:
             self._drain_wake()
         self._ack_written()
         if self._connected:
-            self._client.disconnect()
+            properties = None
+            if self._retiring:
+                properties = Properties(PacketTypes.DISCONNECT)
+                properties.SessionExpiryInterval = 0  # the broker deletes the session now
+            self._client.disconnect(properties=properties)
             self._write_out(deadline + IDLE_WAIT_S)
+            if self._retiring:
+                self._retired = True
+                with contextlib.suppress(redis.RedisError):
+                    self._redis.delete(keys.ingest_session_filters(self.config.client_id))
         self._connected = False
 
     def _write_out(self, deadline: float) -> None:

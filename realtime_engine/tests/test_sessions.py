@@ -3,11 +3,14 @@ subscriptions after a resumed session, and sessions that survive a broker crash.
 
 from __future__ import annotations
 
+import io
 import signal
 import time
 
 import pytest
+from django.core.management import call_command
 
+from backend import env
 from realtime_engine.ingest.service import consumer_config, ingest_client_id
 from realtime_engine.ingest.topics import stale_filters, subscription_filters
 from realtime_engine.tests.mqtt_support import publish
@@ -124,3 +127,41 @@ def test_a_session_and_its_queue_survive_a_broker_crash_older_than_the_save_wind
     finally:
         consumers.stop_all()
         broker.stop()
+
+
+def test_retiring_a_scaled_away_slot_ingests_its_share_and_ends_its_session(
+    private_broker, consumers, topic_root, redis_client, history_rows, settings
+):
+    settings.MQTT_ADDRESS = env.parse_mqtt_url(private_broker)
+    settings.MQTT_SHARED_GROUP = "databus"
+    slot_id = {
+        slot: ingest_client_id(explicit="", replica_slot=slot, topic_root=topic_root, hostname="")
+        for slot in ("1", "2")
+    }
+    kept_count = []
+    consumers.start(
+        private_broker,
+        client_id=slot_id["1"],
+        shared_group="databus",
+        observers=(lambda batch, client: kept_count.append(batch.message_count),),
+    )
+    consumers.stop(consumers.start(private_broker, client_id=slot_id["2"], shared_group="databus"))
+
+    # Slot 2 is scaled away: the broker still gives its offline session a share.
+    scaled_down = positions(topic_root, 1000, vehicles=1000, prefix="down")
+    publish(private_broker, scaled_down)
+    wait_for(lambda: sum(kept_count) > 0, 10, "slot 1's share")
+    time.sleep(0.5)
+    assert 0 < sum(kept_count) < len(scaled_down)
+
+    out = io.StringIO()
+    call_command("ingest_session", "retire", "--slot", "2", stdout=out)
+    assert f"session {slot_id['2']} retired" in out.getvalue()
+    wait_for(lambda: len(history_rows()) >= len(scaled_down), 10, "the stranded share stored")
+
+    # From now on slot 1 gets everything.
+    kept_count.clear()
+    after = positions(topic_root, 500, vehicles=500, prefix="after")
+    publish(private_broker, after)
+    wait_for(lambda: sum(kept_count) >= len(after), 10, "every message at slot 1")
+    assert len(history_rows()) == len(scaled_down) + len(after)
