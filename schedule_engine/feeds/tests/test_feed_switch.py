@@ -12,13 +12,13 @@ import pytest
 from google.transit import gtfs_realtime_pb2 as rt
 
 from databus import keys
+from databus.metrics import REGISTRY
 from runs.domain.lifecycle.states import RunState
 from runs.domain.telemetry import stop_time_updates
 from runs.models import Run, Vehicle
 from runs.services.actors import actor_for_user
 from runs.tests.fixtures.feed import TIMEZONE, gtfs_time, write_feed
 from runs.tests.fixtures.runs import walk_to
-from schedule_engine.feeds.metrics import FEED_ENTITIES_SKIPPED
 from schedule_engine.feeds.store import FeedName, feed_get
 from schedule_engine.feeds.tasks import feeds_publish
 from schedule_engine.models import Route, Stop, Trip
@@ -37,7 +37,8 @@ def stored(client, name: FeedName) -> rt.FeedMessage:
 
 
 def skipped(feed: FeedName, reason: str) -> float:
-    return FEED_ENTITIES_SKIPPED.labels(feed=feed.value, reason=reason)._value.get()
+    labels = {"feed": feed.value, "reason": reason}
+    return REGISTRY.get_sample_value("databus_feed_entities_skipped_total", labels) or 0.0
 
 
 def departures_around_now() -> tuple[dt.date, dict[str, int]]:
