@@ -61,6 +61,9 @@ try:
     RUN_EXPIRE_AFTER_S = env.env_float("RUN_EXPIRE_AFTER_S", 600.0)
     RUN_TERMINAL_ZONE_M = env.env_float("RUN_TERMINAL_ZONE_M", 30.0)
     RUN_SCAN_INTERVAL_S = env.env_float("RUN_SCAN_INTERVAL_S", 30.0)
+    # How often each worker checks that Redis still holds hot state (the epoch marker) and
+    # rebuilds it from PostgreSQL if not (realtime_engine.hot_state_watch); 0: never.
+    HOT_STATE_CHECK_INTERVAL_S = env.env_float("HOT_STATE_CHECK_INTERVAL_S", 5.0)
     # Stop zones of the map-matcher (agencies differ; WMATA: 50 / 50 / -1, a ±50 m zone
     # entered while still moving). A negative max speed: STOPPED_AT at any speed in the zone.
     PROGRESSION_STOPPED_RADIUS_M = env.env_float("PROGRESSION_STOPPED_RADIUS_M", 20.0)

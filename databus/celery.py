@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import worker_ready, worker_shutting_down
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 
@@ -25,3 +26,19 @@ app.conf.beat_schedule = _beat_schedule()
 # MQTT telemetry ingest runs inside the worker where MQTT_CONSUMER_ENABLED=true
 # (the step's include_if); named by string so Django is not imported here.
 app.steps["worker"].add("realtime_engine.mqtt:MqttIngestStep")
+
+
+# Every worker rebuilds hot state from PostgreSQL when Redis lost it (a thread checking
+# the epoch marker, realtime_engine.hot_state_watch); imported late, once Django is set up.
+@worker_ready.connect
+def _start_hot_state_watch(**_) -> None:
+    from realtime_engine import hot_state_watch
+
+    hot_state_watch.start()
+
+
+@worker_shutting_down.connect
+def _stop_hot_state_watch(**_) -> None:
+    from realtime_engine import hot_state_watch
+
+    hot_state_watch.stop()

@@ -27,6 +27,14 @@ def ingest_session_filters(client_id: str) -> str:
     return f"ingest:session:{client_id}:filters"
 
 
+# String: when hot state was last rebuilt from PostgreSQL (epoch s). Written only by a
+# completed rebuild, so its absence means Redis lost its data (or was never rebuilt) and
+# workers rebuild (runs.services.hot_state_rebuild, realtime_engine.hot_state_watch).
+HOT_STATE_EPOCH = "hot_state:epoch"
+# String with a TTL: the token of the rebuild under way, so workers rebuild one at a time.
+HOT_STATE_REBUILD_LOCK = "hot_state:rebuild_lock"
+
+
 def vehicle_position(vehicle_id: str) -> str:
     """Hash: latest position of a vehicle (MQTT consumer)."""
     return f"vehicle:{vehicle_id}:position"
