@@ -1,4 +1,9 @@
-"""ASGI entry served by uvicorn: HTTP goes to Django, WebSocket to Channels consumers."""
+"""ASGI entry served by uvicorn: HTTP goes to Django, WebSocket to Channels consumers.
+
+The lifespan protocol (which Channels' router does not speak) hooks the server's
+shutdown signals so that live WebSockets are closed with 1001 first
+(``realtime_engine.ws.shutdown``).
+"""
 
 import os
 
@@ -12,10 +17,12 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from backend.websocket_routes import websocket_urlpatterns  # noqa: E402
+from realtime_engine.ws.shutdown import lifespan  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        "lifespan": lifespan,
     }
 )

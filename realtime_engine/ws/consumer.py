@@ -4,7 +4,8 @@ Per connection: the topics it watches (joined through the process's ``hub``, not
 as channel-layer members of their own), a bounded outbound queue drained by one
 sender task, and a heartbeat task. Live messages only enqueue (never await the
 client): when the queue is full the client is too slow and is closed with
-``CloseCode.TOO_SLOW`` instead of being buffered without bound.
+``CloseCode.TOO_SLOW`` instead of being buffered without bound. When the server shuts
+down gracefully, every connection is closed with ``CloseCode.GOING_AWAY`` (``shutdown``).
 Schema: docs/api/websocket.md.
 """
 
@@ -82,6 +83,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.closing = True
             await self.close(code=CloseCode.UNAUTHENTICATED)
             return
+        if hub.going_away:  # arrived while the server shuts down
+            self.closing = True
+            await self.close(code=CloseCode.GOING_AWAY)
+            return
+        hub.connected(self)
         self.outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=settings.LIVE_WS_QUEUE_MAX)
         self.tasks = [
             asyncio.create_task(self._send_loop()),
@@ -90,6 +96,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
+        hub.disconnected(self)
         for task in self.tasks:
             task.cancel()
         for group in list(self.topics):
@@ -113,8 +120,17 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self._enqueue(encode(message))
 
     async def _close_slow(self) -> None:
+        await self._close_now(CloseCode.TOO_SLOW)
+
+    async def go_away(self) -> None:
+        """The server shuts down: the client should reconnect (to another replica)."""
+        if not self.closing:
+            self.closing = True
+            await self._close_now(CloseCode.GOING_AWAY)
+
+    async def _close_now(self, code: CloseCode) -> None:
         self.tasks[0].cancel()  # the sender: nothing more goes out before the close frame
-        await self.close(code=CloseCode.TOO_SLOW)
+        await self.close(code=code)
 
     async def _send_loop(self) -> None:
         while True:

@@ -14,6 +14,8 @@ Every heartbeat interval the hub renews what Redis knows of it, for the whole pr
   silent for clients that stay connected;
 - its groups' ``active_groups`` marks, in one write (one per connection would arrive all
   at once from clients that connected together, and stall delivery).
+The hub also knows every open connection of the process, subscribed or not, so that
+a graceful shutdown (``shutdown``) can close them all with 1001.
 Used by ``consumer``; events come from ``fanout``.
 """
 
@@ -38,10 +40,15 @@ RETRY_AFTER_ERROR_S = 1.0
 class Subscriber(Protocol):
     def deliver(self, text: str) -> None: ...
 
+    async def go_away(self) -> None:
+        """Close the connection: the server is shutting down."""
+
 
 class LiveHub:
     def __init__(self) -> None:
         self.members: dict[str, set[Subscriber]] = {}
+        self.connections: set[Subscriber] = set()
+        self.going_away = False  # shutting down: connections are closed, new ones too
         self.channel: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task] = []
@@ -61,6 +68,24 @@ class LiveHub:
                 asyncio.create_task(self._receive_loop(layer, self.channel)),
                 asyncio.create_task(self._renew_loop()),
             ]
+
+    def connected(self, subscriber: Subscriber) -> None:
+        self._bind()
+        self.connections.add(subscriber)
+
+    def disconnected(self, subscriber: Subscriber) -> None:
+        self.connections.discard(subscriber)
+
+    async def close_all(self, timeout: float) -> None:
+        """Close every open connection (a graceful shutdown); wait at most ``timeout``."""
+        self.going_away = True
+        closing = [asyncio.ensure_future(c.go_away()) for c in tuple(self.connections)]
+        if closing:
+            # Not cancelled after the timeout: a close half done still finishes.
+            await asyncio.wait(closing, timeout=timeout)
+        for task in closing:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                logger.warning("live hub: closing a connection failed: %r", task.exception())
 
     async def join(self, group: str, subscriber: Subscriber) -> None:
         self._bind()

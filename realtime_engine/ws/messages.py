@@ -18,6 +18,7 @@ from runs.domain.telemetry.position import Position
 class CloseCode(IntEnum):
     """WebSocket close codes (4000-4999 are the application's)."""
 
+    GOING_AWAY = 1001  # RFC 6455: the server shuts down (a deploy); reconnect
     UNAUTHENTICATED = 4401
     TOO_SLOW = 4408  # the outbound queue passed its bound
 
