@@ -169,3 +169,35 @@ def test_hot_state_keeps_being_written_through_a_postgres_outage_up_to_the_ack_w
     database_proxy.restore()
     wait_for(lambda: len(history_rows()) == len(messages), 40, "every row once PostgreSQL is back")
     assert sum(received) == len(messages)
+
+
+def test_a_stop_during_a_postgres_outage_ends_within_the_drain_budget_and_loses_nothing(
+    private_broker, consumers, topic_root, redis_client, history_rows, database_proxy
+):
+    target = DatabaseTarget.from_django()
+    proxied = DatabaseTarget(
+        target.host, database_proxy.port, target.dbname, target.user, target.password
+    )
+    drain_s = 1.5
+
+    def start():
+        return consumers.start(
+            private_broker,
+            client_id="ingest-pg-drain",
+            history=HistoryWriter(proxied, connect_timeout=1),
+            drain_s=drain_s,
+        )
+
+    consumer = start()
+    database_proxy.cut()
+    messages = positions(topic_root, 200)
+    publish(private_broker, messages)
+    wait_for(lambda: len(redis_client.keys("vehicle:*:position")) == 10, 10, "hot state")
+    stopped_at = time.monotonic()
+    consumers.stop(consumer)
+    # The drain budget, the history thread's last half second, the DISCONNECT.
+    assert time.monotonic() - stopped_at < drain_s + 1.5
+
+    database_proxy.restore()
+    start()  # the same session: the broker redelivers what was never acknowledged
+    wait_for(lambda: len(history_rows()) == len(messages), 20, "every row")
