@@ -185,6 +185,8 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = True
+# Beat stopped by SIGTERM/SIGINT finishes the tick in hand first (databus/beat_scheduler.py).
+CELERY_BEAT_SCHEDULER = "databus.beat_scheduler:TickFinishingScheduler"
 
 LOGGING = {
     "version": 1,
