@@ -411,7 +411,9 @@ def congestion_of(progressed: RunProgressed) -> congestion_contract.CongestionLe
     scheduled_s = stops[last].departure - stops[last - 1].departure
     return congestion_contract.CongestionLevel(
         congestion_level=congestion_level(observed_s, scheduled_s),
-        timestamp=progressed.at,
+        # When the segment was completed, not when the batch ended: the same value
+        # however the fixes were batched or split between workers.
+        timestamp=int(after.departed_at or after.arrived_at),
     )
 
 
