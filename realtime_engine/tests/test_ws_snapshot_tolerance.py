@@ -5,9 +5,20 @@ from __future__ import annotations
 
 import json
 
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+
 from databus import keys
 from databus.metrics import REGISTRY
-from realtime_engine.tests.live_support import position_at, write_position, write_run
+from realtime_engine.tests.live_support import (
+    forget_live_groups,
+    open_ws,
+    position_at,
+    start_asgi_server,
+    subscribe,
+    write_position,
+    write_run,
+)
 from realtime_engine.ws.groups import parse_topic
 from realtime_engine.ws.messages import encode
 from realtime_engine.ws.snapshot import snapshot_read
@@ -51,3 +62,27 @@ def test_a_snapshot_skips_the_corrupted_record_and_keeps_the_rest(redis_client):
     )
     # What a client receives still encodes as JSON.
     assert json.loads(encode(snapshot))["type"] == "snapshot"
+
+
+def test_a_subscriber_of_a_real_web_process_gets_the_snapshot_without_the_bad_record(
+    process_env, tmp_path, redis_client, transactional_db
+):
+    user = get_user_model().objects.create_user("dispatcher", password="pw-dispatcher-1")
+    token = Token.objects.create(user=user).key
+    write_position(redis_client, position_at("bus-1", 38.90, -77.03))
+    write_position(redis_client, position_at("bus-2", 38.91, -77.03))
+    write_run(redis_client, "run-1", vehicle_id="bus-1", route_id="R10", trip_id="T1")
+    redis_client.sadd(keys.RUNS_IN_PROGRESS, "run-1")
+    redis_client.hset(keys.vehicle_position("bus-2"), "timestamp", b"\xff\xfe")
+    redis_client.hset(keys.run_vehicle_stop_status("run-1"), "current_status", "FLYING")
+    server = start_asgi_server(process_env, tmp_path / "asgi")
+    try:
+        with open_ws(server, f"token={token}") as ws:
+            snapshot = subscribe(ws, "all")
+    finally:
+        server.handle.stop()
+        forget_live_groups()
+
+    assert [v["vehicle_id"] for v in snapshot["vehicles"]] == ["bus-1"]
+    [run] = snapshot["runs"]
+    assert (run["run_id"], run["route_id"], run.get("stop_status")) == ("run-1", "R10", None)
