@@ -25,6 +25,16 @@ def database_proxy(transactional_db):
     proxy.close()
 
 
+@pytest.fixture
+def proxied_history(database_proxy):
+    """Make history writers whose PostgreSQL connection runs through ``database_proxy``."""
+    target = DatabaseTarget.from_django()
+    proxied = DatabaseTarget(
+        target.host, database_proxy.port, target.dbname, target.user, target.password
+    )
+    return lambda: HistoryWriter(proxied, connect_timeout=1)
+
+
 def positions(root: str, count: int, *, vehicles: int = 10, prefix: str = "v"):
     base = int(time.time()) - 600
     return [
@@ -37,18 +47,20 @@ def positions(root: str, count: int, *, vehicles: int = 10, prefix: str = "v"):
 
 
 def test_postgres_unreachable_holds_acks_keeps_hot_state_and_loses_nothing(
-    private_broker, consumers, topic_root, redis_client, history_rows, database_proxy
+    private_broker,
+    consumers,
+    topic_root,
+    redis_client,
+    history_rows,
+    database_proxy,
+    proxied_history,
 ):
-    target = DatabaseTarget.from_django()
-    proxied = DatabaseTarget(
-        target.host, database_proxy.port, target.dbname, target.user, target.password
-    )
     failures = metrics.STORE_FAILURES.labels(store="postgres")
     before = failures._value.get()
     consumer = consumers.start(
         private_broker,
         client_id="ingest-pg-down",
-        history=HistoryWriter(proxied, connect_timeout=1),
+        history=proxied_history(),
     )
 
     database_proxy.cut()
@@ -67,7 +79,7 @@ def test_postgres_unreachable_holds_acks_keeps_hot_state_and_loses_nothing(
     consumer = consumers.start(
         private_broker,
         client_id="ingest-pg-down",
-        history=HistoryWriter(proxied, connect_timeout=1),
+        history=proxied_history(),
     )
     time.sleep(0.5)
     assert history_rows() == []
@@ -130,18 +142,20 @@ def test_a_broker_restart_is_survived_by_reconnecting_and_resubscribing(
 
 
 def test_hot_state_keeps_being_written_through_a_postgres_outage_up_to_the_ack_window(
-    private_broker, consumers, topic_root, redis_client, history_rows, database_proxy
+    private_broker,
+    consumers,
+    topic_root,
+    redis_client,
+    history_rows,
+    database_proxy,
+    proxied_history,
 ):
-    target = DatabaseTarget.from_django()
-    proxied = DatabaseTarget(
-        target.host, database_proxy.port, target.dbname, target.user, target.password
-    )
     received = []
     window, batch_max, vehicles = 1000, 50, 10
     consumer = consumers.start(
         private_broker,
         client_id="ingest-pg-window",
-        history=HistoryWriter(proxied, connect_timeout=1),
+        history=proxied_history(),
         observers=(lambda batch, client: received.append(batch.message_count),),
         batch_max=batch_max,
         receive_maximum=window,
@@ -172,19 +186,21 @@ def test_hot_state_keeps_being_written_through_a_postgres_outage_up_to_the_ack_w
 
 
 def test_a_stop_during_a_postgres_outage_ends_within_the_drain_budget_and_loses_nothing(
-    private_broker, consumers, topic_root, redis_client, history_rows, database_proxy
+    private_broker,
+    consumers,
+    topic_root,
+    redis_client,
+    history_rows,
+    database_proxy,
+    proxied_history,
 ):
-    target = DatabaseTarget.from_django()
-    proxied = DatabaseTarget(
-        target.host, database_proxy.port, target.dbname, target.user, target.password
-    )
     drain_s = 1.5
 
     def start():
         return consumers.start(
             private_broker,
             client_id="ingest-pg-drain",
-            history=HistoryWriter(proxied, connect_timeout=1),
+            history=proxied_history(),
             drain_s=drain_s,
         )
 

@@ -30,6 +30,36 @@ def wait_subscribed(worker, count: int = 1, timeout: float = 60) -> None:
         raise
 
 
+def burst(topic_root: str, total: int, vehicles: int) -> list[tuple[str, dict]]:
+    """``total`` positions, one second apart per vehicle, round-robin over ``vehicles``."""
+    base = int(time.time()) - 3600
+    return [
+        (
+            vehicle_topic(topic_root, f"v{i % vehicles}", TelemetryLeaf.POSITION),
+            {"latitude": 10.0, "longitude": 20.0, "timestamp": base + i // vehicles},
+        )
+        for i in range(total)
+    ]
+
+
+def assert_every_message_stored_once(messages: list[tuple[str, dict]], worker) -> None:
+    """Wait for one history row per message (as a worker writes them), then compare."""
+    try:
+        wait_for(
+            lambda: PositionRecord.objects.count() >= len(messages), 120, "all messages written"
+        )
+    except TimeoutError:
+        print(worker.log())
+        raise
+    time.sleep(0.5)
+    rows = {
+        (vid, int(ts.timestamp()))
+        for vid, ts in PositionRecord.objects.values_list("vehicle_id", "timestamp")
+    }
+    assert PositionRecord.objects.count() == len(messages)
+    assert rows == {(topic.split("/")[2], payload["timestamp"]) for topic, payload in messages}
+
+
 @pytest.mark.slow
 def test_worker_ingests_position_and_occupancy_and_exports_metrics(
     process_env, celery_worker_factory, private_broker, topic_root, redis_client, history_rows
@@ -85,14 +115,7 @@ def test_sigkill_mid_burst_then_restart_writes_every_message_exactly_once(
     process_env, celery_worker_factory, private_broker, topic_root, redis_client
 ):
     total, vehicles = 20_000, 200
-    base = int(time.time()) - 3600
-    messages = [
-        (
-            vehicle_topic(topic_root, f"v{i % vehicles}", TelemetryLeaf.POSITION),
-            {"latitude": 10.0, "longitude": 20.0, "timestamp": base + i // vehicles},
-        )
-        for i in range(total)
-    ]
+    messages = burst(topic_root, total, vehicles)
     env = ingest_env(process_env, private_broker)
     worker = celery_worker_factory(env, name="ingest-kill")
     wait_subscribed(worker)
@@ -106,18 +129,7 @@ def test_sigkill_mid_burst_then_restart_writes_every_message_exactly_once(
 
     assert "MQTT ingest" in worker.log()
     restarted = celery_worker_factory(env, name="ingest-kill")
-    try:
-        wait_for(lambda: PositionRecord.objects.count() >= total, 120, "all messages written")
-    except TimeoutError:
-        print(restarted.log())
-        raise
-    time.sleep(0.5)
-    rows = {
-        (vid, int(ts.timestamp()))
-        for vid, ts in PositionRecord.objects.values_list("vehicle_id", "timestamp")
-    }
-    assert PositionRecord.objects.count() == total
-    assert rows == {(f"v{i % vehicles}", base + i // vehicles) for i in range(total)}
+    assert_every_message_stored_once(messages, restarted)
     assert "session present: True" in restarted.log()
 
 
@@ -126,14 +138,7 @@ def test_sigterm_under_load_drains_within_the_budget_and_loses_nothing(
     process_env, celery_worker_factory, private_broker, topic_root, redis_client
 ):
     total, vehicles, drain_s = 20_000, 200, 3
-    base = int(time.time()) - 3600
-    messages = [
-        (
-            vehicle_topic(topic_root, f"v{i % vehicles}", TelemetryLeaf.POSITION),
-            {"latitude": 10.0, "longitude": 20.0, "timestamp": base + i // vehicles},
-        )
-        for i in range(total)
-    ]
+    messages = burst(topic_root, total, vehicles)
     env = ingest_env(process_env, private_broker, INGEST_REPLICA_SLOT="1", INGEST_DRAIN_S="3")
     worker = celery_worker_factory(env, name="ingest-term-a")
     wait_subscribed(worker)
@@ -151,18 +156,7 @@ def test_sigterm_under_load_drains_within_the_budget_and_loses_nothing(
 
     # Its replacement (another host name, the same slot) finds the rest in the session.
     replacement = celery_worker_factory(env, name="ingest-term-b")
-    try:
-        wait_for(lambda: PositionRecord.objects.count() >= total, 120, "all messages written")
-    except TimeoutError:
-        print(replacement.log())
-        raise
-    time.sleep(0.5)
-    rows = {
-        (vid, int(ts.timestamp()))
-        for vid, ts in PositionRecord.objects.values_list("vehicle_id", "timestamp")
-    }
-    assert PositionRecord.objects.count() == total
-    assert rows == {(f"v{i % vehicles}", base + i // vehicles) for i in range(total)}
+    assert_every_message_stored_once(messages, replacement)
 
 
 @pytest.mark.slow
