@@ -6,6 +6,14 @@ the pure detectors of ``runs.domain.detection`` judge each run against its vehic
 latest position; each proposal is marked pending (so the next batches do not
 enqueue it again while the worker applies it) and becomes one Celery task. The
 lifecycle service, in that task, takes the decision with its guards.
+
+Several workers (one shared subscription) dispatch one run's batches concurrently; no
+compare-and-set is needed here because nothing per run is written but the pending
+marker, set only if absent. Only positions that became hot state are judged (an older
+fix than the stored one never reaches a detector), against the progress matched so far
+(possibly by another worker, from a newer fix: progress only grows, so at worst an event
+is proposed a fix early or twice), and the lifecycle service judges the event again,
+under the run's row lock, against the newest hot state.
 """
 
 from __future__ import annotations

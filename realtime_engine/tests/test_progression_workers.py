@@ -197,3 +197,27 @@ def test_a_run_completing_at_its_terminal_has_recorded_its_arrival(
     line_run.refresh_from_db()
     assert line_run.state == RunState.COMPLETED
     assert StopEvent.objects.filter(run=line_run, stop_sequence=10).exists()
+
+
+def test_stop_events_lost_to_a_database_error_are_written_by_the_next_fix(
+    redis_client, line_run, monkeypatch
+):
+    run_id, fixes = str(line_run.pk), trip()
+    observe_progression(batch_of(fixes), redis_client)
+    expected = published(redis_client, run_id)["events"]
+    forget(redis_client, run_id)
+
+    def unavailable(events):
+        list(events)
+        raise ConnectionError("PostgreSQL is restarting")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(progression, "stop_events_write", unavailable)
+        with pytest.raises(ConnectionError):
+            observe_progression(batch_of(fixes[:-1]), redis_client)
+    assert published(redis_client, run_id)["events"] == []
+    assert redis_client.hget(keys.run_progression(run_id), "replay_from")
+
+    observe_progression(batch_of(fixes[-1:]), redis_client)
+    assert published(redis_client, run_id)["events"] == expected
+    assert not redis_client.hexists(keys.run_progression(run_id), "replay_from")
