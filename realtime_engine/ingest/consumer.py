@@ -263,6 +263,8 @@ class TelemetryConsumer:
         # Subscribe first, then drop the leftovers: a moment of duplicates (harmless,
         # writes are idempotent) rather than a moment with no subscription at all.
         stale = stale_filters(filters, remembered, root) if flags.session_present else []
+        if not flags.session_present and remembered - set(filters):
+            self._forget_filters(sorted(remembered - set(filters)))  # a new session holds none
         self._pending_requests.clear()
         self._unsubscribing.clear()
         self._last_message_at = time.monotonic()
