@@ -1,10 +1,11 @@
-"""A PostgreSQL restart under load: matching and detectors resume by themselves.
+"""PostgreSQL and Redis restarted under load: matching and detectors resume by themselves.
 
 A real `celery worker` (MQTT ingest bootstep, detector dispatch, lifecycle tasks) runs
-against a private PostgreSQL cluster, which the test restarts (`pg_ctl restart -m
-fast`) while a vehicle pings. The worker is never restarted: after the restart its
-ingest thread must match positions again (stop events, stop status) and its detectors
-must move the run through the lifecycle (Celery tasks included).
+against a private PostgreSQL cluster and a private Redis (hot state and Celery broker),
+which the test restarts (`pg_ctl restart -m fast`; Redis comes back empty) while a
+vehicle pings. The worker is never restarted: after each restart its ingest thread must
+match positions again (stop events, stop status) and its detectors must move the run
+through the lifecycle (Celery tasks included).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, close_old_connections, connections
 
 from databus import keys
+from databus.redis import get_redis
 from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
 from realtime_engine.models import StopEvent
 from runs.domain.lifecycle.states import RunState
@@ -29,7 +31,7 @@ from runs.tests.fixtures.people import make_user
 from runs.tests.fixtures.runs import walk_to
 from runs.tests.test_end_to_end import SUBSCRIBED, Pinger
 from schedule_engine.services import feed_import
-from tests.support.processes import PrivatePostgres, start_postgres, wait_for
+from tests.support.processes import PrivatePostgres, start_postgres, start_redis, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -91,89 +93,76 @@ def confirmed_run_departing_now(tmp_path, redis_client) -> Run:
     return walk_to(redis_client, run, RunState.CONFIRMED, dispatcher)
 
 
-def test_matching_and_detectors_resume_after_a_postgres_restart_without_a_worker_restart(
+def test_matching_and_detectors_resume_after_postgres_and_redis_restarts_without_a_worker_restart(
     private_postgres,
     process_env,
     celery_worker_factory,
     private_broker,
     topic_root,
-    redis_client,
+    settings,
     tmp_path,
 ):
-    with django_on(private_postgres, "databus"):
-        call_command("migrate", verbosity=0)
-        run = confirmed_run_departing_now(tmp_path, redis_client)
-        run_id = run.pk
-        env = {
-            **process_env,
-            "DATABASE_URL": private_postgres.database_url("databus"),
-            "MQTT_URL": private_broker,
-            "MQTT_CONSUMER_ENABLED": "true",
-        }
-        worker = celery_worker_factory(env)
-        pinger = Pinger(private_broker, vehicle_topic(topic_root, "V1", TelemetryLeaf.POSITION))
+    redis_server, redis_port = start_redis(tmp_path / "redis")
+    redis_url = f"redis://127.0.0.1:{redis_port}"
+    settings.REDIS_URL = f"{redis_url}/0"  # this process's hot state: the private server too
+    hot_state = get_redis()
+    worker = pinger = None
+    try:
+        with django_on(private_postgres, "databus"):
+            call_command("migrate", verbosity=0)
+            run_id = confirmed_run_departing_now(tmp_path, hot_state).pk
+            env = {
+                **process_env,
+                "DATABASE_URL": private_postgres.database_url("databus"),
+                "REDIS_URL": f"{redis_url}/0",
+                "CELERY_BROKER_URL": f"{redis_url}/1",
+                "CHANNEL_REDIS_URL": f"{redis_url}/2",
+                "MQTT_URL": private_broker,
+                "MQTT_CONSUMER_ENABLED": "true",
+            }
+            worker = celery_worker_factory(env)
+            topic = vehicle_topic(topic_root, "V1", TelemetryLeaf.POSITION)
+            pinger = Pinger(private_broker, topic)
 
-        def state_is(expected: str) -> bool:
-            return answered(lambda: Run.objects.get(pk=run_id).run_lifecycle_state == expected)
+            def state_is(expected: str) -> bool:
+                return answered(lambda: Run.objects.get(pk=run_id).run_lifecycle_state == expected)
 
-        def stop_recorded(stop_id: str) -> bool:
-            return answered(
-                lambda: StopEvent.objects.filter(run_id=run_id, stop_id=stop_id).exists()
-            )
+            def stop_recorded(stop_id: str) -> bool:
+                return answered(
+                    lambda: StopEvent.objects.filter(run_id=run_id, stop_id=stop_id).exists()
+                )
 
-        def stop_status_past_s2() -> bool:
-            status = redis_client.hgetall(keys.run_vehicle_stop_status(str(run_id)))
-            return status.get("stop_id") in {"S3", "S4"}
+            def stop_status_past_s2() -> bool:
+                status = hot_state.hgetall(keys.run_vehicle_stop_status(str(run_id)))
+                return status.get("stop_id") in {"S3", "S4"}
 
-        try:
+            def resumes(predicate: Callable[[], bool], what: str) -> None:
+                wait_for(predicate, RESUME_WITHIN_S, what, 0.2)
+
             wait_for(lambda: SUBSCRIBED in worker.log(), 60, "the MQTT consumer subscribed")
             pinger.send(stop=0, speed=0.0)
-            wait_for(lambda: state_is("Tracking"), 30, "Tracking before the restart", 0.2)
+            wait_for(lambda: state_is("Tracking"), 30, "Tracking before the restarts", 0.2)
 
-            import os
-
-            if not os.environ.get("NORESTART"):
-                private_postgres.restart("fast")
-            assert worker.process.poll() is None
-
+            private_postgres.restart("fast")  # the vehicle keeps pinging meanwhile
             pinger.send(stop=1, speed=6.0)
-            wait_for(
-                lambda: state_is("In Progress"),
-                RESUME_WITHIN_S,
-                "a detector's transition (run_started) after the restart",
-                0.2,
-            )
+            resumes(lambda: state_is("In Progress"), "run_started after the PostgreSQL restart")
             pinger.send(stop=2, speed=6.0)
-            wait_for(
-                lambda: stop_recorded("S2"),
-                RESUME_WITHIN_S,
-                "the stop event of S2, passed after the restart",
-                0.2,
-            )
-            wait_for(
-                stop_status_past_s2,
-                RESUME_WITHIN_S,
-                "the stop status moving on after the restart",
-                0.2,
-            )
+            resumes(lambda: stop_recorded("S2"), "S2's stop event after the PostgreSQL restart")
+            resumes(stop_status_past_s2, "the stop status after the PostgreSQL restart")
+
+            redis_server.stop()  # comes back empty, as production's Redis without a save
+            redis_server, _ = start_redis(tmp_path / "redis", port=redis_port)
             pinger.send(stop=3, speed=0.0)
-            wait_for(
-                lambda: state_is("Completed"),
-                RESUME_WITHIN_S,
-                "run_completed after the restart",
-                0.2,
-            )
+            resumes(lambda: stop_recorded("S3"), "S3's stop event after the Redis restart")
+            resumes(lambda: state_is("Completed"), "run_completed after the Redis restart")
             assert worker.process.poll() is None, "the worker was not restarted"
-        except Exception:
-            print(
-                "DEBUG events",
-                list(StopEvent.objects.filter(run_id=run_id).values_list("stop_id", "source")),
-            )
-            print("DEBUG prog", redis_client.hgetall(keys.run_progression(str(run_id))))
-            print("DEBUG status", redis_client.hgetall(keys.run_vehicle_stop_status(str(run_id))))
-            print("DEBUG state", Run.objects.get(pk=run_id).run_lifecycle_state)
+    except Exception:
+        if worker is not None:
             print(worker.log()[-20_000:])
-            raise
-        finally:
+        raise
+    finally:
+        if pinger is not None:
             pinger.close()
+        if worker is not None:
             worker.stop()
+        redis_server.stop()
