@@ -5,7 +5,7 @@ is true. ``start`` runs one ``TelemetryConsumer`` in a thread of the worker (and
 the worker's Prometheus exporter on ``WORKER_METRICS_PORT`` unless 0); ``stop``
 (SIGTERM: Celery's warm shutdown) is reentrant and silent: it asks the consumer to
 drain — write and acknowledge the batch in hand, disconnect — and waits for it at
-most ``INGEST_DRAIN_S`` (plus a second). A Worker step (not a Consumer step), so a
+most ``INGEST_DRAIN_S`` (plus ``STOP_MARGIN_S``). A Worker step (not a Consumer step), so a
 Celery broker reconnect does not restart it.
 
 An ingest thread that dies (an exception escapes ``TelemetryConsumer.run``) is
@@ -26,8 +26,9 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-# Beyond the drain budget: the time to send the last acks and DISCONNECT.
-STOP_MARGIN_S = 1.0
+# Beyond the drain budget: sending the last acks and DISCONNECT (at most 1 s), the history
+# thread's last half second.
+STOP_MARGIN_S = 2.0
 
 
 class MqttIngestStep(bootsteps.StartStopStep):
