@@ -6,9 +6,9 @@ reads the epoch marker (``keys.HOT_STATE_EPOCH``) at start and every
 empty (a restart without persistence, a FLUSHALL, a failover to an empty replica): the
 thread runs ``hot_state_rebuild``, which writes the marker. Several workers may notice
 at once; the rebuild's lock lets one of them do it and the others find the marker on
-their next check. The loss also emptied Celery's broker bindings when the broker lives
-on the same Redis, so after a rebuild the worker declares its queues again (kombu's
-Redis transport routes a task through a binding set and drops it without one).
+their next check. (A Celery broker on the same Redis loses its queued tasks and
+bindings too; kombu's Redis transport still routes new tasks to the default queue, so
+beat's feed builds and scans carry on: the acceptance test checks it.)
 """
 
 from __future__ import annotations
@@ -26,25 +26,12 @@ from runs.services.hot_state_rebuild import RebuildReport, hot_state_epoch, hot_
 logger = logging.getLogger(__name__)
 
 
-def redeclare_queues() -> None:
-    """Declare this app's task queues again (re-creates kombu's binding sets in the broker)."""
-    from databus.celery import app
-
-    with app.connection_for_write() as conn:
-        channel = conn.default_channel
-        for queue in app.amqp.queues.values():
-            queue.bind(channel).declare()
-
-
 def check_and_rebuild(client: redis.Redis, *, trigger: str) -> RebuildReport | None:
     """Rebuild if the marker is missing; the report, or None when hot state was intact."""
     if hot_state_epoch(client) is not None:
         return None
     logger.warning("hot-state epoch marker missing: Redis lost its data; rebuilding (%s)", trigger)
-    report = hot_state_rebuild(client, trigger=trigger)
-    if report.rebuilt:
-        redeclare_queues()
-    return report
+    return hot_state_rebuild(client, trigger=trigger)
 
 
 class HotStateWatch:

@@ -8,7 +8,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from databus import keys
+from databus.metrics import REGISTRY
 from runs.domain.lifecycle.states import RunState
+
+METRIC = "databus_hot_state_rebuilds_total"
 
 
 def run_command(*args: str) -> str:
@@ -23,8 +26,10 @@ def test_check_fails_until_a_rebuild_and_the_rebuild_restores_the_run(run_in_sta
     with pytest.raises(CommandError, match="missing"):
         run_command("check")
 
+    rebuilds = REGISTRY.get_sample_value(METRIC, {"trigger": "command"}) or 0.0
     output = run_command("rebuild")
 
+    assert REGISTRY.get_sample_value(METRIC, {"trigger": "command"}) == rebuilds + 1
     assert "rebuilt 1 runs (1 In Progress)" in output
     assert f"marker {keys.HOT_STATE_EPOCH} set" in output
     assert "present" in run_command("check")

@@ -16,6 +16,7 @@ from django.db import connections
 
 from databus import keys
 from realtime_engine.models import StopEvent as StopEventRow
+from realtime_engine.scans import plan_scan, stale_runs_read
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
 from runs.domain.progression.state import MatchState
@@ -25,6 +26,7 @@ from runs.services import hot_state_rebuild as rebuild
 from runs.services.actors import actor_for_user
 from runs.services.hot_state_rebuild import hot_state_epoch, hot_state_rebuild
 from runs.services.lifecycle import run_event_apply
+from runs.services.thresholds import thresholds_get
 from runs.tests.fixtures.runs import new_run, walk_to
 from runs.tests.test_lifecycle_service import redis_contents
 from schedule_engine.selectors import trip_geometry_get
@@ -244,3 +246,31 @@ def test_every_live_run_of_a_fleet_is_rebuilt_in_a_few_queries(
         after.pop(key)
     before.pop(keys.vehicle_metadata("C1"))  # comes back with the vehicle's next live run
     assert after == before
+
+
+@pytest.mark.parametrize(
+    ("state", "event", "after"),
+    [
+        (RunState.IN_PROGRESS, RunEvent.RUN_TRACKING_LOST, "stale_after_s"),
+        (RunState.NO_SIGNAL, RunEvent.RUN_TRACKING_EXPIRED, "expire_after_s"),
+    ],
+)
+def test_a_rebuilt_run_is_judged_silent_only_a_full_threshold_after_the_rebuild(
+    run_in_state, redis_client, state, event, after
+):
+    # The flush silenced ingest's last-seen scores, not the vehicles: the stale scan must
+    # not mistake the gap for silence, and must still catch a vehicle that stays silent.
+    run_in_state(state)
+    redis_client.flushdb()
+    rebuilt_at = 1_790_000_000.0
+    hot_state_rebuild(redis_client, now=rebuilt_at)
+    thresholds = thresholds_get()
+
+    def proposed(at: float) -> list[RunEvent]:
+        return [
+            r.event
+            for r in plan_scan(stale_runs_read(redis_client, now=at, thresholds=thresholds), at)
+        ]
+
+    assert proposed(rebuilt_at + 1) == []
+    assert proposed(rebuilt_at + getattr(thresholds, after) + 1) == [event]
