@@ -61,6 +61,18 @@ def test_production_has_broker_auth_redis_password_restarts_and_limits():
         assert service["deploy"]["resources"]["limits"], service_name
 
 
+def test_production_redis_keeps_an_append_only_file_on_a_volume():
+    # The DLQ and Celery's queue survive a Redis restart; hot state is rebuilt if lost.
+    compose = load("compose.prod.yml")
+    redis = compose["services"]["redis"]
+    command = " ".join(redis["command"])
+    assert "--appendonly yes" in command
+    assert "--appendfsync everysec" in command
+    assert "--dir /data" in command
+    volume = next(v for v in redis["volumes"] if v.endswith(":/data"))
+    assert volume.split(":")[0] in compose["volumes"]
+
+
 def test_production_holds_no_literal_secret():
     text = (ROOT / "compose.prod.yml").read_text()
     assert "SECRET_KEY" not in text.replace("DATABUS_REQUIRE_SECRET_KEY", "")

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +90,10 @@ def start_mosquitto(
     return handle, port
 
 
-def start_redis(workdir: Path, port: int | None = None) -> tuple[ManagedProcess, int]:
+def start_redis(
+    workdir: Path, port: int | None = None, extra_args: Sequence[str] = ()
+) -> tuple[ManagedProcess, int]:
+    """A Redis without persistence (or with what ``extra_args`` override) in ``workdir``."""
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "redis.log"
@@ -108,6 +111,7 @@ def start_redis(workdir: Path, port: int | None = None) -> tuple[ManagedProcess,
                 "no",
                 "--dir",
                 str(workdir),
+                *extra_args,
             ],
             stdout=log,
             stderr=log,
