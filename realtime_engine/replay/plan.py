@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from realtime_engine.replay.trace import TracePing
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
+from runs.domain.telemetry.limits import SPEED_RANGE
 from schedule_engine.service_days import service_day_origin
 
 
@@ -227,7 +228,10 @@ class ReplayClock:
         if ping.bearing is not None:
             payload["bearing"] = ping.bearing
         if ping.speed is not None:
-            payload["speed"] = ping.speed * self.speed
+            # Capped at the ingress bound: above it the whole position would be dead-lettered
+            # (a fast replay multiplies every speed), and the matcher reads speeds only near
+            # standstill.
+            payload["speed"] = min(ping.speed * self.speed, SPEED_RANGE[1])
         return payload
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from runs.domain.telemetry.limits import SPEED_RANGE
+
 
 @dataclass(frozen=True, slots=True)
 class SimulationClock:
@@ -34,8 +36,10 @@ class SimulationClock:
         return math.floor(self.wall_at(sim_s))
 
     def reported_speed(self, speed_mps: float) -> float:
-        """The speed a receiver sees (distance per timestamp second) for a simulated speed."""
-        return speed_mps * self.speedup
+        """The speed a receiver sees (distance per timestamp second) for a simulated speed,
+        capped at the ingress bound: above it the whole position would be dead-lettered, and
+        the matcher only reads speeds near standstill."""
+        return min(speed_mps * self.speedup, SPEED_RANGE[1])
 
     def sim_duration(self, wall_s: float) -> float:
         """How many simulated seconds last ``wall_s`` wall seconds."""

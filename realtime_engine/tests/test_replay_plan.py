@@ -87,15 +87,17 @@ def test_select_keeps_the_chosen_trips_in_time_order_up_to_the_limit():
 
 def test_the_clock_shifts_to_the_start_and_compresses_time_with_speeds_scaled():
     clock = ReplayClock(trace_start=1_000, wall_start=1_771_000_000.0, speed=30.0)
-    payload = clock.payload(ping("A", "T1", 1_300, speed=8.0))
+    payload = clock.payload(ping("A", "T1", 1_300, speed=4.0))
     assert payload == {
         "latitude": 38.9,
         "longitude": -77.0,
         "bearing": 90.0,
-        "speed": 240.0,
+        "speed": 120.0,
         "timestamp": 1_771_000_010,
     }
     assert "speed" not in clock.payload(ping("A", "T1", 1_000, speed=None))
+    # A scaled speed past the ingress bound (150 m/s) is capped, not dead-lettered.
+    assert clock.payload(ping("A", "T1", 1_300, speed=28.6))["speed"] == 150.0
 
 
 NEW_YORK = ZoneInfo("America/New_York")

@@ -144,7 +144,8 @@ def test_the_clock_keeps_timestamps_at_or_behind_wall_time_and_scales_speeds():
     assert clock.wall_at(45) == 1_780_000_001.5
     assert clock.timestamp_at(45) == 1_780_000_001
     assert clock.timestamp_at(29) == 1_780_000_000  # 0.97 s after the start
-    assert clock.reported_speed(10.0) == 300.0
+    assert clock.reported_speed(4.0) == 120.0
+    assert clock.reported_speed(10.0) == 150.0  # capped at the ingress bound, not refused
     assert clock.sim_duration(2.0) == 60.0
     assert clock.sim_at(clock.wall_at(123)) == pytest.approx(123)
     with pytest.raises(ValueError):
