@@ -52,12 +52,10 @@ def _current_runs(client: redis.Redis, vehicle_ids: list[str]) -> dict[str, str]
 
 
 def _next_stop(reader: RecordReader, run_id: str, fields: dict[str, str]) -> NextStopView | None:
-    if not fields:
-        return None
-    stored = reader.use(
+    stored = reader.read(
         keys.run_stop_time_updates(run_id),
-        stop_time_updates.read_stored(fields),
         fields,
+        stop_time_updates.read_stored,
         HotStateSkip.BAD_STOP_TIME_UPDATES,
     )
     for update in stored.updates if stored else ():
@@ -79,15 +77,11 @@ def _run_view(
     status_fields: dict[str, str],
     update_fields: dict[str, str],
 ) -> RunView:
-    status = (
-        reader.use(
-            keys.run_vehicle_stop_status(run_id),
-            vehicle_stop_status.read_stored(status_fields),
-            status_fields,
-            HotStateSkip.BAD_STOP_STATUS,
-        )
-        if status_fields
-        else None
+    status = reader.read(
+        keys.run_vehicle_stop_status(run_id),
+        status_fields,
+        vehicle_stop_status.read_stored,
+        HotStateSkip.BAD_STOP_STATUS,
     )
     return RunView(
         run_id=run_id,

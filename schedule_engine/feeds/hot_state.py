@@ -363,12 +363,10 @@ def _run_vehicle(
 
 
 def _stop_status(reader: RecordReader, run: RunHotState) -> StopStatusSnapshot | None:
-    if not run.stop_status:
-        return None
-    status = reader.use(
+    status = reader.read(
         keys.run_vehicle_stop_status(run.run_id),
-        vehicle_stop_status.read_stored(run.stop_status),
         run.stop_status,
+        vehicle_stop_status.read_stored,
         HotStateSkip.BAD_STOP_STATUS,
     )
     if status is None or status.current_stop_sequence is None or not status.stop_id:
@@ -395,12 +393,10 @@ def _occupancy(reader: RecordReader, vehicle_id: str, fields: Hash) -> Occupancy
 
 
 def _congestion(reader: RecordReader, run: RunHotState) -> CongestionLevel | None:
-    if not run.congestion:
-        return None
-    level = reader.use(
+    level = reader.read(
         keys.run_congestion_level(run.run_id),
-        congestion_level.read_stored(run.congestion),
         run.congestion,
+        congestion_level.read_stored,
         HotStateSkip.BAD_CONGESTION,
     )
     return None if level is None else CongestionLevel(level.congestion_level.value)
@@ -409,12 +405,10 @@ def _congestion(reader: RecordReader, run: RunHotState) -> CongestionLevel | Non
 def _stop_time_updates(
     reader: RecordReader, run: RunHotState
 ) -> tuple[int, tuple[StopTimeUpdateSnapshot, ...]] | None:
-    if not run.stop_time_updates:
-        return None
-    stored = reader.use(
+    stored = reader.read(
         keys.run_stop_time_updates(run.run_id),
-        stop_time_updates.read_stored(run.stop_time_updates),
         run.stop_time_updates,
+        stop_time_updates.read_stored,
         HotStateSkip.BAD_STOP_TIME_UPDATES,
     )
     if stored is None:

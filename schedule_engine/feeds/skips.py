@@ -86,6 +86,19 @@ class RecordReader:
             self.report(key, reason, _detail(read))
         return read.value
 
+    def read(
+        self,
+        key: str,
+        fields: Mapping[str, str],
+        read_stored: Callable[[Mapping[str, str]], StoredRead[_T]],
+        reason: HotStateSkip,
+    ) -> _T | None:
+        """The value a contract's ``read_stored`` makes of ``fields`` (None for an absent
+        hash), reporting what it could not use."""
+        if not fields:
+            return None
+        return self.use(key, read_stored(fields), fields, reason)
+
     def report(self, key: str, reason: HotStateSkip, detail: str) -> None:
         if self.on_skip is not None:
             self.on_skip(EntitySkip(feed=self.feed, key=key, reason=reason, detail=detail))

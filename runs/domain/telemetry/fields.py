@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -160,20 +160,21 @@ class StoredFields:
         self._bad.append(name)
 
     def number(self, name: str, bounds: tuple[float, float] | None = None) -> float | None:
-        text = self._fields.get(name)
-        if not text:
-            return None
-        value = parse_float(text)
-        if value is None or (bounds is not None and not bounds[0] <= value <= bounds[1]):
-            self._bad.append(name)
-            return None
-        return value
+        return self._parsed(name, parse_float, bounds)
 
     def integer(self, name: str, bounds: tuple[int, int] | None = None) -> int | None:
+        return self._parsed(name, parse_int, bounds)
+
+    def _parsed(
+        self,
+        name: str,
+        parse: Callable[[str | None], float | int | None],
+        bounds: tuple[float, float] | None,
+    ) -> Any:
         text = self._fields.get(name)
         if not text:
             return None
-        value = parse_int(text)
+        value = parse(text)
         if value is None or (bounds is not None and not bounds[0] <= value <= bounds[1]):
             self._bad.append(name)
             return None
