@@ -44,6 +44,9 @@ from tests.support.processes import free_port, port_answers, wait_for
 # Flat: the fitted growth over a day stays below this share of the mean. A leak of one
 # byte per message at 2,000 msg/s is ~170 MB a day, above half of any process here.
 FLAT_GROWTH_PER_DAY = 0.5
+# ...or below this slope, the smallest 20 minutes of 30 s samples tell from the churn
+# of allocator arenas and feed payloads (±0.3 MB between samples here).
+FLAT_FLOOR_MB_PER_H = 1.0
 FEED_PATHS = ("/gtfs-rt/vehicle-positions.pb", "/gtfs-rt/trip-updates.pb")
 FEED_POLL_S = 2.0
 PREFIX = "SOAK-"
@@ -57,6 +60,8 @@ class Sample:
     redis_mb: float
     feed_requests: int
     feed_errors: int
+    history_per_s: float  # position history rows written per second since the last sample
+    newest_fix_age_s: float | None  # now - the hot-state timestamp of the first paced vehicle
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -101,7 +106,7 @@ class Trend:
 
     @property
     def flat(self) -> bool:
-        return self.per_day < FLAT_GROWTH_PER_DAY * self.mean
+        return self.per_day < max(FLAT_GROWTH_PER_DAY * self.mean, FLAT_FLOOR_MB_PER_H * 24)
 
     def describe(self) -> str:
         per_hour = self.per_day / 24
@@ -183,10 +188,33 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def history_rows_inserted() -> int:
+    """Rows ever inserted into position history (COPY included), from PostgreSQL's statistics."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = %s",
+            ["realtime_engine_positionrecord"],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else 0
+
+
+def newest_fix_age_s(client, vehicle_id: str) -> float | None:
+    from databus import keys
+    from runs.domain.telemetry import position
+
+    ts = client.hget(keys.vehicle_position(vehicle_id), position.TIMESTAMP)
+    return time.time() - int(ts) if ts else None
+
+
 def format_sample(sample: Sample) -> str:
+    age = "—" if sample.newest_fix_age_s is None else f"{sample.newest_fix_age_s:.1f}"
     return (
         f"| {sample.elapsed_s / 60:5.1f} | {sample.worker_mb:7.1f} | {sample.web_mb:7.1f} "
-        f"| {sample.redis_mb:6.1f} | {sample.feed_requests:,} ({sample.feed_errors} failed) |"
+        f"| {sample.redis_mb:6.1f} | {sample.history_per_s:,.0f} | {age} "
+        f"| {sample.feed_requests:,} ({sample.feed_errors} failed) |"
     )
 
 
@@ -235,12 +263,21 @@ def main(argv: list[str]) -> int:
         )
         poller = FeedPoller(f"http://127.0.0.1:{web_port}")
         poller.start()
-        client = redis.Redis(port=stack.redis_port)
-        print("| min | worker MB | web MB | Redis MB | feed requests |", flush=True)
-        print("|---|---|---|---|---|", flush=True)
+        client = redis.Redis(port=stack.redis_port, decode_responses=True)
+        print(
+            "| min | worker MB | web MB | Redis MB | history rows/s | newest fix age s "
+            "| feed requests |",
+            flush=True,
+        )
+        print("|---|---|---|---|---|---|---|", flush=True)
         started = time.monotonic()
+        rows_before, rows_at = history_rows_inserted(), started
+        first_paced = f"{PREFIX}0000"
         while True:
             elapsed = time.monotonic() - started
+            rows, now = history_rows_inserted(), time.monotonic()
+            rate = (rows - rows_before) / max(1e-9, now - rows_at)
+            rows_before, rows_at = rows, now
             sample = Sample(
                 elapsed,
                 tree_rss_mb(worker.process.pid),
@@ -248,6 +285,8 @@ def main(argv: list[str]) -> int:
                 client.info("memory")["used_memory"] / 2**20,
                 poller.requests,
                 poller.errors,
+                rate,
+                newest_fix_age_s(client, first_paced),
             )
             samples.append(sample)
             print(format_sample(sample), flush=True)

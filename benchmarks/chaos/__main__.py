@@ -6,7 +6,7 @@
 Starts the stack (``stack.Stack``: private PostgreSQL, Redis, Mosquitto; one
 realtime-engine worker, beat, the simulator and the paced publisher of ``load``),
 waits for a green baseline, then injects each fault of ``faults.FAULTS`` in turn and
-polls the four checks of ``checks`` every second until all pass (the recovery time)
+polls the five checks of ``checks`` every second until all pass (the recovery time)
 or ``--timeout``. A check counts only acknowledgements made after the fault was
 injected (older than ``LAG_S``, the time a batch takes to land), so a fault cannot
 pass on the state it found. At the end the publisher stops, the history drains,
@@ -18,6 +18,8 @@ docs/reliability.md.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import re
 import sys
 import tempfile
 import time
@@ -34,6 +36,9 @@ LAG_S = 2.0
 DRAIN_S = 60.0
 BASELINE_TIMEOUT_S = 180.0
 SIGNAL_LOST_EVENTS = ("run_tracking_lost", "run_tracking_expired")
+# A process that still logs a warning this long after its fault has not healed.
+COMPLAINT_WINDOW_S = 10.0
+_LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ (WARNING|ERROR|CRITICAL) ")
 
 
 @dataclass
@@ -70,7 +75,7 @@ class Harness:
         self.grace_s = 3 * self.interval_s + 5
 
     def checks(self, since: float, stored_since: float | None = None) -> dict:
-        """The four checks now, over acknowledgements after ``since`` (older than LAG_S);
+        """The five checks now, over acknowledgements after ``since`` (older than LAG_S);
         history is checked for the fixes from ``stored_since`` (default ``since``) on."""
         import redis
         from django.db import Error as DatabaseError
@@ -90,6 +95,7 @@ class Harness:
             result["hot"] = checks.hot_state_check(client, self.ack_log, acked_before)
             result["runs"], runs = checks.runs_check(client)
             result["feeds"] = checks.feeds_check(client, runs, now, self.interval_s, self.grace_s)
+            result["matching"] = checks.stop_events_check(runs, since, now)
             result["stored"] = checks.stored_check(
                 self.ack_log, stored_since or since, acked_before
             )
@@ -110,7 +116,7 @@ class Harness:
         last: dict = {}
         while time.time() < deadline:
             last = self.checks(since, stored_since)
-            if len(last) == 4 and all(check.ok for check in last.values()):
+            if len(last) == len(CHECKS) and all(check.ok for check in last.values()):
                 return time.time(), last
             time.sleep(1.0)
         return None, last
@@ -167,6 +173,20 @@ class Harness:
         green_at, row.checks = self.wait_green(injected, self.args.timeout, row.started)
         if green_at is None:
             row.notes.append("red again after recovering")
+        self.note_complaints(row)
+
+    def note_complaints(self, row: Row) -> None:
+        """Note each process that still logs warnings at the end of its row."""
+        stack = self.stack
+        processes = {**stack.workers, **stack.beats, "simulator": stack.others["simulator"]}
+        for name, handle in processes.items():
+            complaints = recent_complaints(handle.log(), time.time() - COMPLAINT_WINDOW_S)
+            if complaints:
+                count = len(complaints)
+                row.notes.append(f"{name} still logs ({count} lines): {complaints[-1][:200]}")
+                if name == "simulator":  # stuck: a fresh one keeps the next rows meaningful
+                    handle.stop()
+                    stack.start_simulator()
 
     def baseline(self) -> Row:
         row = Row("baseline (no fault)", started=time.time())
@@ -180,6 +200,7 @@ class Harness:
             time.sleep(2)
         row.recovery_s = None if green_at is None else green_at - row.started
         row.note = "stack started"
+        self.note_complaints(row)
         self.supervise(row)
         say(f"chaos:   {format_row(row, final=False)}")
         return row
@@ -206,6 +227,18 @@ class Harness:
             row.signal_lost = signal_lost_between(row.started, end)
 
 
+def recent_complaints(log: str, since: float) -> list[str]:
+    """Warning and error lines a process logged after ``since`` (epoch s, local clock)."""
+    found = []
+    for line in log.splitlines()[-400:]:
+        match = _LOG_LINE.match(line)
+        if match:
+            at = dt.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").timestamp()
+            if at >= since:
+                found.append(line)
+    return found
+
+
 def signal_lost_between(start: float, end: float) -> int:
     """Accepted No Signal / expiry transitions between the times (none should happen)."""
     import datetime as dt
@@ -220,8 +253,9 @@ def signal_lost_between(start: float, end: float) -> int:
     ).count()
 
 
+CHECKS = ("hot", "runs", "matching", "feeds", "stored")
 COLUMNS = ("fault", "acked", "stored", "lost", "hot state newest", "runs consistent",
-           "feeds fresh", "no signal", "recovery s", "result", "note")  # fmt: skip
+           "stop events", "feeds fresh", "no signal", "recovery s", "result", "note")  # fmt: skip
 
 
 def format_row(row: Row, *, final: bool = True) -> str:
@@ -236,7 +270,7 @@ def format_row(row: Row, *, final: bool = True) -> str:
     counts = [f"{row.acked:,}", f"{row.stored:,}", f"{row.acked - row.stored:,}"]
     if not final:
         counts = ["", "", ""]
-    cells = [row.title, *counts, cell("hot"), cell("runs"), cell("feeds")]
+    cells = [row.title, *counts, cell("hot"), cell("runs"), cell("matching"), cell("feeds")]
     cells += [str(row.signal_lost) if final else "", recovery]
     cells += ["ok" if row.ok else "FAIL" if final else ("green" if row.recovery_s else "RED"), note]
     return "| " + " | ".join(cells) + " |"
@@ -251,9 +285,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--faults", default="all", help="comma-separated fault names, or all")
     parser.add_argument("--vehicles", type=int, default=200, help="paced vehicles at 1 Hz")
     parser.add_argument("--sim-vehicles", type=int, default=10, help="simulated buses")
-    parser.add_argument("--speedup", type=float, default=10.0, help="simulator speed-up")
+    parser.add_argument("--speedup", type=float, default=2.0, help="simulator speed-up")
     parser.add_argument("--build-interval", type=int, default=5, help="FEED_BUILD_INTERVAL_S")
-    parser.add_argument("--timeout", type=float, default=120.0, help="recovery budget per fault")
+    parser.add_argument("--timeout", type=float, default=90.0, help="recovery budget per fault")
     parser.add_argument(
         "--row-seconds", type=float, default=30.0, help="watch each fault at least this long"
     )

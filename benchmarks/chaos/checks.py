@@ -1,4 +1,4 @@
-"""The four checks of a `make chaos` row, as pure decisions over values read by thin readers.
+"""The five checks of a `make chaos` row, as pure decisions over values read by thin readers.
 
 - **stored**: every fix the broker acknowledged to the paced publisher is a row of
   position history (``realtime_engine_positionrecord``), matched by (vehicle, timestamp);
@@ -8,6 +8,9 @@
 - **runs consistent**: each active run's ``run_lifecycle_state`` in ``run:{rid}`` equals
   ``Run.run_lifecycle_state`` in PostgreSQL, and every In Progress run is in
   ``runs:in_progress``; a run whose row changed while it was being compared is not judged;
+- **stop events**: with runs In Progress, the map-matcher recorded a stop event (a durable
+  arrival, ``realtime_engine_stopevent``) after the fault: matching and its database
+  writes are alive, not only the hot state;
 - **feeds fresh**: both ``feed:*`` header timestamps within two build intervals of now, and
   every run In Progress since before the TripUpdates header (plus a grace for matching and
   predictions) is a trip of TripUpdates.
@@ -112,6 +115,11 @@ def runs_missing_from_trip_updates(
     ]
 
 
+def matching_stalled(newest_arrival: float | None, since: float, running: int) -> bool:
+    """True when runs are In Progress but no stop was reached since ``since``."""
+    return running > 0 and (newest_arrival is None or newest_arrival < since)
+
+
 # ----- readers ------------------------------------------------------------------------------------
 
 
@@ -145,6 +153,15 @@ def active_runs() -> dict[str, RunRow]:
         str(run_id): RunRow(state, trip_id, at.timestamp() if at else 0.0)
         for run_id, state, trip_id, at in rows
     }
+
+
+def newest_stop_arrival() -> float | None:
+    from django.db.models import Max
+
+    from realtime_engine.models import StopEvent
+
+    newest = StopEvent.objects.aggregate(newest=Max("arrived_at"))["newest"]
+    return newest.timestamp() if newest else None
 
 
 def redis_run_states(client: redis.Redis, run_ids: Iterable[str]) -> tuple[dict, set[str]]:
@@ -212,6 +229,14 @@ def runs_check(client: redis.Redis) -> tuple[Check, dict[str, RunRow]]:
     running = sum(row.state == IN_PROGRESS for row in after.values())
     detail = f"{len(after) - len(bad)}/{len(after)} ({running} in progress)"
     return Check(not bad, detail + (f" {shown}" * bool(bad))), after
+
+
+def stop_events_check(runs: Mapping[str, RunRow], since: float, now: float) -> Check:
+    newest = newest_stop_arrival()
+    running = sum(row.state == IN_PROGRESS for row in runs.values())
+    stalled = matching_stalled(newest, since, running)
+    age = "none yet" if newest is None else f"newest {now - newest:.0f} s ago"
+    return Check(not stalled, age + (" (none since the fault)" * stalled))
 
 
 def feeds_check(

@@ -5,7 +5,8 @@ A fault's ``inject`` breaks something and, where a supervisor would, brings it b
 session, as a container restart would); it returns a note for the table. A fault
 with ``undo`` leaves something running in a wrong configuration (a second worker, a
 second beat) for ``hold_s`` after the checks first pass; ``undo`` then removes it and
-the checks must pass again.
+the checks must pass again. Scaling the second worker in follows docs/operations.md
+("Ingest sessions and replicas"): stop it, then ``manage.py ingest_session retire``.
 """
 
 from __future__ import annotations
@@ -96,9 +97,15 @@ def _second_worker(stack: Stack) -> str:
 
 
 def _second_worker_stopped(stack: Stack) -> str:
+    """Scale in as the runbook says: stop the slot's worker, then retire its session."""
     worker = stack.workers.pop(SECOND_WORKER)
     worker.stop(signal.SIGTERM, timeout=60)
-    return f"{SECOND_WORKER} scaled in (SIGTERM, exit {worker.process.returncode})"
+    retired = stack.manage("ingest_session", "retire", "--slot", SECOND_WORKER)
+    said = (retired.stdout + retired.stderr).strip().splitlines()[-1:]
+    return (
+        f"{SECOND_WORKER} scaled in (SIGTERM, exit {worker.process.returncode}; "
+        f"ingest_session retire exit {retired.returncode}: {' '.join(said)[:160]})"
+    )
 
 
 FAULTS: tuple[Fault, ...] = (

@@ -48,7 +48,7 @@ REDIS_DATABASES = {"REDIS_URL": 0, "CELERY_BROKER_URL": 1, "CHANNEL_REDIS_URL": 
 @dataclass
 class StackOptions:
     simulated_vehicles: int = 10
-    speedup: float = 10.0
+    speedup: float = 2.0
     feed_build_interval_s: int = 5
     topic_root: str = "transit"
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -129,8 +129,9 @@ class Stack:
     # ----- databus processes ----------------------------------------------------------------
 
     def start_worker(self, name: str) -> ManagedProcess:
-        """A realtime-engine worker; a name used before resumes that worker's MQTT session."""
-        env = {**self.env, "MQTT_CONSUMER_ENABLED": "true"}
+        """A realtime-engine worker in replica slot ``name``: a name used before resumes
+        that slot's MQTT session, as a replaced container does."""
+        env = {**self.env, "MQTT_CONSUMER_ENABLED": "true", "INGEST_REPLICA_SLOT": name}
         previous = self.workers.get(name)
         self._subscribed_before[name] = _count_in_log(previous, SUBSCRIBED) if previous else 0
         worker = start_celery_worker(env, self.workdir / "logs", name=name)
@@ -212,6 +213,17 @@ class Stack:
             )
         self.others["web"] = ManagedProcess(process, log_path)
         return self.others["web"]
+
+    def manage(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+        """``manage.py …`` against the stack, as an operator would run it; output captured."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     # ----- faults ---------------------------------------------------------------------------
 

@@ -91,3 +91,10 @@ def test_a_run_changing_while_compared_is_left_for_the_next_look():
     assert checks.inconsistent_runs({"r": moved}, {"r": moved}, {"r": "In Progress"}, set()) == {
         "r": "In Progress, not in runs:in_progress"
     }
+
+
+def test_matching_is_stalled_only_when_runs_are_in_progress_and_no_stop_was_reached_since():
+    assert checks.matching_stalled(None, since=100.0, running=2)
+    assert checks.matching_stalled(99.0, since=100.0, running=2)
+    assert not checks.matching_stalled(101.0, since=100.0, running=2)
+    assert not checks.matching_stalled(None, since=100.0, running=0)
