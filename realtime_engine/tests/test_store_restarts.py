@@ -35,8 +35,11 @@ from tests.support.processes import PrivatePostgres, start_postgres, start_redis
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-# After the restart, each step must happen within this (the detectors' own pace is ~1 s).
-RESUME_WITHIN_S = 15
+# After a restart, each step must follow within this. Generous, for a loaded machine: the
+# matcher takes a 330 m jump between two stops only once the time since makes it plausible
+# (about 7 s here), and the hot-state watch notices an empty Redis within 5 s. Without
+# the healing nothing resumes at all.
+RESUME_WITHIN_S = 30
 
 
 @pytest.fixture
