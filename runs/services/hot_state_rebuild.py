@@ -144,16 +144,18 @@ def plan_run(
 
 
 def _live_runs(now: float) -> list[Run]:
-    """Every run with hot state, locked; cancelled ones while their cancellation is published."""
+    """Every run with hot state, locked; cancelled ones whose cancellation may still be
+    published (cancelled lately, or for a service day not yet over: the action itself
+    computes until when, ``hot_state.cancellation_published_until``)."""
     claimed = [s.value for s in REBUILD_ACTIONS]
-    published_since = dt.datetime.fromtimestamp(now - hot_state.FINISHED_PROJECTION_TTL_S, dt.UTC)
-    rows = Run.objects.select_for_update(of=("self",), no_key=True).select_related("vehicle")
-    return list(
-        rows.filter(
-            Q(run_lifecycle_state__in=claimed)
-            | Q(run_lifecycle_state=RunState.CANCELLED.value, last_event_at__gte=published_since)
-        ).order_by("pk")
+    cancelled_since = dt.datetime.fromtimestamp(now - hot_state.FINISHED_PROJECTION_TTL_S, dt.UTC)
+    # A service day runs past midnight and counts in the agency's time zone: one day back.
+    recent_days = dt.datetime.fromtimestamp(now, dt.UTC).date() - dt.timedelta(days=1)
+    cancelled = Q(run_lifecycle_state=RunState.CANCELLED.value) & (
+        Q(last_event_at__gte=cancelled_since) | Q(start_date__gte=recent_days)
     )
+    rows = Run.objects.select_for_update(of=("self",), no_key=True).select_related("vehicle")
+    return list(rows.filter(Q(run_lifecycle_state__in=claimed) | cancelled).order_by("pk"))
 
 
 def _cancellations(runs: Sequence[Run]) -> dict[str, list[Action]]:

@@ -178,5 +178,6 @@ def test_the_terminal_event_resumes_past_every_stop(departed):
     ] + [StopEvent(4, "S4", NOW - 10.0, departed, EventSource.OBSERVED)]
     state = resumed_state(GEOMETRY, events)
     assert state.events_through == len(STOPS) - 1
-    _, more = drive(state, trace(GEOMETRY.stop_distances_m[-1], 1e9, 1.0, NOW)[:3])
+    end = GEOMETRY.stop_distances_m[-1]
+    _, more = drive(state, trace(end, end + 3.0, 1.0, NOW))
     assert more == []
