@@ -4,8 +4,8 @@ Called by the MQTT consumer after a batch's hot state is safe (``BATCH_OBSERVERS
 before the lifecycle dispatcher, so the completion detector judges the progress this
 batch matched). Per batch, whatever its size:
 - one Redis pipeline reads ``vehicle:{vid}:current_run`` of the batch's vehicles;
-- one pipeline reads those runs' projections, matcher states, fix logs, checkpoints
-  and published updates;
+- one pipeline reads those runs' projections, matcher states and published updates
+  (and one more the fix logs and checkpoints of runs with a fix older than their state);
 - the pure matcher (``runs.domain.progression``) folds every fix of a Tracking
   (pre-trip) or In Progress run in timestamp order (``ordering.plan_matching``: from
   the stored state, or, for a fix older than it, from the checkpoint before that fix),
@@ -35,7 +35,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from django.conf import settings
@@ -304,19 +304,18 @@ def _claimed_runs(vehicle_ids: list[str], redis_client) -> list[tuple[str, str]]
 def _runs_to_match(
     claimed: list[tuple[str, str]], fixes: Mapping[str, list[Fix]], redis_client
 ) -> list[RunToMatch]:
-    """One round trip: each run's projection, matcher state, fix log, checkpoints, updates."""
+    """One round trip for each run's projection, matcher state and published updates; a
+    second only for runs with a fix not newer than their state (their log and checkpoints)."""
     pipe = redis_client.pipeline(transaction=False)
     for _, run_id in claimed:
         pipe.hmget(keys.run(run_id), RUN_FIELDS)
         pipe.hgetall(keys.run_progression(run_id))
         pipe.hgetall(keys.run_stop_time_updates(run_id))
-        pipe.zrange(keys.run_progression_fixes(run_id), 0, -1)
-        pipe.zrange(keys.run_progression_checkpoints(run_id), 0, -1)
     replies = pipe.execute()
     runs = []
     for index, (vehicle_id, run_id) in enumerate(claimed):
-        (state, trip_id, start_date, start_time), stored, published, logged, saved = replies[
-            5 * index : 5 * index + 5
+        (state, trip_id, start_date, start_time), stored, published = replies[
+            3 * index : 3 * index + 3
         ]
         if state not in MATCHED_STATES or not trip_id:
             continue
@@ -327,7 +326,6 @@ def _runs_to_match(
             continue  # no shape or no stop times: nothing to match against
         shift = start_shift_s(schedule, start_time)
         scheduled_start = schedule.scheduled_start(service_date) + shift
-        checkpoints = (checkpoint_from_member(m, scheduled_start) for m in saved)
         runs.append(
             RunToMatch(
                 run_id=run_id,
@@ -339,12 +337,41 @@ def _runs_to_match(
                 schedule=schedule,
                 state=MatchState.from_redis(stored, scheduled_start=scheduled_start),
                 basis=(stored.get(REVISION, "0"), stored.get(MATCHED_AT, "")),
-                checkpoints=tuple(c for c in checkpoints if c is not None),
-                logged=tuple(f for f in map(fix_from_member, logged) if f is not None),
+                checkpoints=(),
+                logged=(),
                 replay_from=_float_or_none(stored.get(REPLAY_FROM)),
                 fixes=tuple(fixes[vehicle_id]),
                 observed=_observed_of(published),
             )
+        )
+    return _with_history(runs, redis_client)
+
+
+def _needs_history(run: RunToMatch) -> bool:
+    """A fix newer than the stored state is never in the log: only older ones need it."""
+    matched_at = run.state.matched_at
+    return run.replay_from is not None or any(f.timestamp <= matched_at for f in run.fixes)
+
+
+def _with_history(runs: list[RunToMatch], redis_client) -> list[RunToMatch]:
+    """The runs, those that need it with their fix log and checkpoints (one round trip)."""
+    late = [index for index, run in enumerate(runs) if _needs_history(run)]
+    if not late:
+        return runs
+    pipe = redis_client.pipeline(transaction=False)
+    for index in late:
+        pipe.zrange(keys.run_progression_fixes(runs[index].run_id), 0, -1)
+        pipe.zrange(keys.run_progression_checkpoints(runs[index].run_id), 0, -1)
+    replies = pipe.execute()
+    runs = list(runs)
+    for n, index in enumerate(late):
+        logged, saved = replies[2 * n : 2 * n + 2]
+        start = runs[index].state.scheduled_start
+        checkpoints = (checkpoint_from_member(member, start) for member in saved)
+        runs[index] = replace(
+            runs[index],
+            checkpoints=tuple(c for c in checkpoints if c is not None),
+            logged=tuple(f for f in map(fix_from_member, logged) if f is not None),
         )
     return runs
 
