@@ -89,9 +89,10 @@ def line_run(tmp_path, db, redis_client) -> Run:
     return walk_to(redis_client, run, RunState.IN_PROGRESS, dispatcher)
 
 
-def observe(redis_client, metres: float, at_s: float, speed: float) -> None:
+def position(metres: float, at_s: float, speed: float) -> Position:
+    """The line bus ``metres`` along, ``at_s`` after 10:00, driving north."""
     lat, lon = north(metres)
-    position = Position(
+    return Position(
         vehicle_id="LV1",
         latitude=lat,
         longitude=lon,
@@ -100,7 +101,11 @@ def observe(redis_client, metres: float, at_s: float, speed: float) -> None:
         bearing=0.0,
         speed=speed,
     )
-    observe_progression(AcceptedBatch({"LV1": position}, {}, START + at_s, 1), redis_client)
+
+
+def observe(redis_client, metres: float, at_s: float, speed: float) -> None:
+    latest = position(metres, at_s, speed)
+    observe_progression(AcceptedBatch({"LV1": latest}, {}, START + at_s, 1), redis_client)
 
 
 def stop_status(redis_client, run: Run) -> vehicle_stop_status.VehicleStopStatus | None:

@@ -19,7 +19,7 @@ from realtime_engine.ingest.batch import AcceptedBatch
 from realtime_engine.models import StopEvent
 from realtime_engine.progression import observe_progression
 from realtime_engine.tests import test_progression_observer as observer_tests
-from realtime_engine.tests.test_progression_observer import START, north
+from realtime_engine.tests.test_progression_observer import START, north, position
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
 from runs.domain.progression.ordering import match_fixes
@@ -28,22 +28,10 @@ from runs.domain.telemetry.position import Position
 from runs.services.actors import SYSTEM
 from runs.services.lifecycle import run_event_apply
 from runs.tests.fixtures.runs import write_position
+from schedule_engine.selectors import trip_geometry_get
 
 TERMINAL_M = 2000.0  # the line's last stop
 line_run = observer_tests.line_run  # the fixture: a run In Progress on the line
-
-
-def position(metres: float, at_s: float, speed: float) -> Position:
-    lat, lon = north(metres)
-    return Position(
-        vehicle_id="LV1",
-        latitude=lat,
-        longitude=lon,
-        timestamp=int(START + at_s),
-        received_at=START + at_s,
-        bearing=0.0,
-        speed=speed,
-    )
 
 
 def batch_of(positions: list[Position]) -> AcceptedBatch:
@@ -101,7 +89,7 @@ def test_two_workers_delivering_out_of_order_publish_what_one_worker_does(redis_
     # Met at 80 m: every stop after the first but the terminal, the dwells observed.
     assert [e[0] for e in one_worker["events"]] == [4, 5, 7, 9]
     reference = match_fixes(
-        line_run_geometry(line_run),
+        trip_geometry_get(line_run.trip_id),
         MatchState(scheduled_start=START),
         [progression.fix_of(p) for p in fixes],
         progression.progression_config(),
@@ -124,12 +112,6 @@ def test_two_workers_delivering_out_of_order_publish_what_one_worker_does(redis_
         observe_progression(batch_of(batch), redis_client)
     assert progression.REWINDS._value.get() > rewinds  # late fixes were re-matched
     assert published(redis_client, run_id) == one_worker
-
-
-def line_run_geometry(run):
-    from schedule_engine.selectors import trip_geometry_get
-
-    return trip_geometry_get(run.trip_id)
 
 
 def test_a_write_from_a_superseded_state_is_refused_and_matched_again(redis_client, line_run):
