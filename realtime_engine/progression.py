@@ -611,13 +611,11 @@ def _progress(runs: list[RunToMatch], config: ProgressionConfig) -> list[RunProg
         plan = plan_matching(
             run.state, run.checkpoints, run.logged, run.fixes, replay_from=run.replay_from
         )
-        if plan.dropped:
-            FIXES_DROPPED.inc(plan.dropped)
-        if plan.rewound:
-            REWINDS.inc()
         matched = match_fixes(run.geometry, plan.start, plan.fixes, config)
         if matched is not None:
             progressed.append(RunProgressed(run, plan, matched.step, matched.events))
+        else:
+            FIXES_DROPPED.inc(plan.dropped)  # the others are counted once written
     return progressed
 
 
@@ -638,6 +636,10 @@ def observe_progression(batch: AcceptedBatch, redis_client) -> None:
             break
         won, lost = _write_hot_state(redis_client, progressed, history)
         written.extend(won)
+        for item, _ in won:
+            FIXES_DROPPED.inc(item.plan.dropped)
+            if item.plan.rewound:
+                REWINDS.inc()
         # Lost the race to another worker: re-read its state (and the fixes it logged) and
         # match again; this batch's fixes are not dropped for losing.
         pending = [(item.run.vehicle_id, item.run.run_id) for item in lost]
