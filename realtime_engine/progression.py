@@ -563,7 +563,8 @@ def _write_args(item: RunProgressed, history: StopSegmentHistory) -> str:
     return json.dumps(arg, separators=(",", ":"))
 
 
-def _run_keys(run_id: str) -> tuple[str, ...]:
+def progression_keys(run_id: str) -> tuple[str, ...]:
+    """Every key the progression producer writes for a run (one compare-and-set covers them)."""
     return (
         keys.run_progression(run_id),
         keys.run_progression_fixes(run_id),
@@ -581,7 +582,7 @@ def _write_hot_state(
     replies = redis_client.eval(
         _WRITE_IF_UNCHANGED,
         RUN_KEY_COUNT * len(progressed),
-        *[key for item in progressed for key in _run_keys(item.run.run_id)],
+        *[key for item in progressed for key in progression_keys(item.run.run_id)],
         settings.PROGRESSION_CHECKPOINTS,
         KEY_TTL_S,
         *[_write_args(item, history) for item in progressed],

@@ -71,14 +71,7 @@ def published(redis_client, run_id: str) -> dict:
 
 def forget(redis_client, run_id: str) -> None:
     """Back to before the first fix: no matcher state, no published values, no events."""
-    redis_client.delete(
-        keys.run_progression(run_id),
-        keys.run_progression_fixes(run_id),
-        keys.run_progression_checkpoints(run_id),
-        keys.run_vehicle_stop_status(run_id),
-        keys.run_stop_time_updates(run_id),
-        keys.run_congestion_level(run_id),
-    )
+    redis_client.delete(*progression.progression_keys(run_id))
     StopEvent.objects.filter(run_id=run_id).delete()
 
 
