@@ -212,7 +212,8 @@ class Harness:
             time.sleep(2)
         row.recovery_s = None if green_at is None else green_at - row.started
         row.note = "stack started"
-        self.note_complaints(row)
+        if green_at is not None:
+            self.hold(row, row.started)
         self.supervise(row)
         say(f"chaos:   {format_row(row, final=False)}")
         return row

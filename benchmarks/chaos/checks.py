@@ -236,7 +236,7 @@ def stop_events_check(runs: Mapping[str, RunRow], since: float, now: float) -> C
     running = sum(row.state == IN_PROGRESS for row in runs.values())
     stalled = matching_stalled(newest, since, running)
     age = "none yet" if newest is None else f"newest {now - newest:.0f} s ago"
-    return Check(not stalled, age + (" (none since the fault)" * stalled))
+    return Check(not stalled, age + (f" (none since the fault {now - since:.0f} s ago)" * stalled))
 
 
 def feeds_check(
