@@ -101,7 +101,7 @@ def _second_worker_stopped(stack: Stack) -> str:
     worker = stack.workers.pop(SECOND_WORKER)
     worker.stop(signal.SIGTERM, timeout=60)
     retired = stack.manage("ingest_session", "retire", "--slot", SECOND_WORKER)
-    said = (retired.stdout + retired.stderr).strip().splitlines()[-1:]
+    said = (retired.stdout.strip() or retired.stderr.strip()).splitlines()[-1:]
     return (
         f"{SECOND_WORKER} scaled in (SIGTERM, exit {worker.process.returncode}; "
         f"ingest_session retire exit {retired.returncode}: {' '.join(said)[:160]})"
