@@ -24,6 +24,7 @@ from django.contrib.auth.models import Group, User
 from django.db.models import Q
 
 from backend.env import MqttAddress
+from databus.db_health import DATABASE_UNAVAILABLE, heal_connections
 from realtime_engine.ingest.topics import TelemetryLeaf
 from realtime_engine.replay.plan import (
     ENDING_EVENT,
@@ -134,11 +135,21 @@ class ReplayRunner:
             if isinstance(step, Publish):
                 self._publisher.publish(step.ping.vehicle_id, self._clock.payload(step.ping))
                 self.report.published += 1
-            elif isinstance(step, StartRun):
-                self._start(step.run)
-            elif isinstance(step, EndRun):
-                self._end(step.run)
+            elif isinstance(step, StartRun | EndRun):
+                self._run_step(step)
         return self.report
+
+    def _run_step(self, step: StartRun | EndRun) -> None:
+        """Start or end a run; a database outage skips that step (counted), not the replay."""
+        heal_connections()  # no request boundary here: reopen a connection the server dropped
+        try:
+            if isinstance(step, StartRun):
+                self._start(step.run)
+            else:
+                self._end(step.run)
+        except DATABASE_UNAVAILABLE as error:
+            logger.warning("replay: %s of run %s skipped: %s", type(step).__name__, step.run, error)
+            self.report.refused["database_unavailable"] += 1
 
     def _release_holders(self, planned: PlannedRun) -> None:
         holders = Run.objects.filter(

@@ -29,6 +29,7 @@ from django.db import DatabaseError
 from django.db.models import Q
 from redis.exceptions import RedisError
 
+from databus.db_health import heal_connections
 from realtime_engine.ingest.topics import TelemetryLeaf
 from realtime_engine.replay.runner import run_release
 from realtime_engine.simulation.clock import SimulationClock
@@ -300,6 +301,9 @@ class FleetSimulator:
 
     def tick(self, tick: int) -> None:
         """One simulated second for the whole fleet."""
+        # A long-running command has no request boundary: after a PostgreSQL restart its
+        # dropped connection would fail every later query until the process restarts.
+        heal_connections()
         now = self._now()
         if now >= self._next_state_check:
             self._next_state_check = now + STATE_CHECK_EVERY_S

@@ -12,6 +12,7 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from backend.env import parse_mqtt_url
@@ -20,8 +21,10 @@ from realtime_engine.simulation.clock import SimulationClock
 from realtime_engine.simulation.faults import fault_plan
 from realtime_engine.simulation.publisher import TelemetryPublisher
 from realtime_engine.simulation.runner import FleetSimulator, fleet_prepare
+from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import CLAIMING_STATES
 from runs.models import Run
+from runs.services.lifecycle import process_event
 from runs.tests.fixtures.feed import TIMEZONE, write_feed
 from schedule_engine.testing import import_feed
 from tests.support.processes import port_answers, start_mosquitto, wait_for
@@ -116,3 +119,51 @@ def test_the_replay_publisher_resends_what_it_sent_while_the_broker_was_away(tmp
         unacknowledged = publisher.close()
         broker.stop()
     assert (publisher.published, unacknowledged) == (15, 0)
+
+
+def terminate_other_backends() -> int:
+    """End every other session on this database, as a PostgreSQL restart does to them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_simulator_sees_runs_end_after_its_database_connection_was_dropped(
+    tmp_path, redis_client, topic_root
+):
+    now = dt.datetime.now(ZoneInfo(TIMEZONE))
+    minutes = now.hour * 60 + now.minute
+    import_feed(write_feed(tmp_path / "gtfs", {"T1": max(minutes - 1, 0), "T2": minutes + 1}))
+    actor, fleet = fleet_prepare(VEHICLES)
+    publisher = TelemetryPublisher(parse_mqtt_url(settings.MQTT_URL), topic_root)
+    simulator = FleetSimulator(
+        fleet,
+        actor,
+        publisher,
+        SimulationClock(wall_start=time.time(), speedup=1.0),
+        fault_plan(set(), [v.vehicle_id for v in fleet], seed="1", stale_gap_s=0),
+        seed="1",
+    )
+    thread = threading.Thread(target=lambda: (simulator.run(), connection.close()))
+    thread.start()
+    try:
+        claiming = [s.value for s in CLAIMING_STATES]
+        wait_for(
+            lambda: Run.objects.filter(run_lifecycle_state__in=claiming).count() == VEHICLES,
+            15,
+            "the fleet's runs",
+        )
+        assert terminate_other_backends() >= 1  # the simulator's own connection among them
+        run = Run.objects.filter(run_lifecycle_state__in=claiming).first()
+        process_event(run.pk, RunEvent.CANCEL_RUN, None, actor)
+        # The simulator checks run states every tick; it can only notice the cancellation
+        # through a connection it opened again.
+        wait_for(lambda: simulator.report.runs_ended_otherwise >= 1, 10, "the cancellation seen")
+    finally:
+        simulator.stopping.set()
+        thread.join(timeout=30)
+        publisher.close(timeout_s=5)
