@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +29,11 @@ def heal_connections() -> None:
 
     Django's own request boundary. It also re-arms CONN_HEALTH_CHECKS, so the next
     query first checks (``SELECT 1``) a connection the server may have dropped since,
-    and reconnects instead of failing.
+    and reconnects instead of failing. Inside a transaction there is no boundary: a
+    caller in an atomic block (a test's, or a command's) keeps its connection.
     """
+    if any(conn.in_atomic_block for conn in connections.all(initialized_only=True)):
+        return
     close_old_connections()
 
 
