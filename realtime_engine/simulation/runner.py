@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import DatabaseError
 from django.db.models import Q
@@ -488,8 +489,11 @@ class FleetSimulator:
             self.report.runs_ended_otherwise += 1
             return
         self.report.runs_completed += 1
-        if tick - assignment.start_tick < assignment.motion.arrival_s:
-            # The server completed the run before its vehicle got to the terminal.
+        motion = assignment.motion
+        sample = motion_sample(motion, tick - assignment.start_tick)
+        # A run completes within RUN_TERMINAL_ZONE_M of its terminal (the detector's zone):
+        # only a completion farther out than that came before the vehicle got there.
+        if motion.stops[-1].distance_m - sample.distance_m > settings.RUN_TERMINAL_ZONE_M:
             self.report.runs_completed_early += 1
             logger.warning(
                 "simulator: run %s (trip %s) Completed before %s reached its terminal",
