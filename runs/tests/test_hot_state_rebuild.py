@@ -13,6 +13,7 @@ import threading
 
 import pytest
 from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
 
 from databus import keys
 from realtime_engine.models import StopEvent as StopEventRow
@@ -274,3 +275,29 @@ def test_a_rebuilt_run_is_judged_silent_only_a_full_threshold_after_the_rebuild(
 
     assert proposed(rebuilt_at + 1) == []
     assert proposed(rebuilt_at + getattr(thresholds, after) + 1) == [event]
+
+
+def migrate_to(app: str, name: str | None) -> None:
+    """Migrate ``app`` to migration ``name`` (its newest with None), data and all."""
+    executor = MigrationExecutor(connections["default"])
+    target = name or executor.loader.graph.leaf_nodes(app)[0][1]
+    executor.migrate([(app, target)])
+
+
+# Schema changes after rows were written in the same transaction hit PostgreSQL's pending
+# foreign-key triggers: this one commits, as a deploy's migrate does.
+@pytest.mark.django_db(transaction=True)
+def test_stop_events_recorded_before_the_revision_column_survive_it_and_resume_the_matcher(
+    run_in_state, redis_client
+):
+    run = run_in_state(RunState.IN_PROGRESS)
+    t = 1_790_000_000.0
+    record_stop_events(run, (t, t + 20), (t + 80, t + 95))
+    migrate_to("realtime_engine", "0002_stop_event")  # the schema before the revision column
+    migrate_to("realtime_engine", None)
+
+    assert list(StopEventRow.objects.filter(run=run).values_list("revision", flat=True)) == [0, 0]
+    flush_and_rebuild(redis_client)
+    stored = redis_client.hgetall(keys.run_progression(str(run.pk)))
+    state = MatchState.from_redis(stored, scheduled_start=0.0)
+    assert (state.events_through, state.matched_at) == (1, t + 95)
