@@ -30,6 +30,7 @@ from tests.support.processes import (
     ManagedProcess,
     PrivatePostgres,
     free_port,
+    start_celery_beat,
     start_celery_worker,
     start_mosquitto,
     start_postgres,
@@ -149,25 +150,7 @@ class Stack:
         )
 
     def start_beat(self, name: str) -> ManagedProcess:
-        logdir = self.workdir / "logs"
-        logdir.mkdir(parents=True, exist_ok=True)
-        log_path = logdir / f"{name}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "databus",
-            "beat",
-            "--loglevel=INFO",
-            "--schedule",
-            str(logdir / f"{name}-schedule"),
-        ]
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        self.beats[name] = ManagedProcess(process, log_path)
+        self.beats[name] = start_celery_beat(self.env, self.workdir / "logs", name=name)
         return self.beats[name]
 
     def start_simulator(self) -> ManagedProcess:

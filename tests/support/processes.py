@@ -145,18 +145,21 @@ def uvicorn_command(port: int, *, graceful_shutdown_s: int = 1) -> list[str]:
     ]
 
 
+def _start_celery(env: dict[str, str], logdir: Path, name: str, args: list[str]) -> ManagedProcess:
+    """``celery -A databus <args>`` from the checkout, its output in ``logdir/<name>.log``."""
+    logdir.mkdir(parents=True, exist_ok=True)
+    log_path = logdir / f"{name}.log"
+    command = [sys.executable, "-m", "celery", "-A", "databus", *args]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return ManagedProcess(process, log_path)
+
+
 def start_celery_worker(
     env: dict[str, str], logdir: Path, *, name: str, args: tuple[str, ...] = (), beat: bool = False
 ) -> ManagedProcess:
     """A real `celery -A databus worker` process (solo pool) with the given environment."""
-    logdir.mkdir(parents=True, exist_ok=True)
-    log_path = logdir / f"{name}.log"
     command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "databus",
         "worker",
         "--pool=solo",
         "--loglevel=INFO",
@@ -167,11 +170,14 @@ def start_celery_worker(
         *args,
     ]
     if beat:
-        command.append("--beat")
-        command += ["--schedule", str(logdir / f"{name}-beat-schedule")]
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return ManagedProcess(process, log_path)
+        command += ["--beat", "--schedule", str(logdir / f"{name}-beat-schedule")]
+    return _start_celery(env, logdir, name, command)
+
+
+def start_celery_beat(env: dict[str, str], logdir: Path, *, name: str) -> ManagedProcess:
+    """A real standalone `celery -A databus beat`, as deployed (one process of its own)."""
+    schedule = str(logdir / f"{name}-schedule")
+    return _start_celery(env, logdir, name, ["beat", "--loglevel=INFO", "--schedule", schedule])
 
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
