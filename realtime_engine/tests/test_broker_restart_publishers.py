@@ -24,6 +24,7 @@ from realtime_engine.simulation.runner import FleetSimulator, fleet_prepare
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import CLAIMING_STATES
 from runs.models import Run
+from runs.services.actors import Actor
 from runs.services.lifecycle import process_event
 from runs.tests.fixtures.feed import TIMEZONE, write_feed
 from schedule_engine.testing import import_feed
@@ -45,14 +46,14 @@ def received(port: int, topic: str, count: int) -> list[str]:
     return result.stdout.splitlines()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_simulator_keeps_running_across_a_broker_restart(tmp_path, redis_client, topic_root):
+def simulator_on_a_feed_running_now(
+    tmp_path, publisher: TelemetryPublisher
+) -> tuple[Actor, FleetSimulator]:
+    """A fleet of VEHICLES on a feed with one trip under way and one about to start."""
     now = dt.datetime.now(ZoneInfo(TIMEZONE))
     minutes = now.hour * 60 + now.minute
     import_feed(write_feed(tmp_path / "gtfs", {"T1": max(minutes - 1, 0), "T2": minutes + 1}))
-    broker, port = start_mosquitto(tmp_path / "mosquitto")
     actor, fleet = fleet_prepare(VEHICLES)
-    publisher = TelemetryPublisher(parse_mqtt_url(f"mqtt://127.0.0.1:{port}"), topic_root)
     simulator = FleetSimulator(
         fleet,
         actor,
@@ -61,6 +62,14 @@ def test_the_simulator_keeps_running_across_a_broker_restart(tmp_path, redis_cli
         fault_plan(set(), [v.vehicle_id for v in fleet], seed="1", stale_gap_s=0),
         seed="1",
     )
+    return actor, simulator
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_simulator_keeps_running_across_a_broker_restart(tmp_path, redis_client, topic_root):
+    broker, port = start_mosquitto(tmp_path / "mosquitto")
+    publisher = TelemetryPublisher(parse_mqtt_url(f"mqtt://127.0.0.1:{port}"), topic_root)
+    _, simulator = simulator_on_a_feed_running_now(tmp_path, publisher)
     crashed: list[BaseException] = []
 
     def simulate() -> None:
@@ -135,19 +144,8 @@ def terminate_other_backends() -> int:
 def test_the_simulator_sees_runs_end_after_its_database_connection_was_dropped(
     tmp_path, redis_client, topic_root
 ):
-    now = dt.datetime.now(ZoneInfo(TIMEZONE))
-    minutes = now.hour * 60 + now.minute
-    import_feed(write_feed(tmp_path / "gtfs", {"T1": max(minutes - 1, 0), "T2": minutes + 1}))
-    actor, fleet = fleet_prepare(VEHICLES)
     publisher = TelemetryPublisher(parse_mqtt_url(settings.MQTT_URL), topic_root)
-    simulator = FleetSimulator(
-        fleet,
-        actor,
-        publisher,
-        SimulationClock(wall_start=time.time(), speedup=1.0),
-        fault_plan(set(), [v.vehicle_id for v in fleet], seed="1", stale_gap_s=0),
-        seed="1",
-    )
+    actor, simulator = simulator_on_a_feed_running_now(tmp_path, publisher)
     thread = threading.Thread(target=lambda: (simulator.run(), connection.close()))
     thread.start()
     try:
