@@ -7,6 +7,7 @@ the environment (compose.prod.yml reads an env file).
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -83,6 +84,11 @@ try:
     LIVE_PUBLISH_INTERVAL_MS = env.env_int("LIVE_PUBLISH_INTERVAL_MS", 100, minimum=1)
     LIVE_WS_QUEUE_MAX = env.env_int("LIVE_WS_QUEUE_MAX", 256, minimum=1)
     LIVE_WS_HEARTBEAT_S = env.env_float("LIVE_WS_HEARTBEAT_S", 20.0)
+    # Identity block (REST tokens, login throttling and lockout): docs/api.md "Authentication".
+    # A token lives one shift (8 h) and is never refreshed by use: sign in again to rotate.
+    API_TOKEN_TTL_S = env.env_int("API_TOKEN_TTL_S", 8 * 3600, minimum=60)
+    # Live tokens per user (a tablet, a phone, a few browsers); a sign-in beyond revokes the oldest.
+    API_TOKEN_LIMIT_PER_USER = env.env_int("API_TOKEN_LIMIT_PER_USER", 10, minimum=1)
 except env.ConfigError as error:
     raise ImproperlyConfigured(str(error)) from error
 
@@ -163,13 +169,22 @@ LOGIN_URL = "/admin/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",  # identity block: `Authorization: Token <key>`
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
+}
+
+# Identity block: knox tokens. A fixed lifetime, no refresh on use (a stolen token dies with
+# the shift); the per-user limit is enforced by runs.services.api_tokens (oldest revoked).
+REST_KNOX = {
+    "TOKEN_TTL": dt.timedelta(seconds=API_TOKEN_TTL_S),
+    "AUTO_REFRESH": False,
+    "TOKEN_LIMIT_PER_USER": None,
+    "AUTH_HEADER_PREFIX": "Token",
 }
 
 SPECTACULAR_SETTINGS = {

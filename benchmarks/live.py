@@ -281,7 +281,7 @@ def measure_all(*, pin: bool) -> None:
     django.setup()
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from benchmarks.scratch_db import database_url, drop_database, scratch_database
     from tests.support.processes import free_port, port_answers, start_mosquitto, wait_for
@@ -296,7 +296,7 @@ def measure_all(*, pin: bool) -> None:
     broker, mqtt_port = start_mosquitto(workdir / "mosquitto")
     root = f"bench-{uuid.uuid4().hex[:8]}"
     user = get_user_model().objects.create_user(f"bench-{uuid.uuid4().hex[:6]}")
-    token = Token.objects.create(user=user).key
+    token = AuthToken.objects.create(user=user)[1]
     web_port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(), "LOG_LEVEL": "WARNING"}
     web = start_web(env, web_port, workdir / "web.log")

@@ -171,10 +171,10 @@ def start_clients(url: str, count: int, workdir: Path) -> subprocess.Popen:
 
 def web_token() -> str:
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     user = get_user_model().objects.create_user(f"soak-{uuid.uuid4().hex[:6]}")
-    return Token.objects.create(user=user).key
+    return AuthToken.objects.create(user=user)[1]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from runs.api.auth import LoginApi, MeApi
+from runs.api.auth import LoginApi, LogoutAllApi, LogoutApi, MeApi
 from runs.api.runs import (
     RunCollectionApi,
     RunDetailApi,
@@ -14,6 +14,8 @@ from runs.api.vehicles import VehicleDetailApi, VehicleListApi
 
 urlpatterns = [
     path("login/", LoginApi.as_view(), name="login"),
+    path("logout/", LogoutApi.as_view(), name="logout"),
+    path("logout-all/", LogoutAllApi.as_view(), name="logout-all"),
     path("me/", MeApi.as_view(), name="me"),
     path("runs/", RunCollectionApi.as_view(), name="runs"),
     path("runs/<str:run_id>/", RunDetailApi.as_view(), name="run-detail"),

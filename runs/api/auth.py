@@ -1,16 +1,26 @@
-"""Sign-in endpoints: ``POST /api/login/`` trades a username and password for a token."""
+"""Sign-in endpoints: ``POST /api/login/`` trades a username and password for a new
+expiring token; ``POST /api/logout/`` revokes the presented one, ``/api/logout-all/``
+every token of the user; ``GET /api/me/`` says who the token belongs to.
+
+Tokens are django-rest-knox's (``runs.services.api_tokens``).
+"""
 
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import exceptions, permissions, serializers
-from rest_framework.authtoken.models import Token
+from knox.auth import TokenAuthentication
+from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from runs.api.base import json_exception_handler
 from runs.services.actors import actor_for_user
+from runs.services.api_tokens import api_token_issue, api_token_revoke, api_tokens_revoke_all
+
+ErrorOutput = inline_serializer(
+    "AuthError", {"detail": serializers.CharField(), "code": serializers.CharField()}
+)
 
 
 class LoginApi(APIView):
@@ -21,13 +31,17 @@ class LoginApi(APIView):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=128, trim_whitespace=False)
 
+    class LoginOutput(serializers.Serializer):
+        token = serializers.CharField()
+        expiry = serializers.DateTimeField()
+
     def get_exception_handler(self):
         return json_exception_handler
 
     @extend_schema(
         operation_id="login",
         request=LoginInput,
-        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
+        responses={200: LoginOutput, 400: ErrorOutput, 429: ErrorOutput},
     )
     def post(self, request):
         data = self.LoginInput(data=request.data)
@@ -36,8 +50,32 @@ class LoginApi(APIView):
         if user is None:
             # 400 (not 401): this endpoint takes credentials in the body, not a header.
             raise exceptions.ValidationError({"non_field_errors": ["wrong username or password"]})
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        issued = api_token_issue(user=user)
+        return Response(self.LoginOutput({"token": issued.key, "expiry": issued.expiry}).data)
+
+
+class TokenOnlyApi(APIView):
+    """Logout acts on the token that authenticated the request, so it takes tokens only."""
+
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [permissions.IsAuthenticated]
+
+    def get_exception_handler(self):
+        return json_exception_handler
+
+
+class LogoutApi(TokenOnlyApi):
+    @extend_schema(operation_id="logout", request=None, responses={204: None, 401: ErrorOutput})
+    def post(self, request):
+        api_token_revoke(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllApi(TokenOnlyApi):
+    @extend_schema(operation_id="logout_all", request=None, responses={204: None, 401: ErrorOutput})
+    def post(self, request):
+        api_tokens_revoke_all(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeApi(APIView):
@@ -50,7 +88,7 @@ class MeApi(APIView):
     def get_exception_handler(self):
         return json_exception_handler
 
-    @extend_schema(operation_id="me", responses={200: MeOutput})
+    @extend_schema(operation_id="me", responses={200: MeOutput, 401: ErrorOutput})
     def get(self, request):
         actor = actor_for_user(request.user)
         operator = getattr(request.user, "operator", None)
