@@ -8,6 +8,7 @@ Every parser raises ``ConfigError`` with the variable name and what is wrong.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -177,3 +178,29 @@ def _redact(url: str) -> str:
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@")
     return url
+
+
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]+")
+
+
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """The header a TLS-terminating proxy sets, as Django's ``SECURE_PROXY_SSL_HEADER``.
+
+    ``X-Forwarded-Proto`` (value ``https`` meant) or ``X-Forwarded-Proto=https`` becomes
+    ``("HTTP_X_FORWARDED_PROTO", "https")``; unset or empty: ``None`` (no proxy is trusted).
+    Only set it behind a proxy that overwrites the header: Django believes whoever sends it.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    header, _, value = raw.partition("=")
+    header, value = header.strip(), value.strip() or "https"
+    if not _HEADER_NAME.fullmatch(header):
+        raise ConfigError(f"{name}={raw!r} is not a header name (e.g. X-Forwarded-Proto)")
+    return "HTTP_" + header.upper().replace("-", "_"), value
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    """``url`` pointing at database ``db`` of the same server (a default that follows REDIS_URL,
+    so a developer's private Redis also holds the cache; identity block, H4)."""
+    return urlsplit(url)._replace(path=f"/{db}").geturl()

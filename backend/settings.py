@@ -8,11 +8,13 @@ the environment (compose.prod.yml reads an env file).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from backend import env
+from backend import content_security, env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -48,6 +50,11 @@ try:
     INGEST_REPLICA_SLOT = env.env_str("INGEST_REPLICA_SLOT", "")
     INGEST_RECEIVE_MAXIMUM = env.env_int("INGEST_RECEIVE_MAXIMUM", 65_535, minimum=20)
     INGEST_DRAIN_S = env.env_float("INGEST_DRAIN_S", 5.0)
+    # Ingest trust (issue 12, H2 block): telemetry only from vehicles in the vehicles table,
+    # unless allowed; the registry of their ids is reloaded this often (docs/operations.md,
+    # "Dead letters").
+    INGEST_ALLOW_UNKNOWN_VEHICLES = env.env_bool("INGEST_ALLOW_UNKNOWN_VEHICLES", False)
+    INGEST_VEHICLE_REGISTRY_REFRESH_S = env.env_float("INGEST_VEHICLE_REGISTRY_REFRESH_S", 30.0)
     POSITION_RETENTION_DAYS = env.env_int("POSITION_RETENTION_DAYS", 30, minimum=1)
     DLQ_MAXLEN = env.env_int("DLQ_MAXLEN", 100_000, minimum=100)
     WORKER_METRICS_PORT = env.env_int("WORKER_METRICS_PORT", 9808, minimum=0)
@@ -84,13 +91,58 @@ try:
     LIVE_PUBLISH_INTERVAL_MS = env.env_int("LIVE_PUBLISH_INTERVAL_MS", 100, minimum=1)
     LIVE_WS_QUEUE_MAX = env.env_int("LIVE_WS_QUEUE_MAX", 256, minimum=1)
     LIVE_WS_HEARTBEAT_S = env.env_float("LIVE_WS_HEARTBEAT_S", 20.0)
+    # Live WebSocket security block (docs/api/websocket.md "Limits", "Tickets"): the largest
+    # client frame read (bytes, checked before parsing; uvicorn's --ws-max-size caps the
+    # transport above it) and how long a POST /api/ws-ticket/ ticket stays redeemable.
+    LIVE_WS_MAX_FRAME_BYTES = env.env_int("LIVE_WS_MAX_FRAME_BYTES", 4096, minimum=64)
+    LIVE_WS_TICKET_TTL_S = env.env_int("LIVE_WS_TICKET_TTL_S", 30, minimum=1)
     # Identity block (REST tokens, login throttling and lockout): docs/api.md "Authentication".
     # A token lives one shift (8 h) and is never refreshed by use: sign in again to rotate.
     API_TOKEN_TTL_S = env.env_int("API_TOKEN_TTL_S", 8 * 3600, minimum=60)
     # Live tokens per user (a tablet, a phone, a few browsers); a sign-in beyond revokes the oldest.
     API_TOKEN_LIMIT_PER_USER = env.env_int("API_TOKEN_LIMIT_PER_USER", 10, minimum=1)
+    # The shared cache (DRF throttle counters): db 3 of the hot-state Redis unless set.
+    CACHE_REDIS_URL = env.env_str("CACHE_REDIS_URL", env.redis_url_with_db(REDIS_URL, 3))
+    env.parse_redis_url(CACHE_REDIS_URL, variable="CACHE_REDIS_URL")
+    # Lockout (django-axes): this many failed sign-ins for one username, or from one address,
+    # lock that username (from everywhere) or that address (for every username) this long.
+    LOGIN_FAILURE_LIMIT = env.env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+    LOGIN_LOCKOUT_S = env.env_int("LOGIN_LOCKOUT_S", 900, minimum=1)
+    # Raw rate of POST /api/login/ (DRF throttles), counted per address and per username.
+    LOGIN_RATE_PER_ADDRESS = env.env_str("LOGIN_RATE_PER_ADDRESS", "30/min")
+    LOGIN_RATE_PER_USERNAME = env.env_str("LOGIN_RATE_PER_USERNAME", "10/min")
+    for _variable in ("LOGIN_RATE_PER_ADDRESS", "LOGIN_RATE_PER_USERNAME"):
+        if not re.fullmatch(r"[1-9]\d*/(s|sec|m|min|h|hour|d|day)", globals()[_variable]):
+            raise env.ConfigError(f"{_variable} must look like 30/min (per s, min, hour or day)")
+    # --- Production HTTPS, CSP and metrics access (security block: docs/operations.md "TLS") ---
+    # One switch: production is DATABUS_REQUIRE_SECRET_KEY=true (the image and compose.prod.yml
+    # set it; compose.dev.yml, `make demo` and tests do not) without DEBUG. It turns on the
+    # HTTPS defaults below; each can still be set on its own.
+    PRODUCTION = not DEBUG and env.env_bool("DATABUS_REQUIRE_SECRET_KEY", False)
+    # TLS ends at the proxy; it tells Django the scheme in this header (e.g. X-Forwarded-Proto).
+    SECURE_PROXY_SSL_HEADER = env.env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
+    SECURE_SSL_REDIRECT = env.env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+    # Container healthchecks and scrapers talk plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+    SECURE_HSTS_SECONDS = env.env_int(
+        "SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0
+    )
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # Preloading is all but irreversible (browsers ship the list): an explicit opt-in.
+    SECURE_HSTS_PRELOAD = env.env_bool("SECURE_HSTS_PRELOAD", False)
+    SESSION_COOKIE_SECURE = env.env_bool("SESSION_COOKIE_SECURE", PRODUCTION)
+    CSRF_COOKIE_SECURE = env.env_bool("CSRF_COOKIE_SECURE", PRODUCTION)
+    # Bearer token of /metrics on web and of /readyz's detail; empty: web /metrics is 404.
+    METRICS_TOKEN = env.env_str("METRICS_TOKEN", "").strip()
+    if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+        raise env.ConfigError("METRICS_TOKEN must be at least 32 characters (or empty: disabled)")
+    LIVE_MAP_TILE_SOURCE = content_security.tile_image_source(LIVE_MAP_TILE_URL)
 except env.ConfigError as error:
     raise ImproperlyConfigured(str(error)) from error
+
+# Security block: not preloading HSTS is the default decision above, not an oversight, so
+# check --deploy's reminder (W021) is silenced only while SECURE_HSTS_PRELOAD is off.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 INSTALLED_APPS = [
     "django_prometheus",
@@ -103,7 +155,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "knox",
+    "axes",  # identity block: login lockout (its AccessAttempt rows are in the admin)
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # security block: Swagger UI served from here, not a CDN
+    "csp",  # security block: django-csp's checks of its settings
     "channels",
     "runs",
     "realtime_engine",
@@ -113,6 +168,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Security block: Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
+    # API conformance block: a URL with bad bytes gets a 400 before any view.
+    "backend.query_guard.QueryGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -121,6 +180,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Identity block: turns a lockout flagged during the admin login into axes' 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "backend.urls"
@@ -172,8 +233,13 @@ REST_FRAMEWORK = {
         "knox.auth.TokenAuthentication",  # identity block: `Authorization: Token <key>`
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # Identity block: a throttle's address is the peer's, never X-Forwarded-For (sign-in
+    # throttles: runs.api.throttles, rates LOGIN_RATE_PER_*).
+    "NUM_PROXIES": 0,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # API conformance block: every error status documented, one error body for every view.
+    "DEFAULT_SCHEMA_CLASS": "backend.api_schema.ErrorDocumentingAutoSchema",
+    "EXCEPTION_HANDLER": "runs.api.base.json_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
 }
@@ -187,11 +253,65 @@ REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",
 }
 
+# Identity block: the shared cache (throttle counters of every web process).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_REDIS_URL,
+        "KEY_PREFIX": "databus",
+        "OPTIONS": {"socket_connect_timeout": 3, "socket_timeout": 3},
+    }
+}
+
+# Identity block: login lockout (django-axes) on /api/login/ and /admin/login/, recorded in
+# PostgreSQL (AccessAttempt, visible and deletable in the admin; `manage.py axes_reset_username`).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out attempt unhashed
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = dt.timedelta(seconds=LOGIN_LOCKOUT_S)
+# Independently: a username is locked from every address, an address for every username.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Not on success: a valid login would clear its address's failures against other accounts.
+AXES_RESET_ON_SUCCESS = False
+# Attempts during a lockout are refused, not counted: the lockout ends a cool-off after the
+# last counted failure, so a user retrying does not extend their own.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "runs.api.throttles.client_address"
+# Successful logins are not logged by axes (last_login and the token's creation record them).
+AXES_DISABLE_ACCESS_LOG = True
+AXES_HTTP_RESPONSE_CODE = 429
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "databus API",
     "DESCRIPTION": "Runs, vehicles, schedule and feeds of the databus real-time transit backend.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Security block: Swagger UI's files from drf-spectacular-sidecar (static), no CDN, and no
+    # call to the public validator (validator.swagger.io) from an operator's browser.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+}
+
+# Security block: Content-Security-Policy (django-csp). Every page loads its scripts, styles,
+# fonts and images from this origin only; the one inline <style> (Swagger UI's) by its hash;
+# map tiles from LIVE_MAP_TILE_URL's host when one is set. The WebSocket is covered by 'self'
+# (CSP 3 matches ws:/wss: of this host).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, content_security.SWAGGER_UI_STYLE_HASH],
+        "img-src": [SELF, "data:", *filter(None, [LIVE_MAP_TILE_SOURCE])],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
 }
 
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
