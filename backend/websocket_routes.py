@@ -1,10 +1,10 @@
-"""WebSocket URL patterns; the live-updates consumer registers here."""
+"""WebSocket URL patterns; the live-updates consumer registers here, behind its authentication."""
 
 from django.urls import path
 
-from realtime_engine.ws.auth import TokenAuthMiddleware
+from realtime_engine.ws.auth import LiveAuthMiddleware
 from realtime_engine.ws.consumer import LiveConsumer
 
 websocket_urlpatterns: list = [
-    path("ws/live/", TokenAuthMiddleware(LiveConsumer.as_asgi())),
+    path("ws/live/", LiveAuthMiddleware(LiveConsumer.as_asgi())),
 ]

@@ -21,6 +21,12 @@ TELEMETRY_DLQ = "telemetry:dlq"
 LIVE_ACTIVE_GROUPS = "live:active_groups"
 
 
+def live_ws_ticket(ticket_digest: str) -> str:
+    """String with a TTL: the user id a one-time ``/ws/live/`` ticket stands for, under the
+    ticket's SHA-256 (``POST /api/ws-ticket/`` writes it, the WebSocket takes it with GETDEL)."""
+    return f"live:ws_ticket:{ticket_digest}"
+
+
 def ingest_session_filters(client_id: str) -> str:
     """Set: the MQTT filters an ingest client id has subscribed, so that a resumed session's
     leftovers can be unsubscribed (MQTT cannot list them). Written by the MQTT consumer."""

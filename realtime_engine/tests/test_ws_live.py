@@ -7,8 +7,7 @@ import time
 from contextlib import ExitStack
 
 import pytest
-from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from websockets.exceptions import ConnectionClosed
 
 from databus import keys
@@ -33,6 +32,10 @@ from realtime_engine.ws.fanout import (
     publisher,
 )
 from realtime_engine.ws.groups import parse_topic
+from realtime_engine.ws.tickets import ticket_issue
+from runs.models import Vehicle
+from runs.services.actors import DISPATCHER_GROUP
+from runs.tests.fixtures.people import make_user
 from tests.support.processes import wait_for
 
 
@@ -52,9 +55,19 @@ def asgi_server(process_env, tmp_path, redis_client):
 
 
 @pytest.fixture
-def token(transactional_db) -> str:
-    user = get_user_model().objects.create_user("dispatcher", password="pw-dispatcher-1")
-    return Token.objects.create(user=user).key
+def dispatcher_user(transactional_db):
+    return make_user("dispatcher", DISPATCHER_GROUP)
+
+
+@pytest.fixture
+def token(dispatcher_user) -> str:
+    """A dispatcher's knox token (what ``POST /api/login/`` returns)."""
+    return AuthToken.objects.create(dispatcher_user)[1]
+
+
+def bearer(token: str) -> dict:
+    """``open_ws`` keyword arguments sending ``token`` the way API clients do."""
+    return {"additional_headers": {"Authorization": f"Token {token}"}}
 
 
 def flush_positions(*positions) -> None:
@@ -64,12 +77,12 @@ def flush_positions(*positions) -> None:
 
 def test_connections_without_valid_credentials_are_closed_with_4401(asgi_server, token):
     server = asgi_server()
-    for query in ("", "token=not-a-token"):
-        with open_ws(server, query) as ws, pytest.raises(ConnectionClosed) as closed:
+    for query, kwargs in [("", {}), ("", bearer("not-a-token")), ("ticket=not-a-ticket", {})]:
+        with open_ws(server, query, **kwargs) as ws, pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
         assert closed.value.rcvd.code == 4401
     # A valid token in the Authorization header is accepted.
-    with open_ws(server, additional_headers={"Authorization": f"Token {token}"}) as ws:
+    with open_ws(server, **bearer(token)) as ws:
         ws.send(json.dumps({"type": "ping"}))
         assert receive(ws)["type"] == "pong"
 
@@ -81,7 +94,7 @@ def test_subscribe_gets_snapshot_then_live_position_run_state_and_feed_status(
     write_run(redis_client, "run-1", vehicle_id="bus-1", route_id="R10", trip_id="T1")
     redis_client.sadd("runs:in_progress", "run-1")
     server = asgi_server()
-    with open_ws(server, f"token={token}") as ws:
+    with open_ws(server, **bearer(token)) as ws:
         snapshot = subscribe(ws, "all")
         [vehicle] = snapshot["vehicles"]
         assert vehicle["vehicle_id"] == "bus-1"
@@ -138,7 +151,7 @@ def test_two_web_processes_each_deliver_every_message_to_their_own_clients(
 ):
     servers = [asgi_server(), asgi_server()]
     with ExitStack() as stack:
-        sockets = [stack.enter_context(open_ws(s, f"token={token}")) for s in servers]
+        sockets = [stack.enter_context(open_ws(s, **bearer(token))) for s in servers]
         for ws in sockets:
             subscribe(ws, "all")
         for latitude in (1.0, 2.0):
@@ -151,7 +164,7 @@ def test_two_web_processes_each_deliver_every_message_to_their_own_clients(
 def test_session_cookie_topics_and_unsubscribe_stops_messages(
     asgi_server, transactional_db, redis_client, client
 ):
-    user = get_user_model().objects.create_user("watcher", password="pw-watcher-1")
+    user = make_user("watcher", DISPATCHER_GROUP)
     client.force_login(user)
     cookie = f"sessionid={client.cookies['sessionid'].value}"
     write_run(redis_client, "run-2", vehicle_id="bus-2", route_id="R20", trip_id="T2")
@@ -179,7 +192,7 @@ def test_session_cookie_topics_and_unsubscribe_stops_messages(
 
 def test_bad_requests_get_error_codes_and_heartbeats_keep_coming(asgi_server, token):
     server = asgi_server(LIVE_WS_HEARTBEAT_S="0.3")
-    with open_ws(server, f"token={token}") as ws:
+    with open_ws(server, **bearer(token)) as ws:
         for frame, code in [
             ("{not json", "bad_json"),
             ('["subscribe"]', "bad_message"),
@@ -208,7 +221,7 @@ def test_a_watched_group_stays_marked_while_subscribed_and_lapses_after(
     def watched_since() -> float | None:
         return redis_client.zscore(keys.LIVE_ACTIVE_GROUPS, group)
 
-    with open_ws(server, f"token={token}") as ws:
+    with open_ws(server, **bearer(token)) as ws:
         subscribe(ws, "route:R7")
         # Well past the 3-heartbeat expiry, the web process has marked it again.
         time.sleep(5 * heartbeat_s)
@@ -227,7 +240,7 @@ def test_a_subscriber_keeps_receiving_after_the_channel_layer_forgets_the_proces
     # What channels-redis does to a member after its group expiry (a day), and a Redis
     # restart to every member: the web process's membership is gone.
     server = asgi_server(LIVE_WS_HEARTBEAT_S="0.3")
-    with open_ws(server, f"token={token}") as ws:
+    with open_ws(server, **bearer(token)) as ws:
         subscribe(ws, "vehicle:bus-9")
         forget_live_groups()
         time.sleep(1.0)  # the hub renews its memberships every heartbeat interval
@@ -235,9 +248,13 @@ def test_a_subscriber_keeps_receiving_after_the_channel_layer_forgets_the_proces
         assert receive_until(ws, "position")["vehicles"][0]["latitude"] == 9.5
 
 
-def test_a_client_that_does_not_read_is_closed_with_4408(asgi_server, token, redis_client):
+def test_a_client_that_does_not_read_is_closed_with_4408(
+    asgi_server, dispatcher_user, redis_client
+):
     server = asgi_server(LIVE_WS_QUEUE_MAX="8")
-    stalled = StalledClient(server, f"token={token}")
+    # The sans-I/O client sends no headers of its own: a one-time ticket authenticates it.
+    ticket = ticket_issue(redis_client, user_id=dispatcher_user.pk, ttl_s=30)
+    stalled = StalledClient(server, f"ticket={ticket}")
     stalled.send_json({"type": "subscribe", "topic": "all"})
     fleet = [position_at(f"v{i}", 10 + i / 1000, 20.0) for i in range(1000)]
     # ~9 MB: more than a stalled socket (up to 4 MB of kernel send buffer on Linux)
@@ -258,13 +275,14 @@ def test_an_mqtt_position_through_a_real_worker_reaches_the_subscriber(
     private_broker,
     topic_root,
 ):
+    Vehicle.objects.create(id="bus-9")  # ingest takes telemetry from registered vehicles only
     worker = celery_worker_factory(
         {**process_env, "MQTT_URL": private_broker, "MQTT_CONSUMER_ENABLED": "true"}
     )
     wait_for(lambda: "MQTT ingest subscribed" in worker.log(), 60, "worker subscribed")
     write_run(redis_client, "run-9", vehicle_id="bus-9", route_id="R90", trip_id="T9")
     server = asgi_server()
-    with open_ws(server, f"token={token}") as ws:
+    with open_ws(server, **bearer(token)) as ws:
         assert subscribe(ws, "run:run-9")["runs"][0]["route_id"] == "R90"
         publish(
             private_broker,

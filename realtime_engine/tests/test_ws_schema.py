@@ -8,7 +8,16 @@ import pytest
 
 from realtime_engine.ws.fanout import plan_position_messages
 from realtime_engine.ws.groups import ALL, BadTopic, Topic, TopicKind, parse_topic
-from realtime_engine.ws.messages import ClientError, ClientType, VehicleUpdate, decode_client
+from realtime_engine.ws.messages import (
+    DETAIL_MAX_CHARS,
+    ECHO_MAX_CHARS,
+    ClientError,
+    ClientType,
+    ErrorCode,
+    VehicleUpdate,
+    decode_client,
+    error_message,
+)
 
 
 @pytest.mark.parametrize(
@@ -44,6 +53,9 @@ def test_group_names_are_valid_channel_layer_names_and_distinct():
         assert len(name) < 100 and all(c.isascii() and (c.isalnum() or c in "-_.") for c in name)
 
 
+MAX_BYTES = 4096
+
+
 @pytest.mark.parametrize(
     ("frame", "code"),
     [
@@ -52,19 +64,47 @@ def test_group_names_are_valid_channel_layer_names_and_distinct():
         ('{"type": 3}', "bad_message"),
         ('{"type": "dance"}', "unknown_type"),
         ('{"type": "subscribe", "topic": 5}', "bad_topic"),
+        ('{"type": "subscribe", "topic": "all", "extra": 1}', "bad_message"),
         (None, "bad_message"),
+        # Nesting is refused at its first bracket, wherever it is, never parsed recursively.
+        ("[" * 4000, "bad_message"),
+        ('{"type": "ping", "topic": ' + "[" * 4000 + "}", "bad_topic"),
+        ('{"type": "ping", "x": ' + "[" * 4000 + "}", "bad_message"),
+        ('{"type": "ping", "x": ' + '{"a":' * 800 + "}", "bad_message"),
+        # Size is checked first, in UTF-8 bytes: 2,000 two-byte characters are 4,000 bytes.
+        ('{"type": "' + "x" * MAX_BYTES + '"}', "frame_too_large"),
+        ('{"type": "' + "é" * 2100 + '"}', "frame_too_large"),
+        ("[" * 1_000_000, "frame_too_large"),
     ],
 )
 def test_bad_client_messages_say_what_is_wrong(frame, code):
     with pytest.raises(ClientError) as error:
-        decode_client(frame)
+        decode_client(frame, max_bytes=MAX_BYTES)
     assert error.value.code == code
+    assert len(error.value.detail) < 200
+
+
+def test_an_unknown_type_is_echoed_clipped():
+    with pytest.raises(ClientError) as error:
+        decode_client('{"type": "' + "y" * 4000 + '"}', max_bytes=MAX_BYTES)
+    assert error.value.code == "unknown_type"
+    assert "y" * ECHO_MAX_CHARS not in error.value.detail
+    assert "y" * (ECHO_MAX_CHARS - 1) + "…" in error.value.detail
+
+
+def test_error_details_are_bounded_whatever_went_in():
+    assert len(error_message(ErrorCode.BAD_TOPIC, "z" * 100_000).detail) == DETAIL_MAX_CHARS
+    assert error_message(ErrorCode.BAD_TOPIC, "short").detail == "short"
 
 
 def test_client_messages_decode():
-    message = decode_client('{"type": "subscribe", "topic": "all", "extra": 1}')
+    message = decode_client('{"type": "subscribe", "topic": "all"}', max_bytes=MAX_BYTES)
     assert (message.type, message.topic) == (ClientType.SUBSCRIBE, "all")
-    assert decode_client('{"type": "ping"}').type is ClientType.PING
+    assert decode_client('{"type": "ping"}', max_bytes=MAX_BYTES).type is ClientType.PING
+    # A frame of exactly the limit is read.
+    padded = '{"type": "ping"' + " " * (MAX_BYTES - 16) + "}"
+    assert len(padded.encode()) == MAX_BYTES
+    assert decode_client(padded, max_bytes=MAX_BYTES).type is ClientType.PING
 
 
 def test_position_messages_go_only_to_watched_groups_each_with_its_vehicles():

@@ -13,7 +13,12 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from realtime_engine.tests.live_support import open_ws, receive_until, subscribe
-from realtime_engine.tests.test_ws_live import asgi_server, token  # noqa: F401
+from realtime_engine.tests.test_ws_live import (  # noqa: F401
+    asgi_server,
+    bearer,
+    dispatcher_user,
+    token,
+)
 from realtime_engine.ws.messages import CloseCode
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,8 +37,7 @@ def test_sigterm_closes_every_websocket_with_1001_and_the_server_exits(
     token,  # noqa: F811
 ):
     server = asgi_server()
-    query = f"token={token}"
-    clients = [open_ws(server, query) for _ in range(3)]
+    clients = [open_ws(server, **bearer(token)) for _ in range(3)]
     subscribe(clients[0], "all")
     subscribe(clients[1], "vehicle:V1")
     clients[2].send('{"type": "ping"}')  # connected, subscribed to nothing

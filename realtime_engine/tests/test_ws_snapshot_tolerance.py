@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 
-from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from databus import keys
 from databus.metrics import REGISTRY
@@ -23,6 +22,8 @@ from realtime_engine.ws.groups import parse_topic
 from realtime_engine.ws.messages import encode
 from realtime_engine.ws.snapshot import snapshot_read
 from runs.domain.telemetry import stop_time_updates
+from runs.services.actors import DISPATCHER_GROUP
+from runs.tests.fixtures.people import make_user
 
 
 def skipped(reason: str) -> float:
@@ -67,8 +68,7 @@ def test_a_snapshot_skips_the_corrupted_record_and_keeps_the_rest(redis_client):
 def test_a_subscriber_of_a_real_web_process_gets_the_snapshot_without_the_bad_record(
     process_env, tmp_path, redis_client, transactional_db
 ):
-    user = get_user_model().objects.create_user("dispatcher", password="pw-dispatcher-1")
-    token = Token.objects.create(user=user).key
+    token = AuthToken.objects.create(make_user("dispatcher", DISPATCHER_GROUP))[1]
     write_position(redis_client, position_at("bus-1", 38.90, -77.03))
     write_position(redis_client, position_at("bus-2", 38.91, -77.03))
     write_run(redis_client, "run-1", vehicle_id="bus-1", route_id="R10", trip_id="T1")
@@ -77,7 +77,7 @@ def test_a_subscriber_of_a_real_web_process_gets_the_snapshot_without_the_bad_re
     redis_client.hset(keys.run_vehicle_stop_status("run-1"), "current_status", "FLYING")
     server = start_asgi_server(process_env, tmp_path / "asgi")
     try:
-        with open_ws(server, f"token={token}") as ws:
+        with open_ws(server, additional_headers={"Authorization": f"Token {token}"}) as ws:
             snapshot = subscribe(ws, "all")
     finally:
         server.handle.stop()

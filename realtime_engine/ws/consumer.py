@@ -1,11 +1,19 @@
-"""The ``/ws/live/`` consumer: authenticate, subscribe to topics, stream live messages.
+"""The ``/ws/live/`` consumer: authenticate, authorize, subscribe to topics, stream live messages.
 
-Per connection: the topics it watches (joined through the process's ``hub``, not
-as channel-layer members of their own), a bounded outbound queue drained by one
-sender task, and a heartbeat task. Live messages only enqueue (never await the
-client): when the queue is full the client is too slow and is closed with
-``CloseCode.TOO_SLOW`` instead of being buffered without bound. When the server shuts
-down gracefully, every connection is closed with ``CloseCode.GOING_AWAY`` (``shutdown``).
+Per connection: the user's role (``actor``, read once at connect: no role, closed with
+``CloseCode.FORBIDDEN``), the topics it watches (joined through the process's ``hub``,
+not as channel-layer members of their own), a bounded outbound queue drained by one
+sender task, and a heartbeat task. Each subscribe is checked by ``visibility`` (one
+database read for an operator's run or vehicle topic; none on the live-message path); a
+topic the role may not watch closes the connection with ``FORBIDDEN``, and every heartbeat
+an operator's run and vehicle topics are checked again (a vehicle stops being theirs when
+their run ends: they are unsubscribed with reason ``not_visible``).
+Live messages only enqueue (never await the client): when the queue is full the client
+is too slow and is closed with ``CloseCode.TOO_SLOW`` instead of being buffered without
+bound. When the server shuts down gracefully, every connection is closed with
+``CloseCode.GOING_AWAY`` (``shutdown``). Anything that fails while handling an event or
+in a connection's task closes it with ``CloseCode.INTERNAL_ERROR`` and still leaves the
+hub's groups: a consumer that died without that would stay a member, renewed forever.
 Schema: docs/api/websocket.md.
 """
 
@@ -17,6 +25,8 @@ import random
 import time
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -29,20 +39,30 @@ from realtime_engine.ws.messages import (
     ClientType,
     CloseCode,
     ErrorCode,
-    ErrorMessage,
     Ping,
     Pong,
     ServerMessage,
     Subscribed,
     Unsubscribed,
+    UnsubscribeReason,
     decode_client,
     encode,
+    error_message,
 )
 from realtime_engine.ws.snapshot import snapshot_read
+from realtime_engine.ws.topic_operators import topic_operators_read
+from realtime_engine.ws.visibility import operators_needed, topic_visible
+from runs.services.actors import Actor, actor_for_user
 
 logger = logging.getLogger(__name__)
 
 MAX_TOPICS_PER_CONNECTION = 100
+# Close reasons are at most 123 bytes; these say why without echoing the client.
+NO_ROLE_REASON = "no dispatcher or operator role"
+NOT_VISIBLE_REASON = "this role may not watch that topic"
+
+_actor_of = database_sync_to_async(actor_for_user)
+_operators_of = database_sync_to_async(topic_operators_read)
 
 
 def _read_snapshot(topic: Topic) -> str:
@@ -72,20 +92,41 @@ class LiveConsumer(AsyncWebsocketConsumer):
     # No channel of its own: the process's hub receives for every connection.
     channel_layer_alias = "live-connections-use-the-hub"
 
-    async def connect(self) -> None:
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self.topics: dict[str, Topic] = {}  # group name -> topic
+        self.actor: Actor | None = None
         self.closing = False
+        self.released = False
         self.tasks: list[asyncio.Task] = []
+
+    async def dispatch(self, message) -> None:
+        """Every ASGI event of the connection; a failure closes it (1011), cleanup still runs."""
+        try:
+            await super().dispatch(message)
+        except StopConsumer:
+            raise
+        except Exception:
+            logger.exception(
+                "live: %s failed; closing %s", message.get("type"), self.scope.get("client")
+            )
+            await self._fail()
+            if message.get("type") == "websocket.disconnect":
+                raise StopConsumer() from None
+
+    async def connect(self) -> None:
         user = self.scope.get("user")
         # Accept first: a close before the handshake reaches the client as a bare HTTP 403.
         await self.accept()
         if user is None or not user.is_authenticated:
-            self.closing = True
-            await self.close(code=CloseCode.UNAUTHENTICATED)
+            await self._close_now(CloseCode.UNAUTHENTICATED)
+            return
+        self.actor = await _actor_of(user)
+        if self.actor is None:
+            await self._close_now(CloseCode.FORBIDDEN, NO_ROLE_REASON)
             return
         if hub.going_away:  # arrived while the server shuts down
-            self.closing = True
-            await self.close(code=CloseCode.GOING_AWAY)
+            await self._close_now(CloseCode.GOING_AWAY)
             return
         hub.connected(self)
         self.outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=settings.LIVE_WS_QUEUE_MAX)
@@ -93,15 +134,45 @@ class LiveConsumer(AsyncWebsocketConsumer):
             asyncio.create_task(self._send_loop()),
             asyncio.create_task(self._heartbeat_loop()),
         ]
+        for task in self.tasks:
+            task.add_done_callback(self._task_done)
 
     async def disconnect(self, code: int) -> None:
+        await self._release()
+
+    async def _release(self) -> None:
+        """Leave the hub and every group, stop the tasks; once, however the connection ends."""
         self.closing = True
+        if self.released:
+            return
+        self.released = True
         hub.disconnected(self)
         for task in self.tasks:
             task.cancel()
         for group in list(self.topics):
-            await hub.leave(group, self)
+            try:
+                await hub.leave(group, self)
+            except Exception:  # the channel layer's Redis is away: the hub forgot us anyway
+                logger.exception("live: leaving %s failed", group)
         self.topics.clear()
+
+    async def _fail(self) -> None:
+        try:
+            if not self.closing:
+                await self._close_now(CloseCode.INTERNAL_ERROR)
+        except Exception:  # the socket is gone already
+            logger.debug("live: closing after a failure failed", exc_info=True)
+        finally:
+            await self._release()
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None and not self.released:
+            logger.error(
+                "live: a connection task failed; closing %s",
+                self.scope.get("client"),
+                exc_info=task.exception(),
+            )
+            self.tasks.append(asyncio.create_task(self._fail()))
 
     # --- outbound --------------------------------------------------------------------
 
@@ -125,12 +196,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def go_away(self) -> None:
         """The server shuts down: the client should reconnect (to another replica)."""
         if not self.closing:
-            self.closing = True
             await self._close_now(CloseCode.GOING_AWAY)
 
-    async def _close_now(self, code: CloseCode) -> None:
-        self.tasks[0].cancel()  # the sender: nothing more goes out before the close frame
-        await self.close(code=code)
+    async def _close_now(self, code: CloseCode, reason: str | None = None) -> None:
+        self.closing = True
+        if self.tasks:
+            self.tasks[0].cancel()  # the sender: nothing more goes out before the close frame
+        await self.close(code=code, reason=reason)
 
     async def _send_loop(self) -> None:
         while True:
@@ -143,7 +215,21 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await asyncio.sleep(random.uniform(0, interval))
         while True:
             self._reply(Ping(at=time.time()))
+            await self._recheck_topics()
             await asyncio.sleep(interval)
+
+    async def _recheck_topics(self) -> None:
+        """Leave the topics the role no longer sees (an operator's run ended or was handed over)."""
+        checked = [t for t in self.topics.values() if operators_needed(self.actor, t)]
+        if not checked:
+            return
+        operators = await _operators_of(checked)
+        for topic in checked:
+            if topic_visible(self.actor, topic, operators.get(topic, frozenset())):
+                continue
+            if self.topics.pop(topic.group, None) is not None:
+                await hub.leave(topic.group, self)
+                self._reply(Unsubscribed(topic=str(topic), reason=UnsubscribeReason.NOT_VISIBLE))
 
     def deliver(self, text: str) -> None:
         """A live message of a watched topic, already encoded (from the hub)."""
@@ -155,30 +241,40 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return
         try:
-            message = decode_client(text_data)
+            message = decode_client(text_data, max_bytes=settings.LIVE_WS_MAX_FRAME_BYTES)
             if message.type is ClientType.PING:
                 self._reply(Pong(at=time.time()))
                 return
             topic = parse_topic(message.topic)
         except ClientError as error:
-            self._reply(ErrorMessage(code=error.code, detail=error.detail))
+            self._reply(error_message(error.code, error.detail))
             return
         except BadTopic as error:
-            self._reply(ErrorMessage(code=ErrorCode.BAD_TOPIC, detail=str(error)))
+            self._reply(error_message(ErrorCode.BAD_TOPIC, str(error)))
             return
         if message.type is ClientType.SUBSCRIBE:
             await self._subscribe(topic)
         else:
             await self._unsubscribe(topic)
 
+    async def _may_watch(self, topic: Topic) -> bool:
+        operated_by: frozenset[int] = frozenset()
+        if operators_needed(self.actor, topic):
+            operated_by = (await _operators_of([topic])).get(topic, frozenset())
+        return topic_visible(self.actor, topic, operated_by)
+
     async def _subscribe(self, topic: Topic) -> None:
         if topic.group not in self.topics and len(self.topics) >= MAX_TOPICS_PER_CONNECTION:
             self._reply(
-                ErrorMessage(
-                    code=ErrorCode.TOO_MANY_SUBSCRIPTIONS,
-                    detail=f"at most {MAX_TOPICS_PER_CONNECTION} topics per connection",
+                error_message(
+                    ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                    f"at most {MAX_TOPICS_PER_CONNECTION} topics per connection",
                 )
             )
+            return
+        if not await self._may_watch(topic):
+            await self._close_now(CloseCode.FORBIDDEN, NOT_VISIBLE_REASON)
+            await self._release()
             return
         # Join before reading: a change after the read arrives as a live message.
         await hub.join(topic.group, self)
@@ -188,9 +284,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def _unsubscribe(self, topic: Topic) -> None:
         if self.topics.pop(topic.group, None) is None:
-            self._reply(
-                ErrorMessage(code=ErrorCode.NOT_SUBSCRIBED, detail=f"not subscribed to {topic}")
-            )
+            self._reply(error_message(ErrorCode.NOT_SUBSCRIBED, f"not subscribed to {topic}"))
             return
         await hub.leave(topic.group, self)
         self._reply(Unsubscribed(topic=str(topic)))

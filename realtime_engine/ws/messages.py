@@ -2,7 +2,10 @@
 
 Server messages are msgspec Structs tagged by ``type`` and encoded to JSON text once,
 by whoever produces them (the fan-out encodes once per group, not once per client).
-Client messages are decoded here into ``ClientMessage`` or an ``ErrorCode``. Pure.
+Client messages are decoded here into ``ClientMessage`` or an ``ErrorCode``: the frame's
+size is checked before any parsing, and the parse is typed (an object of two string fields,
+nothing else), so a deeply nested frame is refused at its first bracket instead of being
+built, or skipped, recursively. Text a client sent is echoed back clipped. Pure.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ class CloseCode(IntEnum):
     """WebSocket close codes (4000-4999 are the application's)."""
 
     GOING_AWAY = 1001  # RFC 6455: the server shuts down (a deploy); reconnect
+    INTERNAL_ERROR = 1011  # RFC 6455: the server failed handling a frame; reconnect
     UNAUTHENTICATED = 4401
+    FORBIDDEN = 4403  # no role, or a topic the role may not watch
     TOO_SLOW = 4408  # the outbound queue passed its bound
 
 
@@ -30,6 +35,11 @@ class ErrorCode(StrEnum):
     BAD_TOPIC = "bad_topic"
     NOT_SUBSCRIBED = "not_subscribed"
     TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
+    FRAME_TOO_LARGE = "frame_too_large"
+
+
+class UnsubscribeReason(StrEnum):
+    NOT_VISIBLE = "not_visible"  # the role no longer sees the topic (the run ended, say)
 
 
 class ClientType(StrEnum):
@@ -161,6 +171,7 @@ class Subscribed(_Message, tag="subscribed"):
 
 class Unsubscribed(_Message, tag="unsubscribed"):
     topic: str
+    reason: UnsubscribeReason | None = None  # absent when the client asked
 
 
 class ErrorMessage(_Message, tag="error"):
@@ -196,8 +207,31 @@ def encode(message: ServerMessage) -> str:
     return _encoder.encode(message).decode()
 
 
+# Client text echoed in an error ``detail`` is clipped to this many characters.
+ECHO_MAX_CHARS = 64
+DETAIL_MAX_CHARS = 256
+
+
+def clipped(text: str, limit: int = ECHO_MAX_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def error_message(code: ErrorCode, detail: str) -> ErrorMessage:
+    """The ``error`` reply; its detail is bounded whatever text went into it."""
+    return ErrorMessage(code=code, detail=clipped(detail, DETAIL_MAX_CHARS))
+
+
 class ClientMessage(msgspec.Struct, frozen=True):
     type: ClientType
+    topic: str | None = None
+
+
+class _ClientFrame(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What a client frame may hold. Unknown fields are refused, not skipped: msgspec skips
+    a value recursively, so a field holding 5,000 ``[`` would raise ``RecursionError``."""
+
+    type: str
     topic: str | None = None
 
 
@@ -208,21 +242,31 @@ class ClientError(ValueError):
         self.detail = detail
 
 
-def decode_client(text: str | None) -> ClientMessage:
-    """A client message, or ``ClientError`` saying what is wrong with it."""
+_decoder = msgspec.json.Decoder(_ClientFrame)
+
+
+def decode_client(text: str | None, *, max_bytes: int) -> ClientMessage:
+    """A client message's type and topic, or ``ClientError`` saying what is wrong with it.
+
+    ``max_bytes`` bounds the UTF-8 size of the frame, checked before it is parsed.
+    """
     if text is None:
         raise ClientError(ErrorCode.BAD_MESSAGE, "send JSON text frames, not binary")
+    # A character is at least one byte: the length alone refuses most oversized frames.
+    if len(text) > max_bytes or len(data := text.encode()) > max_bytes:
+        raise ClientError(ErrorCode.FRAME_TOO_LARGE, f"frames are at most {max_bytes} bytes")
     try:
-        raw = msgspec.json.decode(text)
+        frame = _decoder.decode(data)
+    except msgspec.ValidationError as error:
+        code = ErrorCode.BAD_TOPIC if str(error).endswith("`$.topic`") else ErrorCode.BAD_MESSAGE
+        raise ClientError(code, f'expected {{"type": string, "topic": string}}: {error}') from None
     except msgspec.DecodeError as error:
         raise ClientError(ErrorCode.BAD_JSON, f"not JSON: {error}") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-        raise ClientError(ErrorCode.BAD_MESSAGE, 'expected an object with a "type" string')
     try:
-        kind = ClientType(raw["type"])
+        kind = ClientType(frame.type)
     except ValueError:
-        raise ClientError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {raw['type']!r}") from None
-    topic = raw.get("topic")
-    if kind in (ClientType.SUBSCRIBE, ClientType.UNSUBSCRIBE) and not isinstance(topic, str):
+        shown = clipped(frame.type)
+        raise ClientError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {shown!r}") from None
+    if kind in (ClientType.SUBSCRIBE, ClientType.UNSUBSCRIBE) and frame.topic is None:
         raise ClientError(ErrorCode.BAD_TOPIC, f'"{kind}" needs a "topic" string')
-    return ClientMessage(kind, topic if isinstance(topic, str) else None)
+    return ClientMessage(kind, frame.topic)

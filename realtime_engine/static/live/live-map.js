@@ -4,6 +4,8 @@
  * to "all" gives a snapshot, then position / run_state / stop_status / feed_status
  * messages (docs/api/websocket.md). A click on a vehicle or a run row loads
  * /api/runs/{id}/ and /api/runs/{id}/history/. Everything is served by this server.
+ * The WebSocket authenticates with the page's session cookie (same origin, so the
+ * server's Origin check admits it); no ticket is needed.
  */
 (function () {
   "use strict";
@@ -224,7 +226,9 @@
     });
     socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
     socket.addEventListener("close", (event) => {
+      // Neither comes right by retrying: sign in again, or ask for the dispatcher role.
       if (event.code === 4401) { setConnection("down", "not logged in"); return; }
+      if (event.code === 4403) { setConnection("down", "the live map is for dispatchers"); return; }
       setConnection("down", `reconnecting (closed ${event.code})`);
       setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, 30000);
