@@ -178,3 +178,21 @@ def test_bearer_token_parsing_and_comparison():
     assert not token_matches("", "")  # no token configured matches nothing
     assert not token_matches(None, METRICS_TOKEN)
     assert not token_matches("é" + METRICS_TOKEN, METRICS_TOKEN)  # non-ASCII: no TypeError
+
+
+@pytest.mark.parametrize("name", ["compose.dev.yml", "compose.prod.yml"])
+def test_the_worker_metrics_port_stays_inside_the_compose_network(name):
+    """Workers' exporters answer anyone who reaches them: no service publishes the port."""
+    import yaml
+
+    from tests.support.production_env import ROOT
+
+    port = "9808"  # WORKER_METRICS_PORT's default, EXPOSEd by the image (to the network only)
+    assert f"EXPOSE 8000 {port}" in (ROOT / "Dockerfile").read_text()
+    services = yaml.safe_load((ROOT / name).read_text())["services"]
+    publishing = [
+        service_name
+        for service_name, service in services.items()
+        if any(port in str(mapping) for mapping in service.get("ports", []))
+    ]
+    assert publishing == []

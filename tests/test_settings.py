@@ -1,12 +1,17 @@
 """Settings come from the environment; a bad value stops startup with a clear message."""
 
+import http.client
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from backend import env
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_database_url_parses_host_port_name_and_credentials():
@@ -83,3 +88,192 @@ def test_booleans_and_integers(monkeypatch):
     monkeypatch.setenv("N", "0")
     with pytest.raises(env.ConfigError, match="must be at least 1"):
         env.env_int("N", 5, minimum=1)
+
+
+# --- Production settings (security): `check --deploy`, HTTPS behind a proxy, one switch ---
+
+PRODUCTION_SWITCH = {"DEBUG": "false", "DATABUS_REQUIRE_SECRET_KEY": "true"}
+
+
+def django_env(extra: dict[str, str]) -> dict[str, str]:
+    """A child process's environment: the interpreter's basics and ``extra``, nothing else."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "VIRTUAL_ENV", "SYSTEMROOT")
+    return {
+        **{name: os.environ[name] for name in keep if name in os.environ},
+        "DJANGO_SETTINGS_MODULE": "backend.settings",
+        **extra,
+    }
+
+
+def test_check_deploy_prints_no_warning_with_the_production_compose_env():
+    from tests.support.production_env import web_service_env
+
+    production = web_service_env()
+    assert {name: production[name] for name in PRODUCTION_SWITCH} == PRODUCTION_SWITCH
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=django_env(production),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (1 silenced)." in result.stdout, result.stdout
+
+
+def test_check_deploy_names_the_missing_protections_without_the_production_switch():
+    """The test above can fail: the same env in development mode trips the checks."""
+    from tests.support.production_env import web_service_env
+
+    development = {
+        **{k: v for k, v in web_service_env().items() if not k.startswith("SECURE_HSTS")},
+        "DATABUS_REQUIRE_SECRET_KEY": "false",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=django_env(development),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert warning in result.stderr + result.stdout, warning
+
+
+def printed_settings(extra: dict[str, str], *names: str) -> dict:
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        f"print(json.dumps({{n: getattr(settings, n) for n in {list(names)!r}}}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=django_env({"SECRET_KEY": "x" * 60, **extra}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+HTTPS_SETTINGS = (
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_PROXY_SSL_HEADER",
+)
+
+
+@pytest.mark.parametrize(
+    ("extra", "https"),
+    [
+        ({}, False),  # tests, `make demo` without DEBUG
+        ({"DEBUG": "true"}, False),
+        ({"DEBUG": "true", "DATABUS_REQUIRE_SECRET_KEY": "true"}, False),  # the image, DEBUG on
+        ({"DATABUS_REQUIRE_SECRET_KEY": "false"}, False),  # compose.dev.yml
+        (PRODUCTION_SWITCH, True),
+    ],
+)
+def test_one_switch_turns_the_https_defaults_on(extra, https):
+    values = printed_settings(extra, *HTTPS_SETTINGS)
+    assert values["SECURE_SSL_REDIRECT"] is https
+    assert values["SESSION_COOKIE_SECURE"] is https
+    assert values["CSRF_COOKIE_SECURE"] is https
+    assert values["SECURE_HSTS_SECONDS"] == (31_536_000 if https else 0)
+    assert values["SECURE_PROXY_SSL_HEADER"] is None
+
+
+def test_each_https_setting_can_be_set_on_its_own():
+    values = printed_settings(
+        {
+            **PRODUCTION_SWITCH,
+            "SECURE_SSL_REDIRECT": "false",
+            "SECURE_HSTS_SECONDS": "300",
+            "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Scheme=HTTPS",
+        },
+        *HTTPS_SETTINGS,
+    )
+    assert values["SECURE_SSL_REDIRECT"] is False
+    assert values["SECURE_HSTS_SECONDS"] == 300
+    assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_SCHEME", "HTTPS"]
+
+
+def test_proxy_ssl_header_parses_a_header_name(monkeypatch):
+    monkeypatch.setenv("HEADER", " X-Forwarded-Proto ")
+    assert env.env_proxy_ssl_header("HEADER") == ("HTTP_X_FORWARDED_PROTO", "https")
+    monkeypatch.setenv("HEADER", "")
+    assert env.env_proxy_ssl_header("HEADER") is None
+    monkeypatch.setenv("HEADER", "X Forwarded: https")
+    with pytest.raises(env.ConfigError, match="HEADER='X Forwarded: https' is not a header"):
+        env.env_proxy_ssl_header("HEADER")
+
+
+def test_a_short_metrics_token_stops_startup():
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=django_env({"METRICS_TOKEN": "short"}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "METRICS_TOKEN must be at least 32 characters" in result.stderr
+
+
+def plain_http(port: int, path: str, headers: dict[str, str] | None = None):
+    """One request, redirects not followed (urllib would follow them)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        response.read()
+        return response
+    finally:
+        connection.close()
+
+
+def test_production_web_redirects_to_https_but_serves_probes_and_metrics_over_http(
+    process_env, tmp_path
+):
+    """A real uvicorn with the production settings, behind a pretend TLS proxy."""
+    from realtime_engine.tests.live_support import start_asgi_server
+    from tests.support.production_env import web_healthcheck
+
+    token = "m" * 40
+    server = start_asgi_server(
+        process_env,
+        tmp_path / "asgi",
+        **PRODUCTION_SWITCH,
+        SECRET_KEY="production-like-" + "k" * 50,
+        ALLOWED_HOSTS="127.0.0.1",
+        SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
+        METRICS_TOKEN=token,
+    )
+    try:
+        page = plain_http(server.port, "/admin/login/")
+        assert page.status == 301
+        assert page.getheader("Location") == f"https://127.0.0.1:{server.port}/admin/login/"
+        for path in ("/healthz", "/readyz"):
+            assert plain_http(server.port, path).status == 200, path
+        metrics = plain_http(server.port, "/metrics", {"Authorization": f"Bearer {token}"})
+        assert metrics.status == 200
+        assert plain_http(server.port, "/metrics").status == 401
+        # Through the proxy (it says the client spoke TLS): the page, with HSTS and a CSP.
+        proxied = plain_http(server.port, "/admin/login/", {"X-Forwarded-Proto": "https"})
+        assert proxied.status == 200
+        assert proxied.getheader("Strict-Transport-Security") == (
+            "max-age=31536000; includeSubDomains"
+        )
+        assert "default-src 'self'" in proxied.getheader("Content-Security-Policy")
+        cookie = proxied.getheader("Set-Cookie")
+        assert cookie.startswith("csrftoken=") and "Secure" in cookie
+        # The compose healthcheck, as written in compose.prod.yml, passes.
+        check = subprocess.run(web_healthcheck(server.port), capture_output=True, timeout=30)
+        assert check.returncode == 0, check.stderr
+    finally:
+        server.handle.stop()
