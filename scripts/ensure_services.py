@@ -203,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1"),
         "CHANNEL_REDIS_URL": os.environ.get("CHANNEL_REDIS_URL", "redis://127.0.0.1:6379/2"),
     }
+    # The Django cache (sign-in throttles): db 3 of REDIS_URL's server unless set, as settings.
+    redis_urls["CACHE_REDIS_URL"] = os.environ.get(
+        "CACHE_REDIS_URL", env.redis_url_with_db(redis_urls["REDIS_URL"], 3)
+    )
     mqtt_url = os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883")
     try:
         print("services:", ensure_postgres(database_url))

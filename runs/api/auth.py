@@ -7,6 +7,7 @@ Tokens are django-rest-knox's (``runs.services.api_tokens``).
 
 from __future__ import annotations
 
+from axes.helpers import get_cool_off
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
 from knox.auth import TokenAuthentication
@@ -15,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from runs.api.base import json_exception_handler
+from runs.api.throttles import LoginAddressThrottle, LoginUsernameThrottle
 from runs.services.actors import actor_for_user
 from runs.services.api_tokens import api_token_issue, api_token_revoke, api_tokens_revoke_all
 
@@ -23,9 +25,23 @@ ErrorOutput = inline_serializer(
 )
 
 
+class LoginLockedOut(exceptions.Throttled):
+    """django-axes refused the attempt: too many failures for this username or address."""
+
+    default_detail = "too many failed sign-ins for this username or address; try again later"
+    default_code = "locked_out"
+
+
+def _lockout_wait_s() -> int | None:
+    # An upper bound: the lockout ends one cool-off after the last counted failure.
+    cool_off = get_cool_off()
+    return int(cool_off.total_seconds()) if cool_off else None
+
+
 class LoginApi(APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
+    throttle_classes = [LoginAddressThrottle, LoginUsernameThrottle]
 
     class LoginInput(serializers.Serializer):
         username = serializers.CharField(max_length=150)
@@ -46,7 +62,11 @@ class LoginApi(APIView):
     def post(self, request):
         data = self.LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
+        # The DRF request, not the Django one: axes then flags a lockout on it, and this view
+        # (not AxesMiddleware) answers with JSON.
         user = authenticate(request, **data.validated_data)
+        if user is None and getattr(request, "axes_locked_out", False):
+            raise LoginLockedOut(wait=_lockout_wait_s())
         if user is None:
             # 400 (not 401): this endpoint takes credentials in the body, not a header.
             raise exceptions.ValidationError({"non_field_errors": ["wrong username or password"]})

@@ -5,6 +5,8 @@ from runs.tests.fixtures.people import (  # noqa: F401
     company,
     dispatcher,
     dispatcher_api,
+    fast_password_hashing,
+    login_counters_cleared,
     operator,
     operator_api,
     other_operator,

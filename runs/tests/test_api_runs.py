@@ -12,7 +12,9 @@ from runs.domain.lifecycle.states import RunState
 from runs.models import RunLifecycleTransition
 from runs.tests.fixtures.people import make_user, token_client
 
-pytestmark = pytest.mark.usefixtures("gtfs_feed", "redis_client", "vehicle")
+pytestmark = pytest.mark.usefixtures(
+    "gtfs_feed", "redis_client", "vehicle", "login_counters_cleared"
+)
 
 SIGN_ON = {"vehicle_id": "V1", "trip_id": "T1", "start_date": "2026-11-22"}
 

@@ -11,11 +11,13 @@ from rest_framework.test import APIClient
 
 from runs.tests.fixtures.people import make_user
 
+pytestmark = pytest.mark.usefixtures("login_counters_cleared")
+
 PASSWORD = "s3cret-pass"
 
 
 @pytest.fixture
-def someone(db):
+def someone(db, fast_password_hashing):
     return make_user("someone", "dispatcher", password=PASSWORD)
 
 
