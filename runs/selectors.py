@@ -23,14 +23,36 @@ from schedule_engine.feeds.snapshots import HotStateSkip
 API_FEED = "api"
 
 
+@dataclass(frozen=True)
+class RunScope:
+    """The runs a reader may see: every run (dispatchers), or one operator's own runs.
+
+    Outside its scope a run does not exist for the reader (the API answers 404, never 403:
+    a run id says nothing about a run its reader may not see)."""
+
+    every_run: bool = False
+    operator_id: int | None = None  # ``None`` without ``every_run``: no runs at all
+
+    def filter(self, runs: QuerySet[Run]) -> QuerySet[Run]:
+        if self.every_run:
+            return runs
+        if self.operator_id is None:
+            return runs.none()
+        return runs.filter(operator_id=self.operator_id)
+
+
+EVERY_RUN = RunScope(every_run=True)
+
+
 def run_list(
     *,
+    scope: RunScope,
     state: str | None = None,
     route_id: str | None = None,
     vehicle_id: str | None = None,
     start_date: dt.date | None = None,
 ) -> QuerySet[Run]:
-    runs = Run.objects.select_related("vehicle", "operator__user")
+    runs = scope.filter(Run.objects.select_related("vehicle", "operator__user"))
     if state:
         runs = runs.filter(run_lifecycle_state=state)
     if route_id:
@@ -42,8 +64,13 @@ def run_list(
     return runs
 
 
-def run_get(*, run_id) -> Run | None:
-    return Run.objects.select_related("vehicle", "operator__user").filter(pk=run_id).first()
+def run_get(*, run_id, scope: RunScope) -> Run | None:
+    runs = scope.filter(Run.objects.select_related("vehicle", "operator__user"))
+    return runs.filter(pk=run_id).first()
+
+
+def run_visible(*, run_id: str, scope: RunScope) -> bool:
+    return scope.filter(Run.objects.filter(pk=run_id)).exists()
 
 
 def run_history_get(*, run_id) -> QuerySet[RunLifecycleTransition]:
@@ -61,6 +88,11 @@ def vehicle_list() -> QuerySet[Vehicle]:
 
 def vehicle_get(*, vehicle_id: str) -> Vehicle | None:
     return Vehicle.objects.select_related("company").filter(pk=vehicle_id).first()
+
+
+def vehicle_ids_get() -> frozenset[str]:
+    """Every registered vehicle id, in one query: what ingest trusts (its vehicle registry)."""
+    return frozenset(Vehicle.objects.order_by().values_list("pk", flat=True))
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,24 @@
-"""Plan one batch: coalesce decoded messages per vehicle, collect history rows and rejections.
+"""Plan one batch: admit, coalesce decoded messages per vehicle, collect history and rejections.
 
-``plan_batch`` is pure: the consumer hands it the decoded messages of one flush
-and writes what the plan says (hot state, history, dead letters, metrics).
-``AcceptedBatch`` is what batch observers receive after the writes are safe.
+``plan_batch`` is pure: an ingress hands it the received messages of one flush with
+the vehicles it trusts (``vehicle_registry``) and writes what the plan says (hot state,
+history, dead letters, metrics). A value from a vehicle not trusted becomes an
+``unknown_vehicle`` rejection here, so that it reaches neither hot state, history,
+observers nor feeds, whichever ingress received it. ``AcceptedBatch`` is what batch
+observers receive after the writes are safe.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from realtime_engine.ingest.decode import Decoded, Ignored, Rejection
+from realtime_engine.ingest.decode import Ignored, Received, Rejection
 from realtime_engine.ingest.topics import TelemetryLeaf
 from runs.domain.telemetry.occupancy import Occupancy
 from runs.domain.telemetry.position import Position
+from runs.domain.telemetry.rejection import RejectReason
 
 UNKNOWN_ENTITY = "unknown"
 
@@ -67,9 +71,19 @@ def entity_of_topic(topic: str) -> str:
     return leaf if leaf in TelemetryLeaf.__members__.values() else UNKNOWN_ENTITY
 
 
-def plan_batch(decoded: Iterable[Decoded]) -> BatchPlan:
+def plan_batch(received: Iterable[Received], *, vehicles: Container[str]) -> BatchPlan:
+    """``vehicles``: the vehicle ids whose telemetry is accepted (``in`` is asked once per
+    well-formed value; a malformed message keeps its own reason, whoever sent it)."""
     plan = BatchPlan()
-    for item in decoded:
+    for topic, payload, item in received:
+        if isinstance(item, (Position, Occupancy)) and item.vehicle_id not in vehicles:
+            item = Rejection(
+                topic,
+                payload,
+                RejectReason.UNKNOWN_VEHICLE,
+                f"vehicle {item.vehicle_id!r} is not registered",
+                item.received_at,
+            )
         if isinstance(item, Position):
             plan.received[TelemetryLeaf.POSITION] += 1
             plan.accepted[TelemetryLeaf.POSITION] += 1

@@ -4,7 +4,8 @@ One ``TelemetryConsumer`` owns one paho client (MQTT 5, QoS 1, persistent sessio
 ``manual_ack``) and drives it from its own loop in one thread, so that it can
 flush a batch when ``INGEST_BATCH_MAX`` messages are in hand, when the oldest has
 waited ``INGEST_FLUSH_MS``, or as soon as the socket has nothing more to read.
-Per batch: one Redis pipeline (``hot_state``), the batch observers, then the
+Per batch: the plan, which refuses vehicles the registry does not know
+(``vehicle_registry``), one Redis pipeline (``hot_state``), the batch observers, then the
 positions go to PostgreSQL in a thread of their own (``background_history``) while
 the loop reads on. A message is acknowledged only once both writes succeeded.
 
@@ -43,17 +44,23 @@ import redis
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from django.db import connections
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from databus import keys
 from realtime_engine.ingest import metrics, paho_speedups
 from realtime_engine.ingest.background_history import BackgroundHistory, Submission
 from realtime_engine.ingest.batch import BatchPlan, accepted_batch, plan_batch
-from realtime_engine.ingest.decode import decode_message
+from realtime_engine.ingest.decode import receive_message
 from realtime_engine.ingest.history import HistoryWriter
 from realtime_engine.ingest.hot_state import HotStateWriter
 from realtime_engine.ingest.observers import BATCH_OBSERVERS, BatchObserver
 from realtime_engine.ingest.topics import stale_filters, subscription_filters
+from realtime_engine.ingest.vehicle_registry import (
+    VehicleAdmission,
+    VehicleRegistryUnavailable,
+    vehicle_admission,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +103,9 @@ class ConsumerConfig:
     drain_s: float = 5.0
     # Ingest what this session holds, then end it (``manage.py ingest_session retire``).
     retire: bool = False
+    # Which vehicles are trusted (``vehicle_registry``): registered ones only, unless allowed.
+    allow_unknown_vehicles: bool = False
+    vehicle_registry_refresh_s: float = 30.0
 
     @property
     def receive_window(self) -> int:
@@ -125,6 +135,7 @@ class TelemetryConsumer:
         redis_client: redis.Redis,
         history: HistoryWriter,
         observers: Sequence[BatchObserver] = BATCH_OBSERVERS,
+        vehicles: VehicleAdmission | None = None,
     ) -> None:
         self.config = config
         self.ready = threading.Event()  # set once subscribed; tests and the benchmark wait on it
@@ -132,6 +143,14 @@ class TelemetryConsumer:
         self._hot_state = HotStateWriter(redis_client, dlq_maxlen=config.dlq_maxlen)
         self._history_writer = history
         self._observers = tuple(observers)
+        self._vehicles = (
+            vehicle_admission(
+                allow_unknown=config.allow_unknown_vehicles,
+                refresh_s=config.vehicle_registry_refresh_s,
+            )
+            if vehicles is None
+            else vehicles
+        )
         self._stop = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -141,10 +160,11 @@ class TelemetryConsumer:
         # Kept across a disconnect: written, but acknowledged only on their own connection.
         self._inbox: list[tuple[mqtt.MQTTMessage, float, int]] = []
         self._inbox_since = 0.0
-        # Redis retry: a failed hot-state write holds the inbox until then.
-        self._redis_backoff = Backoff(STORE_RETRY_CAP_S)
+        # Store retry: a failed hot-state write (or no vehicle registry yet) holds the inbox
+        # until then.
+        self._store_backoff = Backoff(STORE_RETRY_CAP_S)
         self._retry_at = 0.0
-        self._redis_failing = False
+        self._store_failing = False
         # Acks of one connection are void on the next (the broker redelivers instead).
         self._generation = 0
         self._history: BackgroundHistory | None = None
@@ -187,6 +207,9 @@ class TelemetryConsumer:
             self._history.close(0)
             self._wake_r.close()
             self._wake_w.close()
+            # This thread's database connections (vehicle registry, observers) end with it;
+            # left open, PostgreSQL keeps their sessions until the objects are collected.
+            connections.close_all()
 
     @property
     def stop_requested(self) -> bool:
@@ -420,20 +443,28 @@ class TelemetryConsumer:
         started = time.perf_counter()
         messages, self._inbox = self._inbox, []
         root = self.config.topic_root
-        plan = plan_batch(
-            decode_message(message.topic, message.payload, received_at, root)
-            for message, received_at, _ in messages
-        )
         try:
+            self._vehicles.refresh_if_due()
+            plan = plan_batch(
+                (
+                    receive_message(message.topic, message.payload, received_at, root)
+                    for message, received_at, _ in messages
+                ),
+                vehicles=self._vehicles,
+            )
             result = self._hot_state.write(plan)
         except redis.RedisError as error:
             self._inbox[:0] = messages
-            self._redis_failed(error)
+            self._store_failed("redis", "hot state not writable", error)
             return
-        if self._redis_failing:
-            logger.info("hot state writable again")
-        self._redis_failing = False
-        self._redis_backoff.reset()
+        except VehicleRegistryUnavailable as error:
+            self._inbox[:0] = messages
+            self._store_failed("postgres", "no vehicle registry to judge telemetry by", error)
+            return
+        if self._store_failing:
+            logger.info("ingest writing again")
+        self._store_failing = False
+        self._store_backoff.reset()
         generation = self._generation
         acks = [(m.mid, m.qos) for m, _, g in messages if g == generation]
         self._history.submit(Submission(generation, plan.history, acks))
@@ -449,12 +480,12 @@ class TelemetryConsumer:
             for mid, qos in submission.message_ids:
                 self._client.ack(mid, qos)
 
-    def _redis_failed(self, error: Exception) -> None:
-        metrics.STORE_FAILURES.labels(store="redis").inc()
-        self._retry_at = time.monotonic() + self._redis_backoff.next()
-        if not self._redis_failing and not self._stop.is_set():
-            logger.warning("hot state not writable (%s); holding acks, retrying", error)
-        self._redis_failing = True
+    def _store_failed(self, store: str, what: str, error: Exception) -> None:
+        metrics.STORE_FAILURES.labels(store=store).inc()
+        self._retry_at = time.monotonic() + self._store_backoff.next()
+        if not self._store_failing and not self._stop.is_set():
+            logger.warning("%s (%s); holding acks, retrying", what, error)
+        self._store_failing = True
 
     def _count(self, plan: BatchPlan, size: int, dlq_length: int | None) -> None:
         metrics.BATCH_SIZE.observe(size)

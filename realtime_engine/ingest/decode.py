@@ -1,12 +1,14 @@
 """Turn one received MQTT message into a typed value, an ignore, or a rejection. Never raises.
 
-The one entry point the consumer (and ``manage.py dlq``) uses per message;
+The one entry point the consumer (and ``manage.py dlq``) uses per message
+(``receive_message`` pairs the result with the raw message for ``plan_batch``);
 the contract modules in ``runs.domain.telemetry`` do the payload work. Pure.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from realtime_engine.ingest.topics import TelemetryLeaf, parse_topic
 from runs.domain.telemetry import occupancy, position
@@ -36,6 +38,17 @@ class Ignored:
 
 Decoded = Position | Occupancy | Ignored | Rejection
 
+
+class Received(NamedTuple):
+    """One message as an ingress received it, with what its decoder made of it: what
+    ``plan_batch`` takes. ``topic`` and ``payload`` are what a dead letter keeps (and
+    ``manage.py dlq replay`` publishes again); an ingress without topics names its source."""
+
+    topic: str
+    payload: bytes
+    decoded: Decoded
+
+
 _DECODERS = {TelemetryLeaf.POSITION: position.decode, TelemetryLeaf.OCCUPANCY: occupancy.decode}
 
 
@@ -57,3 +70,8 @@ def decode_message(topic: str, payload: bytes, received_at: float, root: str) ->
         return Rejection(
             topic, payload, RejectReason.INVALID_VALUE, f"undecodable: {error!r}", received_at
         )
+
+
+def receive_message(topic: str, payload: bytes, received_at: float, root: str) -> Received:
+    """An MQTT message and its decoding, ready for ``plan_batch``."""
+    return Received(topic, payload, decode_message(topic, payload, received_at, root))

@@ -49,6 +49,11 @@ LAG_SECONDS = Histogram(
 DLQ_LENGTH = Gauge(
     "databus_ingest_dlq_length", "Entries in the telemetry:dlq stream", registry=REGISTRY
 )
+REGISTERED_VEHICLES = Gauge(
+    "databus_ingest_registered_vehicles",
+    "Vehicle ids in the ingest registry (those whose telemetry is accepted)",
+    registry=REGISTRY,
+)
 RECONNECTS = Counter(
     "databus_ingest_reconnects", "MQTT reconnections of the consumer", registry=REGISTRY
 )

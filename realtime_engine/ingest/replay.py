@@ -3,7 +3,8 @@
 Used by ``manage.py dlq replay`` after a fix (a decoder change, a corrected
 firmware setting). A letter is removed only once the broker acknowledged its
 QoS 1 publish, so an interrupted replay loses nothing; a payload that is still
-invalid simply lands in the DLQ again.
+invalid simply lands in the DLQ again. A truncated letter (``DeadLetter.truncated``)
+no longer holds the message and is refused before anything is published.
 """
 
 from __future__ import annotations
@@ -22,9 +23,21 @@ from realtime_engine.ingest.dlq import DeadLetter
 PUBLISH_TIMEOUT_S = 30
 
 
+class TruncatedLetters(ValueError):
+    """Letters that keep only part of their message: publishing them would send another one."""
+
+    def __init__(self, letters: list[DeadLetter]) -> None:
+        super().__init__(", ".join(letter.entry_id for letter in letters))
+        self.letters = letters
+
+
 def republish(
     letters: Iterable[DeadLetter], *, broker: MqttAddress, redis_client: redis.Redis
 ) -> int:
+    letters = list(letters)
+    truncated = [letter for letter in letters if letter.truncated]
+    if truncated:
+        raise TruncatedLetters(truncated)
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=f"databus-dlq-{uuid.uuid4().hex}",

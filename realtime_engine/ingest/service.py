@@ -54,6 +54,8 @@ def consumer_config(
         receive_maximum=settings.INGEST_RECEIVE_MAXIMUM,
         drain_s=settings.INGEST_DRAIN_S,
         dlq_maxlen=settings.DLQ_MAXLEN,
+        allow_unknown_vehicles=settings.INGEST_ALLOW_UNKNOWN_VEHICLES,
+        vehicle_registry_refresh_s=settings.INGEST_VEHICLE_REGISTRY_REFRESH_S,
     )
     values.update(overrides)
     return ConsumerConfig(**values)

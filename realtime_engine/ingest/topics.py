@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from runs.domain.telemetry.limits import is_valid_vehicle_id
+from runs.domain.telemetry.limits import VEHICLE_ID_RULE, is_valid_vehicle_id
 from runs.domain.telemetry.rejection import RejectReason, TelemetryRejected
 
 
@@ -62,6 +62,6 @@ def parse_topic(topic: str, root: str) -> tuple[str, TelemetryLeaf]:
     if not is_valid_vehicle_id(vehicle_id):
         raise TelemetryRejected(
             RejectReason.INVALID_VEHICLE_ID,
-            f"vehicle id {vehicle_id[:80]!r} must match [A-Za-z0-9._-]{{1,64}}",
+            f"vehicle id {vehicle_id[:80]!r} must be {VEHICLE_ID_RULE}",
         )
     return vehicle_id, parsed_leaf

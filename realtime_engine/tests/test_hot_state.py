@@ -6,8 +6,9 @@ import json
 
 from databus import keys
 from realtime_engine.ingest.batch import plan_batch
-from realtime_engine.ingest.decode import decode_message
+from realtime_engine.ingest.decode import receive_message
 from realtime_engine.ingest.hot_state import HotStateWriter
+from realtime_engine.ingest.vehicle_registry import AnyVehicle
 
 ROOT = "transit"
 T0 = 1_771_249_000
@@ -15,8 +16,13 @@ T0 = 1_771_249_000
 
 def plan(*items: tuple[str, str, dict]):
     return plan_batch(
-        decode_message(f"{ROOT}/vehicle/{vid}/{leaf}", json.dumps(body).encode(), T0 + 50.0, ROOT)
-        for vid, leaf, body in items
+        (
+            receive_message(
+                f"{ROOT}/vehicle/{vid}/{leaf}", json.dumps(body).encode(), T0 + 50.0, ROOT
+            )
+            for vid, leaf, body in items
+        ),
+        vehicles=AnyVehicle(),
     )
 
 
@@ -67,7 +73,8 @@ def test_the_dlq_stream_is_bounded(redis_client):
     for _ in range(5):
         writer.write(
             plan_batch(
-                decode_message(f"{ROOT}/vehicle/v/position", b"x", T0, ROOT) for _ in range(100)
+                (receive_message(f"{ROOT}/vehicle/v/position", b"x", T0, ROOT) for _ in range(100)),
+                vehicles=AnyVehicle(),
             )
         )
     # MAXLEN ~ trims whole radix-tree nodes: bounded near the limit, never unbounded.

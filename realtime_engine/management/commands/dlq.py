@@ -1,7 +1,10 @@
 """``manage.py dlq list|show|replay|purge``: inspect and re-inject rejected telemetry.
 
 Reads and edits the ``telemetry:dlq`` stream (``realtime_engine.ingest.dlq``);
-``replay`` publishes letters back to the broker at ``MQTT_URL``.
+``replay`` publishes letters back to the broker at ``MQTT_URL``. A truncated letter
+(its payload cut to ``dlq.PAYLOAD_KEEP_BYTES``) is shown and purged like any other,
+never replayed: named, the command refuses; selected by ``--all`` or ``--reason``, it is
+skipped and counted.
 """
 
 from __future__ import annotations
@@ -48,9 +51,10 @@ class Command(BaseCommand):
             if reason is None or letter.reason == reason
         ][:limit]
         for letter in letters:
+            cut = f"  [truncated, {letter.payload_length} bytes]" if letter.truncated else ""
             self.stdout.write(
                 f"{letter.entry_id}  {_when(letter.received_at)}  {letter.reason:<28} "
-                f"{letter.topic}  {letter.message}"
+                f"{letter.topic}  {letter.message}{cut}"
             )
         self.stdout.write(f"{len(letters)} shown, {dlq.length(client)} in total")
 
@@ -63,6 +67,13 @@ class Command(BaseCommand):
         self.stdout.write(f"topic:       {letter.topic}")
         self.stdout.write(f"reason:      {letter.reason}")
         self.stdout.write(f"message:     {letter.message}")
+        self.stdout.write(f"length:      {letter.payload_length} bytes")
+        self.stdout.write(f"sha256:      {letter.payload_sha256}")
+        self.stdout.write(
+            f"truncated:   yes, the first {len(letter.payload)} bytes are kept"
+            if letter.truncated
+            else "truncated:   no"
+        )
         self.stdout.write(f"payload:     {letter.payload!r}")
 
     def _selected(self, client, entry_ids: list[str], every: bool, reason: str | None):
@@ -84,7 +95,22 @@ class Command(BaseCommand):
 
     def _replay(self, client, *, entry_ids, all: bool, reason, **_) -> None:
         letters = self._selected(client, entry_ids, all, reason)
-        count = republish(letters, broker=settings.MQTT_ADDRESS, redis_client=client)
+        truncated = [letter for letter in letters if letter.truncated]
+        if truncated and entry_ids:
+            raise CommandError(
+                f"cannot replay {', '.join(letter.entry_id for letter in truncated)}: "
+                f"truncated, only the first {dlq.PAYLOAD_KEEP_BYTES} bytes of the payload were "
+                "kept, so the original message cannot be sent again (remove it with "
+                "`manage.py dlq purge`)"
+            )
+        if truncated:
+            self.stderr.write(
+                f"skipped {len(truncated)} truncated dead letter(s): only the first "
+                f"{dlq.PAYLOAD_KEEP_BYTES} bytes of their payload were kept "
+                "(`manage.py dlq list` marks them; remove them with `manage.py dlq purge`)"
+            )
+        whole = [letter for letter in letters if not letter.truncated]
+        count = republish(whole, broker=settings.MQTT_ADDRESS, redis_client=client)
         self.stdout.write(f"replayed {count} dead letter(s) to {settings.MQTT_URL}")
 
     def _purge(self, client, *, entry_ids, all: bool, reason, **_) -> None:

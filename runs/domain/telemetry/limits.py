@@ -10,8 +10,11 @@ import re
 # A payload larger than this is refused before it is parsed.
 MAX_PAYLOAD_BYTES = 4096
 
-# One topic segment names one vehicle.
-VEHICLE_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# One topic segment names one vehicle (and, with per-vehicle broker credentials, one broker
+# user). At least one letter or digit: ".", ".." and "-" are path and option look-alikes
+# that no agency names a bus, and "..", as a topic or file name segment, is a traversal.
+VEHICLE_ID_PATTERN = re.compile(r"(?=[^A-Za-z0-9]*[A-Za-z0-9])[A-Za-z0-9._-]{1,64}")
+VEHICLE_ID_RULE = "1 to 64 of A-Z a-z 0-9 . _ - with at least one letter or digit"
 
 # Clocks on vehicles drift; more than this ahead of the server's clock is a broken clock.
 MAX_FUTURE_SKEW_S = 60

@@ -33,6 +33,9 @@ class RejectReason(StrEnum):
     SPEED_OUT_OF_RANGE = "speed_out_of_range"
     ODOMETER_OUT_OF_RANGE = "odometer_out_of_range"
     OCCUPANCY_OUT_OF_RANGE = "occupancy_out_of_range"
+    # A well-formed message from a vehicle with no row in the vehicles table (refused unless
+    # INGEST_ALLOW_UNKNOWN_VEHICLES): an ingress's admission step, not the contracts, decides.
+    UNKNOWN_VEHICLE = "unknown_vehicle"
 
 
 class TelemetryRejected(ValueError):
