@@ -7,16 +7,36 @@ invalid input (400) and the guard results for a refused event (403/422).
 from __future__ import annotations
 
 from django.http import Http404
-from rest_framework import exceptions, permissions, status
+from drf_spectacular.utils import inline_serializer
+from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
+from runs import selectors
 from runs.domain.lifecycle.machine import Decision, Refusal
+from runs.domain.lifecycle.roles import ActorRole
 from runs.services.actors import Actor, actor_for_user
 from runs.services.lifecycle import RunConflict, RunCreateForbidden, RunNotFound
 
+# The two bodies json_exception_handler answers, for the schema (backend/api_schema.py
+# documents them on every operation; a view names ErrorOutput for its own statuses, e.g. 409).
+ErrorOutput = inline_serializer(
+    "Error", {"detail": serializers.CharField(), "code": serializers.CharField()}
+)
+InvalidInputOutput = inline_serializer(
+    "InvalidInput",
+    {
+        "detail": serializers.CharField(),
+        "code": serializers.CharField(),
+        "errors": serializers.DictField(
+            required=False, help_text="messages per field (serializer validation only)"
+        ),
+    },
+)
+
 
 def json_exception_handler(exc, context):
+    """Every DRF view's error handler (REST_FRAMEWORK["EXCEPTION_HANDLER"]), not only runs'."""
     if isinstance(exc, RunNotFound | Http404):
         exc = exceptions.NotFound("no such run" if isinstance(exc, RunNotFound) else None)
     elif isinstance(exc, RunConflict):
@@ -57,6 +77,13 @@ class RunApi(APIView):
         actor = actor_for_user(self.request.user)
         assert actor is not None  # HasRunRole admitted the request
         return actor
+
+    def run_scope(self) -> selectors.RunScope:
+        """Dispatchers read every run; an operator only the runs they operate (docs/api.md)."""
+        actor = self.actor()
+        if actor.role is ActorRole.OPERATOR:
+            return selectors.RunScope(operator_id=actor.operator_id)
+        return selectors.EVERY_RUN
 
 
 def refusal_response(decision: Decision, run_id) -> Response:

@@ -6,12 +6,12 @@ import uuid
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from databus.redis import get_redis
 from runs import selectors
-from runs.api.base import RunApi, refusal_response
+from runs.api.base import ErrorOutput, RunApi, refusal_response
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
 from runs.models import Operator, Run, Vehicle
@@ -80,23 +80,23 @@ RefusalOutput = inline_serializer(
         "guards": GuardResultOutput(many=True),
     },
 )
-ErrorOutput = inline_serializer(
-    "Error", {"detail": serializers.CharField(), "code": serializers.CharField()}
-)
 
 
-def _run_or_404(run_id: str) -> Run:
+def _run_or_404(run_id: str, scope: selectors.RunScope) -> Run:
+    """The run, if it exists and ``scope`` may see it; otherwise the same 404 either way."""
     try:
         uuid.UUID(str(run_id))
     except ValueError:
         raise RunNotFound(run_id) from None
-    run = selectors.run_get(run_id=run_id)
+    run = selectors.run_get(run_id=run_id, scope=scope)
     if run is None:
         raise RunNotFound(run_id)
     return run
 
 
-class RunListApi(RunApi):
+class RunListApi(RunApi, GenericAPIView):
+    """A GenericAPIView for its paginator (the default one): the schema documents the page."""
+
     class FilterInput(serializers.Serializer):
         state = serializers.ChoiceField(choices=[s.value for s in RunState], required=False)
         route_id = serializers.CharField(required=False, max_length=255)
@@ -106,21 +106,20 @@ class RunListApi(RunApi):
     @extend_schema(
         operation_id="runs_list",
         parameters=[FilterInput],
-        responses={200: RunOutput(many=True), 400: ErrorOutput},
+        responses={200: RunOutput(many=True)},
     )
     def get(self, request):
         filters = self.FilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
         runs = selectors.run_list(
+            scope=self.run_scope(),
             state=data.get("state"),
             route_id=data.get("route_id"),
             vehicle_id=data.get("vehicle_id"),
             start_date=data.get("date"),
         )
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(runs, request, view=self)
-        return paginator.get_paginated_response(RunOutput(page, many=True).data)
+        return self.get_paginated_response(RunOutput(self.paginate_queryset(runs), many=True).data)
 
 
 class RunCreateApi(RunApi):
@@ -185,7 +184,7 @@ class RunCollectionApi(RunListApi, RunCreateApi):
 class RunDetailApi(RunApi):
     @extend_schema(operation_id="runs_retrieve", responses={200: RunOutput, 404: ErrorOutput})
     def get(self, request, run_id: str):
-        return Response(RunOutput(_run_or_404(run_id)).data)
+        return Response(RunOutput(_run_or_404(run_id, self.run_scope())).data)
 
 
 class RunStateApi(RunApi):
@@ -198,7 +197,7 @@ class RunStateApi(RunApi):
 
     @extend_schema(operation_id="runs_state", responses={200: StateOutput, 404: ErrorOutput})
     def get(self, request, run_id: str):
-        run = _run_or_404(run_id)
+        run = _run_or_404(run_id, self.run_scope())
         run.hot_state = selectors.run_hot_state_get(get_redis(), run_id=run.pk)
         return Response(self.StateOutput(run).data)
 
@@ -225,7 +224,7 @@ class RunEventCreateApi(RunApi):
         },
     )
     def post(self, request, run_id: str):
-        run = _run_or_404(run_id)
+        run = _run_or_404(run_id, self.run_scope())
         data = self.EventInput(data=request.data)
         data.is_valid(raise_exception=True)
         outcome = run_event_apply(
@@ -244,5 +243,5 @@ class RunHistoryApi(RunApi):
         operation_id="runs_history", responses={200: TransitionOutput(many=True), 404: ErrorOutput}
     )
     def get(self, request, run_id: str):
-        run = _run_or_404(run_id)
+        run = _run_or_404(run_id, self.run_scope())
         return Response(TransitionOutput(selectors.run_history_get(run_id=run.pk), many=True).data)

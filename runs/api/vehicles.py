@@ -1,14 +1,21 @@
 """Vehicle endpoints: the fleet, and one vehicle with its live hot state.
 
+Operators read the whole fleet, as dispatchers do: a driver picks the bus they sign on
+to, and where each bus is and how full is public anyway (VehiclePositions). Which run a
+vehicle is on is not: an operator sees ``current_run_id`` and ``stop_status`` only for
+their own run (``RunScope``, as on the run endpoints).
+
 The live state tolerates a bad record (``selectors.vehicle_live_state_get`` reads it as
 absent, counted): a vehicle's answer never fails because of what Redis holds.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
-from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from databus.redis import get_redis
@@ -26,12 +33,13 @@ class VehicleOutput(serializers.Serializer):
     company = serializers.CharField(source="company.name", allow_null=True, default=None)
 
 
-class VehicleListApi(RunApi):
+class VehicleListApi(RunApi, GenericAPIView):
+    """A GenericAPIView for its paginator (the default one): the schema documents the page."""
+
     @extend_schema(operation_id="vehicles_list", responses={200: VehicleOutput(many=True)})
     def get(self, request):
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(selectors.vehicle_list(), request, view=self)
-        return paginator.get_paginated_response(VehicleOutput(page, many=True).data)
+        page = self.paginate_queryset(selectors.vehicle_list())
+        return self.get_paginated_response(VehicleOutput(page, many=True).data)
 
 
 class VehicleDetailApi(RunApi):
@@ -89,5 +97,16 @@ class VehicleDetailApi(RunApi):
         vehicle = selectors.vehicle_get(vehicle_id=vehicle_id)
         if vehicle is None:
             raise exceptions.NotFound("no such vehicle")
-        vehicle.live = selectors.vehicle_live_state_get(get_redis(), vehicle_id=vehicle.pk)
+        live = selectors.vehicle_live_state_get(get_redis(), vehicle_id=vehicle.pk)
+        scope = self.run_scope()
+        foreign_run = (
+            live.current_run_id
+            and not scope.every_run
+            and not selectors.run_visible(run_id=live.current_run_id, scope=scope)
+        )
+        if foreign_run:
+            # Position and occupancy are public (VehiclePositions); another operator's run
+            # is not: the vehicle reads as running nothing of the reader's.
+            live = dataclasses.replace(live, current_run_id=None, stop_status=None)
+        vehicle.live = live
         return Response(self.DetailOutput(vehicle).data)
