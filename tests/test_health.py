@@ -90,9 +90,7 @@ def test_readyz_shows_a_staff_session_the_detail_and_a_plain_user_none(client, s
 
 
 @pytest.mark.django_db
-def test_readyz_refuses_detail_for_a_wrong_token_and_when_no_token_is_configured(
-    client, settings
-):
+def test_readyz_refuses_detail_for_a_wrong_token_and_when_no_token_is_configured(client, settings):
     settings.METRICS_TOKEN = METRICS_TOKEN
     wrong = client.get("/readyz", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}x")
     assert set(wrong.json()) == ANONYMOUS_KEYS

@@ -242,18 +242,20 @@ def test_production_web_redirects_to_https_but_serves_probes_and_metrics_over_ht
 ):
     """A real uvicorn with the production settings, behind a pretend TLS proxy."""
     from realtime_engine.tests.live_support import start_asgi_server
-    from tests.support.production_env import web_healthcheck
+    from tests.support.production_env import web_healthcheck, web_service_env
 
-    token = "m" * 40
-    server = start_asgi_server(
-        process_env,
-        tmp_path / "asgi",
-        **PRODUCTION_SWITCH,
-        SECRET_KEY="production-like-" + "k" * 50,
-        ALLOWED_HOSTS="127.0.0.1",
-        SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
-        METRICS_TOKEN=token,
-    )
+    # The web container's settings as compose.prod.yml gives them; this test's services.
+    production = web_service_env()
+    security = {
+        name: value
+        for name, value in production.items()
+        if name in {*PRODUCTION_SWITCH, "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"}
+        or name.startswith("SECURE_")
+        or name == "METRICS_TOKEN"
+    }
+    assert security["SECURE_PROXY_SSL_HEADER"] == "X-Forwarded-Proto"
+    token = security["METRICS_TOKEN"]
+    server = start_asgi_server(process_env, tmp_path / "asgi", **security)
     try:
         page = plain_http(server.port, "/admin/login/")
         assert page.status == 301
