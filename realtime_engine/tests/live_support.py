@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
@@ -44,7 +45,10 @@ class AsgiServer:
         return f"ws://127.0.0.1:{self.port}/ws/live/" + (f"?{query}" if query else "")
 
 
-def start_asgi_server(env: dict[str, str], logdir, **settings: str) -> AsgiServer:
+def start_asgi_server(
+    env: dict[str, str], logdir, *, server_args: Sequence[str] = (), **settings: str
+) -> AsgiServer:
+    """uvicorn on a free port; ``server_args`` are more uvicorn options, ``settings`` env vars."""
     import subprocess
 
     port = free_port()
@@ -52,7 +56,7 @@ def start_asgi_server(env: dict[str, str], logdir, **settings: str) -> AsgiServe
     log_path = logdir / f"uvicorn-{port}.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            uvicorn_command(port),
+            [*uvicorn_command(port), *server_args],
             cwd=ROOT,
             env={**env, **settings},
             stdout=log,
@@ -182,6 +186,11 @@ class StalledClient:
             self.protocol.events_received()
         self.sock.close()
         return None if self.protocol.close_rcvd is None else self.protocol.close_rcvd.code
+
+
+def bearer(token: str) -> dict:
+    """``open_ws`` keyword arguments sending a knox ``token`` the way API clients do."""
+    return {"additional_headers": {"Authorization": f"Token {token}"}}
 
 
 def open_ws(server: AsgiServer, query: str = "", **kwargs) -> ClientConnection:

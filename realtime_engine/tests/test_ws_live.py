@@ -7,19 +7,18 @@ import time
 from contextlib import ExitStack
 
 import pytest
-from knox.models import AuthToken
 from websockets.exceptions import ConnectionClosed
 
 from databus import keys
 from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
 from realtime_engine.tests.live_support import (
     StalledClient,
+    bearer,
     forget_live_groups,
     open_ws,
     position_at,
     receive,
     receive_until,
-    start_asgi_server,
     subscribe,
     write_position,
     write_run,
@@ -38,36 +37,7 @@ from runs.services.actors import DISPATCHER_GROUP
 from runs.tests.fixtures.people import make_user
 from tests.support.processes import wait_for
 
-
-@pytest.fixture
-def asgi_server(process_env, tmp_path, redis_client):
-    started = []
-
-    def start(**settings: str):
-        server = start_asgi_server(process_env, tmp_path / "asgi", **settings)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.handle.stop()
-    forget_live_groups()
-
-
-@pytest.fixture
-def dispatcher_user(transactional_db):
-    return make_user("dispatcher", DISPATCHER_GROUP)
-
-
-@pytest.fixture
-def token(dispatcher_user) -> str:
-    """A dispatcher's knox token (what ``POST /api/login/`` returns)."""
-    return AuthToken.objects.create(dispatcher_user)[1]
-
-
-def bearer(token: str) -> dict:
-    """``open_ws`` keyword arguments sending ``token`` the way API clients do."""
-    return {"additional_headers": {"Authorization": f"Token {token}"}}
+pytest_plugins = ["realtime_engine.tests.live_fixtures"]
 
 
 def flush_positions(*positions) -> None:

@@ -12,15 +12,10 @@ import signal
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from realtime_engine.tests.live_support import open_ws, receive_until, subscribe
-from realtime_engine.tests.test_ws_live import (  # noqa: F401
-    asgi_server,
-    bearer,
-    dispatcher_user,
-    token,
-)
+from realtime_engine.tests.live_support import bearer, open_ws, receive_until, subscribe
 from realtime_engine.ws.messages import CloseCode
 
+pytest_plugins = ["realtime_engine.tests.live_fixtures"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -32,10 +27,7 @@ def closed_code(ws) -> int:
     return closed.value.rcvd.code
 
 
-def test_sigterm_closes_every_websocket_with_1001_and_the_server_exits(
-    asgi_server,  # noqa: F811
-    token,  # noqa: F811
-):
+def test_sigterm_closes_every_websocket_with_1001_and_the_server_exits(asgi_server, token):
     server = asgi_server()
     clients = [open_ws(server, **bearer(token)) for _ in range(3)]
     subscribe(clients[0], "all")
