@@ -26,6 +26,8 @@ PYTHON = sys.executable
 PORT = int(os.environ.get("DEMO_PORT", "8000"))
 ADMIN_USER = os.environ.get("DEMO_ADMIN_USER", "admin")
 ADMIN_PASSWORD = os.environ.get("DEMO_ADMIN_PASSWORD", "databus-demo")
+# Web /metrics needs a bearer token (docs/operations.md, "TLS, metrics and readiness").
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or "databus-demo-metrics-token-not-a-secret"
 DEMO_GTFS = ROOT / "demo" / "gtfs"
 LOG_DIR = ROOT / ".run" / "demo"
 
@@ -105,7 +107,12 @@ def stop_all(processes: dict[str, subprocess.Popen]) -> None:
 
 
 def main() -> int:
-    env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "true"), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DEBUG": os.environ.get("DEBUG", "true"),
+        "METRICS_TOKEN": METRICS_TOKEN,
+        "PYTHONUNBUFFERED": "1",
+    }
     os.environ.update(env)
     manage("migrate", "--noinput", "-v", "0")
     ensure_admin()
@@ -149,7 +156,8 @@ def main() -> int:
     print(f"  admin           {base}/admin/   (user {ADMIN_USER!r}, password {ADMIN_PASSWORD!r})")
     print(f"  API docs        {base}/api/docs/")
     print(f"  health          {base}/healthz   {base}/readyz")
-    print(f"  metrics         {base}/metrics   (worker: http://127.0.0.1:9808/metrics)")
+    print(f"  metrics         curl -H 'Authorization: Bearer {METRICS_TOKEN}' {base}/metrics")
+    print("                  (worker: http://127.0.0.1:9808/metrics)")
     print(f"  logs            {LOG_DIR}/")
     print("Press Ctrl-C to stop everything.")
     try:

@@ -28,6 +28,13 @@ TRIP_UPDATES = "/gtfs-rt/trip-updates.pb"
 
 
 @pytest.fixture
+def scraper(settings) -> dict[str, str]:
+    """What a Prometheus scraper sends: the metrics token (also shows `/readyz` detail)."""
+    settings.METRICS_TOKEN = "feeds-test-metrics-token-0123456789abcdef"
+    return {"HTTP_AUTHORIZATION": f"Bearer {settings.METRICS_TOKEN}"}
+
+
+@pytest.fixture
 def published(db, redis_client):
     """The standard fleet's feeds, built now."""
     now = int(time.time())
@@ -143,8 +150,8 @@ def metric_value(text: str, name: str, feed: str) -> float:
     return float(match.group(1))
 
 
-def test_metrics_show_feed_age_and_entity_counts(client, published):
-    text = client.get("/metrics").content.decode()
+def test_metrics_show_feed_age_and_entity_counts(client, published, scraper):
+    text = client.get("/metrics", **scraper).content.decode()
 
     for feed in ("vehicle_positions", "trip_updates"):
         assert 0 <= metric_value(text, "databus_feed_age_seconds", feed) < 60
@@ -153,10 +160,10 @@ def test_metrics_show_feed_age_and_entity_counts(client, published):
     assert metric_value(text, "databus_feed_entities", "trip_updates") == 2
 
 
-def test_metrics_still_answer_when_redis_does_not(client, settings):
+def test_metrics_still_answer_when_redis_does_not(client, settings, scraper):
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
 
-    response = client.get("/metrics")
+    response = client.get("/metrics", **scraper)
 
     assert response.status_code == 200
     assert 'databus_feed_age_seconds{feed="' not in response.content.decode()
@@ -170,14 +177,14 @@ def store_feed_built_at(client, name: FeedName, header_timestamp: int) -> None:
 
 @pytest.mark.django_db
 def test_readyz_warns_but_stays_ready_when_a_feed_is_older_than_three_intervals(
-    client, redis_client
+    client, redis_client, scraper
 ):
     now = int(time.time())
     limit = STALE_AFTER_BUILD_INTERVALS * settings.FEED_BUILD_INTERVAL_S
     store_feed_built_at(redis_client, FeedName.VEHICLE_POSITIONS, now)
     store_feed_built_at(redis_client, FeedName.TRIP_UPDATES, now - limit - 10)
 
-    response = client.get("/readyz")
+    response = client.get("/readyz", **scraper)
 
     assert response.status_code == 200
     body = response.json()
@@ -188,8 +195,8 @@ def test_readyz_warns_but_stays_ready_when_a_feed_is_older_than_three_intervals(
 
 
 @pytest.mark.django_db
-def test_readyz_is_ok_with_fresh_feeds(client, published):
-    body = client.get("/readyz").json()
+def test_readyz_is_ok_with_fresh_feeds(client, published, scraper):
+    body = client.get("/readyz", **scraper).json()
 
     assert body["checks"]["feeds"] == {
         "ok": True,
