@@ -236,11 +236,18 @@ REST_FRAMEWORK = {
     # Identity block: a throttle's address is the peer's, never X-Forwarded-For (sign-in
     # throttles: runs.api.throttles, rates LOGIN_RATE_PER_*).
     "NUM_PROXIES": 0,
+    # Identity block: DRF's parsers, with a too-deep JSON body a 400, not a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "runs.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # API conformance block: every error status documented, one error body for every view.
     "DEFAULT_SCHEMA_CLASS": "backend.api_schema.ErrorDocumentingAutoSchema",
     "EXCEPTION_HANDLER": "runs.api.base.json_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # API conformance block: strict limit/offset (a 400 for a bad one), documented ranges.
+    "DEFAULT_PAGINATION_CLASS": "databus.pagination.LimitOffsetPage",
     "PAGE_SIZE": 100,
 }
 

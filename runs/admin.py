@@ -2,6 +2,8 @@
 
 Lifecycle actions go through ``run_event_apply`` with the admin user as actor; a
 refusal is shown with every failing guard's reason. The state is never edited by hand.
+An action needs both the model's change permission (staff without it neither see nor
+run it) and a lifecycle role (dispatcher, or operator for their own runs).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from runs.domain.lifecycle.table import cancellation_event
 from runs.models import Company, Operator, Run, RunLifecycleTransition, Vehicle
 from runs.services import schedule
 from runs.services.actors import actor_for_user
-from runs.services.lifecycle import RunConflict, run_event_apply
+from runs.services.lifecycle import RunConflict, RunDetailsInvalid, run_event_apply
 
 
 @admin.register(Company)
@@ -116,7 +118,7 @@ class RunAdmin(admin.ModelAdmin):
             return
         try:
             outcome = run_event_apply(run_id=run.pk, event=event, details=details, actor=actor)
-        except RunConflict as error:
+        except (RunConflict, RunDetailsInvalid) as error:
             self.message_user(request, f"{run}: {error}", messages.ERROR)
             return
         decision = outcome.decision
@@ -130,22 +132,24 @@ class RunAdmin(admin.ModelAdmin):
                 request, f"{run.trip_id}: {event.value} refused: {reasons}", messages.ERROR
             )
 
-    @admin.action(description="Confirm selected runs (operator confirmation)")
+    @admin.action(
+        permissions=["change"], description="Confirm selected runs (operator confirmation)"
+    )
     def confirm(self, request, queryset):
         for run in queryset:
             self._apply(request, run, RunEvent.RUN_CONFIRMED_BY_OPERATOR)
 
-    @admin.action(description="Cancel selected runs")
+    @admin.action(permissions=["change"], description="Cancel selected runs")
     def cancel(self, request, queryset):
         for run in queryset:
             self._apply(request, run, cancellation_event(run.state))
 
-    @admin.action(description="Interrupt selected runs")
+    @admin.action(permissions=["change"], description="Interrupt selected runs")
     def interrupt(self, request, queryset):
         for run in queryset:
             self._apply(request, run, RunEvent.RUN_INTERRUPTED)
 
-    @admin.action(description="Short turn the selected run at a stop…")
+    @admin.action(permissions=["change"], description="Short turn the selected run at a stop…")
     def short_turn(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Short turn one run at a time.", messages.WARNING)

@@ -4,6 +4,7 @@ searchable routes, stops and trips. Feeds are created by `manage.py import_gtfs`
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 
 from schedule_engine.gtfs_import.fields import format_time
 from schedule_engine.models import Feed, Route, Stop, Trip
@@ -37,7 +38,13 @@ class FeedAdmin(admin.ModelAdmin):
         # The current version cannot be deleted; activate another one first.
         return super().has_delete_permission(request, obj) and not (obj and obj.is_current)
 
-    @admin.action(description="Make the selected feed current")
+    def has_activate_permission(self, request) -> bool:
+        # The pages are read-only (no change permission for anyone), but activating is a
+        # change of the schedule: it needs the model's change permission.
+        codename = get_permission_codename("change", self.opts)
+        return request.user.has_perm(f"{self.opts.app_label}.{codename}")
+
+    @admin.action(permissions=["activate"], description="Make the selected feed current")
     def activate_feed(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one feed to activate.", messages.ERROR)

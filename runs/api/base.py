@@ -16,7 +16,12 @@ from runs import selectors
 from runs.domain.lifecycle.machine import Decision, Refusal
 from runs.domain.lifecycle.roles import ActorRole
 from runs.services.actors import Actor, actor_for_user
-from runs.services.lifecycle import RunConflict, RunCreateForbidden, RunNotFound
+from runs.services.lifecycle import (
+    RunConflict,
+    RunCreateForbidden,
+    RunDetailsInvalid,
+    RunNotFound,
+)
 
 # The two bodies json_exception_handler answers, for the schema (backend/api_schema.py
 # documents them on every operation; a view names ErrorOutput for its own statuses, e.g. 409).
@@ -43,6 +48,8 @@ def json_exception_handler(exc, context):
         return Response({"detail": str(exc), "code": "conflict"}, status=status.HTTP_409_CONFLICT)
     elif isinstance(exc, RunCreateForbidden):
         exc = exceptions.PermissionDenied(str(exc))
+    elif isinstance(exc, RunDetailsInvalid):
+        exc = exceptions.ValidationError({"details": [str(exc)]})
     response = exception_handler(exc, context)
     if response is None:
         return None

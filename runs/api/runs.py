@@ -12,12 +12,17 @@ from rest_framework.response import Response
 from databus.redis import get_redis
 from runs import selectors
 from runs.api.base import ErrorOutput, RunApi, refusal_response
+from runs.domain.lifecycle.details import DETAILS_BOUND, details_problem
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
 from runs.models import Operator, Run, Vehicle
 from runs.services.lifecycle import RunNotFound, run_create, run_event_apply
 
 START_TIME_PATTERN = r"^\d{1,2}:[0-5]\d:[0-5]\d$"
+DETAILS_HELP = (
+    f"at most {DETAILS_BOUND.max_bytes} bytes as JSON, {DETAILS_BOUND.max_depth} levels deep "
+    f"and {DETAILS_BOUND.max_keys} keys; e.g. run_short_turned needs stop_id"
+)
 
 
 class RunOutput(serializers.ModelSerializer):
@@ -109,7 +114,9 @@ class RunListApi(RunApi, GenericAPIView):
         responses={200: RunOutput(many=True)},
     )
     def get(self, request):
-        filters = self.FilterInput(data=request.query_params)
+        # A plain dict, not the QueryDict: DRF reads a blank form field as absent, and
+        # `?vehicle_id=` is a blank filter (400), which the schema says (minLength 1).
+        filters = self.FilterInput(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
         runs = selectors.run_list(
@@ -180,6 +187,9 @@ class RunCreateApi(RunApi):
 class RunCollectionApi(RunListApi, RunCreateApi):
     """``/api/runs/``: GET lists (RunListApi), POST creates (RunCreateApi)."""
 
+    # What OPTIONS describes for POST (a GenericAPIView's metadata needs a serializer).
+    serializer_class = RunCreateApi.CreateInput
+
 
 class RunDetailApi(RunApi):
     @extend_schema(operation_id="runs_retrieve", responses={200: RunOutput, 404: ErrorOutput})
@@ -205,7 +215,13 @@ class RunStateApi(RunApi):
 class RunEventCreateApi(RunApi):
     class EventInput(serializers.Serializer):
         event = serializers.ChoiceField(choices=[e.value for e in RunEvent])
-        details = serializers.DictField(required=False, default=dict)
+        details = serializers.DictField(required=False, default=dict, help_text=DETAILS_HELP)
+
+        def validate_details(self, value: dict) -> dict:
+            problem = details_problem(value)
+            if problem is not None:
+                raise serializers.ValidationError(problem)
+            return value
 
     class EventOutput(serializers.Serializer):
         run = RunOutput()

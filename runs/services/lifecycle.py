@@ -24,6 +24,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 
 from databus.redis import get_redis
 from realtime_engine.ws.fanout import publish_run_state
+from runs.domain.lifecycle.details import details_problem
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.machine import Decision, decide
 from runs.domain.lifecycle.roles import ActorRole
@@ -52,6 +53,10 @@ class RunConflict(Exception):
 
 class RunCreateForbidden(PermissionError):
     pass
+
+
+class RunDetailsInvalid(ValueError):
+    """An event's ``details`` is beyond ``DETAILS_BOUND``: refused before anything is stored."""
 
 
 @dataclass(frozen=True)
@@ -128,10 +133,15 @@ def run_event_apply(
 ) -> EventOutcome:
     """Apply ``event`` to the run as ``actor``; refused events are recorded, not raised.
 
-    Raises ``RunNotFound`` for an unknown run and ``RunConflict`` when a concurrent
-    change holds the run past the lock timeout or took one of its resources.
+    Raises ``RunNotFound`` for an unknown run, ``RunDetailsInvalid`` for ``details`` beyond
+    their bound (nothing recorded), and ``RunConflict`` when a concurrent change holds the
+    run past the lock timeout or took one of its resources.
     """
-    details = dict(details or {})
+    details = {} if details is None else details
+    problem = details_problem(details)
+    if problem is not None:
+        raise RunDetailsInvalid(f"details {problem}")
+    details = dict(details)
     client = get_redis()
     image = None
     try:

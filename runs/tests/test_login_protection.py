@@ -137,3 +137,12 @@ def test_malformed_sign_in_bodies_are_400_not_500(people):
         assert response.json()["code"] == "invalid"
     broken = client.post("/api/login/", b"{", content_type="application/json")
     assert broken.status_code == 400
+
+
+def test_a_body_nested_too_deeply_to_decode_is_400(db):
+    body = b'{"username": ' + b"[" * 100_000 + b"]" * 100_000 + b', "password": "x"}'
+    response = APIClient(REMOTE_ADDR=OFFICE).post(
+        "/api/login/", data=body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
