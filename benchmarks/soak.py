@@ -250,6 +250,7 @@ def main(argv: list[str]) -> int:
 
         django.setup()
         stack.prepare_database()
+        stack.register_load_vehicles(PREFIX, paced)
         worker = stack.start_worker(WORKER)
         stack.wait_subscribed(WORKER)
         stack.start_beat(BEAT)

@@ -127,6 +127,15 @@ class Stack:
         with open(os.devnull, "w") as quiet:
             call_command("import_gtfs", str(folder), "--activate", "--name", "chaos", stdout=quiet)
 
+    def register_load_vehicles(self, prefix: str, vehicles: int) -> None:
+        """Register the paced load's vehicles, as an agency registers its fleet: ingest trusts
+        registered vehicles only. Before the workers start, so that their first registry
+        load has them (a vehicle registered later waits up to a second for a reload)."""
+        from benchmarks.chaos.load import vehicle_id
+        from tests.support.vehicles import register_vehicles
+
+        register_vehicles(vehicle_id(prefix, index) for index in range(vehicles))
+
     # ----- databus processes ----------------------------------------------------------------
 
     def start_worker(self, name: str) -> ManagedProcess:

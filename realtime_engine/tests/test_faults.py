@@ -15,6 +15,7 @@ from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
 from realtime_engine.tests.mqtt_support import publish
 from realtime_engine.tests.tcp_proxy import TcpProxy
 from tests.support.processes import start_mosquitto, wait_for
+from tests.support.vehicles import register_vehicles
 
 
 @pytest.fixture
@@ -36,6 +37,10 @@ def proxied_history(database_proxy):
 
 
 def positions(root: str, count: int, *, vehicles: int = 10, prefix: str = "v"):
+    """``count`` positions from a fleet of ``vehicles``, registered here: ingest trusts
+    registered vehicles only. Call it before the consumer's first batch, or at least a
+    second after its last one: a registry reloads at most once a second on a miss."""
+    register_vehicles(f"{prefix}{i}" for i in range(vehicles))
     base = int(time.time()) - 600
     return [
         (
@@ -123,9 +128,10 @@ def test_a_broker_restart_is_survived_by_reconnecting_and_resubscribing(
     broker, port = start_mosquitto(tmp_path / "broker")
     url = f"mqtt://127.0.0.1:{port}"
     reconnects = metrics.RECONNECTS._value.get()
+    before, after = (positions(topic_root, 10, prefix=prefix) for prefix in ("before", "after"))
     try:
         consumer = consumers.start(url, client_id="ingest-broker-restart")
-        publish(url, positions(topic_root, 10, prefix="before"))
+        publish(url, before)
         wait_for(lambda: len(history_rows()) == 10, 10, "rows before the restart")
 
         broker.stop()
@@ -133,7 +139,7 @@ def test_a_broker_restart_is_survived_by_reconnecting_and_resubscribing(
         broker, _ = start_mosquitto(tmp_path / "broker", port=port)
         wait_for(consumer.ready.is_set, 30, "reconnected and subscribed")
 
-        publish(url, positions(topic_root, 10, prefix="after"))
+        publish(url, after)
         wait_for(lambda: len(history_rows()) == 20, 10, "rows after the restart")
         assert metrics.RECONNECTS._value.get() > reconnects
     finally:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from databus import keys
 from realtime_engine.ingest import metrics
 from realtime_engine.ingest.batch import AcceptedBatch
@@ -12,6 +14,13 @@ from realtime_engine.tests.mqtt_support import publish
 from runs.domain.telemetry import occupancy, position
 from runs.domain.telemetry.occupancy import OccupancyStatus
 from tests.support.processes import wait_for
+from tests.support.vehicles import register_vehicles
+
+
+@pytest.fixture(autouse=True)
+def fleet(transactional_db) -> None:
+    """The vehicles these tests publish for: registered, as ingest trusts no other."""
+    register_vehicles(["bus-1", "bus-2", "bus-3", "bus-4", "a", "b"])
 
 
 def now_s() -> int:

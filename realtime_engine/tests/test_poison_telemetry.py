@@ -21,6 +21,7 @@ from schedule_engine.feeds.store import FeedName, feed_get
 from schedule_engine.feeds.tasks import feeds_publish
 from schedule_engine.feeds.tests.fleet_hot_state import write_fleet
 from tests.support.processes import wait_for
+from tests.support.vehicles import register_vehicles
 
 POS = TelemetryLeaf.POSITION
 OCC = TelemetryLeaf.OCCUPANCY
@@ -37,6 +38,7 @@ def test_poison_occupancy_and_speed_are_dead_lettered_and_the_feeds_keep_every_v
 ):
     now = int(time.time())
     fleet = write_fleet(redis_client, now)  # bus-1 on run 101 (in progress), bus-9, run 102
+    register_vehicles(["bus-2", "bus-3", "bus-4"])  # those that publish below
     consumers.start(system_broker)
     good = [
         (

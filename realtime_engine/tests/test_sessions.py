@@ -81,20 +81,20 @@ def test_a_worker_replaced_under_a_new_host_name_takes_over_its_slot_and_strands
     env = ingest_env(process_env, private_broker, MQTT_SHARED_GROUP="databus")
     slot_1 = celery_worker_factory({**env, "INGEST_REPLICA_SLOT": "1"}, name="realtime-a")
     slot_2 = celery_worker_factory({**env, "INGEST_REPLICA_SLOT": "2"}, name="realtime-b")
+    before = positions(topic_root, 1000, vehicles=1000, prefix="before")
+    down = positions(topic_root, 1000, vehicles=1000, prefix="down")
+    after = positions(topic_root, 1000, vehicles=1000, prefix="after")
     wait_subscribed(slot_1)
     wait_subscribed(slot_2)
-    before = positions(topic_root, 1000, vehicles=1000, prefix="before")
     publish(private_broker, before)
     wait_for(lambda: len(history_rows()) >= len(before), 30, "rows before the replacement")
 
     slot_1.stop()
     assert slot_1.process.returncode == 0, slot_1.log()
     # While slot 1 is gone the broker keeps its share in slot 1's session.
-    down = positions(topic_root, 1000, vehicles=1000, prefix="down")
     publish(private_broker, down)
     replacement = celery_worker_factory({**env, "INGEST_REPLICA_SLOT": "1"}, name="realtime-c")
     wait_subscribed(replacement)
-    after = positions(topic_root, 1000, vehicles=1000, prefix="after")
     publish(private_broker, after)
 
     expected = len(before) + len(down) + len(after)
@@ -149,6 +149,7 @@ def test_retiring_a_scaled_away_slot_ingests_its_share_and_ends_its_session(
 
     # Slot 2 is scaled away: the broker still gives its offline session a share.
     scaled_down = positions(topic_root, 1000, vehicles=1000, prefix="down")
+    after = positions(topic_root, 500, vehicles=500, prefix="after")
     publish(private_broker, scaled_down)
     wait_for(lambda: sum(kept_count) > 0, 10, "slot 1's share")
     time.sleep(0.5)
@@ -161,7 +162,6 @@ def test_retiring_a_scaled_away_slot_ingests_its_share_and_ends_its_session(
 
     # From now on slot 1 gets everything.
     kept_count.clear()
-    after = positions(topic_root, 500, vehicles=500, prefix="after")
     publish(private_broker, after)
     wait_for(lambda: sum(kept_count) >= len(after), 10, "every message at slot 1")
     assert len(history_rows()) == len(scaled_down) + len(after)

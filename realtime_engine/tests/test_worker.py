@@ -14,6 +14,7 @@ from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
 from realtime_engine.models import PositionRecord
 from realtime_engine.tests.mqtt_support import publish
 from tests.support.processes import free_port, wait_for
+from tests.support.vehicles import register_vehicles
 
 SUBSCRIBED = "MQTT ingest subscribed"
 
@@ -31,7 +32,9 @@ def wait_subscribed(worker, count: int = 1, timeout: float = 60) -> None:
 
 
 def burst(topic_root: str, total: int, vehicles: int) -> list[tuple[str, dict]]:
-    """``total`` positions, one second apart per vehicle, round-robin over ``vehicles``."""
+    """``total`` positions, one second apart per vehicle, round-robin over ``vehicles``
+    (registered here: ingest trusts registered vehicles only)."""
+    register_vehicles(f"v{i}" for i in range(vehicles))
     base = int(time.time()) - 3600
     return [
         (
@@ -65,6 +68,7 @@ def test_worker_ingests_position_and_occupancy_and_exports_metrics(
     process_env, celery_worker_factory, private_broker, topic_root, redis_client, history_rows
 ):
     port = free_port()
+    register_vehicles(["bus-1"])
     worker = celery_worker_factory(
         ingest_env(process_env, private_broker, WORKER_METRICS_PORT=str(port))
     )
@@ -83,12 +87,16 @@ def test_worker_ingests_position_and_occupancy_and_exports_metrics(
                 {"occupancy_percentage": 90, "timestamp": ts},
             ),
             (vehicle_topic(topic_root, "bus-1", TelemetryLeaf.POSITION), b"not json"),
+            (
+                vehicle_topic(topic_root, "stranger", TelemetryLeaf.POSITION),
+                {"latitude": 38.9, "longitude": -77.0, "timestamp": ts},
+            ),
         ],
     )
     wait_for(
         lambda: (
             redis_client.exists(keys.vehicle_occupancy("bus-1"))
-            and redis_client.xlen(keys.TELEMETRY_DLQ)
+            and redis_client.xlen(keys.TELEMETRY_DLQ) == 2
         ),
         20,
         "hot state",
@@ -102,7 +110,11 @@ def test_worker_ingests_position_and_occupancy_and_exports_metrics(
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     assert 'databus_ingest_messages_accepted_total{entity="position"} 1.0' in text
     assert 'databus_ingest_messages_rejected_total{entity="position",reason="not_json"} 1.0' in text
-    assert "databus_ingest_dlq_length 1.0" in text
+    rejected_unknown = 'rejected_total{entity="position",reason="unknown_vehicle"} 1.0'
+    assert f"databus_ingest_messages_{rejected_unknown}" in text
+    assert "databus_ingest_registered_vehicles 1.0" in text
+    assert "databus_ingest_dlq_length 2.0" in text
+    assert not redis_client.exists(keys.vehicle_position("stranger"))
 
     worker.stop()
     assert worker.process.returncode == 0, worker.log()
