@@ -1,4 +1,4 @@
-"""Models of the realtime_engine app: the durable position history.
+"""Models of the realtime_engine app: the durable position history, vehicles' broker accounts.
 
 ``PositionRecord`` rows are written by the MQTT consumer in batches with raw SQL
 (``realtime_engine.ingest.history``), never through the ORM on the hot path;
@@ -80,3 +80,26 @@ class StopEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trip_id} #{self.stop_sequence} {self.stop_id} ({self.source})"
+
+
+class BrokerCredential(models.Model):
+    """A vehicle's broker account: its username is the vehicle id; only a hash is stored.
+
+    Written by ``manage.py broker_credentials rotate|revoke``
+    (``realtime_engine.broker.credentials``), read when that command writes the broker's
+    password and ACL files. A vehicle without one has no account and cannot connect.
+    """
+
+    vehicle = models.OneToOneField(
+        "runs.Vehicle",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="broker_credential",
+    )
+    password_hash = models.CharField(
+        max_length=255, help_text="Mosquitto $7$ (PBKDF2-SHA512) hash; the secret is never stored."
+    )
+    rotated_at = models.DateTimeField(help_text="When the current secret was issued.")
+
+    def __str__(self) -> str:
+        return f"broker account {self.vehicle_id}"

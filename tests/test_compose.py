@@ -94,3 +94,66 @@ def test_dockerfile_is_multistage_and_runs_as_non_root():
     runtime = text.split("AS runtime", 1)[1]
     assert "build-essential" not in runtime
     assert "USER databus" in runtime
+
+
+# ----- the production broker: identities and TLS (docs/operations.md, "Broker credentials and
+# TLS"); what the broker makes of them: realtime_engine/tests/test_broker_credentials.py
+
+
+def broker_listeners(conf_name: str) -> tuple[dict[str, str], dict[int, dict[str, str]]]:
+    """A shipped broker configuration's global options, and each listener's (those that
+    follow its line)."""
+    conf = (ROOT / "deploy/mosquitto" / conf_name).read_text()
+    global_options: dict[str, str] = {}
+    listeners: dict[int, dict[str, str]] = {}
+    current = global_options
+    for line in conf.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, _, value = line.partition(" ")
+        if name == "listener":
+            current = listeners.setdefault(int(value.split()[0]), {})
+        else:
+            current[name] = value
+    return global_options, listeners
+
+
+def test_production_broker_takes_vehicles_over_tls_and_keeps_the_plain_listener_inside():
+    broker = load("compose.prod.yml")["services"]["mosquitto"]
+    conf_name = broker["command"][-1].removeprefix("/mosquitto/config/")
+    global_options, listeners = broker_listeners(conf_name)
+
+    assert [str(port).rsplit(":", 1)[-1] for port in broker["ports"]] == ["8883"]  # no 1883
+    assert set(listeners) == {1883, 8883}
+    assert listeners[1883] == {}  # plain, for the servers on the compose network
+    tls = listeners[8883]
+    assert {"certfile", "keyfile", "cafile"} <= set(tls)
+    mounts = dict(volume.rsplit(":", 2)[:2] for volume in broker["volumes"])
+    certs = next(host for host, inside in mounts.items() if inside == "/mosquitto/certs")
+    assert certs.startswith("${MQTT_TLS_CERT_DIR")
+    for option in ("certfile", "keyfile", "cafile"):
+        assert tls[option].startswith("/mosquitto/certs/")
+    # A vehicle can neither reuse another client's id nor reach the ingest's shared group.
+    assert tls["use_username_as_clientid"] == "true"
+    assert tls["mount_point"].endswith("/")
+    assert global_options["allow_anonymous"] == "false"
+
+
+def test_production_broker_reads_the_generated_files_from_a_mounted_folder():
+    broker = load("compose.prod.yml")["services"]["mosquitto"]
+    global_options, _ = broker_listeners("mosquitto.prod.conf")
+    mounts = dict(volume.rsplit(":", 2)[:2] for volume in broker["volumes"])
+
+    # The folder, not the files: they are replaced by a rename (a file mount keeps the old one).
+    assert mounts["./deploy/mosquitto"] == "/mosquitto/config"
+    for option in ("password_file", "acl_file"):
+        assert global_options[option].startswith("/mosquitto/config/")
+    assert "env_file" not in broker  # the broker gets the healthcheck's account, nothing else
+
+
+def test_production_servers_subscribe_under_the_vehicle_listeners_mount_point():
+    _, listeners = broker_listeners("mosquitto.prod.conf")
+    example = (ROOT / ".env.prod.example").read_text().splitlines()
+    env = dict(line.split("=", 1) for line in example if "=" in line and not line.startswith("#"))
+    assert env["MQTT_TOPIC_ROOT"].startswith(listeners[8883]["mount_point"])
+    assert "MQTT_TLS_CERT_DIR" in env

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,26 +68,66 @@ class ManagedProcess:
 
 
 def start_mosquitto(
-    workdir: Path, port: int | None = None, extra_conf: str = ""
+    workdir: Path,
+    port: int | None = None,
+    extra_conf: str = "",
+    *,
+    conf: str = "mosquitto.conf",
+    listeners: Mapping[int, int] | None = None,
+    mounts: Mapping[str, Path] | None = None,
+    user: str | None = None,
 ) -> tuple[ManagedProcess, int]:
-    """A private broker with the project's shipped configuration on a free loopback port."""
+    """A private broker with a shipped configuration (``deploy/mosquitto/<conf>``) on loopback.
+
+    The shipped 1883 listener answers on ``port`` (default: a free one); another shipped
+    listener on ``listeners[<its port>]``, or it is left out with its options. ``mounts``
+    maps a container directory (``/mosquitto/config``) to a local one, as compose's
+    volumes do. The broker runs as ``user``; by default as root when we are root (it
+    would drop to ``mosquitto``, which cannot write a root-owned folder).
+    """
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
-    shipped = (ROOT / "deploy/mosquitto/mosquitto.conf").read_text().splitlines()
-    lines = [ln for ln in shipped if not ln.startswith(("listener", "persistence_location"))]
-    lines += [f"listener {port} 127.0.0.1", f"persistence_location {workdir}/"]
-    if os.geteuid() == 0:
-        lines.append("user root")
+    shipped = (ROOT / "deploy/mosquitto" / conf).read_text().splitlines()
+    ports = {1883: port, **(listeners or {})}
+    lines = _local_broker_conf(shipped, ports, mounts or {})
+    lines.append(f"persistence_location {workdir}/")
+    if user or os.geteuid() == 0:
+        lines.append(f"user {user or 'root'}")
     if extra_conf:
         lines.append(extra_conf)
-    conf = workdir / "mosquitto.conf"
-    conf.write_text("\n".join(lines) + "\n")
+    conf_path = workdir / "mosquitto.conf"
+    conf_path.write_text("\n".join(lines) + "\n")
     log_path = workdir / "mosquitto.log"
     with log_path.open("ab") as log:
-        process = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=log)
+        process = subprocess.Popen(["mosquitto", "-c", str(conf_path)], stdout=log, stderr=log)
     handle = ManagedProcess(process, log_path)
-    wait_for(lambda: port_answers(port), 10, f"mosquitto on {port}")
+    for listening in _listener_ports(lines):
+        wait_for(lambda p=listening: port_answers(p), 10, f"mosquitto on {listening}")
     return handle, port
+
+
+def _local_broker_conf(
+    shipped: list[str], ports: Mapping[int, int], mounts: Mapping[str, Path]
+) -> list[str]:
+    """The shipped lines with each listener moved to its local loopback port (or left out,
+    with the options that follow it) and container paths mapped to local ones."""
+    lines, keep = [], True
+    for line in shipped:
+        directive, *values = line.split() or [""]
+        if directive == "listener":
+            local_port = ports.get(int(values[0]))
+            keep = local_port is not None
+            if keep:
+                lines.append(f"listener {local_port} 127.0.0.1")
+        elif keep and directive != "persistence_location":
+            for container_dir, local_dir in mounts.items():
+                line = line.replace(f"{container_dir.rstrip('/')}/", f"{local_dir}/")
+            lines.append(line)
+    return lines
+
+
+def _listener_ports(lines: list[str]) -> list[int]:
+    return [int(line.split()[1]) for line in lines if line.startswith("listener ")]
 
 
 def start_redis(
