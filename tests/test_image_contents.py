@@ -61,10 +61,16 @@ def tracked_files() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def checkout(tmp_path_factory) -> Path:
+def repo_files() -> list[str]:
+    """One listing of the checkout for the whole module (others may add files meanwhile)."""
+    return tracked_files()
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory, repo_files) -> Path:
     """A build-context folder: the repo's files (empty copies) plus the sample secrets."""
     root = tmp_path_factory.mktemp("context")
-    for relative in [*tracked_files(), *SECRETS]:
+    for relative in [*repo_files, *SECRETS]:
         target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.touch()
@@ -118,10 +124,8 @@ def test_no_secret_reaches_the_build_context(context):
     assert [path for path in context if PurePosixPath(path).name.startswith(".env")] == []
 
 
-def test_the_code_and_the_lock_reach_the_build_context(context):
-    code = [
-        path for path in tracked_files() if path.split("/")[0] in APPS and "/tests/" not in path
-    ]
+def test_the_code_and_the_lock_reach_the_build_context(context, repo_files):
+    code = [path for path in repo_files if path.split("/")[0] in APPS and "/tests/" not in path]
     assert len(code) > 100
     assert sorted(set(code) - context) == []
     assert {"manage.py", "requirements.lock", "pyproject.toml", "README.md"} <= context
