@@ -16,6 +16,8 @@ import urllib.request
 
 import pytest
 import redis
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
@@ -30,7 +32,9 @@ from realtime_engine.tests.live_support import (
     receive_until,
     subscribe,
 )
+from realtime_engine.ws import consumer
 from realtime_engine.ws.groups import parse_topic
+from realtime_engine.ws.hub import hub
 from realtime_engine.ws.messages import CloseCode
 from runs.domain.lifecycle.states import RunState
 from runs.models import Run
@@ -320,3 +324,53 @@ def test_a_connection_that_fails_mid_subscribe_leaves_no_group_behind(asgi_serve
     finally:
         hot.stop()
     assert "websocket.receive failed" in server.handle.log()
+
+
+def test_a_connection_whose_heartbeat_fails_is_closed_and_leaves_its_groups(
+    settings, monkeypatch, redis_client, vehicle, operator
+):
+    """In process, through the real ASGI application: the heartbeat's re-check of an
+    operator's topics fails (the database is away, say); the connection closes with 1011
+    and its groups are left, although no event of its own came in."""
+    from backend.asgi import application
+
+    settings.LIVE_WS_HEARTBEAT_S = 0.2
+    in_progress_run(vehicle, operator, "T1")
+    key = knox_key(operator.user)
+    scope = {
+        "type": "websocket",
+        "path": "/ws/live/",
+        "query_string": b"",
+        "headers": [(b"authorization", f"Token {key}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "subprotocols": [],
+    }
+    group = parse_topic("vehicle:V1").group
+
+    async def operators_unreadable(topics):
+        raise ConnectionError("database unreachable")
+
+    async def scenario() -> dict:
+        ws = ApplicationCommunicator(application, scope)
+        await ws.send_input({"type": "websocket.connect"})
+        assert (await ws.receive_output(5))["type"] == "websocket.accept"
+        await ws.send_input(
+            {"type": "websocket.receive", "text": '{"type": "subscribe", "topic": "vehicle:V1"}'}
+        )
+        while "snapshot" not in (await ws.receive_output(5)).get("text", ""):
+            pass
+        assert group in hub.members
+        monkeypatch.setattr(consumer, "_operators_of", operators_unreadable)
+        while (event := await ws.receive_output(5))["type"] != "websocket.close":
+            pass
+        members, connections = dict(hub.members), set(hub.connections)
+        await ws.send_input({"type": "websocket.disconnect", "code": 1011})
+        await ws.wait(5)
+        for task in hub._tasks:  # the hub's receive and renew loops die with this event loop
+            task.cancel()
+        return {"close": event, "members": members, "connections": connections}
+
+    result = async_to_sync(scenario)()
+    assert result["close"]["code"] == CloseCode.INTERNAL_ERROR
+    assert result["members"] == {} and result["connections"] == set()

@@ -147,8 +147,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         self.released = True
         hub.disconnected(self)
+        current = asyncio.current_task()
         for task in self.tasks:
-            task.cancel()
+            if task is not current:  # a failed task's ``_fail`` is one of them
+                task.cancel()
         for group in list(self.topics):
             try:
                 await hub.leave(group, self)
