@@ -153,8 +153,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
-    "knox",
+    "knox",  # identity block: expiring API tokens (rest_framework.authtoken's table may stay)
     "axes",  # identity block: login lockout (its AccessAttempt rows are in the admin)
     "drf_spectacular",
     "drf_spectacular_sidecar",  # security block: Swagger UI served from here, not a CDN

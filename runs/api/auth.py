@@ -8,7 +8,7 @@ Tokens are django-rest-knox's (``runs.services.api_tokens``).
 from __future__ import annotations
 
 from axes.helpers import get_cool_off
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, user_logged_in
 from drf_spectacular.utils import extend_schema, inline_serializer
 from knox.auth import TokenAuthentication
 from rest_framework import exceptions, permissions, serializers, status
@@ -71,6 +71,8 @@ class LoginApi(APIView):
             # 400 (not 401): this endpoint takes credentials in the body, not a header.
             raise exceptions.ValidationError({"non_field_errors": ["wrong username or password"]})
         issued = api_token_issue(user=user)
+        # As django.contrib.auth.login does: last_login, and anything else listening.
+        user_logged_in.send(sender=type(user), request=request, user=user)
         return Response(self.LoginOutput({"token": issued.key, "expiry": issued.expiry}).data)
 
 

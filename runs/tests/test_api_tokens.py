@@ -46,6 +46,8 @@ def test_each_sign_in_issues_a_new_token_that_expires_after_one_shift(someone, s
         assert bearer(key).get("/api/me/").json()["username"] == "someone"
     # Knox stores a hash, never the key itself.
     assert not AuthToken.objects.filter(digest=second["token"]).exists()
+    someone.refresh_from_db()
+    assert someone.last_login >= before
 
 
 def test_logout_revokes_only_the_presented_token(someone):
