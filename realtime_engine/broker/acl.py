@@ -50,10 +50,7 @@ def acl_file_text(*, root: str, service_username: str, vehicle_ids: Iterable[str
     for vehicle_id in vehicle_ids:
         if not is_valid_vehicle_id(vehicle_id):
             raise ValueError(f"vehicle id {vehicle_id[:80]!r}: must be {VEHICLE_ID_RULE}")
-    if service_username in vehicle_ids:
-        raise ValueError(
-            f"vehicle {service_username!r} has the service account's username: rename one"
-        )
+    check_apart(service_username, vehicle_ids)
     (vehicle_topics,) = subscription_filters(root)
     blocks = [
         f"user {service_username}\n"
@@ -65,6 +62,15 @@ def acl_file_text(*, root: str, service_username: str, vehicle_ids: Iterable[str
         for vehicle_id in vehicle_ids
     ]
     return HEADER + "".join(f"\n{block}" for block in blocks)
+
+
+def check_apart(service_username: str, vehicle_ids: Iterable[str]) -> None:
+    """Raises ``ValueError`` if a vehicle id is the service account's username (one
+    account, two sets of rules)."""
+    if service_username in set(vehicle_ids):
+        raise ValueError(
+            f"vehicle {service_username!r} has the service account's username: rename one"
+        )
 
 
 def _check_root(root: str) -> None:

@@ -41,6 +41,7 @@ from paho.mqtt.properties import Properties
 
 from backend.env import parse_mqtt_url
 from databus import keys
+from realtime_engine.broker.files import write_private_file
 from realtime_engine.broker.passwords import parse_hash, verify_password
 from realtime_engine.models import BrokerCredential
 from runs.domain.telemetry import position
@@ -386,11 +387,21 @@ def test_a_clash_with_the_service_account_or_a_missing_vehicle_is_an_error(accou
     Vehicle.objects.create(id=SERVICE_USER)
     with pytest.raises(CommandError, match="service account"):
         rotate(SERVICE_USER, paths=paths)
+    assert not BrokerCredential.objects.filter(vehicle_id=SERVICE_USER).exists()
     with pytest.raises(CommandError, match="no vehicle bus-9"):
         rotate("bus-9", paths=paths)
     settings.MQTT_ADDRESS = parse_mqtt_url("mqtt://127.0.0.1:1883")
     with pytest.raises(CommandError, match="MQTT_URL has no username"):
         broker_credentials(paths=paths)
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path):
+    path = tmp_path / "acl"
+    write_private_file(path, "old\n")
+    with pytest.raises(UnicodeEncodeError):
+        write_private_file(path, "new \ud800\n")
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["acl"]
 
 
 # ----- rotation -------------------------------------------------------------------------------

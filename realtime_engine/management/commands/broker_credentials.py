@@ -19,6 +19,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from realtime_engine.broker.acl import check_apart
 from realtime_engine.broker.credentials import (
     BrokerCredentialError,
     BrokerFiles,
@@ -60,7 +61,7 @@ class Command(BaseCommand):
         service = _service_account()
         try:
             if action == "rotate":
-                self._rotate(vehicle)
+                self._rotate(vehicle, service)
             elif action == "revoke":
                 for vehicle_id in vehicle:
                     if not vehicle_credential_revoke(vehicle_id=vehicle_id):
@@ -69,11 +70,16 @@ class Command(BaseCommand):
         except BrokerCredentialError as error:
             raise CommandError(str(error)) from None
 
-    def _rotate(self, vehicle_ids: list[str]) -> None:
+    def _rotate(self, vehicle_ids: list[str], service: ServiceAccount) -> None:
+        """Checks every id first: a secret issued is printed, and the files must be written."""
         known = set(Vehicle.objects.filter(pk__in=vehicle_ids).values_list("pk", flat=True))
         missing = [vehicle_id for vehicle_id in vehicle_ids if vehicle_id not in known]
         if missing:
             raise CommandError(f"no vehicle {', '.join(missing)}")
+        try:
+            check_apart(service.username, vehicle_ids)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         for vehicle_id in dict.fromkeys(vehicle_ids):
             self.stdout.write(f"{vehicle_id}\t{vehicle_credential_rotate(vehicle_id=vehicle_id)}")
 
