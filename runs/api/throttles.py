@@ -10,21 +10,26 @@ with ``client_address``, so they always agree on who the client is.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Mapping
 
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
 
-def client_address(request) -> str:
-    """The peer address of the connection, never a header.
+def client_address(request) -> str | None:
+    """The peer address of the connection, never a header; ``None`` if there is none (a
+    Unix socket, a test client) or it is not an IP address.
 
     Behind a reverse proxy the ASGI server rewrites it from ``X-Forwarded-For`` only when
     the proxy is trusted (uvicorn ``--proxy-headers`` with ``FORWARDED_ALLOW_IPS`` naming
     the proxy): a client can never choose its own address by sending the header.
-    Also ``AXES_CLIENT_IP_CALLABLE``.
+    Also ``AXES_CLIENT_IP_CALLABLE`` (axes stores it in an IP address column).
     """
-    return request.META.get("REMOTE_ADDR") or "unknown"
+    try:
+        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
+    except ValueError:
+        return None
 
 
 def _username(request) -> str | None:
@@ -43,7 +48,9 @@ class LoginAddressThrottle(SimpleRateThrottle):
         return settings.LOGIN_RATE_PER_ADDRESS
 
     def get_cache_key(self, request, view) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
+        # Requests with no address share one bucket: still limited, never unlimited.
+        address = client_address(request) or "none"
+        return self.cache_format % {"scope": self.scope, "ident": address}
 
 
 class LoginUsernameThrottle(SimpleRateThrottle):

@@ -146,3 +146,13 @@ def test_a_body_nested_too_deeply_to_decode_is_400(db):
     )
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
+
+
+@pytest.mark.usefixtures("lockout_only")
+def test_a_request_without_a_peer_address_is_still_counted(people):
+    client = APIClient(REMOTE_ADDR="")
+    statuses = [
+        client.post("/api/login/", {"username": "victim", "password": "x"}).status_code
+        for _ in range(10)
+    ]
+    assert statuses[-1] == 429 and set(statuses[:9]) == {400}
