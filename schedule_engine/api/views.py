@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.generics import ListAPIView
-from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from databus.pagination import LimitOffsetPage
 from schedule_engine import selectors
 from schedule_engine.gtfs_import.fields import format_time
 from schedule_engine.models import Route, Stop
@@ -172,7 +173,24 @@ class TripDetailApi(APIView):
         )
 
 
-class ServiceDayApi(APIView):
+class ServiceDayPagination(LimitOffsetPage):
+    """The default page, with the day it lists: ``service_date`` and ``timezone`` beside
+    ``count``, ``next``, ``previous`` and ``results`` (and the schema says so)."""
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        page = super().get_paginated_response_schema(schema)
+        page["properties"] = {
+            "service_date": {"type": "string", "format": "date"},
+            "timezone": {"type": "string", "example": "America/New_York"},
+            **page["properties"],
+        }
+        page["required"] = ["service_date", "timezone", *page.get("required", [])]
+        return page
+
+
+class ServiceDayApi(GenericAPIView):
+    pagination_class = ServiceDayPagination
+
     class ServiceDayTripSerializer(serializers.Serializer):
         trip_id = serializers.CharField()
         route_id = serializers.CharField()
@@ -186,21 +204,11 @@ class ServiceDayApi(APIView):
 
     @extend_schema(
         summary="Trips running on a service day (agency time zone), frequency trips expanded",
-        responses=inline_serializer(
-            "ServiceDayPage",
-            {
-                "service_date": serializers.DateField(),
-                "timezone": serializers.CharField(),
-                "count": serializers.IntegerField(),
-                "next": serializers.CharField(allow_null=True),
-                "previous": serializers.CharField(allow_null=True),
-                "results": ServiceDayTripSerializer(many=True),
-            },
-        ),
+        responses=ServiceDayTripSerializer(many=True),
         parameters=[
-            OpenApiParameter("date", str, OpenApiParameter.PATH, description="YYYY-MM-DD"),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("offset", int),
+            OpenApiParameter(
+                "date", OpenApiTypes.DATE, OpenApiParameter.PATH, description="YYYY-MM-DD"
+            ),
             OpenApiParameter("route_id", str, description="only this route's trips"),
         ],
     )
@@ -213,11 +221,8 @@ class ServiceDayApi(APIView):
         instances = selectors.service_day_trips(service_date, feed=feed, with_stop_times=False)
         if route_id := request.query_params.get("route_id"):
             instances = [i for i in instances if i.route_id == route_id]
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(instances, request, view=self)
-        response = paginator.get_paginated_response(
-            self.ServiceDayTripSerializer(page, many=True).data
-        )
+        page = self.paginate_queryset(instances)
+        response = self.get_paginated_response(self.ServiceDayTripSerializer(page, many=True).data)
         response.data = {
             "service_date": service_date.isoformat(),
             "timezone": feed.timezone,

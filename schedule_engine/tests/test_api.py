@@ -78,7 +78,37 @@ def test_without_a_current_feed_lists_are_empty_and_the_service_day_is_404(api):
 
 
 def test_schedule_endpoints_need_authentication(tiny):
-    assert APIClient().get("/api/schedule/routes/").status_code in (401, 403)
+    response = APIClient().get("/api/schedule/routes/")
+    assert response.status_code == 401
+    assert response.json() == {
+        "detail": "Authentication credentials were not provided.",
+        "code": "not_authenticated",
+    }
+
+
+def test_errors_have_the_api_error_body(api, tiny):
+    assert api.get("/api/schedule/trips/NOPE/").json() == {
+        "detail": "no trip 'NOPE' in the current feed",
+        "code": "not_found",
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("limit=abc", "limit"), ("limit=0", "limit"), ("limit=1001", "limit"), ("offset=-1", "offset")],
+)
+def test_a_bad_page_is_a_400_naming_the_parameter(api, tiny, query, field):
+    for endpoint in ("/api/schedule/stops/", "/api/schedule/service-day/2026-02-13/"):
+        response = api.get(f"{endpoint}?{query}")
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid"
+        assert list(response.json()["errors"]) == [field]
+
+
+def test_pages_follow_limit_and_offset(api, tiny):
+    page = api.get("/api/schedule/stops/", {"limit": 2, "offset": 2}).json()
+    assert page["count"] == 5 and [s["stop_id"] for s in page["results"]] == ["S3", "S4"]
+    assert page["next"] and page["previous"]
 
 
 def test_schedule_endpoints_are_in_the_openapi_schema(api):
@@ -92,3 +122,13 @@ def test_schedule_endpoints_are_in_the_openapi_schema(api):
         "/api/schedule/service-day/{date}/",
     ):
         assert "get" in paths[path], path
+    schemas = response.json()["components"]["schemas"]
+
+    def page_of(path: str) -> dict:
+        ref = paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        return schemas[ref["$ref"].rsplit("/", 1)[1]]
+
+    for path in ("/api/schedule/routes/", "/api/schedule/stops/"):
+        assert set(page_of(path)["properties"]) == {"count", "next", "previous", "results"}
+    day = page_of("/api/schedule/service-day/{date}/")
+    assert {"service_date", "timezone", "count", "results"} <= set(day["required"])
