@@ -41,10 +41,10 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 import redis
+from django.db import connections
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from django.db import connections
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from databus import keys

@@ -15,6 +15,7 @@ from django.conf import settings
 from databus.redis import get_redis
 from realtime_engine.ingest.consumer import ConsumerConfig, TelemetryConsumer
 from realtime_engine.ingest.history import DatabaseTarget, HistoryWriter
+from realtime_engine.ingest.vehicle_registry import VehicleAdmission
 
 
 def ingest_client_id(*, explicit: str, replica_slot: str, topic_root: str, hostname: str) -> str:
@@ -67,13 +68,16 @@ def build_consumer(
     hostname: str | None = None,
     observers=None,
     history: HistoryWriter | None = None,
+    vehicles: VehicleAdmission | None = None,
     **overrides,
 ) -> TelemetryConsumer:
-    """A consumer configured from settings; ``overrides`` replace ConsumerConfig fields."""
+    """A consumer configured from settings; ``overrides`` replace ConsumerConfig fields;
+    ``vehicles`` (tests) replaces the registry the settings describe."""
     extra = {} if observers is None else {"observers": observers}
     return TelemetryConsumer(
         consumer_config(client_id=client_id, hostname=hostname, **overrides),
         redis_client=get_redis(),
         history=history or HistoryWriter(DatabaseTarget.from_django()),
+        vehicles=vehicles,
         **extra,
     )

@@ -15,15 +15,17 @@ import time
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 from google.transit import gtfs_realtime_pb2 as rt
 
 from databus import keys
 from realtime_engine.ingest import dlq, metrics
 from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
-from realtime_engine.ingest.vehicle_registry import MISS_REFRESH_S
+from realtime_engine.ingest.vehicle_registry import MISS_REFRESH_S, VehicleRegistry
 from realtime_engine.tests.mqtt_support import publish
 from realtime_engine.tests.test_store_restarts import answered, django_on
 from runs.domain.telemetry.rejection import RejectReason
+from runs.selectors import vehicle_ids_get
 from schedule_engine.feeds.store import FeedName, feed_get
 from schedule_engine.feeds.tasks import feeds_publish
 from tests.support.processes import start_postgres, wait_for
@@ -173,3 +175,37 @@ def test_the_registry_loaded_before_a_postgres_outage_keeps_judging_telemetry(
             consumers.stop(consumer)
     finally:
         cluster.remove()
+
+
+def test_a_consumer_that_never_loaded_the_registry_holds_its_batch_until_it_can(
+    consumers, system_broker, topic_root, redis_client, history_rows
+):
+    """A worker started while PostgreSQL is down cannot tell a stranger from its fleet:
+    it refuses nobody and accepts nobody, and the broker keeps the messages meanwhile."""
+    register_vehicles(["bus-1"])
+    attempts: list[float] = []
+
+    def load() -> frozenset[str]:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            raise OperationalError("connection refused")
+        return vehicle_ids_get()
+
+    failures = metrics.STORE_FAILURES.labels(store="postgres")
+    failures_before = failures._value.get()
+    consumers.start(system_broker, vehicles=VehicleRegistry(refresh_s=30.0, load=load))
+    publish(
+        system_broker,
+        [
+            (vehicle_topic(topic_root, "bus-1", POS), fix()),
+            (vehicle_topic(topic_root, "x", POS), fix()),
+        ],
+    )
+    wait_for(lambda: attempts, 10, "the first load")
+    time.sleep(1)
+    assert not redis_client.exists(keys.vehicle_position("bus-1")) and dlq.length(redis_client) == 0
+    assert failures._value.get() > failures_before  # held, counted, retried
+
+    wait_for(lambda: history_rows("bus-1"), 20, "the held batch written once the ids load")
+    assert [letter.reason for letter in dlq.read(redis_client, count=10)] == ["unknown_vehicle"]
+    assert len(attempts) == 2
