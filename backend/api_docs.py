@@ -11,12 +11,11 @@ from rest_framework.renderers import JSONRenderer
 
 
 class ApiDocsView(SpectacularSwaggerSplitView):
-    """The Swagger UI page (the split view: its start-up script is a file, for the CSP).
+    """Swagger UI over the OpenAPI schema of this API."""
 
-    Its only renderer is a template, and the OPTIONS metadata has no template name: OPTIONS
-    answered 500. It answers that metadata as JSON, like every other DRF view.
-    """
-
+    # The split view serves its start-up script as a file (no inline script, for the CSP).
+    # Its only renderer is a template, and the OPTIONS metadata has no template name, so
+    # OPTIONS answered 500: it answers that metadata as JSON, like every other DRF view.
     def get_renderers(self):
         request = getattr(self, "request", None)
         if request is not None and request.method == "OPTIONS":

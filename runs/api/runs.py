@@ -99,9 +99,8 @@ def _run_or_404(run_id: str, scope: selectors.RunScope) -> Run:
     return run
 
 
+# A GenericAPIView for its paginator (the default one), so the schema documents the page.
 class RunListApi(RunApi, GenericAPIView):
-    """A GenericAPIView for its paginator (the default one): the schema documents the page."""
-
     class FilterInput(serializers.Serializer):
         state = serializers.ChoiceField(choices=[s.value for s in RunState], required=False)
         route_id = serializers.CharField(required=False, max_length=255)

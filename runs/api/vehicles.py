@@ -33,9 +33,8 @@ class VehicleOutput(serializers.Serializer):
     company = serializers.CharField(source="company.name", allow_null=True, default=None)
 
 
+# A GenericAPIView for its paginator (the default one), so the schema documents the page.
 class VehicleListApi(RunApi, GenericAPIView):
-    """A GenericAPIView for its paginator (the default one): the schema documents the page."""
-
     @extend_schema(operation_id="vehicles_list", responses={200: VehicleOutput(many=True)})
     def get(self, request):
         page = self.paginate_queryset(selectors.vehicle_list())
