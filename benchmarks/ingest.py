@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -255,19 +256,16 @@ def consumer_prefix(mode: str) -> str:
     return f"r{mode}-"
 
 
-def register_fleet(modes: tuple[str, ...]) -> None:
-    """Register the consumer's vehicles, as an agency does: ingest trusts no other. The
-    registry is loaded once per refresh, so the measured rate includes the check."""
+def register_fleet(prefixes: Iterable[str]) -> None:
+    """Register the vehicles the publisher names with ``prefixes``, as an agency registers
+    its fleet: ingest trusts no other. The consumer's registry is loaded once per refresh,
+    so the measured rate includes the check."""
     from django.core.management import call_command
 
     from tests.support.vehicles import register_vehicles
 
     call_command("migrate", "runs", verbosity=0)  # the vehicles table, at its latest
-    register_vehicles(
-        f"{prefix}{v}"
-        for prefix in (*map(consumer_prefix, modes), PACED_PREFIX)
-        for v in range(VEHICLES)
-    )
+    register_vehicles(f"{prefix}{v}" for prefix in prefixes for v in range(VEHICLES))
 
 
 def run_publisher(port: int, root: str, prefix: str, count: int, rate: float = 0) -> None:
@@ -392,7 +390,7 @@ def measure_all(modes: tuple[str, ...]) -> None:
     print(f"ingest benchmark: {TOTAL:,} positions, {VEHICLES:,} vehicles, QoS 1; {machine()}")
     print(f"batch bound {settings.INGEST_BATCH_MAX}, flush timer {settings.INGEST_FLUSH_MS} ms")
     database = scratch_database("ingest", app_label="realtime_engine")
-    register_fleet(modes)
+    register_fleet([*map(consumer_prefix, modes), PACED_PREFIX])
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     broker, port = start_mosquitto(workdir / "mosquitto")
     root = f"bench-{uuid.uuid4().hex[:8]}"

@@ -40,7 +40,14 @@ from pathlib import Path
 
 import msgspec
 
-from benchmarks.ingest import machine, run_publisher, start_consumer, start_publisher, stop_consumer
+from benchmarks.ingest import (
+    machine,
+    register_fleet,
+    run_publisher,
+    start_consumer,
+    start_publisher,
+    stop_consumer,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 500
@@ -292,6 +299,7 @@ def measure_all(*, pin: bool) -> None:
         f"per-client queue {settings.LIVE_WS_QUEUE_MAX}"
     )
     database = scratch_database("live")
+    register_fleet(["warm-", "p0-", PACED_PREFIX, "b-", "a-"])  # the prefixes measured below
     workdir = Path(tempfile.mkdtemp(prefix="bench-live-"))
     broker, mqtt_port = start_mosquitto(workdir / "mosquitto")
     root = f"bench-{uuid.uuid4().hex[:8]}"
