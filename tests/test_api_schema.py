@@ -65,6 +65,7 @@ CHECKS = [
 ]
 # Fuzzed cases per operation: bounds the whole test to about a minute on two cores.
 FUZZ_EXAMPLES_PER_OPERATION = 25
+HOSTILE_STRINGS = ["a\x00b", "\x00", "\x1b[2J", "line\nbreak", "\x7f", "\u0085", "%00", "é" * 300]
 CONFIG = {
     "phases": {
         "examples": {"enabled": True},
@@ -72,7 +73,12 @@ CONFIG = {
         "fuzzing": {"enabled": True, "generation": {"max-examples": FUZZ_EXAMPLES_PER_OPERATION}},
         "stateful": {"enabled": False},  # not run by the pytest integration
     },
-    "generation": {"database": "none"},
+    # Strings that broke APIs before (a NUL reached PostgreSQL: 500) are drawn often, not by luck.
+    "dictionaries": {"hostile": {"values": HOSTILE_STRINGS}},
+    "generation": {
+        "database": "none",
+        "dictionaries": {"string": {"dictionary": "hostile", "probability": 0.2}},
+    },
 }
 LOGIN_PASSWORD = "correct horse battery staple"
 # A peer address, as every real server gives one (werkzeug's test environ has none; sign-in
