@@ -8,16 +8,22 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from realtime_engine.live_network import network_get
+from runs.services.actors import actor_for_user
 
 
 @require_GET
 @login_required
 def live_map(request: HttpRequest) -> HttpResponse:
+    # The page is for the roles the live WebSocket serves; without one it would only
+    # ever show its 4403 message.
+    if actor_for_user(request.user) is None:
+        raise PermissionDenied("the live map needs the dispatcher or operator role")
     return render(
         request,
         "realtime_engine/live_map.html",
