@@ -56,6 +56,7 @@ BACKLOG = 60_000
 PACED_RATE = 1_000
 PACED_SECONDS = 20
 PACED_PREFIX = "paced-"
+CLIENT_TOKEN_ENV = "LIVE_CLIENT_TOKEN"
 # Every tenth client decodes each message and takes latencies; the others receive
 # every frame and count it (this box runs the clients too: their JSON parsing would
 # otherwise eat the cores the server is being measured on).
@@ -83,7 +84,11 @@ async def _client(
 
     decoder = msgspec.json.Decoder(_Message)
     try:
-        async with connect(url, max_size=None, open_timeout=60, ping_interval=None) as ws:
+        # The header, not the URL: the live endpoint takes no token in the query string.
+        headers = {"Authorization": f"Token {os.environ[CLIENT_TOKEN_ENV]}"}
+        async with connect(
+            url, additional_headers=headers, max_size=None, open_timeout=60, ping_interval=None
+        ) as ws:
             await ws.send(json.dumps({"type": "subscribe", "topic": "all"}))
             while decoder.decode(await ws.recv()).type != "snapshot":
                 pass
@@ -135,6 +140,19 @@ async def _clients_main(url: str, count: int, out: str) -> None:
     Path(out).write_text(json.dumps(stats))
 
 
+def dispatcher_token(prefix: str) -> str:
+    """A knox token of a new ``dispatcher`` user: watching ``all`` needs that role."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from knox.models import AuthToken
+
+    from runs.services.actors import DISPATCHER_GROUP
+
+    user = get_user_model().objects.create_user(f"{prefix}-{uuid.uuid4().hex[:6]}")
+    user.groups.add(Group.objects.get_or_create(name=DISPATCHER_GROUP)[0])
+    return AuthToken.objects.create(user=user)[1]
+
+
 def clients_main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
@@ -181,8 +199,14 @@ def start_web(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
     )
 
 
+def client_process(command: list[str], token: str) -> subprocess.Popen:
+    """A client process of ``clients_main``, given its token in the environment (not argv)."""
+    env = {**os.environ, CLIENT_TOKEN_ENV: token}
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+
+
 def start_clients(
-    url: str, workdir: Path, cpus: set[int] | None
+    url: str, token: str, workdir: Path, cpus: set[int] | None
 ) -> list[tuple[subprocess.Popen, Path]]:
     started = []
     per_process = CLIENTS // CLIENT_PROCESSES
@@ -200,7 +224,7 @@ def start_clients(
             "--out",
             str(out),
         ]
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        process = client_process(command, token)
         if cpus:
             os.sched_setaffinity(process.pid, cpus)
         started.append((process, out))
@@ -287,8 +311,6 @@ def measure_all(*, pin: bool) -> None:
 
     django.setup()
     from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from knox.models import AuthToken
 
     from benchmarks.scratch_db import database_url, drop_database, scratch_database
     from tests.support.processes import free_port, port_answers, start_mosquitto, wait_for
@@ -303,8 +325,7 @@ def measure_all(*, pin: bool) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-live-"))
     broker, mqtt_port = start_mosquitto(workdir / "mosquitto")
     root = f"bench-{uuid.uuid4().hex[:8]}"
-    user = get_user_model().objects.create_user(f"bench-{uuid.uuid4().hex[:6]}")
-    token = AuthToken.objects.create(user=user)[1]
+    token = dispatcher_token("bench")
     web_port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(), "LOG_LEVEL": "WARNING"}
     web = start_web(env, web_port, workdir / "web.log")
@@ -314,14 +335,14 @@ def measure_all(*, pin: bool) -> None:
         os.sched_setaffinity(web.pid, web_cpus)
         print("pinned: consumer on CPU 0, web process and clients on CPU 1")
     wait_for(lambda: port_answers(web_port), 30, "uvicorn")
-    url = f"ws://127.0.0.1:{web_port}/ws/live/?token={token}"
+    url = f"ws://127.0.0.1:{web_port}/ws/live/"
     probe = IngestProbe()
     results: dict[str, dict] = {}
     clients = []
     try:
         measure_paced(mqtt_port, root, "warm-", probe, seconds=3)  # imports, connections
         results["paced without clients"] = measure_paced(mqtt_port, root, "p0-", probe)
-        clients = start_clients(url, workdir, web_cpus)
+        clients = start_clients(url, token, workdir, web_cpus)
         results["paced with clients"] = measure_paced(mqtt_port, root, PACED_PREFIX, probe)
         drain_with = measure_drain(mqtt_port, root, "b-", probe)
         totals = stop_clients(clients)

@@ -33,12 +33,12 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.chaos.faults import BEAT, WORKER
-from benchmarks.chaos.stack import ROOT, Stack, StackOptions, machine, new_topic_root
+from benchmarks.chaos.stack import Stack, StackOptions, machine, new_topic_root
+from benchmarks.live import client_process, dispatcher_token
 from tests.support.processes import free_port, port_answers, wait_for
 
 # Flat: the fitted growth over a day stays below this share of the mean. A leak of one
@@ -148,7 +148,7 @@ class FeedPoller(threading.Thread):
                     self.errors += 1
 
 
-def start_clients(url: str, count: int, workdir: Path) -> subprocess.Popen:
+def start_clients(url: str, token: str, count: int, workdir: Path) -> subprocess.Popen:
     """``benchmarks.live``'s client process: ``count`` WebSocket clients on ``all``."""
     command = [
         sys.executable,
@@ -162,19 +162,11 @@ def start_clients(url: str, count: int, workdir: Path) -> subprocess.Popen:
         "--out",
         str(workdir / "clients.json"),
     ]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    process = client_process(command, token)
     line = process.stdout.readline().strip()
     if line != "ready":
         raise RuntimeError(f"WebSocket clients did not connect: {line!r}")
     return process
-
-
-def web_token() -> str:
-    from django.contrib.auth import get_user_model
-    from knox.models import AuthToken
-
-    user = get_user_model().objects.create_user(f"soak-{uuid.uuid4().hex[:6]}")
-    return AuthToken.objects.create(user=user)[1]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -260,7 +252,7 @@ def main(argv: list[str]) -> int:
         stack.start_simulator()
         stack.start_load(PREFIX, paced, None)
         clients = start_clients(
-            f"ws://127.0.0.1:{web_port}/ws/live/?token={web_token()}", args.clients, workdir
+            f"ws://127.0.0.1:{web_port}/ws/live/", dispatcher_token("soak"), args.clients, workdir
         )
         poller = FeedPoller(f"http://127.0.0.1:{web_port}")
         poller.start()
