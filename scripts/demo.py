@@ -125,7 +125,8 @@ def main() -> int:
                              "--host", "127.0.0.1", "--port", str(PORT),
                              # compressing each client's copy of one stream costs more
                              # CPU than it saves (docs/benchmarks.md, Live updates)
-                             "--ws-per-message-deflate", "false"], env),
+                             "--ws-per-message-deflate", "false",
+                             "--ws-max-size", "16384"], env),
         "worker": start("worker", [*celery, "worker", "--loglevel=INFO", "--pool=solo",
                                    "-n", "demo-realtime@%h"],
                         {**env, "MQTT_CONSUMER_ENABLED": "true"}),
