@@ -20,7 +20,9 @@ field) for a 400. A status the view declares too keeps the view's body, widened 
 ``anyOf`` when the machinery answers a different one for it (a 403 from a lifecycle guard
 and a 403 from a permission class).
 
-Used through ``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]``.
+An AutoSchema subclass rather than a postprocessing hook: a hook sees only the finished
+schema, not the view classes the statuses follow from. Used through
+``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]``.
 """
 
 from __future__ import annotations
@@ -111,7 +113,8 @@ def view_facts(view, method: str, path: str, *, body: bool) -> ViewFacts:
 
 class ErrorDocumentingAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
-        # drf-spectacular builds every response here; the view's own come first.
+        # drf-spectacular (pinned in requirements.lock) builds every response of an operation
+        # here; the view's own come first.
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
