@@ -1,16 +1,20 @@
 """The API matches its schema: schemathesis over the whole ``/api/schema/``, as a dispatcher.
 
-The schema is loaded from the WSGI app and every operation in it is tested (none left out),
-in schemathesis' three phases: the schema's examples, coverage (boundary values, missing
-and wrong-typed parameters, methods the schema does not list) and fuzzing. Each response
-must pass the checks below: no 5xx, a documented status, content type, body and headers,
-and a 4xx for data the schema forbids.
+The schema is loaded from the WSGI app and every operation in it is tested (none left out;
+a test below fails if an ``/api/`` route is missing from the schema), in schemathesis'
+three phases: the schema's examples, coverage (boundary values, missing and wrong-typed
+parameters, methods the schema does not list) and fuzzing, with a fifth of the generated
+strings drawn from hostile ones (NUL, control characters). Each response must pass the
+checks below: no 5xx, a documented status, content type, body and headers, a 4xx for data
+the schema forbids, and a 405 with ``Allow`` for a method it does not list.
 
-The data is real: the tiny GTFS feed is current, runs stand in several lifecycle states
-on three vehicles (one with live telemetry in Redis), and their ids are the examples of
-the path and query parameters (and the fuzzer draws them besides random strings), so
-requests reach real runs, vehicles and trips, not only 404s. Each case is sent with a
-token of its own: ``/api/logout/`` and ``/api/logout-all/`` revoke the token they get.
+The data is real: the tiny GTFS feed is current, runs stand cancelled, in progress and
+requested on three vehicles (one with live telemetry in Redis), a fourth is free to sign
+on, and their ids are the examples of the path and query parameters (and the fuzzer draws
+them besides random strings), so requests reach real runs, vehicles and trips, not only
+404s. Cases share one dispatcher token; the logout endpoints, which revoke the token they
+get (logout-all: every token of its user), get a fresh token of a second dispatcher each,
+and the shared token is checked to still work at the end.
 """
 
 from __future__ import annotations
