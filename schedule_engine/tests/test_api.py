@@ -95,7 +95,12 @@ def test_errors_have_the_api_error_body(api, tiny):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("limit=abc", "limit"), ("limit=0", "limit"), ("limit=1001", "limit"), ("offset=-1", "offset")],
+    [
+        ("limit=abc", "limit"),
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("offset=-1", "offset"),
+    ],
 )
 def test_a_bad_page_is_a_400_naming_the_parameter(api, tiny, query, field):
     for endpoint in ("/api/schedule/stops/", "/api/schedule/service-day/2026-02-13/"):
