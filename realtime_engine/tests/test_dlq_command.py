@@ -130,3 +130,25 @@ def test_a_truncated_letter_is_shown_with_its_length_and_digest_and_never_replay
     assert "replayed 1" in run("replay", "--all", stderr=errors)
     assert "skipped 1 truncated dead letter(s)" in errors.getvalue()
     assert [letter.entry_id for letter in dlq.read(redis_client, count=10)] == [cut]
+
+
+def test_a_letter_the_broker_refuses_stays_in_the_dlq(tmp_path, redis_client, settings):
+    """A replaying account the broker's ACL does not let publish (a "not authorized" PUBACK,
+    or a dropped connection) must not cost the letter: the replay stops and says so."""
+    from backend.env import parse_mqtt_url
+    from tests.support.processes import start_mosquitto
+
+    acl = tmp_path / "acl"
+    acl.write_text("# nothing for anonymous clients: every publish is refused\n")
+    broker, port = start_mosquitto(tmp_path / "broker", extra_conf=f"acl_file {acl}")
+    try:
+        settings.MQTT_URL = f"mqtt://127.0.0.1:{port}"
+        settings.MQTT_ADDRESS = parse_mqtt_url(settings.MQTT_URL)
+        topic = vehicle_topic("refused", "bus-7", TelemetryLeaf.POSITION)
+        entry_id = add_letter(redis_client, topic, b'{"latitude": 1}', RejectReason.INVALID_VALUE)
+
+        with pytest.raises(CommandError, match=f"letter {entry_id} not replayed"):
+            run("replay", entry_id)
+        assert [letter.entry_id for letter in dlq.read(redis_client, count=10)] == [entry_id]
+    finally:
+        broker.stop()

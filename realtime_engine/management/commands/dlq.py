@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from databus.redis import get_redis
 from realtime_engine.ingest import dlq
-from realtime_engine.ingest.replay import republish
+from realtime_engine.ingest.replay import ReplayStopped, republish
 
 SCAN_COUNT = 1000
 
@@ -110,7 +110,10 @@ class Command(BaseCommand):
                 "(`manage.py dlq list` marks them; remove them with `manage.py dlq purge`)"
             )
         whole = [letter for letter in letters if not letter.truncated]
-        count = republish(whole, broker=settings.MQTT_ADDRESS, redis_client=client)
+        try:
+            count = republish(whole, broker=settings.MQTT_ADDRESS, redis_client=client)
+        except ReplayStopped as stopped:
+            raise CommandError(f"{stopped}; the rest stay in the DLQ") from None
         self.stdout.write(f"replayed {count} dead letter(s) to {settings.MQTT_URL}")
 
     def _purge(self, client, *, entry_ids, all: bool, reason, **_) -> None:
