@@ -9,12 +9,14 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.roles import ActorRole
 from runs.domain.lifecycle.states import CLAIMING_STATES, RunState
+from runs.domain.telemetry.limits import VEHICLE_ID_RULE, is_valid_vehicle_id
 
 STATE_CHOICES = [(s.value, s.value) for s in RunState]
 EVENT_CHOICES = [(e.value, e.value) for e in RunEvent]
@@ -51,10 +53,16 @@ class Operator(models.Model):
         return self.user.get_full_name() or self.user.get_username()
 
 
+def validate_vehicle_id(value: str) -> None:
+    """The ingest's id rule: a vehicle saved with another id could never publish."""
+    if not is_valid_vehicle_id(value):
+        raise ValidationError(f"a vehicle id is {VEHICLE_ID_RULE}")
+
+
 class Vehicle(models.Model):
     """A vehicle; its id is the one it publishes telemetry under (``transit/vehicle/{id}/…``)."""
 
-    id = models.CharField(primary_key=True, max_length=64)
+    id = models.CharField(primary_key=True, max_length=64, validators=[validate_vehicle_id])
     label = models.CharField(max_length=100, blank=True)
     license_plate = models.CharField(max_length=32, blank=True)
     wheelchair_accessible = models.BooleanField(default=False)

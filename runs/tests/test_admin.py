@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from runs.domain.lifecycle.states import RunState
-from runs.models import RunLifecycleTransition
+from runs.models import RunLifecycleTransition, Vehicle
 
 CHANGELIST = "/admin/runs/run/"
 
@@ -87,3 +87,20 @@ def test_short_turn_offers_the_trip_s_stops_and_refuses_the_terminal(admin_clien
 def test_fleet_and_people_pages(admin_client_, vehicle, operator):
     for url in ("/admin/runs/vehicle/", "/admin/runs/operator/", "/admin/runs/company/"):
         assert admin_client_.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("vehicle_id", ["..", "-", "bus 7", "bus/7"])
+def test_a_vehicle_id_ingest_would_refuse_cannot_be_registered(admin_client_, vehicle_id):
+    response = admin_client_.post(
+        "/admin/runs/vehicle/add/", {"id": vehicle_id, "label": "", "license_plate": ""}
+    )
+    assert response.status_code == 200  # the form again, with its error
+    assert "a vehicle id is 1 to 64 of" in response.content.decode()
+    assert not Vehicle.objects.filter(pk=vehicle_id).exists()
+
+
+def test_a_vehicle_with_a_valid_id_is_registered(admin_client_):
+    admin_client_.post(
+        "/admin/runs/vehicle/add/", {"id": "bus-7", "label": "", "license_plate": ""}
+    )
+    assert Vehicle.objects.filter(pk="bus-7").exists()
