@@ -182,8 +182,6 @@ def uvicorn_command(port: int, *, graceful_shutdown_s: int = 1) -> list[str]:
         str(graceful_shutdown_s),
         "--ws-per-message-deflate",
         "false",
-        "--ws-max-size",
-        "16384",
     ]
 
 
