@@ -12,9 +12,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from websockets.client import ClientProtocol
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.uri import parse_uri
 
@@ -136,6 +138,15 @@ def receive_until(ws: ClientConnection, kind: str, timeout: float = 10.0, **matc
         message = receive(ws, max(0.01, deadline - time.monotonic()))
         if message["type"] == kind and all(message.get(k) == v for k, v in match.items()):
             return message
+
+
+def close_code(ws: ClientConnection) -> int:
+    """Read until the server closes; its close code (a drop without a close frame fails)."""
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None, "dropped without a close frame"
+    return closed.value.rcvd.code
 
 
 def subscribe(ws: ClientConnection, topic: str) -> dict:

@@ -22,12 +22,13 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 from knox.models import AuthToken
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 
 from databus import keys
 from realtime_engine.tests.live_support import (
     AsgiServer,
     bearer,
+    close_code,
     open_ws,
     receive_until,
     subscribe,
@@ -43,15 +44,6 @@ from tests.support.processes import ROOT, start_redis
 
 pytest_plugins = ["runs.tests.fixtures.people", "realtime_engine.tests.live_fixtures"]
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def close_code(ws) -> int:
-    """Read until the server closes; its close code."""
-    with pytest.raises(ConnectionClosed) as closed:
-        while True:
-            ws.recv(timeout=10)
-    assert closed.value.rcvd is not None, "dropped without a close frame"
-    return closed.value.rcvd.code
 
 
 def knox_key(user) -> str:

@@ -10,21 +10,18 @@ from __future__ import annotations
 import signal
 
 import pytest
-from websockets.exceptions import ConnectionClosed
 
-from realtime_engine.tests.live_support import bearer, open_ws, receive_until, subscribe
+from realtime_engine.tests.live_support import (
+    bearer,
+    close_code,
+    open_ws,
+    receive_until,
+    subscribe,
+)
 from realtime_engine.ws.messages import CloseCode
 
 pytest_plugins = ["realtime_engine.tests.live_fixtures"]
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def closed_code(ws) -> int:
-    with pytest.raises(ConnectionClosed) as closed:
-        while True:
-            ws.recv(timeout=10)
-    assert closed.value.rcvd is not None, "the connection dropped without a close frame"
-    return closed.value.rcvd.code
 
 
 def test_sigterm_closes_every_websocket_with_1001_and_the_server_exits(asgi_server, token):
@@ -37,7 +34,7 @@ def test_sigterm_closes_every_websocket_with_1001_and_the_server_exits(asgi_serv
 
     server.handle.process.send_signal(signal.SIGTERM)
 
-    assert [closed_code(ws) for ws in clients] == [CloseCode.GOING_AWAY] * 3
+    assert [close_code(ws) for ws in clients] == [CloseCode.GOING_AWAY] * 3
     # uvicorn ends by re-raising the signal it handled: killed by SIGTERM, after its shutdown.
     assert server.handle.process.wait(timeout=15) == -signal.SIGTERM
     assert "Traceback" not in server.handle.log()
