@@ -202,5 +202,5 @@ def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
 
 def redis_url_with_db(url: str, db: int) -> str:
     """``url`` pointing at database ``db`` of the same server (a default that follows REDIS_URL,
-    so a developer's private Redis also holds the cache; identity block, H4)."""
+    so a developer's private Redis also holds the cache)."""
     return urlsplit(url)._replace(path=f"/{db}").geturl()

@@ -50,7 +50,7 @@ try:
     INGEST_REPLICA_SLOT = env.env_str("INGEST_REPLICA_SLOT", "")
     INGEST_RECEIVE_MAXIMUM = env.env_int("INGEST_RECEIVE_MAXIMUM", 65_535, minimum=20)
     INGEST_DRAIN_S = env.env_float("INGEST_DRAIN_S", 5.0)
-    # Ingest trust (issue 12, H2 block): telemetry only from vehicles in the vehicles table,
+    # Ingest trust: telemetry only from vehicles in the vehicles table,
     # unless allowed; the registry of their ids is reloaded this often (docs/operations.md,
     # "Dead letters").
     INGEST_ALLOW_UNKNOWN_VEHICLES = env.env_bool("INGEST_ALLOW_UNKNOWN_VEHICLES", False)
@@ -91,12 +91,12 @@ try:
     LIVE_PUBLISH_INTERVAL_MS = env.env_int("LIVE_PUBLISH_INTERVAL_MS", 100, minimum=1)
     LIVE_WS_QUEUE_MAX = env.env_int("LIVE_WS_QUEUE_MAX", 256, minimum=1)
     LIVE_WS_HEARTBEAT_S = env.env_float("LIVE_WS_HEARTBEAT_S", 20.0)
-    # Live WebSocket security block (docs/api/websocket.md "Limits", "Tickets"): the largest
+    # Live WebSocket limits (docs/api/websocket.md "Limits", "Tickets"): the largest
     # client frame read (bytes, checked before parsing; uvicorn's --ws-max-size caps the
     # transport above it) and how long a POST /api/ws-ticket/ ticket stays redeemable.
     LIVE_WS_MAX_FRAME_BYTES = env.env_int("LIVE_WS_MAX_FRAME_BYTES", 4096, minimum=64)
     LIVE_WS_TICKET_TTL_S = env.env_int("LIVE_WS_TICKET_TTL_S", 30, minimum=1)
-    # Identity block (REST tokens, login throttling and lockout): docs/api.md "Authentication".
+    # REST tokens, login throttling and lockout: docs/api.md "Authentication".
     # A token lives one shift (8 h) and is never refreshed by use: sign in again to rotate.
     API_TOKEN_TTL_S = env.env_int("API_TOKEN_TTL_S", 8 * 3600, minimum=60)
     # Live tokens per user (a tablet, a phone, a few browsers); a sign-in beyond revokes the oldest.
@@ -114,7 +114,7 @@ try:
     for _variable in ("LOGIN_RATE_PER_ADDRESS", "LOGIN_RATE_PER_USERNAME"):
         if not re.fullmatch(r"[1-9]\d*/(s|sec|m|min|h|hour|d|day)", globals()[_variable]):
             raise env.ConfigError(f"{_variable} must look like 30/min (per s, min, hour or day)")
-    # --- Production HTTPS, CSP and metrics access (security block: docs/operations.md "TLS") ---
+    # --- Production HTTPS, CSP and metrics access (docs/operations.md "TLS") ---
     # One switch: production is DATABUS_REQUIRE_SECRET_KEY=true (the image and compose.prod.yml
     # set it; compose.dev.yml, `make demo` and tests do not) without DEBUG. It turns on the
     # HTTPS defaults below; each can still be set on its own.
@@ -140,7 +140,7 @@ try:
 except env.ConfigError as error:
     raise ImproperlyConfigured(str(error)) from error
 
-# Security block: not preloading HSTS is the default decision above, not an oversight, so
+# Not preloading HSTS is the default decision above, not an oversight, so
 # check --deploy's reminder (W021) is silenced only while SECURE_HSTS_PRELOAD is off.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
@@ -153,11 +153,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "knox",  # identity block: expiring API tokens (rest_framework.authtoken's table may stay)
-    "axes",  # identity block: login lockout (its AccessAttempt rows are in the admin)
+    "knox",  # expiring API tokens (rest_framework.authtoken's table may stay)
+    "axes",  # login lockout (its AccessAttempt rows are in the admin)
     "drf_spectacular",
-    "drf_spectacular_sidecar",  # security block: Swagger UI served from here, not a CDN
-    "csp",  # security block: django-csp's checks of its settings
+    "drf_spectacular_sidecar",  # Swagger UI served from here, not a CDN
+    "csp",  # django-csp's checks of its settings
     "channels",
     "runs",
     "realtime_engine",
@@ -167,9 +167,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Security block: Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
+    # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
     "csp.middleware.CSPMiddleware",
-    # API conformance block: a URL with bad bytes gets a 400 before any view.
+    # A URL with bad bytes gets a 400 before any view.
     "backend.query_guard.QueryGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -179,7 +179,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
-    # Identity block: turns a lockout flagged during the admin login into axes' 429 page.
+    # Turns a lockout flagged during the admin login into axes' 429 page.
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -229,28 +229,28 @@ LOGIN_URL = "/admin/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",  # identity block: `Authorization: Token <key>`
+        "knox.auth.TokenAuthentication",  # `Authorization: Token <key>`
         "rest_framework.authentication.SessionAuthentication",
     ],
-    # Identity block: a throttle's address is the peer's, never X-Forwarded-For (sign-in
+    # A throttle's address is the peer's, never X-Forwarded-For (sign-in
     # throttles: runs.api.throttles, rates LOGIN_RATE_PER_*).
     "NUM_PROXIES": 0,
-    # Identity block: DRF's parsers, with a too-deep JSON body a 400, not a 500.
+    # DRF's parsers, with a too-deep JSON body a 400, not a 500.
     "DEFAULT_PARSER_CLASSES": [
         "runs.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # API conformance block: every error status documented, one error body for every view.
+    # Every error status documented, one error body for every view.
     "DEFAULT_SCHEMA_CLASS": "backend.api_schema.ErrorDocumentingAutoSchema",
     "EXCEPTION_HANDLER": "runs.api.base.json_exception_handler",
-    # API conformance block: strict limit/offset (a 400 for a bad one), documented ranges.
+    # Strict limit/offset (a 400 for a bad one), documented ranges.
     "DEFAULT_PAGINATION_CLASS": "databus.pagination.LimitOffsetPage",
     "PAGE_SIZE": 100,
 }
 
-# Identity block: knox tokens. A fixed lifetime, no refresh on use (a stolen token dies with
+# Knox tokens. A fixed lifetime, no refresh on use (a stolen token dies with
 # the shift); the per-user limit is enforced by runs.services.api_tokens (oldest revoked).
 REST_KNOX = {
     "TOKEN_TTL": dt.timedelta(seconds=API_TOKEN_TTL_S),
@@ -259,7 +259,7 @@ REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",
 }
 
-# Identity block: the shared cache (throttle counters of every web process).
+# The shared cache (throttle counters of every web process).
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -269,7 +269,7 @@ CACHES = {
     }
 }
 
-# Identity block: login lockout (django-axes) on /api/login/ and /admin/login/, recorded in
+# Login lockout (django-axes) on /api/login/ and /admin/login/, recorded in
 # PostgreSQL (AccessAttempt, visible and deletable in the admin; `manage.py axes_reset_username`).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out attempt unhashed
@@ -294,14 +294,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Runs, vehicles, schedule and feeds of the databus real-time transit backend.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    # Security block: Swagger UI's files from drf-spectacular-sidecar (static), no CDN, and no
+    # Swagger UI's files from drf-spectacular-sidecar (static), no CDN, and no
     # call to the public validator (validator.swagger.io) from an operator's browser.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
-# Security block: Content-Security-Policy (django-csp). Every page loads its scripts, styles,
+# Content-Security-Policy (django-csp). Every page loads its scripts, styles,
 # fonts and images from this origin only; the one inline <style> (Swagger UI's) by its hash;
 # map tiles from LIVE_MAP_TILE_URL's host when one is set. The WebSocket is covered by 'self'
 # (CSP 3 matches ws:/wss: of this host).

@@ -124,7 +124,7 @@ def test_a_non_utf8_payload_is_kept_as_base64(
 def test_a_dlq_filled_with_megabyte_payloads_keeps_about_4_kib_of_each(
     consumers, system_broker, topic_root, redis_client, history_rows
 ):
-    """The attack of issue 12: the broker takes payloads up to 1 MiB, and a DLQ that stored
+    """The attack this guards against: the broker takes payloads up to 1 MiB, and a DLQ that stored
     them whole (up to DLQ_MAXLEN of them) filled Redis until ingest stopped."""
     register_vehicles(["control"])
     consumers.start(system_broker)
