@@ -1,6 +1,6 @@
 """Content-Security-Policy sources that depend on configuration or on a library's markup.
 
-Pure (standard library and ``backend.env`` only): ``backend.settings`` builds
+Pure (standard library and ``databus.env`` only): ``backend.settings`` builds
 ``CONTENT_SECURITY_POLICY`` from these; django-csp's middleware sends it.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from backend.env import ConfigError
+from databus.env import ConfigError
 
 # The one inline <style> of drf-spectacular's Swagger UI page (drf_spectacular/swagger_ui.html,
 # three box-sizing rules), allowed by its hash rather than by 'unsafe-inline'.

@@ -14,7 +14,8 @@ from pathlib import Path
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from backend import content_security, env
+from backend import content_security
+from databus import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

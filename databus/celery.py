@@ -15,13 +15,14 @@ app.autodiscover_tasks(["databus", "runs", "realtime_engine", "schedule_engine",
                         "schedule_engine.feeds"])
 
 
-def _beat_schedule() -> dict:
+# The beat schedule reads Django settings, so it is set once the app's configuration is
+# loaded, not when this module is imported: backend.settings itself imports the databus
+# package (databus.env), and reading settings here would read them half-built.
+@app.on_after_configure.connect
+def _install_beat_schedule(sender: Celery, **_) -> None:
     from databus.beat import BEAT_SCHEDULE
 
-    return BEAT_SCHEDULE
-
-
-app.conf.beat_schedule = _beat_schedule()
+    sender.conf.beat_schedule = BEAT_SCHEDULE
 
 # MQTT telemetry ingest runs inside the worker where MQTT_CONSUMER_ENABLED=true
 # (the step's include_if); named by string so Django is not imported here.

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backend import env  # noqa: E402
+from databus import env  # noqa: E402
 
 RUN_DIR = ROOT / ".run"
 INSTALL = {

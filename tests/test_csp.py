@@ -19,7 +19,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from backend.content_security import SWAGGER_UI_STYLE_HASH, tile_image_source
-from backend.env import ConfigError
+from databus.env import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -113,7 +113,7 @@ def test_readyz_is_503_naming_redis_when_redis_is_down(client, settings, metrics
 
 @pytest.mark.django_db
 def test_readyz_is_503_naming_mqtt_when_the_broker_is_down(client, settings):
-    from backend.env import parse_mqtt_url
+    from databus.env import parse_mqtt_url
 
     settings.MQTT_ADDRESS = parse_mqtt_url(f"mqtt://127.0.0.1:{free_port()}")
     response = client.get("/readyz")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from backend import env
+from databus import env
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,7 +19,7 @@ import redis
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from backend.env import MqttAddress
+from databus.env import MqttAddress
 from realtime_engine.ingest import dlq
 from realtime_engine.ingest.dlq import DeadLetter
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import Group, User
 from django.db.models import Q
 
-from backend.env import MqttAddress
 from databus.db_health import DATABASE_UNAVAILABLE, heal_connections
+from databus.env import MqttAddress
 from realtime_engine.ingest.topics import TelemetryLeaf
 from realtime_engine.replay.plan import (
     ENDING_EVENT,

@@ -21,7 +21,7 @@ import uuid
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from backend.env import MqttAddress
+from databus.env import MqttAddress
 from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
 
 logger = logging.getLogger(__name__)

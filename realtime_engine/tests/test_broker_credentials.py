@@ -39,8 +39,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from backend.env import parse_mqtt_url
 from databus import keys
+from databus.env import parse_mqtt_url
 from realtime_engine.broker.files import write_private_file
 from realtime_engine.broker.passwords import parse_hash, verify_password
 from realtime_engine.models import BrokerCredential

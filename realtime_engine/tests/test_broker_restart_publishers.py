@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from backend.env import parse_mqtt_url
+from databus.env import parse_mqtt_url
 from realtime_engine.replay.runner import MqttPublisher
 from realtime_engine.simulation.clock import SimulationClock
 from realtime_engine.simulation.faults import fault_plan

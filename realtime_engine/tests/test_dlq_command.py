@@ -135,7 +135,7 @@ def test_a_truncated_letter_is_shown_with_its_length_and_digest_and_never_replay
 def test_a_letter_the_broker_refuses_stays_in_the_dlq(tmp_path, redis_client, settings):
     """A replaying account the broker's ACL does not let publish (a "not authorized" PUBACK,
     or a dropped connection) must not cost the letter: the replay stops and says so."""
-    from backend.env import parse_mqtt_url
+    from databus.env import parse_mqtt_url
     from tests.support.processes import start_mosquitto
 
     acl = tmp_path / "acl"

@@ -20,7 +20,7 @@ import pytest
 from django.core.management import call_command
 from google.transit import gtfs_realtime_pb2
 
-from backend.env import parse_mqtt_url
+from databus.env import parse_mqtt_url
 from realtime_engine.models import StopEvent
 from realtime_engine.tests.test_worker import ingest_env, wait_subscribed
 from realtime_engine.tests.wmata_slice import write_gtfs_slice

@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 from google.transit import gtfs_realtime_pb2 as rt
 
-from backend.env import parse_mqtt_url
+from databus.env import parse_mqtt_url
 from databus.redis import get_redis
 from realtime_engine.tests.test_worker import ingest_env, wait_subscribed
 from runs.models import Run

@@ -10,7 +10,7 @@ import time
 import pytest
 from django.core.management import call_command
 
-from backend import env
+from databus import env
 from realtime_engine.ingest.service import consumer_config, ingest_client_id
 from realtime_engine.ingest.topics import stale_filters, subscription_filters
 from realtime_engine.tests.mqtt_support import publish

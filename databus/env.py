@@ -1,7 +1,9 @@
 """Parse the process environment into typed settings values.
 
-Read by ``backend.settings`` and by ``scripts/ensure_services.py`` (which runs
-before Django is configured), so this module imports only the standard library.
+Read by ``backend.settings``, by the MQTT publishers of ``realtime_engine`` and by
+``scripts/ensure_services.py`` (which runs before Django is configured), so this module
+imports only the standard library. It sits in ``databus``, the bottom layer, so that every
+app may import it.
 Every parser raises ``ConfigError`` with the variable name and what is wrong.
 """
 
