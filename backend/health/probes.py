@@ -13,11 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
+import redis
 from django.conf import settings
 from django.db import connection
 
 from databus.redis import get_redis
-from schedule_engine.feeds.metrics import probe_feed_age
+from schedule_engine.feeds.metrics import freshness_report
+from schedule_engine.feeds.store import feed_summaries_get
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,18 @@ def probe_mqtt(timeout_s: float = 2.0) -> ProbeResult:
         return f"{address.host}:{address.port}"
 
     return _timed(check)
+
+
+def probe_feed_age() -> ProbeResult:
+    """Warn (never fail) when a GTFS-RT feed is older than three build intervals."""
+    started = time.perf_counter()
+    try:
+        summaries = feed_summaries_get(get_redis())
+    except redis.RedisError as error:
+        return ProbeResult(False, _elapsed_ms(started), f"{type(error).__name__}: {error}", True)
+    stale, missing = freshness_report(summaries, time.time())
+    detail = "; ".join(stale + missing) or "feeds fresh"
+    return ProbeResult(not stale, _elapsed_ms(started), detail, warn_only=True)
 
 
 READINESS_PROBES: list[tuple[str, Callable[[], ProbeResult]]] = [

@@ -1,17 +1,17 @@
-"""Feed freshness as Prometheus metrics and as a warn-only readiness probe.
+"""Feed freshness as Prometheus metrics, and the freshness judgement `/readyz` warns on.
 
 Both read the stored feed summaries (``store.feed_summaries_get``, one Redis round
 trip, no payloads) at the moment they are asked, so the age is exact at scrape
 time and no process has to keep a gauge up to date. The collector is registered
 on ``databus.metrics.REGISTRY`` when this module is imported (`/readyz`'s probes
-list imports it); ``backend.health.probes`` runs ``probe_feed_age`` for `/readyz`.
+list imports it); ``backend.health.probes.probe_feed_age`` reports ``freshness_report``.
+Nothing here imports ``backend``: the project sits above the apps.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import redis
 from django.conf import settings
@@ -22,9 +22,6 @@ from prometheus_client.registry import Collector
 from databus.metrics import REGISTRY
 from databus.redis import get_redis
 from schedule_engine.feeds.store import FeedName, FeedSummary, feed_summaries_get
-
-if TYPE_CHECKING:
-    from backend.health.probes import ProbeResult
 
 # A feed is stale once it is older than this many build intervals (issue 6).
 STALE_AFTER_BUILD_INTERVALS = 3
@@ -112,21 +109,3 @@ def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily
 # Registered once, when this module is first imported (by backend.health.probes).
 REGISTRY.register(FeedCollector())
 
-
-def probe_feed_age() -> ProbeResult:
-    """`/readyz`: warn (never fail) when a feed is older than three build intervals."""
-    # Imported here: backend.health.probes imports this module to list the probe.
-    from backend.health.probes import ProbeResult
-
-    started = time.perf_counter()
-    try:
-        summaries = feed_summaries_get(get_redis())
-    except redis.RedisError as error:
-        return ProbeResult(False, _elapsed_ms(started), f"{type(error).__name__}: {error}", True)
-    stale, missing = freshness_report(summaries, time.time())
-    detail = "; ".join(stale + missing) or "feeds fresh"
-    return ProbeResult(not stale, _elapsed_ms(started), detail, warn_only=True)
-
-
-def _elapsed_ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
