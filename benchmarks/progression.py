@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from benchmarks.wmata_trace import Ping, Schedule, read_avl, read_schedule
+from benchmarks.wmata_schedule import Schedule, read_schedule
+from realtime_engine.replay.trace import TracePing, read_trace
 from runs.domain.geometry import TripGeometry
 from runs.domain.prediction.inputs import schedule_deviation_s
 from runs.domain.prediction.predictor import DEFAULT as DEFAULT_PREDICTION
@@ -62,18 +63,19 @@ class Run:
 
     vehicle_id: str
     trip_id: str
-    pings: tuple[Ping, ...]
+    pings: tuple[TracePing, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class MatchedPing:
-    ping: Ping
+    ping: TracePing
     step: MatchStep
 
 
-def runs_of(pings: list[Ping]) -> list[Run]:
-    grouped: dict[tuple[str, str], list[Ping]] = defaultdict(list)
-    for ping in pings:
+def runs_of(pings: list[TracePing]) -> list[Run]:
+    """The runs of ``pings``, by vehicle then by the time each run's first ping came."""
+    grouped: dict[tuple[str, str], list[TracePing]] = defaultdict(list)
+    for ping in sorted(pings, key=lambda p: (p.vehicle_id, p.timestamp)):
         grouped[(ping.vehicle_id, ping.trip_id)].append(ping)
     return [
         Run(vehicle, trip, tuple(sorted(group, key=lambda p: p.timestamp)))
@@ -86,7 +88,7 @@ def scheduled_start(schedule: Schedule, trip_id: str) -> float:
     return schedule.service_day_start(SERVICE_DAY) + first.departure_s
 
 
-def noisy(ping: Ping, sigma_m: float, rng: random.Random) -> Fix:
+def noisy(ping: TracePing, sigma_m: float, rng: random.Random) -> Fix:
     lat, lon = ping.latitude, ping.longitude
     if sigma_m:
         lat += rng.gauss(0.0, sigma_m) / METRES_PER_DEGREE
@@ -182,7 +184,11 @@ def feed_entities_at(
         last, progress = pings[-1], matched[-1].step.progress
         trip = schedule.trips[run.trip_id]
         trip_snapshot = TripSnapshot(
-            run.trip_id, trip.route_id, trip.direction_id, last.start_date, last.start_time
+            run.trip_id,
+            trip.route_id,
+            trip.direction_id,
+            last.start_date.strftime("%Y%m%d"),
+            last.start_time,
         )
         vehicle = VehicleSnapshot(run.vehicle_id, last.label)
         on_route = progress.phase is Phase.ON_ROUTE
@@ -198,7 +204,11 @@ def feed_entities_at(
             )
             if on_route
             else None,
-            OccupancySnapshot(OCCUPANCY_BY_CODE[last.occupancy_status]),
+            OccupancySnapshot(
+                OccupancyStatus.NO_DATA_AVAILABLE
+                if last.occupancy_status is None
+                else OCCUPANCY_BY_CODE[last.occupancy_status]
+            ),
         )
         if latest_by_vehicle.get(run.vehicle_id, (-1,))[0] < last.timestamp:
             latest_by_vehicle[run.vehicle_id] = (last.timestamp, entity)
@@ -587,7 +597,7 @@ def time_feeds(count: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    pings = read_avl(FIXTURES / "avl.csv")
+    pings = read_trace(FIXTURES / "avl.csv")
     runs = runs_of(pings)
     schedule = read_schedule(FIXTURES / "gtfs.zip", {run.trip_id for run in runs})
     geometries = {trip_id: schedule.geometry(trip_id) for trip_id in schedule.trips}

@@ -4,6 +4,10 @@ The columns are those of ``../shared/fixtures/wmata/avl.csv`` (``vehicle.trip.tr
 ``vehicle.position.latitude``, ``vehicle.timestamp``…). Numbers may be written as
 floats (``36.0``), optional ones may be empty. A row that cannot be read is
 reported by line number, never silently dropped.
+
+The one reader of that file: the replay (``manage.py replay_avl``), its tests and the
+offline evaluation (``benchmarks/progression.py``) all read the trace through it. Pure
+(standard library only).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ class TracePing:
     timestamp: int  # POSIX seconds, as recorded
     # The agency's own stop on this ping (not replayed: the reference evaluations compare with).
     current_stop_sequence: int | None = None
+    # The agency's GTFS-RT OccupancyStatus code (0 EMPTY … 8 NOT_BOARDABLE), None if empty.
+    occupancy_status: int | None = None
 
 
 def _optional_float(text: str | None) -> float | None:
@@ -64,6 +70,7 @@ def ping_of(row: dict[str, str]) -> TracePing:
             speed=_optional_float(row.get("vehicle.position.speed")),
             timestamp=int(float(row["vehicle.timestamp"])),
             current_stop_sequence=_optional_int(row.get("vehicle.current_stop_sequence")),
+            occupancy_status=_optional_int(row.get("vehicle.occupancy_status")),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise TraceError(f"{type(error).__name__}: {error}") from None

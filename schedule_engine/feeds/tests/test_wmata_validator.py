@@ -12,13 +12,14 @@ import time
 from pathlib import Path
 
 from benchmarks.progression import feed_entities_at, runs_of
-from benchmarks.wmata_trace import read_avl, read_schedule
+from benchmarks.wmata_schedule import read_schedule
+from realtime_engine.replay.trace import read_trace
 from schedule_engine.feeds.builders import build_trip_updates, build_vehicle_positions
 
 
 def test_feeds_from_the_wmata_trace_have_no_validator_errors(fixtures_dir: Path, tmp_path: Path):
     wmata = fixtures_dir / "wmata"
-    pings = read_avl(wmata / "avl.csv")
+    pings = read_trace(wmata / "avl.csv")
     start = min(p.timestamp for p in pings)
     window = [p for p in pings if p.timestamp < start + 600]
     runs = runs_of(window)

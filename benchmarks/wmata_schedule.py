@@ -1,9 +1,10 @@
-"""A minimal reader of the WMATA fixtures for the offline progression evaluation.
+"""A minimal reader of the WMATA schedule for the offline progression evaluation.
 
 Reads ``gtfs.zip`` directly with the standard library (only the trips the trace
-uses) and ``avl.csv`` (real pings of 2026-02-16, the agency's own stop sequence
-and status on each). Builds ``TripGeometry`` with ``runs.domain.geometry``. Not the
-schedule importer: just enough schedule for the harness and the feed tests.
+uses) and builds ``TripGeometry`` with ``runs.domain.geometry``. Not the schedule
+importer: just enough schedule for the harness and the feed tests. The trace itself
+(``avl.csv``: real pings of 2026-02-16, the agency's own stop sequence on each) is
+read by the replay's reader, ``realtime_engine.replay.trace``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from runs.domain.geometry import (
     projection_around,
     stop_distances_along,
 )
-
-STATUS_BY_CODE = {0: "INCOMING_AT", 1: "STOPPED_AT", 2: "IN_TRANSIT_TO"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,58 +159,3 @@ def read_schedule(path: Path, trip_ids: set[str] | None = None) -> Schedule:
         for shape_id, points in shape_points.items()
     }
     return Schedule(timezone, stops, trips, shapes, calendar, calendar_dates)
-
-
-@dataclass(frozen=True, slots=True)
-class Ping:
-    """One row of avl.csv: a GTFS-RT VehiclePosition flattened by the agency's feed."""
-
-    vehicle_id: str
-    label: str
-    trip_id: str
-    route_id: str
-    direction_id: int
-    start_date: str
-    start_time: str
-    latitude: float
-    longitude: float
-    bearing: float | None
-    speed: float | None
-    timestamp: int
-    current_stop_sequence: int
-    current_status: str
-    stop_id: str
-    occupancy_status: int
-
-
-def _optional_float(text: str) -> float | None:
-    return float(text) if text else None
-
-
-def read_avl(path: Path) -> list[Ping]:
-    """Every ping, sorted by vehicle then time."""
-    pings = []
-    with open(path, newline="") as handle:
-        for r in csv.DictReader(handle):
-            pings.append(
-                Ping(
-                    vehicle_id=r["vehicle.vehicle.id"],
-                    label=r["vehicle.vehicle.label"],
-                    trip_id=r["vehicle.trip.trip_id"],
-                    route_id=r["vehicle.trip.route_id"],
-                    direction_id=int(float(r["vehicle.trip.direction_id"])),
-                    start_date=r["vehicle.trip.start_date"],
-                    start_time=r["vehicle.trip.start_time"],
-                    latitude=float(r["vehicle.position.latitude"]),
-                    longitude=float(r["vehicle.position.longitude"]),
-                    bearing=_optional_float(r["vehicle.position.bearing"]),
-                    speed=_optional_float(r["vehicle.position.speed"]),
-                    timestamp=int(r["vehicle.timestamp"]),
-                    current_stop_sequence=int(float(r["vehicle.current_stop_sequence"])),
-                    current_status=STATUS_BY_CODE[int(float(r["vehicle.current_status"]))],
-                    stop_id=r["vehicle.stop_id"],
-                    occupancy_status=int(r["vehicle.occupancy_status"] or 7),
-                )
-            )
-    pings.sort(key=lambda p: (p.vehicle_id, p.timestamp))
-    return pings
