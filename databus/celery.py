@@ -1,11 +1,14 @@
-"""The Celery app (`celery -A databus worker` / `beat`) and its worker bootsteps."""
+"""The Celery app (`celery -A databus worker` / `beat`) and its worker bootsteps.
+
+Imports no app: the apps hook into the worker themselves (``realtime_engine.apps``
+connects the hot-state watch to ``worker_ready``), and the MQTT step is named by string.
+"""
 
 from __future__ import annotations
 
 import os
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutting_down
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 
@@ -24,22 +27,8 @@ def _install_beat_schedule(sender: Celery, **_) -> None:
 
     sender.conf.beat_schedule = BEAT_SCHEDULE
 
+
 # MQTT telemetry ingest runs inside the worker where MQTT_CONSUMER_ENABLED=true
 # (the step's include_if); named by string so Django is not imported here.
 app.steps["worker"].add("realtime_engine.mqtt:MqttIngestStep")
 
-
-# Every worker rebuilds hot state from PostgreSQL when Redis lost it (a thread checking
-# the epoch marker, realtime_engine.hot_state_watch); imported late, once Django is set up.
-@worker_ready.connect
-def _start_hot_state_watch(**_) -> None:
-    from realtime_engine import hot_state_watch
-
-    hot_state_watch.start()
-
-
-@worker_shutting_down.connect
-def _stop_hot_state_watch(**_) -> None:
-    from realtime_engine import hot_state_watch
-
-    hot_state_watch.stop()

@@ -1,6 +1,6 @@
 """Every worker notices a Redis that lost its data and rebuilds hot state from PostgreSQL.
 
-A daemon thread, started by the worker's ``worker_ready`` signal (``databus.celery``),
+A daemon thread, started by the worker's ``worker_ready`` signal (``realtime_engine.apps``),
 reads the epoch marker (``keys.HOT_STATE_EPOCH``) at start and every
 ``HOT_STATE_CHECK_INTERVAL_S`` (0: never). A missing marker means Redis came back
 empty (a restart without persistence, a FLUSHALL, a failover to an empty replica): the
