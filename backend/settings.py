@@ -16,8 +16,18 @@ from django.core.exceptions import ImproperlyConfigured
 
 from backend import content_security
 from databus import env
+from runs.domain.detection.thresholds import Thresholds
+from runs.domain.progression.config import ProgressionConfig
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# The thresholds' defaults live in the domain's config dataclasses (one spelling each).
+_DETECTION = Thresholds()
+_MATCHING = ProgressionConfig()
+# None in the config (STOPPED_AT at any speed) is a negative number in the environment.
+_MATCHING_STOPPED_MAX_SPEED_MPS = (
+    -1.0 if _MATCHING.stopped_max_speed_mps is None else _MATCHING.stopped_max_speed_mps
+)
 
 try:
     DEBUG = env.env_bool("DEBUG", False)
@@ -65,22 +75,29 @@ try:
     FEED_STOP_TIME_UPDATE_MAX_AGE_S = env.env_int("FEED_STOP_TIME_UPDATE_MAX_AGE_S", 120, minimum=1)
     # A cancelled trip stays in TripUpdates until its scheduled end plus this (its date only).
     CANCELED_TRIP_PUBLISH_MARGIN_S = env.env_int("CANCELED_TRIP_PUBLISH_MARGIN_S", 3600, minimum=0)
-    # Run lifecycle detection (defaults: DESIGN.md; shortened by end-to-end tests).
-    RUN_STALE_AFTER_S = env.env_float("RUN_STALE_AFTER_S", 60.0)
-    RUN_EXPIRE_AFTER_S = env.env_float("RUN_EXPIRE_AFTER_S", 600.0)
-    RUN_TERMINAL_ZONE_M = env.env_float("RUN_TERMINAL_ZONE_M", 30.0)
+    # Run lifecycle detection (shortened by end-to-end tests). The defaults are the domain's
+    # (DESIGN.md): settings only override them; runs.services.thresholds builds the config.
+    RUN_STALE_AFTER_S = env.env_float("RUN_STALE_AFTER_S", _DETECTION.stale_after_s)
+    RUN_EXPIRE_AFTER_S = env.env_float("RUN_EXPIRE_AFTER_S", _DETECTION.expire_after_s)
+    RUN_TERMINAL_ZONE_M = env.env_float("RUN_TERMINAL_ZONE_M", _DETECTION.terminal_zone_m)
     RUN_SCAN_INTERVAL_S = env.env_float("RUN_SCAN_INTERVAL_S", 30.0)
     # How often each worker checks that Redis still holds hot state (the epoch marker) and
     # rebuilds it from PostgreSQL if not (realtime_engine.hot_state_watch); 0: never.
     HOT_STATE_CHECK_INTERVAL_S = env.env_float("HOT_STATE_CHECK_INTERVAL_S", 5.0)
     # Stop zones of the map-matcher (agencies differ; WMATA: 50 / 50 / -1, a ±50 m zone
     # entered while still moving). A negative max speed: STOPPED_AT at any speed in the zone.
-    PROGRESSION_STOPPED_RADIUS_M = env.env_float("PROGRESSION_STOPPED_RADIUS_M", 20.0)
-    PROGRESSION_INCOMING_RADIUS_M = env.env_float("PROGRESSION_INCOMING_RADIUS_M", 50.0)
-    PROGRESSION_STOPPED_MAX_SPEED_MPS = env.env_float("PROGRESSION_STOPPED_MAX_SPEED_MPS", 1.0)
+    PROGRESSION_STOPPED_RADIUS_M = env.env_float(
+        "PROGRESSION_STOPPED_RADIUS_M", _MATCHING.stopped_radius_m
+    )
+    PROGRESSION_INCOMING_RADIUS_M = env.env_float(
+        "PROGRESSION_INCOMING_RADIUS_M", _MATCHING.incoming_radius_m
+    )
+    PROGRESSION_STOPPED_MAX_SPEED_MPS = env.env_float(
+        "PROGRESSION_STOPPED_MAX_SPEED_MPS", _MATCHING_STOPPED_MAX_SPEED_MPS
+    )
     # The fastest a vehicle plausibly drives between two positions (sizes the matcher's
     # search window); a replay N times faster than real time needs N times this.
-    PROGRESSION_MAX_SPEED_MPS = env.env_float("PROGRESSION_MAX_SPEED_MPS", 30.0)
+    PROGRESSION_MAX_SPEED_MPS = env.env_float("PROGRESSION_MAX_SPEED_MPS", _MATCHING.max_speed_mps)
     # Matcher states kept per run to re-match a fix that reaches a worker late (several
     # workers share one subscription): a fix older than all of them is dropped, counted.
     PROGRESSION_CHECKPOINTS = env.env_int("PROGRESSION_CHECKPOINTS", 16, minimum=1)

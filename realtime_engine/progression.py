@@ -69,6 +69,7 @@ from runs.domain.telemetry import vehicle_stop_status as stop_status_contract
 from runs.domain.telemetry.position import Position
 from runs.domain.telemetry.rejection import TelemetryRejected
 from runs.domain.telemetry.vehicle_stop_status import VehicleStopStatus
+from runs.services.thresholds import progression_config_get as progression_config
 from schedule_engine.gtfs_import.errors import FieldError
 from schedule_engine.gtfs_import.fields import parse_time
 from schedule_engine.selectors import trip_geometry_get
@@ -169,22 +170,6 @@ for i, key in ipairs(KEYS) do
 end
 return #KEYS
 """
-
-
-def progression_config() -> ProgressionConfig:
-    """The stop-zone convention of this deployment (settings ``PROGRESSION_*``).
-
-    The terminal's zone is at least the completion detector's (``RUN_TERMINAL_ZONE_M``):
-    the fix that completes a run has recorded its arrival at the last stop.
-    """
-    max_speed = settings.PROGRESSION_STOPPED_MAX_SPEED_MPS
-    return ProgressionConfig(
-        stopped_radius_m=settings.PROGRESSION_STOPPED_RADIUS_M,
-        incoming_radius_m=settings.PROGRESSION_INCOMING_RADIUS_M,
-        stopped_max_speed_mps=None if max_speed < 0 else max_speed,
-        max_speed_mps=settings.PROGRESSION_MAX_SPEED_MPS,
-        terminal_radius_m=settings.RUN_TERMINAL_ZONE_M,
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -279,3 +280,43 @@ def test_production_web_redirects_to_https_but_serves_probes_and_metrics_over_ht
         assert check.returncode == 0, check.stderr
     finally:
         server.handle.stop()
+
+
+# --- Thresholds: one spelling of each default (the domain's), settings only override ---
+
+THRESHOLDS_IN_FORCE = """
+import json
+from dataclasses import asdict
+import django
+django.setup()
+from runs.services.thresholds import progression_config_get, thresholds_get
+print(json.dumps([asdict(thresholds_get()), asdict(progression_config_get())]))
+"""
+
+
+def test_unset_threshold_settings_give_the_domain_defaults():
+    from runs.domain.detection.thresholds import Thresholds
+    from runs.domain.progression.config import ProgressionConfig
+
+    def in_force(extra: dict[str, str]) -> list[dict]:
+        result = subprocess.run(
+            [sys.executable, "-c", THRESHOLDS_IN_FORCE],
+            cwd=ROOT,
+            env=django_env(extra),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    detection, matching = Thresholds(), ProgressionConfig()
+    # The matcher records the terminal arrival within the completion detector's zone.
+    expected_matching = {**asdict(matching), "terminal_radius_m": detection.terminal_zone_m}
+    assert in_force({}) == [asdict(detection), expected_matching]
+    # An environment variable overrides its default, and only it.
+    detection_s, matching_s = in_force(
+        {"RUN_STALE_AFTER_S": "4", "PROGRESSION_STOPPED_MAX_SPEED_MPS": "-1"}
+    )
+    assert detection_s == {**asdict(detection), "stale_after_s": 4.0}
+    assert matching_s == {**expected_matching, "stopped_max_speed_mps": None}

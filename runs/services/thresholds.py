@@ -1,17 +1,39 @@
-"""The detection thresholds in force: the domain defaults, overridden by settings."""
+"""The thresholds in force: the domain's config values, with the settings' overrides.
+
+The defaults live in the domain dataclasses (``runs.domain.detection.thresholds``,
+``runs.domain.progression.config``); ``backend.settings`` reads each override from the
+environment with that dataclass default. This module is the one place that turns the
+settings into the config objects the detectors and the map-matcher take.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
 
-from runs.domain.detection import thresholds as defaults
 from runs.domain.detection.thresholds import Thresholds
+from runs.domain.progression.config import ProgressionConfig
 
 
 def thresholds_get() -> Thresholds:
+    """The detection thresholds of this deployment (settings ``RUN_*``)."""
     return Thresholds(
-        stale_after_s=getattr(settings, "RUN_STALE_AFTER_S", defaults.TRACKING_GRACE_S),
-        expire_after_s=getattr(settings, "RUN_EXPIRE_AFTER_S", defaults.TRACKING_EXPIRY_S),
-        moving_speed_mps=defaults.MOVING_SPEED_MPS,
-        terminal_zone_m=getattr(settings, "RUN_TERMINAL_ZONE_M", defaults.TERMINAL_ZONE_M),
+        stale_after_s=settings.RUN_STALE_AFTER_S,
+        expire_after_s=settings.RUN_EXPIRE_AFTER_S,
+        terminal_zone_m=settings.RUN_TERMINAL_ZONE_M,
+    )
+
+
+def progression_config_get() -> ProgressionConfig:
+    """The stop-zone convention of this deployment (settings ``PROGRESSION_*``).
+
+    The terminal's zone is at least the completion detector's (``RUN_TERMINAL_ZONE_M``):
+    the fix that completes a run has recorded its arrival at the last stop.
+    """
+    max_speed = settings.PROGRESSION_STOPPED_MAX_SPEED_MPS
+    return ProgressionConfig(
+        stopped_radius_m=settings.PROGRESSION_STOPPED_RADIUS_M,
+        incoming_radius_m=settings.PROGRESSION_INCOMING_RADIUS_M,
+        stopped_max_speed_mps=None if max_speed < 0 else max_speed,
+        max_speed_mps=settings.PROGRESSION_MAX_SPEED_MPS,
+        terminal_radius_m=settings.RUN_TERMINAL_ZONE_M,
     )

@@ -1,7 +1,9 @@
 """Every number the detectors and the telemetry guards compare against, in one place.
 
-``Thresholds()`` holds the defaults of DESIGN.md; the shells build one from settings
-(``RUN_STALE_AFTER_S``…) so that deployments and end-to-end tests can shorten them.
+``Thresholds()`` holds the defaults of DESIGN.md, the only spelling of each:
+``backend.settings`` reads the overrides (``RUN_STALE_AFTER_S``…) with these as their
+defaults, and ``runs.services.thresholds`` builds the value in force from the settings,
+so that deployments and end-to-end tests can shorten them.
 """
 
 from __future__ import annotations

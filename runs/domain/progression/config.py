@@ -3,7 +3,9 @@
 Agencies disagree on what "at a stop" means, so the zone radii are settings:
 ``DEFAULT`` follows DESIGN.md (STOPPED_AT within 20 m and slow, INCOMING_AT
 within 50 m), ``WMATA`` the convention measured on its trace (a ±50 m STOPPED_AT
-zone entered while still moving). The producer picks one from settings; tests and
+zone entered while still moving). The defaults here are the only spelling of each:
+``backend.settings`` reads the overrides (``PROGRESSION_*``) with them as defaults, and
+``runs.services.thresholds`` builds the producer's config from the settings; tests and
 the benchmark pass one explicitly.
 """
 
