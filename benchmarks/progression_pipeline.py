@@ -141,8 +141,7 @@ def replay_and_measure(options: argparse.Namespace) -> None:
     from django.conf import settings
 
     from benchmarks.scratch_db import database_url, drop_database, scratch_database
-    from realtime_engine.ingest.observers import BATCH_OBSERVERS
-    from realtime_engine.ingest.service import build_consumer
+    from realtime_engine.ingest.service import BATCH_OBSERVERS, build_consumer
     from realtime_engine.replay.plan import ReplayClock, plan_replay, select_pings
     from realtime_engine.replay.runner import MqttPublisher, ReplayRunner, replay_prepare
     from realtime_engine.replay.trace import read_trace

@@ -54,7 +54,7 @@ from realtime_engine.ingest.batch import BatchPlan, accepted_batch, plan_batch
 from realtime_engine.ingest.decode import receive_message
 from realtime_engine.ingest.history import HistoryWriter
 from realtime_engine.ingest.hot_state import HotStateWriter
-from realtime_engine.ingest.observers import BATCH_OBSERVERS, BatchObserver
+from realtime_engine.ingest.observers import BatchObserver
 from realtime_engine.ingest.topics import stale_filters, subscription_filters
 from realtime_engine.ingest.vehicle_registry import (
     VehicleAdmission,
@@ -134,7 +134,7 @@ class TelemetryConsumer:
         *,
         redis_client: redis.Redis,
         history: HistoryWriter,
-        observers: Sequence[BatchObserver] = BATCH_OBSERVERS,
+        observers: Sequence[BatchObserver],
         vehicles: VehicleAdmission | None = None,
     ) -> None:
         self.config = config

@@ -1,21 +1,39 @@
 """Build a ``TelemetryConsumer`` from Django settings: the one place settings meet the consumer.
 
-Used by the worker bootstep (``realtime_engine.mqtt``) and the benchmark. The client
-id names the broker session, and a session outlives its process: a replacement
-must reuse its predecessor's id or the old session keeps its share of the shared
-group, unread (docs/operations.md, "Ingest sessions and replicas").
+Used by the worker bootstep (``realtime_engine.mqtt``), ``manage.py ingest_session``,
+the tests and the benchmarks. The client id names the broker session, and a session
+outlives its process: a replacement must reuse its predecessor's id or the old session
+keeps its share of the shared group, unread (docs/operations.md, "Ingest sessions and
+replicas").
+
+The worker's batch observers are composed here (``BATCH_OBSERVERS``), not in the
+consumer, so that importing the consumer does not load the pipeline behind them.
 """
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Sequence
 
 from django.conf import settings
 
 from databus.redis import get_redis
+from realtime_engine.dispatch import dispatch_batch
 from realtime_engine.ingest.consumer import ConsumerConfig, TelemetryConsumer
 from realtime_engine.ingest.history import DatabaseTarget, HistoryWriter
+from realtime_engine.ingest.observers import BatchObserver, heal_database_connections
 from realtime_engine.ingest.vehicle_registry import VehicleAdmission
+from realtime_engine.progression import observe_progression
+from realtime_engine.ws.fanout import observe_batch
+
+# Progression before dispatch: the completion detector judges the progress matched
+# from this very batch (a loop trip's two ends are one place; only progress tells them apart).
+BATCH_OBSERVERS: tuple[BatchObserver, ...] = (
+    heal_database_connections,
+    observe_progression,
+    dispatch_batch,
+    observe_batch,
+)
 
 
 def ingest_client_id(*, explicit: str, replica_slot: str, topic_root: str, hostname: str) -> str:
@@ -66,18 +84,18 @@ def build_consumer(
     *,
     client_id: str | None = None,
     hostname: str | None = None,
-    observers=None,
+    observers: Sequence[BatchObserver] = BATCH_OBSERVERS,
     history: HistoryWriter | None = None,
     vehicles: VehicleAdmission | None = None,
     **overrides,
 ) -> TelemetryConsumer:
-    """A consumer configured from settings; ``overrides`` replace ConsumerConfig fields;
-    ``vehicles`` (tests) replaces the registry the settings describe."""
-    extra = {} if observers is None else {"observers": observers}
+    """A consumer configured from settings, with the worker's observers unless ``observers``
+    (tests, benchmarks: an empty tuple for none); ``overrides`` replace ConsumerConfig
+    fields; ``vehicles`` (tests) replaces the registry the settings describe."""
     return TelemetryConsumer(
         consumer_config(client_id=client_id, hostname=hostname, **overrides),
         redis_client=get_redis(),
         history=history or HistoryWriter(DatabaseTarget.from_django()),
+        observers=observers,
         vehicles=vehicles,
-        **extra,
     )

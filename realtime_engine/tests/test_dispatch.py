@@ -14,7 +14,7 @@ import pytest
 from databus import keys
 from realtime_engine.dispatch import dispatch_batch
 from realtime_engine.ingest.batch import AcceptedBatch
-from realtime_engine.ingest.observers import BATCH_OBSERVERS
+from realtime_engine.ingest.service import BATCH_OBSERVERS
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
 from runs.domain.telemetry.position import Position

@@ -15,8 +15,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from realtime_engine.ingest.observers import BATCH_OBSERVERS
-from realtime_engine.ingest.service import build_consumer, ingest_client_id
+from realtime_engine.ingest.service import BATCH_OBSERVERS, build_consumer, ingest_client_id
 
 
 class Command(BaseCommand):
