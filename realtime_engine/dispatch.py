@@ -31,6 +31,7 @@ from runs.domain.detection.registry import TELEMETRY_DETECTORS, first_detection
 from runs.domain.detection.thresholds import Thresholds
 from runs.domain.geometry import TripGeometry
 from runs.domain.lifecycle.states import RunState
+from runs.domain.projections import run as run_contract
 from runs.domain.telemetry.position import Position
 from runs.services.telemetry import PROGRESSED_FIELD, progressed_m_parse
 
@@ -38,14 +39,15 @@ from runs.services.telemetry import PROGRESSED_FIELD, progressed_m_parse
 PENDING_TTL_S = 30
 
 # KEYS: vehicle current-run claims; ARGV: the run key prefix, the progression key
-# suffix and the matcher field holding the run's progress along its trip.
+# suffix, the matcher field holding the run's progress along its trip, and the state and
+# trip id fields of the run projection (``_RUN_FIELDS``).
 # Returns, per vehicle, {run_id, state, trip_id, progressed} or false when no run claims it.
 _READ_RUN_STATES = """
 local out = {}
 for i, claim in ipairs(KEYS) do
   local run_id = redis.call('GET', claim)
   if run_id then
-    local f = redis.call('HMGET', ARGV[1] .. run_id, 'run_lifecycle_state', 'trip_id')
+    local f = redis.call('HMGET', ARGV[1] .. run_id, ARGV[4], ARGV[5])
     local progressed = redis.call('HGET', ARGV[1] .. run_id .. ARGV[2], ARGV[3])
     out[i] = {run_id, f[1] or '', f[2] or '', progressed or ''}
   else
@@ -54,6 +56,8 @@ for i, claim in ipairs(KEYS) do
 end
 return out
 """
+
+_RUN_FIELDS = (run_contract.RUN_LIFECYCLE_STATE, run_contract.TRIP_ID)
 
 GeometryLookup = Callable[[str], TripGeometry | None]
 Enqueue = Callable[[RunEventRequest], None]
@@ -80,15 +84,15 @@ def run_states_read(client: redis.Redis, vehicle_ids: list[str]) -> dict[str, Cl
         keys.RUN_KEY_PREFIX,
         keys.RUN_PROGRESSION_SUFFIX,
         PROGRESSED_FIELD,
+        *_RUN_FIELDS,
     )
     states = {}
     for vehicle_id, row in zip(vehicle_ids, rows, strict=True):
         if not row:
             continue
         run_id, state, trip_id, progressed = row
-        try:
-            run_state = RunState(state)
-        except ValueError:
+        run_state = run_contract.parse_state(state)
+        if run_state is None:
             continue  # a run claimed but not (or no longer) projected
         states[vehicle_id] = ClaimedRun(
             run_id, run_state, trip_id, progressed_m_parse(progressed or None)

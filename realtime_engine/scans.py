@@ -17,9 +17,11 @@ from realtime_engine.dispatch import Enqueue, claim_pending, enqueue_event
 from runs.domain.detection.detectors import DetectionSnapshot, RunEventRequest
 from runs.domain.detection.registry import PERIODIC_DETECTORS, first_detection
 from runs.domain.detection.thresholds import Thresholds
-from runs.domain.lifecycle.states import RunState
+from runs.domain.projections import run as run_contract
 
 SCAN_LIMIT = 10_000  # runs judged per scan at most; the rest wait for the next one
+# What the periodic detectors need of a run's projection.
+_RUN_FIELDS = (run_contract.RUN_LIFECYCLE_STATE, run_contract.VEHICLE_ID, run_contract.TRIP_ID)
 
 
 def stale_runs_read(
@@ -33,19 +35,18 @@ def stale_runs_read(
         return []
     pipe = client.pipeline(transaction=False)
     for run_id, _ in stale:
-        pipe.hmget(keys.run(run_id), "run_lifecycle_state", "vehicle_id", "trip_id")
+        pipe.hmget(keys.run(run_id), _RUN_FIELDS)
     snapshots = []
-    for (run_id, last_seen), (state, vehicle_id, trip_id) in zip(
-        stale, pipe.execute(), strict=True
-    ):
-        if state not in RunState.__members__.values():
+    for (run_id, last_seen), values in zip(stale, pipe.execute(), strict=True):
+        projection = run_contract.from_redis(run_id, dict(zip(_RUN_FIELDS, values, strict=True)))
+        if projection is None or projection.state is None:
             continue
         snapshots.append(
             DetectionSnapshot(
                 run_id=run_id,
-                state=RunState(state),
-                vehicle_id=vehicle_id or "",
-                trip_id=trip_id or "",
+                state=projection.state,
+                vehicle_id=projection.vehicle_id or "",
+                trip_id=projection.trip_id or "",
                 last_seen=last_seen,
                 thresholds=thresholds,
             )

@@ -28,11 +28,11 @@ from realtime_engine.ws.messages import (
     VehicleUpdate,
     vehicle_update,
 )
+from runs.domain.projections import run as run_contract
 from runs.domain.telemetry import occupancy, position, stop_time_updates, vehicle_stop_status
 from schedule_engine.feeds.skips import RecordReader
 from schedule_engine.feeds.snapshots import HotStateSkip
 
-RUN_STATE_FIELD = "run_lifecycle_state"
 # The ``feed`` label of what a snapshot leaves out.
 WS_SNAPSHOT_FEED = "ws_snapshot"
 
@@ -72,11 +72,11 @@ def _next_stop(reader: RecordReader, run_id: str, fields: dict[str, str]) -> Nex
 
 def _run_view(
     reader: RecordReader,
-    run_id: str,
-    projection: dict[str, str],
+    projection: run_contract.RunProjection,
     status_fields: dict[str, str],
     update_fields: dict[str, str],
 ) -> RunView:
+    run_id = projection.run_id
     status = reader.read(
         keys.run_vehicle_stop_status(run_id),
         status_fields,
@@ -85,12 +85,12 @@ def _run_view(
     )
     return RunView(
         run_id=run_id,
-        state=projection.get(RUN_STATE_FIELD, ""),
-        vehicle_id=projection.get("vehicle_id") or None,
-        route_id=projection.get("route_id") or None,
-        trip_id=projection.get("trip_id") or None,
-        start_date=projection.get("start_date") or None,
-        start_time=projection.get("start_time") or None,
+        state="" if projection.state is None else projection.state.value,
+        vehicle_id=projection.vehicle_id,
+        route_id=projection.route_id,
+        trip_id=projection.trip_id,
+        start_date=projection.start_date,
+        start_time=projection.start_time,
         stop_status=None
         if status is None
         else StopStatusView(
@@ -115,11 +115,12 @@ def run_views_read(client: redis.Redis, run_ids: Iterable[str]) -> list[RunView]
     reader = RecordReader(WS_SNAPSHOT_FEED)
     views = []
     for index, rid in enumerate(run_ids):
-        projection, status_fields, update_fields = values[3 * index : 3 * index + 3]
-        if not projection:
-            continue
+        projection_fields, status_fields, update_fields = values[3 * index : 3 * index + 3]
         try:
-            views.append(_run_view(reader, rid, projection, status_fields, update_fields))
+            projection = run_contract.from_redis(rid, projection_fields)
+            if projection is None:
+                continue
+            views.append(_run_view(reader, projection, status_fields, update_fields))
         except (ValueError, TypeError) as error:
             reader.report(keys.run(rid), HotStateSkip.BAD_RUN, f"{type(error).__name__}: {error}")
     return views

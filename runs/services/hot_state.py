@@ -3,7 +3,8 @@
 Each ``Action`` is one idempotent function writing into a MULTI/EXEC pipeline from the
 run as stored. ``capture`` reads the pre-image of every key a run's actions can touch
 so that ``restore`` can put it back when the database transaction does not commit.
-Key names come from ``databus.keys`` only.
+Key names come from ``databus.keys`` only; hash fields from the contracts
+(``runs.domain.projections``, ``runs.domain.telemetry``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from django.conf import settings
 
 from databus import keys
 from runs.domain.lifecycle.actions import Action
+from runs.domain.lifecycle.states import RunState
+from runs.domain.projections import run as run_contract
+from runs.domain.projections import vehicle_metadata as metadata_contract
 from runs.domain.telemetry import trip as trip_contract
 from runs.models import Run
 from runs.services.schedule import trip_scheduled_end_get
@@ -41,22 +45,22 @@ def _claim_keys(run: Run) -> list[str]:
     return claims
 
 
-def run_projection(run: Run) -> dict[str, str]:
-    """The flat ``run:{rid}`` hash."""
-    return {
-        "run_id": str(run.pk),
-        "vehicle_id": run.vehicle_id,
-        "operator_id": "" if run.operator_id is None else str(run.operator_id),
-        "route_id": run.route_id,
-        "trip_id": run.trip_id,
-        "shape_id": run.shape_id,
-        "direction_id": "" if run.direction_id is None else str(run.direction_id),
-        "start_date": run.start_date.strftime("%Y%m%d"),
-        "start_time": run.start_time,
-        "schedule_relationship": run.schedule_relationship,
-        "run_lifecycle_state": run.run_lifecycle_state,
-        "last_event_at": "" if run.last_event_at is None else str(run.last_event_at.timestamp()),
-    }
+def run_projection(run: Run) -> run_contract.RunProjection:
+    """The run as its ``run:{rid}`` projection holds it."""
+    return run_contract.RunProjection(
+        run_id=str(run.pk),
+        vehicle_id=run.vehicle_id,
+        state=RunState(run.run_lifecycle_state),
+        trip_id=run.trip_id,
+        route_id=run.route_id or None,
+        operator_id=None if run.operator_id is None else str(run.operator_id),
+        shape_id=run.shape_id or None,
+        direction_id=run.direction_id,
+        start_date=run.start_date.strftime("%Y%m%d"),
+        start_time=run.start_time or None,
+        schedule_relationship=trip_contract.ScheduleRelationship(run.schedule_relationship),
+        last_event_at=None if run.last_event_at is None else run.last_event_at.timestamp(),
+    )
 
 
 def trip_descriptor(run: Run) -> dict[str, str]:
@@ -73,19 +77,20 @@ def trip_descriptor(run: Run) -> dict[str, str]:
     )
 
 
-def vehicle_metadata(run: Run) -> dict[str, str]:
+def vehicle_metadata(run: Run) -> metadata_contract.VehicleMetadata:
+    """The run's vehicle as ``vehicle:{vid}:metadata`` holds it."""
     vehicle = run.vehicle
-    return {
-        "id": vehicle.pk,
-        "label": vehicle.label,
-        "license_plate": vehicle.license_plate,
-        "wheelchair_accessible": "1" if vehicle.wheelchair_accessible else "0",
-    }
+    return metadata_contract.VehicleMetadata(
+        vehicle_id=vehicle.pk,
+        label=vehicle.label or None,
+        license_plate=vehicle.license_plate or None,
+        wheelchair_accessible=vehicle.wheelchair_accessible,
+    )
 
 
 def _write_projection(pipe, run: Run) -> None:
     pipe.delete(keys.run(str(run.pk)), keys.run_trip(str(run.pk)))
-    pipe.hset(keys.run(str(run.pk)), mapping=run_projection(run))
+    pipe.hset(keys.run(str(run.pk)), mapping=run_contract.validate_for_write(run_projection(run)))
     pipe.hset(keys.run_trip(str(run.pk)), mapping=trip_descriptor(run))
 
 
@@ -95,14 +100,17 @@ def _claim_resources(pipe, run: Run) -> None:
 
 
 def _write_vehicle_metadata(pipe, run: Run) -> None:
-    pipe.hset(keys.vehicle_metadata(run.vehicle_id), mapping=vehicle_metadata(run))
+    pipe.hset(
+        keys.vehicle_metadata(run.vehicle_id),
+        mapping=metadata_contract.validate_for_write(vehicle_metadata(run)),
+    )
 
 
 def _sync_state(pipe, run: Run) -> None:
-    projection = run_projection(run)
+    projection = run_contract.validate_for_write(run_projection(run))
     pipe.hset(
         keys.run(str(run.pk)),
-        mapping={f: projection[f] for f in ("run_lifecycle_state", "last_event_at")},
+        mapping={name: projection[name] for name in run_contract.STATE_FIELDS},
     )
 
 
