@@ -1,8 +1,10 @@
 """The realtime_engine app, and what it plugs into the layers below it when Django starts.
 
-``databus`` sits at the bottom and must not import this app, yet the Celery worker has
-to run this app's hot-state watch: ``ready`` connects it to the worker's signals. In a
-process that is no worker (web, a management command) the signals are never sent.
+The apps below must not import this one, yet they need two things from it: the services
+of ``runs`` and ``schedule_engine`` tell live clients of their changes through the
+``databus.notify`` port, whose listener ``ready`` installs (the WebSocket fan-out); and
+the Celery worker runs this app's hot-state watch, which ``ready`` connects to the
+worker's signals (never sent in a process that is no worker: web, a management command).
 """
 
 from __future__ import annotations
@@ -10,12 +12,17 @@ from __future__ import annotations
 from celery.signals import worker_ready, worker_shutting_down
 from django.apps import AppConfig
 
+from databus import notify
+
 
 class RealtimeEngineConfig(AppConfig):
     name = "realtime_engine"
     verbose_name = "Realtime engine"
 
     def ready(self) -> None:
+        from realtime_engine.ws.notifications import LiveFanout
+
+        notify.install(LiveFanout())
         # Every worker rebuilds hot state from PostgreSQL when Redis lost it (a thread
         # checking the epoch marker, realtime_engine.hot_state_watch).
         worker_ready.connect(_start_hot_state_watch, dispatch_uid="realtime_engine.hot_state_watch")

@@ -22,8 +22,8 @@ from functools import partial
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 
+from databus import notify
 from databus.redis import get_redis
-from realtime_engine.ws.fanout import publish_run_state
 from runs.domain.lifecycle.details import details_problem
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.machine import Decision, decide
@@ -197,14 +197,16 @@ def run_event_apply(
 
 
 def _announce(run: Run, decision: Decision) -> None:
-    publish_run_state(
-        str(run.pk),
-        decision.target.value,
-        previous_state=decision.source.value,
-        event=decision.event.value,
-        vehicle_id=run.vehicle_id,
-        route_id=run.route_id,
-        trip_id=run.trip_id,
+    notify.run_state_changed(
+        notify.RunStateChanged(
+            run_id=str(run.pk),
+            state=decision.target.value,
+            previous_state=decision.source.value,
+            event=decision.event.value,
+            vehicle_id=run.vehicle_id,
+            route_id=run.route_id,
+            trip_id=run.trip_id,
+        )
     )
 
 

@@ -5,7 +5,7 @@ with the current GTFS version (``schedule_agreement``, counting what it leaves o
 ``databus_feed_entities_skipped_total``), builds
 VehiclePositions and TripUpdates with the pure builders (``builders``), each with
 a header timestamp not below the stored feed's, stores the bytes (``store``) and
-tells live WebSocket clients (``realtime_engine.ws.fanout``). ``feeds_build`` is
+tells live WebSocket clients through ``databus.notify``. ``feeds_build`` is
 the task ``databus.beat`` schedules every ``FEED_BUILD_INTERVAL_S``.
 """
 
@@ -23,8 +23,8 @@ from celery import shared_task
 from django.conf import settings
 from google.transit import gtfs_realtime_pb2
 
+from databus import notify
 from databus.redis import get_redis
-from realtime_engine.ws.fanout import publish_feed_status
 from schedule_engine.feeds.builders import build_trip_updates, build_vehicle_positions
 from schedule_engine.feeds.hot_state import FeedInputs, feed_inputs_assemble, hot_state_read
 from schedule_engine.feeds.metrics import FEED_ENTITIES_SKIPPED
@@ -115,7 +115,13 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
             logger.info("feed %s not stored: a newer one is already published", name)
             continue
         published[name] = summary
-        publish_feed_status(name.value, summary.header_timestamp, entities=summary.entity_count)
+        notify.feed_published(
+            notify.FeedPublished(
+                feed=name.value,
+                header_timestamp=summary.header_timestamp,
+                entities=summary.entity_count,
+            )
+        )
     return published
 
 

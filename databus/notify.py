@@ -1,0 +1,67 @@
+"""Notifications of changes, from the app that makes a change to whoever listens.
+
+"Change, then notify": a service commits its change, then calls ``run_state_changed`` or
+``feed_published`` with the facts, as frozen values. They go to the one listener that
+``install`` registered: ``realtime_engine`` installs its live WebSocket fan-out in its
+``AppConfig.ready``. So ``runs`` and ``schedule_engine``, which make the changes, never
+import the realtime engine, which sits above them. Without a listener (before Django
+starts, or in a process without ``realtime_engine``) a notification does nothing.
+
+Imports only the standard library: every app may notify.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RunStateChanged:
+    """A run's lifecycle transition was committed."""
+
+    run_id: str
+    state: str
+    previous_state: str
+    event: str
+    vehicle_id: str | None
+    route_id: str | None
+    trip_id: str | None
+
+
+@dataclass(frozen=True)
+class FeedPublished:
+    """A GTFS-RT feed was rebuilt and stored."""
+
+    feed: str
+    header_timestamp: int
+    entities: int
+
+
+class Listener(Protocol):
+    def run_state_changed(self, change: RunStateChanged) -> None: ...
+
+    def feed_published(self, feed: FeedPublished) -> None: ...
+
+
+_listener: Listener | None = None
+
+
+def install(listener: Listener | None) -> Listener | None:
+    """Make ``listener`` hear every notification from now on (``None``: nobody).
+
+    Returns the listener it replaces, so that a test can put it back.
+    """
+    global _listener
+    previous, _listener = _listener, listener
+    return previous
+
+
+def run_state_changed(change: RunStateChanged) -> None:
+    if _listener is not None:
+        _listener.run_state_changed(change)
+
+
+def feed_published(feed: FeedPublished) -> None:
+    if _listener is not None:
+        _listener.feed_published(feed)
