@@ -1,11 +1,11 @@
 """Performing a replay plan: vehicles and operators, runs through the lifecycle service, MQTT.
 
-``replay_prepare`` creates what the plan's runs need (a replay company, each
-vehicle, and for each vehicle a replay operator who signs on its runs: an
-operator holds one run at a time, as a driver does). ``ReplayRunner.run`` walks
-the plan's steps at the clock's pace: ``StartRun`` releases whatever still claims
+``replay_prepare`` creates what the plan's runs need through ``runs.services.fleet``
+(a replay company, each vehicle, and for each vehicle a replay operator who signs on
+its runs: an operator holds one run at a time, as a driver does). ``ReplayRunner.run``
+walks the plan's steps at the clock's pace: ``StartRun`` releases whatever still claims
 the vehicle or trip (a previous replay's run), creates the run as its operator
-(``run_create``: validate, initialize) and confirms it (``process_event``);
+(``run_create``: validate, initialize) and confirms it (``run_event_apply``);
 ``EndRun`` sends the run the event that releases it in its current state; each
 ``Publish`` sends one position message at QoS 1. Tracking, start and completion are
 left to the detectors, as for a real bus.
@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.contrib.auth.models import Group, User
 from django.db.models import Q
 
 from databus.db_health import DATABASE_UNAVAILABLE, heal_connections
@@ -39,9 +38,10 @@ from realtime_engine.simulation.publisher import TelemetryPublisher
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.roles import ActorRole
 from runs.domain.lifecycle.states import CLAIMING_STATES, RunState
-from runs.models import Company, Operator, Run, Vehicle
-from runs.services.actors import OPERATOR_GROUP, SYSTEM, Actor
-from runs.services.lifecycle import RunConflict, process_event, run_create
+from runs.models import Run, Vehicle
+from runs.services.actors import SYSTEM, Actor
+from runs.services.fleet import company_register, operator_register, vehicle_register
+from runs.services.lifecycle import RunConflict, run_create, run_event_apply
 
 logger = logging.getLogger(__name__)
 
@@ -55,18 +55,12 @@ def _operator_username(vehicle_id: str) -> str:
 
 def replay_prepare(plan: ReplayPlan) -> dict[str, Actor]:
     """Vehicles and their replay operators (created once, reused); actors by vehicle id."""
-    company, _ = Company.objects.get_or_create(name=REPLAY_COMPANY)
-    group, _ = Group.objects.get_or_create(name=OPERATOR_GROUP)
+    company = company_register(name=REPLAY_COMPANY)
     actors = {}
     for vehicle_id, label in plan.vehicles.items():
-        Vehicle.objects.update_or_create(
-            id=vehicle_id, defaults={"label": label, "company": company}
-        )
-        user, created = User.objects.get_or_create(username=_operator_username(vehicle_id))
-        if created:
-            user.groups.add(group)
-        operator, _ = Operator.objects.get_or_create(user=user, defaults={"company": company})
-        actors[vehicle_id] = Actor(ActorRole.OPERATOR, user.pk, operator.pk)
+        vehicle_register(vehicle_id=vehicle_id, company=company, label=label)
+        operator = operator_register(username=_operator_username(vehicle_id), company=company)
+        actors[vehicle_id] = Actor(ActorRole.OPERATOR, operator.user_id, operator.pk)
     return actors
 
 
@@ -75,7 +69,7 @@ def run_release(run: Run, *, actor: Actor = SYSTEM) -> bool:
     event = ENDING_EVENT.get(RunState(run.run_lifecycle_state))
     if event is None:
         return False
-    outcome = process_event(run.pk, event, {"reason": "replay"}, actor)
+    outcome = run_event_apply(run_id=run.pk, event=event, details={"reason": "replay"}, actor=actor)
     return outcome.decision.accepted
 
 
@@ -175,8 +169,8 @@ class ReplayRunner:
                 reasons = outcome.refused.decision.reasons or ("refused",)
                 self.report.refused[reasons[0]] += 1
                 return
-            confirmed = process_event(
-                outcome.run.pk, RunEvent.RUN_CONFIRMED_BY_OPERATOR, None, actor
+            confirmed = run_event_apply(
+                run_id=outcome.run.pk, event=RunEvent.RUN_CONFIRMED_BY_OPERATOR, actor=actor
             )
         except RunConflict:
             self.report.refused["conflict"] += 1

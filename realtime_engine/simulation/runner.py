@@ -1,13 +1,14 @@
 """Running the fleet simulator: fleet records, runs through the lifecycle service, MQTT ticks.
 
-``fleet_prepare`` creates (or reuses) the simulator company, one operator per vehicle,
-the vehicles ``SIM-001``… and the ``simulator`` user (group ``dispatcher``: it is the
-actor of every lifecycle call the simulator makes), and releases whatever runs a
-previous session left holding those vehicles or operators. ``trip_candidates_read``
-lists the trips a vehicle may take (see ``trips``). ``FleetSimulator.run`` ticks once
-per simulated second: each free vehicle takes a trip (create — validate, initialize
-— and confirm its run), each busy one publishes its position and occupancy (unless
-the fault plan silences it), due fault payloads go out; tracking, start and
+``fleet_prepare`` creates (or reuses), through ``runs.services.fleet``, the simulator
+company, one operator per vehicle, the vehicles ``SIM-001``… and the ``simulator`` user
+(group ``dispatcher``: it is the actor of every lifecycle call the simulator makes);
+``fleet_release`` releases whatever runs a previous session left holding those vehicles
+or operators. ``trip_candidates_read`` lists the trips a vehicle may take (see
+``trips``). ``FleetSimulator.run`` ticks once per simulated second: each free vehicle
+takes a trip (``run_create`` — validate, initialize — and ``run_event_apply`` to
+confirm its run), each busy one publishes its position and occupancy (unless the fault
+plan silences it), due fault payloads go out; tracking, start and
 completion are left to the server's detectors, as for a real bus. A vehicle whose
 run ended (Completed at its terminal, or ended by someone else) takes another trip.
 On stop, runs still held are released (interrupted or cancelled) and the publisher
@@ -25,7 +26,6 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth.models import Group, User
 from django.db import DatabaseError
 from django.db.models import Q
 from redis.exceptions import RedisError
@@ -49,9 +49,15 @@ from realtime_engine.simulation.trips import TripCandidate, any_due, trip_choose
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.roles import ActorRole
 from runs.domain.lifecycle.states import CLAIMING_STATES, FINAL_STATES, RunState
-from runs.models import Company, Operator, Run, Vehicle
-from runs.services.actors import DISPATCHER_GROUP, OPERATOR_GROUP, Actor
-from runs.services.lifecycle import RunConflict, process_event, run_create
+from runs.models import Operator, Run, Vehicle
+from runs.services.actors import Actor
+from runs.services.fleet import (
+    company_register,
+    dispatcher_register,
+    operator_register,
+    vehicle_register,
+)
+from runs.services.lifecycle import RunConflict, run_create, run_event_apply
 from schedule_engine.gtfs_import.fields import format_time
 from schedule_engine.models import StopTime, Trip
 from schedule_engine.selectors import (
@@ -131,36 +137,22 @@ class SimulationReport:
 
 def fleet_prepare(count: int) -> tuple[Actor, list[FleetVehicle]]:
     """The simulator actor and its vehicles with their operators (created once, reused)."""
-    company, _ = Company.objects.get_or_create(name=SIMULATOR_COMPANY)
-    dispatchers, _ = Group.objects.get_or_create(name=DISPATCHER_GROUP)
-    operators, _ = Group.objects.get_or_create(name=OPERATOR_GROUP)
-    user, created = User.objects.get_or_create(
-        username=SIMULATOR_USERNAME, defaults={"first_name": "Fleet", "last_name": "Simulator"}
+    company = company_register(name=SIMULATOR_COMPANY)
+    user = dispatcher_register(
+        username=SIMULATOR_USERNAME, first_name="Fleet", last_name="Simulator"
     )
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    user.groups.add(dispatchers)
     actor = Actor(ActorRole.DISPATCHER, user.pk)
     fleet = []
     for number in range(1, count + 1):
-        vehicle_id = vehicle_id_for(number)
-        vehicle, _ = Vehicle.objects.update_or_create(
-            id=vehicle_id,
-            defaults={
-                "label": f"Sim {number}",
-                "license_plate": f"SIM {number:03d}",
-                "wheelchair_accessible": number % 3 != 0,
-                "company": company,
-            },
+        vehicle = vehicle_register(
+            vehicle_id=vehicle_id_for(number),
+            company=company,
+            label=f"Sim {number}",
+            license_plate=f"SIM {number:03d}",
+            wheelchair_accessible=number % 3 != 0,
         )
-        driver, created = User.objects.get_or_create(username=f"simulator-driver-{number:03d}")
-        if created:
-            driver.set_unusable_password()
-            driver.save(update_fields=["password"])
-        driver.groups.add(operators)
-        operator, _ = Operator.objects.get_or_create(
-            user=driver, defaults={"company": company, "badge": f"S{number:03d}"}
+        operator = operator_register(
+            username=f"simulator-driver-{number:03d}", company=company, badge=f"S{number:03d}"
         )
         # Each bus has its own mileage (odometer in metres).
         fleet.append(FleetVehicle(vehicle, operator, odometer_m=40_000_000.0 + 731_000.0 * number))
@@ -427,11 +419,11 @@ class FleetSimulator:
             )
             refused = outcome.refused
             if refused is None:
-                confirmed = process_event(
-                    outcome.run.pk,
-                    RunEvent.RUN_CONFIRMED_BY_OPERATOR,
-                    {"source": "simulator"},
-                    self._actor,
+                confirmed = run_event_apply(
+                    run_id=outcome.run.pk,
+                    event=RunEvent.RUN_CONFIRMED_BY_OPERATOR,
+                    details={"source": "simulator"},
+                    actor=self._actor,
                 )
                 if confirmed.decision.accepted:
                     self.report.runs_started += 1
