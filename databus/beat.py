@@ -17,7 +17,7 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": float(settings.FEED_BUILD_INTERVAL_S),
         "options": {"expires": float(settings.FEED_BUILD_INTERVAL_S)},
     },
-    # Runs whose telemetry stopped: In Progress → No Signal → Cancelled (runs.tasks).
+    # Runs whose telemetry stopped: In Progress → No Signal → Cancelled (realtime_engine.tasks).
     "scan-stale-runs": {
         "task": "runs.scan_stale_runs",
         "schedule": float(settings.RUN_SCAN_INTERVAL_S),

@@ -3,9 +3,9 @@
 Per accepted batch: one server-side script reads, for every vehicle in the batch,
 the run that claims it and that run's state and trip (one round trip, no database);
 the pure detectors of ``runs.domain.detection`` judge each run against its vehicle's
-latest position; each proposal is marked pending (so the next batches do not
-enqueue it again while the worker applies it) and becomes one Celery task. The
-lifecycle service, in that task, takes the decision with its guards.
+latest position; each proposal is marked pending (``runs.services.pending_event``, so
+the next batches do not enqueue it again while the worker applies it) and becomes one
+Celery task. The lifecycle service, in that task, takes the decision with its guards.
 
 Several workers (one shared subscription) dispatch one run's batches concurrently; no
 compare-and-set is needed here because nothing per run is written but the pending
@@ -19,7 +19,7 @@ under the run's row lock, against the newest hot state.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import redis
@@ -33,10 +33,8 @@ from runs.domain.geometry import TripGeometry
 from runs.domain.lifecycle.states import RunState
 from runs.domain.projections import run as run_contract
 from runs.domain.telemetry.position import Position
+from runs.services.pending_event import pending_event_claim
 from runs.services.telemetry import PROGRESSED_FIELD, progressed_m_parse
-
-# A proposal stays pending this long at most (a lost task does not block its run forever).
-PENDING_TTL_S = 30
 
 # KEYS: vehicle current-run claims; ARGV: the run key prefix, the progression key
 # suffix, the matcher field holding the run's progress along its trip, and the state and
@@ -126,21 +124,6 @@ def plan_detections(
     return requests
 
 
-def claim_pending(
-    client: redis.Redis, requests: Iterable[RunEventRequest]
-) -> list[RunEventRequest]:
-    """Keep the requests whose run has no event pending; mark them pending."""
-    requests = list(requests)
-    if not requests:
-        return []
-    pipe = client.pipeline(transaction=False)
-    for request in requests:
-        pipe.set(
-            keys.run_pending_event(request.run_id), request.event.value, nx=True, ex=PENDING_TTL_S
-        )
-    return [r for r, fresh in zip(requests, pipe.execute(), strict=True) if fresh]
-
-
 def enqueue_event(request: RunEventRequest) -> None:
     from runs.tasks import run_event_detected
 
@@ -175,7 +158,7 @@ def dispatch_batch(
     now = time.time() if now is None else now
     run_states = run_states_read(client, list(positions))
     planned = plan_detections(run_states, positions, now, _thresholds(), geometry_of)
-    requests = claim_pending(client, planned)
+    requests = pending_event_claim(client, planned)
     for request in requests:
         enqueue(request)
     return requests

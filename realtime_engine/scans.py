@@ -3,7 +3,8 @@
 Reads ``runs:last_seen`` with one range query (only runs silent for longer than the
 stale threshold, never every run), their states in one pipeline, and lets the pure
 periodic detectors judge; each proposal becomes one Celery task (see ``dispatch``).
-Called by the beat task ``runs.scan_stale_runs`` every ``RUN_SCAN_INTERVAL_S``.
+Called by the beat task ``runs.scan_stale_runs`` (``realtime_engine.tasks``) every
+``RUN_SCAN_INTERVAL_S``.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import time
 import redis
 
 from databus import keys
-from realtime_engine.dispatch import Enqueue, claim_pending, enqueue_event
+from realtime_engine.dispatch import Enqueue, enqueue_event
 from runs.domain.detection.detectors import DetectionSnapshot, RunEventRequest
 from runs.domain.detection.registry import PERIODIC_DETECTORS, first_detection
 from runs.domain.detection.thresholds import Thresholds
 from runs.domain.projections import run as run_contract
+from runs.services.pending_event import pending_event_claim
 
 SCAN_LIMIT = 10_000  # runs judged per scan at most; the rest wait for the next one
 # What the periodic detectors need of a run's projection.
@@ -67,7 +69,7 @@ def scan_stale_runs(
     enqueue: Enqueue = enqueue_event,
 ) -> list[RunEventRequest]:
     now = time.time() if now is None else now
-    requests = claim_pending(
+    requests = pending_event_claim(
         client, plan_scan(stale_runs_read(client, now=now, thresholds=thresholds), now)
     )
     for request in requests:

@@ -1,25 +1,19 @@
 """Celery tasks of the runs app: thin interfaces to the lifecycle service, no rules.
 
-``run_event_detected`` applies an event a detector proposed, as ``system``;
-``scan_stale_runs`` is the beat task of ``realtime_engine.scans``.
+``run_event_detected`` applies an event a detector proposed, as ``system``, and clears
+the event's pending marker (``runs.services.pending_event``). The stale-run scan's beat
+task is ``realtime_engine.tasks.scan_stale_runs``.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from databus import keys
 from databus.redis import get_redis
 from runs.domain.lifecycle.events import RunEvent
 from runs.services.actors import SYSTEM
 from runs.services.lifecycle import RunConflict, RunNotFound, run_event_apply
-from runs.services.thresholds import thresholds_get
-
-# Delete the pending marker only if it still names this event.
-_CLEAR_PENDING = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+from runs.services.pending_event import pending_event_clear
 
 
 @shared_task(
@@ -37,7 +31,7 @@ def run_event_detected(run_id: str, event: str, details: dict | None = None) -> 
     except RunNotFound:
         return {"run_id": run_id, "event": event, "accepted": False, "reasons": ["no such run"]}
     finally:
-        get_redis().eval(_CLEAR_PENDING, 1, keys.run_pending_event(run_id), event)
+        pending_event_clear(get_redis(), run_id, event)
     decision = outcome.decision
     return {
         "run_id": run_id,
@@ -46,11 +40,3 @@ def run_event_detected(run_id: str, event: str, details: dict | None = None) -> 
         "state": decision.target.value,
         "reasons": list(decision.reasons),
     }
-
-
-@shared_task(name="runs.scan_stale_runs")
-def scan_stale_runs() -> int:
-    """Enqueue tracking-lost / tracking-expired events for silent runs; returns how many."""
-    from realtime_engine.scans import scan_stale_runs as scan
-
-    return len(scan(get_redis(), thresholds_get()))
