@@ -48,3 +48,31 @@ def test_redis_down_during_an_event_leaves_the_database_unchanged(
     finally:
         handle.stop()
         get_redis(settings.REDIS_URL).connection_pool.disconnect()
+
+
+def test_the_projection_and_metadata_are_stored_as_they_always_were(run_in_state, redis_client):
+    """The contracts write the hashes the dicts wrote before them, field for field and in
+    order (a small hash answers HGETALL in insertion order, and the state API returns it)."""
+    run = run_in_state(RunState.INITIALIZED)
+    hot_state.apply(redis_client, run, [Action.WRITE_PROJECTION, Action.WRITE_VEHICLE_METADATA])
+    vehicle = run.vehicle
+    assert list(redis_client.hgetall(f"run:{run.pk}").items()) == [
+        ("run_id", str(run.pk)),
+        ("vehicle_id", run.vehicle_id),
+        ("operator_id", "" if run.operator_id is None else str(run.operator_id)),
+        ("route_id", run.route_id),
+        ("trip_id", run.trip_id),
+        ("shape_id", run.shape_id),
+        ("direction_id", "" if run.direction_id is None else str(run.direction_id)),
+        ("start_date", run.start_date.strftime("%Y%m%d")),
+        ("start_time", run.start_time),
+        ("schedule_relationship", run.schedule_relationship),
+        ("run_lifecycle_state", "Initialized"),
+        ("last_event_at", "" if run.last_event_at is None else str(run.last_event_at.timestamp())),
+    ]
+    assert redis_client.hgetall(f"vehicle:{run.vehicle_id}:metadata") == {
+        "id": vehicle.pk,
+        "label": vehicle.label,
+        "license_plate": vehicle.license_plate,
+        "wheelchair_accessible": "1" if vehicle.wheelchair_accessible else "0",
+    }
