@@ -43,7 +43,7 @@ class PositionRecord(models.Model):
 class StopEvent(models.Model):
     """When a run's vehicle arrived at and left one stop of its trip (on-time record, history).
 
-    Written by the progression observer (``realtime_engine.stop_events``) in one
+    Written by the progression observer (``realtime_engine.progression.stop_events``) in one
     multi-row upsert per ingest batch, never through the ORM on the hot path; read by
     the prediction history refresh (travel times of a segment by hour of day).
     """

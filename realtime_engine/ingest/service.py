@@ -23,7 +23,7 @@ from realtime_engine.ingest.consumer import ConsumerConfig, TelemetryConsumer
 from realtime_engine.ingest.history import DatabaseTarget, HistoryWriter
 from realtime_engine.ingest.observers import BatchObserver, heal_database_connections
 from realtime_engine.ingest.vehicle_registry import VehicleAdmission
-from realtime_engine.progression import observe_progression
+from realtime_engine.progression.observer import observe_progression
 from realtime_engine.ws.fanout import observe_batch
 
 # Progression before dispatch: the completion detector judges the progress matched

@@ -19,8 +19,8 @@ from databus import keys
 from realtime_engine import segment_history, trip_schedules
 from realtime_engine.ingest.batch import AcceptedBatch
 from realtime_engine.models import StopEvent
-from realtime_engine.progression import observe_progression
-from realtime_engine.stop_events import RunStopEvent, stop_events_write
+from realtime_engine.progression.observer import observe_progression
+from realtime_engine.progression.stop_events import RunStopEvent, stop_events_write
 from runs.domain.lifecycle.states import RunState
 from runs.domain.progression.stop_events import EventSource
 from runs.domain.progression.stop_events import StopEvent as MatchedStopEvent

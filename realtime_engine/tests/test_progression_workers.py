@@ -13,11 +13,12 @@ from __future__ import annotations
 import pytest
 
 from databus import keys
-from realtime_engine import progression
 from realtime_engine.dispatch import dispatch_batch
 from realtime_engine.ingest.batch import AcceptedBatch
 from realtime_engine.models import StopEvent
-from realtime_engine.progression import observe_progression
+from realtime_engine.progression import matcher_store, matcher_write, matching, observer
+from realtime_engine.progression.observer import observe_progression
+from realtime_engine.segment_history import segment_history_get
 from realtime_engine.tests import test_progression_observer as observer_tests
 from realtime_engine.tests.test_progression_observer import START, north, position
 from runs.domain.lifecycle.events import RunEvent
@@ -27,6 +28,7 @@ from runs.domain.progression.state import MatchState
 from runs.domain.telemetry.position import Position
 from runs.services.actors import SYSTEM
 from runs.services.lifecycle import run_event_apply
+from runs.services.thresholds import progression_config_get
 from runs.tests.fixtures.runs import write_position
 from schedule_engine.selectors import trip_geometry_get
 
@@ -71,7 +73,7 @@ def published(redis_client, run_id: str) -> dict:
 
 def forget(redis_client, run_id: str) -> None:
     """Back to before the first fix: no matcher state, no published values, no events."""
-    redis_client.delete(*progression.progression_keys(run_id))
+    redis_client.delete(*matcher_store.progression_keys(run_id))
     StopEvent.objects.filter(run_id=run_id).delete()
 
 
@@ -84,8 +86,8 @@ def test_two_workers_delivering_out_of_order_publish_what_one_worker_does(redis_
     reference = match_fixes(
         trip_geometry_get(line_run.trip_id),
         MatchState(scheduled_start=START),
-        [progression.fix_of(p) for p in fixes],
-        progression.progression_config(),
+        [matching.fix_of(p) for p in fixes],
+        progression_config_get(),
     )
     assert one_worker["state"] == reference.step.state
 
@@ -100,10 +102,10 @@ def test_two_workers_delivering_out_of_order_publish_what_one_worker_does(redis_
         late_first = late_first[2:]
         order += behind[:1]
         behind = behind[1:]
-    rewinds = progression.REWINDS._value.get()
+    rewinds = matching.REWINDS._value.get()
     for batch in order:
         observe_progression(batch_of(batch), redis_client)
-    assert progression.REWINDS._value.get() > rewinds  # late fixes were re-matched
+    assert matching.REWINDS._value.get() > rewinds  # late fixes were re-matched
     assert published(redis_client, run_id) == one_worker
 
 
@@ -111,21 +113,17 @@ def test_a_write_from_a_superseded_state_is_refused_and_matched_again(redis_clie
     run_id, fixes = str(line_run.pk), trip()
     observe_progression(batch_of(fixes[:10]), redis_client)
     claimed = [("LV1", run_id)]
-    config = progression.progression_config()
-    history = progression.segment_history_get()
+    config = progression_config_get()
+    history = segment_history_get()
     # Two workers read the same state, each with its own next fixes.
-    first = progression._runs_to_match(
-        claimed, {"LV1": progression_fixes(fixes[10:14])}, redis_client
-    )
-    second = progression._runs_to_match(
-        claimed, {"LV1": progression_fixes(fixes[14:18])}, redis_client
-    )
-    won, lost = progression._write_hot_state(
-        redis_client, progression._progress(first, config), history
+    first = matching.runs_to_match(claimed, {"LV1": progression_fixes(fixes[10:14])}, redis_client)
+    second = matching.runs_to_match(claimed, {"LV1": progression_fixes(fixes[14:18])}, redis_client)
+    won, lost = matcher_write.write_hot_state(
+        redis_client, matching.match_runs(first, config), history
     )
     assert (len(won), lost) == (1, [])
-    won_again, lost_now = progression._write_hot_state(
-        redis_client, progression._progress(second, config), history
+    won_again, lost_now = matcher_write.write_hot_state(
+        redis_client, matching.match_runs(second, config), history
     )
     assert won_again == [] and len(lost_now) == 1  # its state is no longer the one stored
     stored = redis_client.hgetall(keys.run_progression(run_id))
@@ -142,7 +140,7 @@ def test_a_write_from_a_superseded_state_is_refused_and_matched_again(redis_clie
 
 
 def progression_fixes(positions: list[Position]):
-    return [progression.fix_of(p) for p in positions]
+    return [matching.fix_of(p) for p in positions]
 
 
 @pytest.mark.parametrize("short_of_terminal_m", [25.0, 5.0])
@@ -187,7 +185,7 @@ def test_stop_events_lost_to_a_database_error_are_written_by_the_next_fix(
         raise ConnectionError("PostgreSQL is restarting")
 
     with monkeypatch.context() as patch:
-        patch.setattr(progression, "stop_events_write", unavailable)
+        patch.setattr(observer, "stop_events_write", unavailable)
         with pytest.raises(ConnectionError):
             observe_progression(batch_of(fixes[:-1]), redis_client)
     assert published(redis_client, run_id)["events"] == []

@@ -41,7 +41,7 @@ from databus import keys
 from databus.metrics import REGISTRY
 from databus.redis import get_redis
 from realtime_engine.models import StopEvent as StopEventRow
-from realtime_engine.progression import KEY_TTL_S as MATCHER_KEY_TTL_S
+from realtime_engine.progression.matcher_store import KEY_TTL_S as MATCHER_KEY_TTL_S
 from runs.domain.geometry import TripGeometry
 from runs.domain.lifecycle.actions import Action
 from runs.domain.lifecycle.rebuild import REBUILD_ACTIONS, TRACKED_STATES, rebuild_actions

@@ -3,7 +3,7 @@
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from realtime_engine.progression import scheduled_stops, start_shift_s
+from realtime_engine.progression.scheduled_stops import scheduled_stops, start_shift_s
 from realtime_engine.trip_schedules import TripSchedule
 from schedule_engine.scheduled import ScheduledStop, ScheduledTrip
 

@@ -1,0 +1,155 @@
+"""The matcher's write: one compare-and-set script per batch for the state and what it publishes.
+
+Writes, per run and only if its state is still the one read (a compare-and-set on the
+state's ``revision`` and ``matched_at``), the new matcher state, the fixes it matched,
+a checkpoint, and the values ``published`` gives (they expire a day after the last
+write, so finished runs leave nothing behind). A run whose state another worker changed
+meanwhile is returned as lost, for ``observer`` to read and match again. ``mark_replay``
+marks runs whose stop events did not reach PostgreSQL. The stored layout is
+``matcher_store``'s.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from django.conf import settings
+
+from databus import keys
+from realtime_engine.progression.matcher_store import (
+    KEY_TTL_S,
+    checkpoint_member,
+    fix_member,
+    progression_keys,
+)
+from realtime_engine.progression.matching import RunProgressed
+from realtime_engine.progression.published import published_fields
+from realtime_engine.segment_history import StopSegmentHistory
+
+# Per run six KEYS (state, fix log, checkpoints, stop status, updates, congestion);
+# ARGV[1] the checkpoints kept, ARGV[2] the TTL, then one JSON argument per run (see
+# ``_write_args``). Writes a run only if its state's revision and matched_at are still
+# those read; returns per run its new revision, or false when it lost the race.
+RUN_KEY_COUNT = 6
+_WRITE_IF_UNCHANGED = """
+local limit = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local now = redis.call('TIME')
+local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local function replace(key, fields)
+  redis.call('DEL', key)
+  if #fields > 0 then
+    redis.call('HSET', key, unpack(fields))
+    redis.call('EXPIRE', key, ttl)
+  end
+end
+local out = {}
+for i = 3, #ARGV do
+  local run = cjson.decode(ARGV[i])
+  local k = (i - 3) * 6
+  local state_key, log_key, saved_key = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
+  local stored = redis.call('HMGET', state_key, 'revision', 'matched_at')
+  if (stored[1] or '0') ~= run.revision or (stored[2] or '') ~= run.matched_at then
+    out[i - 2] = false
+  else
+    local revision = string.format('%.0f', math.max((tonumber(stored[1]) or 0) + 1, clock))
+    redis.call('DEL', state_key)
+    redis.call('HSET', state_key, 'revision', revision, unpack(run.state))
+    -- Checkpoints after the start were folded without a fix matched now: superseded.
+    redis.call('ZREMRANGEBYSCORE', saved_key, '(' .. run.start_at, '+inf')
+    redis.call('ZADD', saved_key, run.start_at, run.start, run.end_at, run['end'])
+    redis.call('ZREMRANGEBYRANK', saved_key, 0, -(limit + 1))
+    for j = 1, #run.fixes, 2 do
+      redis.call('ZADD', log_key, run.fixes[j], run.fixes[j + 1])
+    end
+    local oldest = redis.call('ZRANGE', saved_key, 0, 0, 'WITHSCORES')
+    redis.call('ZREMRANGEBYSCORE', log_key, '-inf', oldest[2])
+    for j = 1, 3 do redis.call('EXPIRE', KEYS[k + j], ttl) end
+    if run.publish then
+      replace(KEYS[k + 4], run.status)
+      replace(KEYS[k + 5], run.updates)
+      if #run.congestion > 0 then replace(KEYS[k + 6], run.congestion) end
+    end
+    out[i - 2] = revision
+  end
+end
+return out
+"""
+
+# KEYS: run progression hashes; ARGV: per run the first fix whose events were not
+# written. Keeps the earliest mark and moves the revision on, so a worker that read the
+# state before the mark loses its compare-and-set and reads the mark.
+_MARK_REPLAY = """
+local now = redis.call('TIME')
+local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
+for i, key in ipairs(KEYS) do
+  local f = redis.call('HMGET', key, 'revision', 'replay_from')
+  local mark = tonumber(ARGV[i])
+  if f[2] and tonumber(f[2]) and tonumber(f[2]) < mark then mark = tonumber(f[2]) end
+  local revision = math.max((tonumber(f[1]) or 0) + 1, clock)
+  redis.call('HSET', key, 'replay_from', string.format('%.17g', mark),
+             'revision', string.format('%.0f', revision))
+end
+return #KEYS
+"""
+
+
+def _flat(fields: Mapping[str, str] | None) -> list[str]:
+    return [item for pair in (fields or {}).items() for item in pair]
+
+
+def _write_args(item: RunProgressed, history: StopSegmentHistory) -> str:
+    """The compare-and-set script's argument for one run (JSON: strings and string lists)."""
+    run, plan = item.run, item.plan
+    arg: dict[str, object] = {
+        "revision": run.basis[0],
+        "matched_at": run.basis[1],
+        "state": _flat(item.step.state.to_redis()),
+        "start_at": repr(plan.start.matched_at),
+        "start": checkpoint_member(plan.start),
+        "end_at": repr(item.step.state.matched_at),
+        "end": checkpoint_member(item.step.state),
+        "fixes": [v for fix in plan.fixes for v in (repr(fix.timestamp), fix_member(fix))],
+        "publish": False,
+    }
+    published = published_fields(item, history)
+    if published is not None:
+        arg.update(
+            publish=True,
+            status=_flat(published.status),
+            updates=_flat(published.updates),
+            congestion=_flat(published.congestion),  # empty: kept until the next segment
+        )
+    return json.dumps(arg, separators=(",", ":"))
+
+
+def write_hot_state(
+    redis_client, progressed: list[RunProgressed], history: StopSegmentHistory
+) -> tuple[list[tuple[RunProgressed, int]], list[RunProgressed]]:
+    """One script for the batch: (runs written with their new revision, runs that lost)."""
+    replies = redis_client.eval(
+        _WRITE_IF_UNCHANGED,
+        RUN_KEY_COUNT * len(progressed),
+        *[key for item in progressed for key in progression_keys(item.run.run_id)],
+        settings.PROGRESSION_CHECKPOINTS,
+        KEY_TTL_S,
+        *[_write_args(item, history) for item in progressed],
+    )
+    won, lost = [], []
+    for item, revision in zip(progressed, replies, strict=True):
+        if revision:
+            won.append((item, int(revision)))
+        else:
+            lost.append(item)
+    return won, lost
+
+
+def mark_replay(redis_client, runs: list[tuple[RunProgressed, int]]) -> None:
+    """The stop events of these writes did not reach PostgreSQL: the next fix replays them."""
+    redis_client.eval(
+        _MARK_REPLAY,
+        len(runs),
+        *[keys.run_progression(item.run.run_id) for item, _ in runs],
+        *[repr(item.plan.fixes[0].timestamp) for item, _ in runs],
+    )

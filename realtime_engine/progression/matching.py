@@ -1,0 +1,241 @@
+"""The matching shell: read a batch's tracked runs and their matcher state, then match.
+
+Per batch, whatever its size: one Redis pipeline reads ``vehicle:{vid}:current_run`` of
+the batch's vehicles (``claimed_runs``); one reads those runs' projections, matcher
+states and published updates, and one more the fix logs and checkpoints of runs with a
+fix older than their state (``runs_to_match``). ``match_runs`` then folds every fix of a
+Tracking (pre-trip) or In Progress run in timestamp order through the pure matcher
+(``ordering.plan_matching``: from the stored state, or, for a fix older than it, from
+the checkpoint before that fix), with the trip geometry and stop times from in-process
+caches (no database query per position). Writing is ``matcher_write``'s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from prometheus_client import Counter
+
+from databus import keys
+from databus.metrics import REGISTRY
+from realtime_engine.ingest.batch import AcceptedBatch
+from realtime_engine.progression.matcher_store import (
+    MATCHED_AT,
+    REPLAY_FROM,
+    REVISION,
+    checkpoint_from_member,
+    fix_from_member,
+)
+from realtime_engine.progression.scheduled_stops import start_shift_s
+from realtime_engine.trip_schedules import TripSchedule, trip_schedule_get
+from runs.domain.geometry import TripGeometry
+from runs.domain.lifecycle.states import RunState
+from runs.domain.prediction.predictor import ObservedStop
+from runs.domain.progression.config import ProgressionConfig
+from runs.domain.progression.matching import Fix, MatchStep
+from runs.domain.progression.ordering import MatchPlan, match_fixes, plan_matching
+from runs.domain.progression.state import MatchState
+from runs.domain.progression.stop_events import StopEvent
+from runs.domain.telemetry import stop_time_updates as updates_contract
+from runs.domain.telemetry.position import Position
+from schedule_engine.selectors import trip_geometry_get
+
+# Tracking: the vehicle may still be laying over (the pre-trip state); In Progress: on its trip.
+MATCHED_STATES = frozenset({RunState.TRACKING.value, RunState.IN_PROGRESS.value})
+RUN_FIELDS = ("run_lifecycle_state", "trip_id", "start_date", "start_time")
+
+FIXES_DROPPED = Counter(
+    "databus_progression_fixes_dropped_total",
+    "Fixes not matched: older than every kept checkpoint, or contended past the retries",
+    registry=REGISTRY,
+)
+REWINDS = Counter(
+    "databus_progression_rewinds_total",
+    "Runs re-matched from a checkpoint for a fix older than their state (a late fix)",
+    registry=REGISTRY,
+)
+CAS_RETRIES = Counter(
+    "databus_progression_cas_retries_total",
+    "Runs matched again because another worker wrote their state meanwhile",
+    registry=REGISTRY,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunToMatch:
+    run_id: str
+    vehicle_id: str
+    trip_id: str
+    service_date: dt.date
+    # The run's start_time minus its trip's first departure: non-zero for an instance of a
+    # frequency-based trip, whose stop times are a template shifted to the instance.
+    start_shift_s: int
+    geometry: TripGeometry
+    schedule: TripSchedule
+    state: MatchState  # as stored: what was published before this batch
+    # The compare-and-set's expectation: the stored ``revision`` and ``matched_at`` text.
+    basis: tuple[str, str]
+    checkpoints: tuple[MatchState, ...]
+    logged: tuple[Fix, ...]  # the fixes matched since the oldest checkpoint
+    replay_from: float | None  # the events of fixes from then on were not written durably
+    fixes: tuple[Fix, ...]  # this batch's fixes of the run's vehicle
+    # Times already observed (kept from the run's previous stop_time_updates), by stop_sequence.
+    observed: Mapping[int, ObservedStop]
+
+
+@dataclass(frozen=True, slots=True)
+class RunProgressed:
+    run: RunToMatch
+    plan: MatchPlan
+    step: MatchStep  # the last fix's
+    events: tuple[StopEvent, ...]  # of every fix matched, in order
+
+    @property
+    def at(self) -> int:
+        """The timestamp of the last fix matched: what the published values describe."""
+        return int(self.step.state.matched_at)
+
+
+def fix_of(position: Position) -> Fix:
+    return Fix(
+        timestamp=float(position.timestamp),
+        latitude=position.latitude,
+        longitude=position.longitude,
+        speed_mps=position.speed,
+        bearing_deg=position.bearing,
+    )
+
+
+def fixes_by_vehicle(batch: AcceptedBatch) -> dict[str, list[Fix]]:
+    """Every accepted position of the batch, per vehicle (the latest ones included)."""
+    out: dict[str, list[Fix]] = defaultdict(list)
+    for position in (*batch.history, *batch.positions.values()):
+        out[position.vehicle_id].append(fix_of(position))
+    return out
+
+
+def _service_date(text: str | None) -> dt.date | None:
+    try:
+        return dt.datetime.strptime(text or "", "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def _float_or_none(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def claimed_runs(vehicle_ids: list[str], redis_client) -> list[tuple[str, str]]:
+    """(vehicle id, run id) of the vehicles a run claims."""
+    pipe = redis_client.pipeline(transaction=False)
+    for vehicle_id in vehicle_ids:
+        pipe.get(keys.vehicle_current_run(vehicle_id))
+    return [(v, r) for v, r in zip(vehicle_ids, pipe.execute(), strict=True) if r]
+
+
+def runs_to_match(
+    claimed: list[tuple[str, str]], fixes: Mapping[str, list[Fix]], redis_client
+) -> list[RunToMatch]:
+    """One round trip for each run's projection, matcher state and published updates; a
+    second only for runs with a fix not newer than their state (their log and checkpoints)."""
+    pipe = redis_client.pipeline(transaction=False)
+    for _, run_id in claimed:
+        pipe.hmget(keys.run(run_id), RUN_FIELDS)
+        pipe.hgetall(keys.run_progression(run_id))
+        pipe.hgetall(keys.run_stop_time_updates(run_id))
+    replies = pipe.execute()
+    runs = []
+    for index, (vehicle_id, run_id) in enumerate(claimed):
+        (state, trip_id, start_date, start_time), stored, published = replies[
+            3 * index : 3 * index + 3
+        ]
+        if state not in MATCHED_STATES or not trip_id:
+            continue
+        service_date = _service_date(start_date)
+        geometry = trip_geometry_get(trip_id)
+        schedule = trip_schedule_get(trip_id, geometry)
+        if service_date is None or geometry is None or schedule is None:
+            continue  # no shape or no stop times: nothing to match against
+        shift = start_shift_s(schedule, start_time)
+        scheduled_start = schedule.scheduled_start(service_date) + shift
+        runs.append(
+            RunToMatch(
+                run_id=run_id,
+                vehicle_id=vehicle_id,
+                trip_id=trip_id,
+                service_date=service_date,
+                start_shift_s=shift,
+                geometry=geometry,
+                schedule=schedule,
+                state=MatchState.from_redis(stored, scheduled_start=scheduled_start),
+                basis=(stored.get(REVISION, "0"), stored.get(MATCHED_AT, "")),
+                checkpoints=(),
+                logged=(),
+                replay_from=_float_or_none(stored.get(REPLAY_FROM)),
+                fixes=tuple(fixes[vehicle_id]),
+                observed=_observed_of(published),
+            )
+        )
+    return _with_history(runs, redis_client)
+
+
+def _needs_history(run: RunToMatch) -> bool:
+    """A fix newer than the stored state is never in the log: only older ones need it."""
+    matched_at = run.state.matched_at
+    return run.replay_from is not None or any(f.timestamp <= matched_at for f in run.fixes)
+
+
+def _with_history(runs: list[RunToMatch], redis_client) -> list[RunToMatch]:
+    """The runs, those that need it with their fix log and checkpoints (one round trip)."""
+    late = [index for index, run in enumerate(runs) if _needs_history(run)]
+    if not late:
+        return runs
+    pipe = redis_client.pipeline(transaction=False)
+    for index in late:
+        pipe.zrange(keys.run_progression_fixes(runs[index].run_id), 0, -1)
+        pipe.zrange(keys.run_progression_checkpoints(runs[index].run_id), 0, -1)
+    replies = pipe.execute()
+    runs = list(runs)
+    for n, index in enumerate(late):
+        logged, saved = replies[2 * n : 2 * n + 2]
+        start = runs[index].state.scheduled_start
+        checkpoints = (checkpoint_from_member(member, start) for member in saved)
+        runs[index] = replace(
+            runs[index],
+            checkpoints=tuple(c for c in checkpoints if c is not None),
+            logged=tuple(f for f in map(fix_from_member, logged) if f is not None),
+        )
+    return runs
+
+
+def _observed_of(published: Mapping[str, str]) -> dict[int, ObservedStop]:
+    updates = updates_contract.from_redis(published)
+    if updates is None:
+        return {}
+    return {
+        u.stop_sequence: ObservedStop(float(u.arrival or u.departure), u.departure)
+        for u in updates.updates
+        if u.observed
+    }
+
+
+def match_runs(runs: list[RunToMatch], config: ProgressionConfig) -> list[RunProgressed]:
+    """Each run's fixes folded through the matcher; a run with no fix left to match is left
+    out (its dropped fixes counted here, the others' once written)."""
+    progressed = []
+    for run in runs:
+        plan = plan_matching(
+            run.state, run.checkpoints, run.logged, run.fixes, replay_from=run.replay_from
+        )
+        matched = match_fixes(run.geometry, plan.start, plan.fixes, config)
+        if matched is not None:
+            progressed.append(RunProgressed(run, plan, matched.step, matched.events))
+        else:
+            FIXES_DROPPED.inc(plan.dropped)  # the others are counted once written
+    return progressed

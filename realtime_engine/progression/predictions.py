@@ -1,0 +1,72 @@
+"""The prediction shell: a matched run's stop time updates, observed and predicted.
+
+Predictions start from the schedule deviation at the matched distance and use the
+observed travel-time history of ``segment_history`` (refreshed every few minutes); the
+rules are the pure ``runs.domain.prediction``. Called by ``published`` for every run
+matched; no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from realtime_engine.progression.matching import RunProgressed
+from realtime_engine.progression.scheduled_stops import scheduled_stops
+from realtime_engine.segment_history import SegmentHistoryView, StopSegmentHistory
+from runs.domain.prediction.inputs import schedule_deviation_s
+from runs.domain.prediction.predictor import ObservedStop, predict_stop_times
+from runs.domain.progression.status import Phase
+from runs.domain.telemetry import stop_time_updates as updates_contract
+
+
+def observed_after(progressed: RunProgressed) -> dict[int, ObservedStop]:
+    """The run's observed stops including those the matched fixes completed."""
+    observed = dict(progressed.run.observed)
+    for event in progressed.events:
+        observed[event.stop_sequence] = ObservedStop(event.arrived_at, event.departed_at)
+    return observed
+
+
+def predictions_of(
+    progressed: RunProgressed, history: StopSegmentHistory
+) -> updates_contract.StopTimeUpdates | None:
+    """Observed times of the stops passed and predictions for the rest of the run's trip."""
+    run, step = progressed.run, progressed.step
+    geometry = run.geometry
+    stops = scheduled_stops(
+        run.schedule, run.service_date, geometry.stop_sequences, run.start_shift_s
+    )
+    if stops is None:
+        return None
+    observed = observed_after(progressed)
+    at = float(progressed.at)
+    departed = step.progress.phase is Phase.ON_ROUTE
+    delay = schedule_deviation_s(
+        stops,
+        geometry.stop_distances_m,
+        distance_m=step.state.distance_m,
+        at=at,
+        departed=departed,
+    )
+    predictions = predict_stop_times(
+        stops,
+        next_index=step.progress.stop_index if departed else 0,
+        now=at,
+        delay_s=delay,
+        observed=observed,
+        history=SegmentHistoryView(history, dt.datetime.fromtimestamp(at, dt.UTC).hour),
+    )
+    return updates_contract.StopTimeUpdates(
+        timestamp=progressed.at,
+        updates=tuple(
+            updates_contract.StopTimeUpdate(
+                stop_sequence=p.stop_sequence,
+                stop_id=p.stop_id,
+                arrival=p.arrival,
+                departure=p.departure,
+                uncertainty_s=None if p.observed else p.uncertainty_s,
+                observed=p.observed,
+            )
+            for p in predictions
+        ),
+    )
