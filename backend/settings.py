@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from backend import content_security
 from databus import env
-from runs.domain.detection.thresholds import Thresholds
+from runs.domain.lifecycle.thresholds import Thresholds
 from runs.domain.progression.config import ProgressionConfig
 
 BASE_DIR = Path(__file__).resolve().parent.parent

@@ -28,9 +28,9 @@ from databus import keys
 from realtime_engine.ingest.batch import AcceptedBatch
 from runs.domain.detection.detectors import DetectionSnapshot, RunEventRequest
 from runs.domain.detection.registry import TELEMETRY_DETECTORS, first_detection
-from runs.domain.detection.thresholds import Thresholds
 from runs.domain.geometry import TripGeometry
 from runs.domain.lifecycle.states import RunState
+from runs.domain.lifecycle.thresholds import Thresholds
 from runs.domain.projections import run as run_contract
 from runs.domain.telemetry.position import Position
 from runs.services.pending_event import pending_event_claim

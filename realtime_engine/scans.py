@@ -17,7 +17,7 @@ from databus import keys
 from realtime_engine.dispatch import Enqueue, enqueue_event
 from runs.domain.detection.detectors import DetectionSnapshot, RunEventRequest
 from runs.domain.detection.registry import PERIODIC_DETECTORS, first_detection
-from runs.domain.detection.thresholds import Thresholds
+from runs.domain.lifecycle.thresholds import Thresholds
 from runs.domain.projections import run as run_contract
 from runs.services.pending_event import pending_event_claim
 

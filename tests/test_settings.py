@@ -295,7 +295,7 @@ print(json.dumps([asdict(thresholds_get()), asdict(progression_config_get())]))
 
 
 def test_unset_threshold_settings_give_the_domain_defaults():
-    from runs.domain.detection.thresholds import Thresholds
+    from runs.domain.lifecycle.thresholds import Thresholds
     from runs.domain.progression.config import ProgressionConfig
 
     def in_force(extra: dict[str, str]) -> list[dict]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from databus import keys
 from realtime_engine.scans import scan_stale_runs
-from runs.domain.detection.thresholds import Thresholds
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
+from runs.domain.lifecycle.thresholds import Thresholds
 from runs.models import RunLifecycleTransition
 from runs.tasks import run_event_detected
 from runs.tests.domain_values import STOPS

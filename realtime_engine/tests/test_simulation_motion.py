@@ -23,9 +23,9 @@ from realtime_engine.simulation.motion import (
 )
 from realtime_engine.simulation.occupancy import CAPACITY, load_profile
 from realtime_engine.simulation.trips import DUE_LEAD_S, TripCandidate, trip_choose
-from runs.domain.detection.conditions import terminal_reached
-from runs.domain.detection.thresholds import DEFAULT_THRESHOLDS
 from runs.domain.geometry import LocalProjection, Polyline, TripGeometry, stop_distances_along
+from runs.domain.lifecycle.conditions import terminal_reached
+from runs.domain.lifecycle.thresholds import DEFAULT_THRESHOLDS
 from runs.domain.progression.config import DEFAULT
 from runs.domain.progression.matching import Fix, match_position
 from runs.domain.progression.state import MatchState

@@ -1,6 +1,6 @@
 """The thresholds in force: the domain's config values, with the settings' overrides.
 
-The defaults live in the domain dataclasses (``runs.domain.detection.thresholds``,
+The defaults live in the domain dataclasses (``runs.domain.lifecycle.thresholds``,
 ``runs.domain.progression.config``); ``backend.settings`` reads each override from the
 environment with that dataclass default. This module is the one place that turns the
 settings into the config objects the detectors and the map-matcher take.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from runs.domain.detection.thresholds import Thresholds
+from runs.domain.lifecycle.thresholds import Thresholds
 from runs.domain.progression.config import ProgressionConfig
 
 

@@ -11,14 +11,14 @@ from runs.domain.detection.registry import (
     TELEMETRY_DETECTORS,
     first_detection,
 )
-from runs.domain.detection.thresholds import (
+from runs.domain.lifecycle.events import RunEvent
+from runs.domain.lifecycle.states import RunState
+from runs.domain.lifecycle.thresholds import (
     MOVING_SPEED_MPS,
     TRACKING_EXPIRY_S,
     TRACKING_GRACE_S,
     Thresholds,
 )
-from runs.domain.lifecycle.events import RunEvent
-from runs.domain.lifecycle.states import RunState
 from runs.tests.domain_values import NOW, STOPS, at_terminal, position, straight_trip_geometry
 
 GEOMETRY = straight_trip_geometry()

@@ -1,10 +1,10 @@
 """Completion on a loop trip: the two ends are one place, only matched progress tells them apart."""
 
-from runs.domain.detection.conditions import terminal_reached
 from runs.domain.detection.detectors import DetectionSnapshot, detect_run_completed
-from runs.domain.detection.thresholds import DEFAULT_THRESHOLDS
 from runs.domain.geometry import LocalProjection, Polyline, TripGeometry
+from runs.domain.lifecycle.conditions import terminal_reached
 from runs.domain.lifecycle.states import RunState
+from runs.domain.lifecycle.thresholds import DEFAULT_THRESHOLDS
 from runs.domain.telemetry.position import Position
 
 PROJECTION = LocalProjection(45.0, 7.0)

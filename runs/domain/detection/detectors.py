@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from runs.domain.detection import conditions
-from runs.domain.detection.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from runs.domain.geometry import TripGeometry
+from runs.domain.lifecycle import conditions
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
+from runs.domain.lifecycle.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from runs.domain.telemetry.position import Position
 
 

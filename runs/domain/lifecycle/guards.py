@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from runs.domain.detection import conditions
+from runs.domain.lifecycle import conditions
 from runs.domain.lifecycle.roles import ActorRole
 from runs.domain.lifecycle.snapshot import EventContext, RunSnapshot
 

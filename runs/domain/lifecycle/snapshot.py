@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from runs.domain.detection.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from runs.domain.geometry import TripGeometry
 from runs.domain.lifecycle.roles import ActorRole
 from runs.domain.lifecycle.states import RunState
+from runs.domain.lifecycle.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from runs.domain.telemetry.position import Position
 
 

@@ -6,8 +6,8 @@ that proposes an event and the guard that admits it can never disagree on a numb
 
 from __future__ import annotations
 
-from runs.domain.detection.thresholds import Thresholds
 from runs.domain.geometry import TripGeometry
+from runs.domain.lifecycle.thresholds import Thresholds
 from runs.domain.telemetry.position import Position
 
 
