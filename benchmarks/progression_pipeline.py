@@ -143,7 +143,7 @@ def replay_and_measure(options: argparse.Namespace) -> None:
     from benchmarks.scratch_db import database_url, drop_database, scratch_database
     from realtime_engine.ingest.service import BATCH_OBSERVERS, build_consumer
     from realtime_engine.replay.plan import ReplayClock, plan_replay, select_pings
-    from realtime_engine.replay.runner import MqttPublisher, ReplayRunner, replay_prepare
+    from realtime_engine.replay.runner import ReplayRunner, replay_prepare, replay_publisher
     from realtime_engine.replay.trace import read_trace
     from realtime_engine.tests.wmata_slice import write_gtfs_slice
     from schedule_engine.selectors import trip_geometry_get
@@ -180,7 +180,7 @@ def replay_and_measure(options: argparse.Namespace) -> None:
             f"{len(plan.vehicles)} vehicles, first {options.minutes:.0f} min of the trace at "
             f"{options.speed:.0f}x (zone ±50 m, WMATA convention)"
         )
-        publisher = MqttPublisher(settings.MQTT_ADDRESS, root)
+        publisher = replay_publisher(settings.MQTT_ADDRESS, root)
         try:
             report = ReplayRunner(plan, clock, publisher, actors).run()
         finally:

@@ -81,24 +81,12 @@ class ReplayReport:
     refused: Counter[str] = field(default_factory=Counter)
 
 
-class MqttPublisher:
-    """The replay's position messages, through the simulator's QoS 1 publisher: it carries on
-    across a broker restart (paho resends what was not acknowledged once it reconnects),
-    and ``close`` waits, bounded, for the acknowledgements and counts the missing ones."""
-
-    def __init__(self, address: MqttAddress, topic_root: str) -> None:
-        self._telemetry = TelemetryPublisher(address, topic_root, name="replay")
-
-    @property
-    def published(self) -> int:
-        return self._telemetry.published
-
-    def publish(self, vehicle_id: str, payload: dict) -> None:
-        self._telemetry.publish(vehicle_id, TelemetryLeaf.POSITION, json.dumps(payload).encode())
-
-    def close(self) -> int:
-        """Disconnect once acknowledged (or after PUBLISH_TIMEOUT_S); the count unacknowledged."""
-        return self._telemetry.close(PUBLISH_TIMEOUT_S)
+def replay_publisher(address: MqttAddress, topic_root: str) -> TelemetryPublisher:
+    """The replay's position messages go through the simulator's QoS 1 publisher: it carries
+    on across a broker restart (paho resends what was not acknowledged once it reconnects),
+    and ``close`` waits up to PUBLISH_TIMEOUT_S for the acknowledgements and counts the
+    missing ones."""
+    return TelemetryPublisher(address, topic_root, name="replay", close_timeout_s=PUBLISH_TIMEOUT_S)
 
 
 class ReplayRunner:
@@ -106,7 +94,7 @@ class ReplayRunner:
         self,
         plan: ReplayPlan,
         clock: ReplayClock,
-        publisher: MqttPublisher,
+        publisher: TelemetryPublisher,
         actors: dict[str, Actor],
         *,
         sleep: Callable[[float], None] = time.sleep,
@@ -127,7 +115,8 @@ class ReplayRunner:
             if delay > 0:
                 self._sleep(delay)
             if isinstance(step, Publish):
-                self._publisher.publish(step.ping.vehicle_id, self._clock.payload(step.ping))
+                payload = json.dumps(self._clock.payload(step.ping)).encode()
+                self._publisher.publish(step.ping.vehicle_id, TelemetryLeaf.POSITION, payload)
                 self.report.published += 1
             elif isinstance(step, StartRun | EndRun):
                 self._run_step(step)

@@ -1,14 +1,15 @@
-"""The simulator's (and the AVL replay's) MQTT publisher: one paho-mqtt 2 client (MQTT 5), QoS 1.
+"""The one MQTT publisher of telemetry: one paho-mqtt 2 client (MQTT 5), QoS 1.
 
-Topics are the ingress contract's ``{root}/vehicle/{vid}/{leaf}``. Publishing never
-waits and never fails: paho keeps every message the broker has not acknowledged (the
-queue is unbounded) and sends it again after it reconnects, so a broker restart costs
-the fleet nothing but the delay. Acknowledgements are counted from ``on_publish`` (a
-PUBACK), never read off the ``MQTTMessageInfo``: paho marks a message published while
-disconnected as failed (``MQTT_ERR_NO_CONN``, and ``is_published()`` raises) even once
-it has been resent and acknowledged. ``close`` waits, bounded, for the outstanding
-ones, disconnects and says how many were never acknowledged. Used by ``runner`` and by
-``realtime_engine.replay.runner``.
+The fleet simulator (``runner``) and the AVL replay (``realtime_engine.replay.runner``,
+through ``replay_publisher``) both publish through it. Topics are the ingress
+contract's ``{root}/vehicle/{vid}/{leaf}``. Publishing never waits and never fails:
+paho keeps every message the broker has not acknowledged (the queue is unbounded) and
+sends it again after it reconnects, so a broker restart costs the fleet nothing but the
+delay. Acknowledgements are counted from ``on_publish`` (a PUBACK), never read off the
+``MQTTMessageInfo``: paho marks a message published while disconnected as failed
+(``MQTT_ERR_NO_CONN``, and ``is_published()`` raises) even once it has been resent and
+acknowledged. ``close`` waits, bounded, for the outstanding ones, disconnects and says
+how many were never acknowledged.
 """
 
 from __future__ import annotations
@@ -34,10 +35,19 @@ RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 5
 
 class TelemetryPublisher:
     def __init__(
-        self, address: MqttAddress, topic_root: str, *, client_id: str = "", name: str = "simulator"
+        self,
+        address: MqttAddress,
+        topic_root: str,
+        *,
+        client_id: str = "",
+        name: str = "simulator",
+        close_timeout_s: float = 10.0,
     ) -> None:
+        """``name`` prefixes the client id and the log lines; ``close_timeout_s`` is how long
+        ``close`` waits for acknowledgements unless told otherwise."""
         self._root = topic_root
         self._name = name
+        self._close_timeout_s = close_timeout_s
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or f"{name}-{uuid.uuid4().hex[:8]}",
@@ -84,9 +94,10 @@ class TelemetryPublisher:
                 self._acked.wait(remaining)
         return True
 
-    def close(self, timeout_s: float = 10.0) -> int:
-        """Wait up to ``timeout_s`` for acknowledgements, disconnect; how many never were."""
-        self.wait_acknowledged(timeout_s)
+    def close(self, timeout_s: float | None = None) -> int:
+        """Wait up to ``timeout_s`` (default: the ``close_timeout_s`` it was made with) for
+        acknowledgements, disconnect; how many never were."""
+        self.wait_acknowledged(self._close_timeout_s if timeout_s is None else timeout_s)
         self._client.disconnect()
         self._client.loop_stop()
         unacknowledged = self.unacknowledged

@@ -6,6 +6,7 @@ new ones reach subscribers."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import threading
 import time
@@ -16,7 +17,8 @@ from django.conf import settings
 from django.db import connection
 
 from databus.env import parse_mqtt_url
-from realtime_engine.replay.runner import MqttPublisher
+from realtime_engine.ingest.topics import TelemetryLeaf
+from realtime_engine.replay.runner import replay_publisher
 from realtime_engine.simulation.clock import SimulationClock
 from realtime_engine.simulation.faults import fault_plan
 from realtime_engine.simulation.publisher import TelemetryPublisher
@@ -113,17 +115,18 @@ def test_the_simulator_keeps_running_across_a_broker_restart(tmp_path, redis_cli
 
 def test_the_replay_publisher_resends_what_it_sent_while_the_broker_was_away(tmp_path, topic_root):
     broker, port = start_mosquitto(tmp_path / "mosquitto")
-    publisher = MqttPublisher(parse_mqtt_url(f"mqtt://127.0.0.1:{port}"), topic_root)
-    payload = {"latitude": 38.9, "longitude": -77.0, "timestamp": int(time.time())}
+    publisher = replay_publisher(parse_mqtt_url(f"mqtt://127.0.0.1:{port}"), topic_root)
+    position = {"latitude": 38.9, "longitude": -77.0, "timestamp": int(time.time())}
+    payload = json.dumps(position).encode()
     try:
         for _ in range(5):
-            publisher.publish("bus-1", payload)
+            publisher.publish("bus-1", TelemetryLeaf.POSITION, payload)
         broker.stop()
-        for _ in range(5):
-            publisher.publish("bus-1", payload)  # while away: kept, not an error
+        for _ in range(5):  # while away: kept, not an error
+            publisher.publish("bus-1", TelemetryLeaf.POSITION, payload)
         broker, _ = start_mosquitto(tmp_path / "mosquitto", port=port)
         for _ in range(5):
-            publisher.publish("bus-1", payload)
+            publisher.publish("bus-1", TelemetryLeaf.POSITION, payload)
     finally:
         unacknowledged = publisher.close()
         broker.stop()

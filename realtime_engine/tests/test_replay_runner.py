@@ -13,7 +13,7 @@ from django.conf import settings
 
 from databus import keys
 from realtime_engine.replay.plan import ReplayClock, plan_replay
-from realtime_engine.replay.runner import MqttPublisher, ReplayRunner, replay_prepare
+from realtime_engine.replay.runner import ReplayRunner, replay_prepare, replay_publisher
 from realtime_engine.replay.trace import TracePing
 from realtime_engine.tests.test_progression_observer import SERVICE_DATE, line_feed, north
 from runs.domain.lifecycle.states import RunState
@@ -40,7 +40,7 @@ def ping(vehicle_id: str, at: int, metres: float) -> TracePing:
 
 
 def replay(plan) -> None:
-    publisher = MqttPublisher(settings.MQTT_ADDRESS, settings.MQTT_TOPIC_ROOT)
+    publisher = replay_publisher(settings.MQTT_ADDRESS, settings.MQTT_TOPIC_ROOT)
     clock = ReplayClock(plan.start_at, time.time(), speed=1000.0)
     try:
         ReplayRunner(plan, clock, publisher, replay_prepare(plan)).run()

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from realtime_engine.replay.plan import plan_replay, replay_clock, select_pings
-from realtime_engine.replay.runner import MqttPublisher, ReplayRunner, replay_prepare
+from realtime_engine.replay.runner import ReplayRunner, replay_prepare, replay_publisher
 from realtime_engine.replay.trace import TraceError, read_trace
 from schedule_engine.models import Trip
 from schedule_engine.selectors import current_feed_get, services_on
@@ -91,7 +91,7 @@ class Command(BaseCommand):
                 f"service day {trace_day} replayed as {clock.service_date(trace_day)},"
                 f" starting {dt.datetime.fromtimestamp(clock.wall_start).astimezone():%H:%M:%S %Z}"
             )
-        publisher = MqttPublisher(settings.MQTT_ADDRESS, settings.MQTT_TOPIC_ROOT)
+        publisher = replay_publisher(settings.MQTT_ADDRESS, settings.MQTT_TOPIC_ROOT)
         try:
             report = ReplayRunner(plan, clock, publisher, actors).run()
         finally:
