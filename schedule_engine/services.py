@@ -15,7 +15,7 @@ from django.db import transaction
 
 from schedule_engine import geometry_cache
 from schedule_engine.gtfs_import.errors import FeedProblem
-from schedule_engine.gtfs_import.loader import FeedLoader, FileRowProgress, Progress
+from schedule_engine.gtfs_import.load import FeedLoader, FileRowProgress, Progress
 from schedule_engine.gtfs_import.source import FeedSource
 from schedule_engine.models import Feed
 

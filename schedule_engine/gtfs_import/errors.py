@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Errors kept per feed: past these, more of the same add nothing a human can act on.
+MAX_ERRORS = 50
+
 
 @dataclass(frozen=True, slots=True)
 class FeedProblem:
@@ -30,3 +33,25 @@ class FeedInvalid(Exception):
     def __init__(self, problems: list[FeedProblem]):
         self.problems = problems
         super().__init__("\n".join(str(problem) for problem in problems))
+
+
+class Problems:
+    """The errors and warnings of one feed, with where each is (file, line, column)."""
+
+    def __init__(self) -> None:
+        self.errors: list[FeedProblem] = []
+        self.warnings: list[FeedProblem] = []
+
+    def error(self, file: str, line: int | None, column: str | None, reason: str) -> None:
+        self.add_error(FeedProblem(file, line, column, reason))
+
+    def add_error(self, problem: FeedProblem) -> None:
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(problem)
+
+    def warn(self, file: str, line: int | None, column: str | None, reason: str) -> None:
+        self.warnings.append(FeedProblem(file, line, column, reason))
+
+    def raise_if_errors(self) -> None:
+        if self.errors:
+            raise FeedInvalid(self.errors)

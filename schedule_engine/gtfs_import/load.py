@@ -1,48 +1,40 @@
-"""Validate one GTFS feed and COPY it into the tables of one `Feed` version.
+"""Load one GTFS feed into the tables of one `Feed` version: the stages, then COPY.
 
-`FeedLoader.load()` runs inside the caller's transaction (the import service):
-it reads the files in dependency order, checks formats and references as it
-streams, collects errors with their file, line and column and raises
-`FeedInvalid` at the end of the first file that had any, so the transaction
-rolls back and nothing of a broken feed is ever visible. Tolerated problems
-(a bad optional value, an unknown parent station) are kept as warnings.
-
-Derived while loading: each shape's cumulative metres (in a local projection
-around the shape), each stop time's metres along its trip's shape (projected
-and monotonic, computed once per stop pattern), missing intermediate times
-(interpolated by distance, else by stop index), and each trip's first
-departure and last arrival.
+`FeedLoader.load()` runs inside the caller's transaction (the import service): it
+reads the files in dependency order (`tables`), types each record's values (`parse`,
+`fields`), checks formats and references as it streams and the rules that span records
+(`validate`), derives the distances and missing times (`geometry`), and writes the rows
+with binary COPY (`bulk_copy`). Errors are collected with their file, line and column
+(`errors.Problems`) and `FeedInvalid` is raised at the end of the first file that had
+any, so the transaction rolls back and nothing of a broken feed is ever visible.
+Tolerated problems (a bad optional value, an unknown parent station) are kept as
+warnings. The only stage that imports Django (the models, the connection).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-import math
 import time
-import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
-from runs.domain.geometry import (
-    LocalProjection,
-    Polyline,
-    projection_around,
-    stop_distances_along,
-)
 from schedule_engine import models
 from schedule_engine.gtfs_import import fields as parse
+from schedule_engine.gtfs_import import validate
 from schedule_engine.gtfs_import.bulk_copy import copy_into
-from schedule_engine.gtfs_import.errors import FeedInvalid, FeedProblem, FieldError
-from schedule_engine.gtfs_import.source import FeedSource, Record, Table
-from schedule_engine.gtfs_import.tables import CALENDAR_FILES, TABLES, WEEKDAY_COLUMNS
+from schedule_engine.gtfs_import.errors import FeedInvalid, FeedProblem, Problems
+from schedule_engine.gtfs_import.geometry import (
+    PatternDistances,
+    ShapeGeometry,
+    filled_times,
+    shape_measured,
+)
+from schedule_engine.gtfs_import.parse import FieldReader, ParsedStopTime, parse_timezone
+from schedule_engine.gtfs_import.source import FeedSource, Table
+from schedule_engine.gtfs_import.tables import TABLES, WEEKDAY_COLUMNS
 
-MAX_ERRORS = 50
-# Distinct values a column reader remembers (times of day, sequences, flags repeat a lot).
-READER_MEMO_MAX = 200_000
 Progress = Callable[[str], None]
 # (file name, records read so far, share of its bytes read) → None, while a file loads
 FileRowProgress = Callable[[str, int, float], None]
@@ -77,8 +69,6 @@ TRIP_FIELDS = (
     "last_arrival_s",
     "stop_count",
 )
-# Stop location types that must have coordinates (GTFS: stops, stations, entrances).
-LOCATED_TYPES = (0, 1, 2)
 
 
 @dataclass
@@ -88,26 +78,6 @@ class LoadReport:
     timezone: str = ""
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
-
-
-@dataclass(slots=True)
-class _ParsedStopTime:
-    sequence: int
-    line: int
-    stop_id: str
-    arrival: int | None
-    departure: int | None
-    headsign: str
-    pickup: int
-    drop_off: int
-    timepoint: int | None
-    shape_dist: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Shape:
-    polyline: Polyline | None
-    projection: LocalProjection
 
 
 class FeedLoader:
@@ -122,107 +92,23 @@ class FeedLoader:
         self.feed_id = feed_id
         self.progress = progress or (lambda line: None)
         self.row_progress = row_progress
-        self.report = LoadReport()
-        self.errors: list[FeedProblem] = []
+        self.problems = Problems()
+        self.report = LoadReport(warnings=self.problems.warnings)
+        # The stages' verbs under short names: the table readers below use them per value.
+        self.error, self.warn = self.problems.error, self.problems.warn
+        self.raise_if_errors = self.problems.raise_if_errors
+        values = FieldReader(self.problems)
+        self.required, self.optional = values.required, values.optional
+        self.strict_optional, self.reader = values.strict_optional, values.column
         self.agency_ids: set[str] = set()
         self.stop_coords: dict[str, tuple[float, float] | None] = {}
         self.route_ids: set[str] = set()
         self.service_ids: set[str] = set()
         self.dates: list[dt.date] = []
-        self.shapes: dict[str, _Shape] = {}
+        self.shapes: dict[str, ShapeGeometry] = {}
         self.trips: dict[str, list] = {}
         self.trip_shape: dict[str, str] = {}
-        self.pattern_distances: dict[tuple[str, tuple[str, ...]], list[float] | None] = {}
-
-    # -- problems -------------------------------------------------------------------------
-    def error(self, file: str, line: int | None, column: str | None, reason: str) -> None:
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(FeedProblem(file, line, column, reason))
-
-    def warn(self, file: str, line: int | None, column: str | None, reason: str) -> None:
-        self.report.warnings.append(FeedProblem(file, line, column, reason))
-
-    def raise_if_errors(self) -> None:
-        if self.errors:
-            raise FeedInvalid(self.errors)
-
-    def required(self, table: Table, record: Record, column: str, parser=None):
-        """A required value, parsed; an error (and None) when empty or malformed."""
-        text = record[column]
-        if not text:
-            self.error(table.name, record.line, column, "required value is empty")
-            return None
-        if parser is None:
-            return text
-        try:
-            return parser(text)
-        except FieldError as problem:
-            self.error(table.name, record.line, column, str(problem))
-            return None
-
-    def optional(
-        self, table: Table, record: Record, column: str, parser, default=None, *, strict=False
-    ):
-        """An optional value. A malformed one is dropped with a warning, or, when ``strict``
-        (times, coordinates: present means it must be valid), reported as an error."""
-        text = record[column]
-        if not text:
-            return default
-        try:
-            return parser(text)
-        except FieldError as problem:
-            if strict:
-                self.error(table.name, record.line, column, str(problem))
-            else:
-                self.warn(table.name, record.line, column, f"{problem} (ignored)")
-            return default
-
-    def strict_optional(self, table: Table, record: Record, column: str, parser, default=None):
-        """An optional value that, when present, must be valid (times, coordinates)."""
-        return self.optional(table, record, column, parser, default, strict=True)
-
-    def reader(
-        self,
-        table: Table,
-        column: str,
-        parser,
-        *,
-        problem=None,
-        required: bool = False,
-        default=None,
-    ) -> Callable[[Record], Any]:
-        """A parser of one column for a large file, memoizing the values it has seen.
-
-        A malformed value is reported through ``problem`` (`error` or, by default,
-        `warn`, which drops it) and reads as ``default``; an empty one is an error
-        when ``required``.
-        """
-        index, name = table.index(column), table.name
-        report = problem or self.warn
-        seen: dict[str, Any] = {}
-
-        def read(record: Record):
-            text = record.values[index].strip()
-            value = seen.get(text, seen)
-            if value is not seen:
-                return value
-            if not text:
-                if required:
-                    self.error(name, record.line, column, "required value is empty")
-                    return None
-                value = default
-            else:
-                try:
-                    value = parser(text)
-                except FieldError as error:
-                    suffix = "" if report == self.error else " (ignored)"
-                    report(name, record.line, column, f"{error}{suffix}")
-                    return default
-            if len(seen) < READER_MEMO_MAX:
-                seen[text] = value
-            return value
-
-        return read
+        self.pattern_distances = PatternDistances(self.shapes, self.stop_coords)
 
     # -- driver ---------------------------------------------------------------------------
     def load(self) -> LoadReport:
@@ -247,12 +133,7 @@ class FeedLoader:
             with self.source.table(spec.name, on_rows) as table:
                 missing = table.missing(spec.required_columns)
                 if missing:
-                    raise FeedInvalid(
-                        [
-                            FeedProblem(spec.name, 1, column, "required column is missing")
-                            for column in missing
-                        ]
-                    )
+                    raise FeedInvalid(validate.missing_columns(spec.name, missing))
                 count = steps[spec.name](table)
             self.raise_if_errors()
             self.report.counts[spec.name] = count
@@ -262,20 +143,7 @@ class FeedLoader:
         return self.report
 
     def check_files(self) -> None:
-        problems = [
-            FeedProblem(spec.name, None, None, "required file is missing")
-            for spec in TABLES
-            if spec.required and not self.source.has(spec.name)
-        ]
-        if not any(self.source.has(name) for name in CALENDAR_FILES):
-            problems.append(
-                FeedProblem(
-                    "calendar.txt",
-                    None,
-                    None,
-                    "required file is missing (neither calendar.txt nor calendar_dates.txt)",
-                )
-            )
+        problems = validate.missing_files(self.source.has)
         if problems:
             raise FeedInvalid(problems)
 
@@ -300,7 +168,7 @@ class FeedLoader:
                 self.agency_ids.add(agency_id)
                 name = self.required(table, record, "agency_name")
                 url = self.required(table, record, "agency_url")
-                timezone = self.required(table, record, "agency_timezone", _parse_timezone)
+                timezone = self.required(table, record, "agency_timezone", parse_timezone)
                 if timezone:
                     timezones.add(timezone)
                 copy.write_row(
@@ -338,7 +206,7 @@ class FeedLoader:
             location_type = self.optional(
                 table, record, "location_type", lambda t: parse.parse_enum(t, range(5)), 0
             )
-            if location_type in LOCATED_TYPES:
+            if location_type in validate.LOCATED_TYPES:
                 lat = self.required(table, record, "stop_lat", parse.parse_latitude)
                 lon = self.required(table, record, "stop_lon", parse.parse_longitude)
             else:
@@ -552,29 +420,16 @@ class FeedLoader:
         ) as copy:
             for shape_id, shape_points in points.items():
                 shape_points.sort(key=lambda p: p[0])
-                for previous, point in itertools.pairwise(shape_points):
-                    if previous[0] == point[0]:
-                        self.error(
-                            table.name,
-                            point[4],
-                            "shape_pt_sequence",
-                            f"duplicate key (shape_id, shape_pt_sequence) "
-                            f"({shape_id!r}, {point[0]}), first at line {previous[4]}",
-                        )
-                if self.errors:
+                for problem in validate.duplicate_shape_points(table.name, shape_id, shape_points):
+                    self.problems.add_error(problem)
+                if self.problems.errors:
                     continue  # nothing more is written: the import will abort after this file
-                projection = projection_around([(p[1], p[2]) for p in shape_points])
-                xy = [projection.to_xy(p[1], p[2]) for p in shape_points]
-                cumulative = 0.0
-                for i, point in enumerate(shape_points):
-                    if i:
-                        cumulative += math.hypot(xy[i][0] - xy[i - 1][0], xy[i][1] - xy[i - 1][1])
+                cumulative, geometry = shape_measured([(p[1], p[2]) for p in shape_points])
+                for point, metres in zip(shape_points, cumulative, strict=True):
                     copy.write_row(
-                        (self.feed_id, shape_id, point[0], point[1], point[2], cumulative, point[3])
+                        (self.feed_id, shape_id, point[0], point[1], point[2], metres, point[3])
                     )
-                try:
-                    polyline = Polyline.from_xy(xy)
-                except ValueError:
+                if geometry.polyline is None:
                     self.warn(
                         table.name,
                         shape_points[0][4],
@@ -582,8 +437,7 @@ class FeedLoader:
                         f"shape {shape_id!r} has fewer than two distinct points "
                         "(no distances along it)",
                     )
-                    polyline = None
-                self.shapes[shape_id] = _Shape(polyline, projection)
+                self.shapes[shape_id] = geometry
         return count
 
     def load_trips(self, table: Table) -> int:
@@ -629,18 +483,18 @@ class FeedLoader:
         return len(self.trips)
 
     def load_stop_times(self, table: Table) -> int:
-        by_trip: dict[str, list[_ParsedStopTime]] = defaultdict(list)
+        by_trip: dict[str, list[ParsedStopTime]] = defaultdict(list)
         boarding = lambda t: parse.parse_enum(t, range(4))  # noqa: E731
         flag = lambda t: parse.parse_enum(t, (0, 1))  # noqa: E731
         sequence_of = self.reader(
             table,
             "stop_sequence",
             lambda t: parse.parse_int(t, minimum=0),
-            problem=self.error,
+            strict=True,
             required=True,
         )
-        arrival_of = self.reader(table, "arrival_time", parse.parse_time, problem=self.error)
-        departure_of = self.reader(table, "departure_time", parse.parse_time, problem=self.error)
+        arrival_of = self.reader(table, "arrival_time", parse.parse_time, strict=True)
+        departure_of = self.reader(table, "departure_time", parse.parse_time, strict=True)
         pickup_of = self.reader(table, "pickup_type", boarding, default=0)
         drop_off_of = self.reader(table, "drop_off_type", boarding, default=0)
         timepoint_of = self.reader(table, "timepoint", flag)
@@ -669,7 +523,7 @@ class FeedLoader:
                     f"unknown stop {stop_id!r}" if stop_id else "required value is empty",
                 )
             by_trip[trip_id].append(
-                _ParsedStopTime(
+                ParsedStopTime(
                     sequence_of(record),
                     record.line,
                     stop_id,
@@ -696,30 +550,15 @@ class FeedLoader:
                 copy.write_row(row)
         return count
 
-    def finish_trip(self, table: Table, trip_id: str, stop_times: list[_ParsedStopTime]):
+    def finish_trip(self, table: Table, trip_id: str, stop_times: list[ParsedStopTime]):
         """Order a trip's stop times, fill its times and distances; yield its COPY rows."""
         stop_times.sort(key=lambda s: s.sequence)
-        for previous, current in itertools.pairwise(stop_times):
-            if previous.sequence == current.sequence:
-                self.error(
-                    table.name,
-                    current.line,
-                    "stop_sequence",
-                    f"duplicate key (trip_id, stop_sequence) ({trip_id!r}, "
-                    f"{current.sequence}), first at line {previous.line}",
-                )
-                return
-        for end in (stop_times[0], stop_times[-1]):
-            if end.arrival is None and end.departure is None:
-                self.error(
-                    table.name,
-                    end.line,
-                    "arrival_time",
-                    "required at the first and last stop of a trip",
-                )
-                return
+        problem = validate.trip_stop_times_problem(table.name, trip_id, stop_times)
+        if problem is not None:
+            self.problems.add_error(problem)
+            return
         distances = self.distances_for(trip_id, stop_times)
-        arrivals, departures, exact = _filled_times(stop_times, distances)
+        arrivals, departures, exact = filled_times(stop_times, distances)
         trip_row = self.trips[trip_id]
         trip_row[11], trip_row[12], trip_row[13] = departures[0], arrivals[-1], len(stop_times)
         feed_id = self.feed_id
@@ -740,21 +579,12 @@ class FeedLoader:
                 distances[i] if distances else None,
             )
 
-    def distances_for(self, trip_id: str, stop_times: list[_ParsedStopTime]) -> list[float] | None:
-        """Metres along the trip's shape per stop, computed once per (shape, stop pattern)."""
+    def distances_for(self, trip_id: str, stop_times: list[ParsedStopTime]) -> list[float] | None:
+        """Metres along the trip's shape per stop (None: the trip has no usable shape)."""
         shape_id = self.trip_shape.get(trip_id)
         if not shape_id:
             return None
-        pattern = (shape_id, tuple(s.stop_id for s in stop_times))
-        if pattern not in self.pattern_distances:
-            shape = self.shapes[shape_id]
-            coords = [self.stop_coords.get(stop_id) for stop_id in pattern[1]]
-            if shape.polyline is None or any(c is None for c in coords):
-                self.pattern_distances[pattern] = None
-            else:
-                xy = [shape.projection.to_xy(lat, lon) for lat, lon in coords]
-                self.pattern_distances[pattern] = stop_distances_along(shape.polyline, xy)
-        return self.pattern_distances[pattern]
+        return self.pattern_distances.along(shape_id, tuple(s.stop_id for s in stop_times))
 
     def load_frequencies(self, table: Table) -> int:
         count = 0
@@ -792,34 +622,3 @@ class FeedLoader:
             if start and end:
                 self.report.valid_from, self.report.valid_until = start, end
         return count
-
-
-def _parse_timezone(text: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(text)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise FieldError(f"unknown time zone {text!r}") from None
-    return text
-
-
-def _filled_times(
-    stop_times: list[_ParsedStopTime], distances: list[float] | None
-) -> tuple[list[int], list[int], list[bool]]:
-    """Arrival and departure per stop, gaps interpolated; and which ones the feed gave."""
-    arrivals: list[int | None] = []
-    departures: list[int | None] = []
-    for s in stop_times:
-        arrival = s.arrival if s.arrival is not None else s.departure
-        departure = s.departure if s.departure is not None else s.arrival
-        arrivals.append(arrival)
-        departures.append(departure)
-    exact = [a is not None for a in arrivals]
-    position = distances if distances else list(range(len(stop_times)))
-    known = [i for i, a in enumerate(arrivals) if a is not None]
-    for left, right in itertools.pairwise(known):
-        span = position[right] - position[left]
-        for i in range(left + 1, right):
-            share = (position[i] - position[left]) / span if span else (i - left) / (right - left)
-            value = round(departures[left] + share * (arrivals[right] - departures[left]))
-            arrivals[i] = departures[i] = value
-    return arrivals, departures, exact  # type: ignore[return-value]
