@@ -5,7 +5,7 @@ schedule tables, then imports the feed (with activation) in a fresh child
 process per run, so the peak resident memory is the import's own (Django
 included), not the migrations'. The feed is deleted between runs (an identical
 feed would otherwise be skipped by its content hash). Prints each run and the
-median; the targets are ≤ 20 s and ≤ 500 MB (issue 4).
+median; the targets are ≤ 20 s and ≤ 500 MB (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -211,7 +211,7 @@ def _announce(run: Run, decision: Decision) -> None:
 
 
 def process_event(run_id, event: RunEvent, payload: Mapping | None, actor: Actor) -> EventOutcome:
-    """Positional spelling of ``run_event_apply`` (the name DESIGN.md uses)."""
+    """Positional spelling of ``run_event_apply`` (DESIGN.md names neither; tests call this)."""
     return run_event_apply(run_id=run_id, event=event, details=payload, actor=actor)
 
 
