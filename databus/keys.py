@@ -35,7 +35,7 @@ def ingest_session_filters(client_id: str) -> str:
 
 # String: when hot state was last rebuilt from PostgreSQL (epoch s). Written only by a
 # completed rebuild, so its absence means Redis lost its data (or was never rebuilt) and
-# workers rebuild (runs.services.hot_state_rebuild, realtime_engine.hot_state_watch).
+# workers rebuild (realtime_engine.hot_state_rebuild, realtime_engine.hot_state_watch).
 HOT_STATE_EPOCH = "hot_state:epoch"
 # String with a TTL: the token of the rebuild under way, so workers rebuild one at a time.
 HOT_STATE_REBUILD_LOCK = "hot_state:rebuild_lock"

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from databus.redis import get_redis
-from runs.services.hot_state_rebuild import RebuildReport, hot_state_epoch, hot_state_rebuild
+from realtime_engine.hot_state_rebuild import RebuildReport, hot_state_epoch, hot_state_rebuild
 
 logger = logging.getLogger(__name__)
 

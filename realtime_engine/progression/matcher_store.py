@@ -3,7 +3,7 @@
 Per run: ``run:{rid}:progression`` (``MatchState``'s fields, with ``REVISION`` and
 ``REPLAY_FROM`` beside them), the fix log ``:fixes`` and the checkpoints ``:checkpoints``
 (sorted sets by timestamp, members encoded here), and the values published with it.
-Read by ``matching``, written by ``matcher_write``; ``runs.services.hot_state_rebuild``
+Read by ``matching``, written by ``matcher_write``; ``realtime_engine.hot_state_rebuild``
 writes a resumed state with the same TTL. No I/O.
 """
 

@@ -21,6 +21,7 @@ import pytest
 from google.transit import gtfs_realtime_pb2 as rt
 
 from databus import keys
+from realtime_engine.hot_state_rebuild import hot_state_epoch
 from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
 from realtime_engine.models import StopEvent
 from realtime_engine.tests.mqtt_support import publish
@@ -28,7 +29,6 @@ from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.roles import ActorRole
 from runs.models import Company, Run, RunLifecycleTransition, Vehicle
 from runs.services.actors import Actor
-from runs.services.hot_state_rebuild import hot_state_epoch
 from runs.services.lifecycle import run_create, run_event_apply
 from runs.tests.domain_values import STOPS
 from runs.tests.fixtures.feed import TIMEZONE, write_feed

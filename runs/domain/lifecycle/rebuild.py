@@ -1,6 +1,6 @@
 """Which lifecycle actions re-create a run's hot state from its stored state alone.
 
-After Redis lost its data (``runs.services.hot_state_rebuild``) every run that still
+After Redis lost its data (``realtime_engine.hot_state_rebuild``) every run that still
 has hot state is re-projected by performing, from its row, the actions that the
 transitions leading to its state performed: the same functions, so a rebuilt run is
 indistinguishable from one that never lost anything. No event is applied and no

@@ -16,6 +16,8 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
 from databus import keys
+from realtime_engine import hot_state_rebuild as rebuild
+from realtime_engine.hot_state_rebuild import hot_state_epoch, hot_state_rebuild
 from realtime_engine.models import StopEvent as StopEventRow
 from realtime_engine.scans import plan_scan, stale_runs_read
 from runs.domain.lifecycle.events import RunEvent
@@ -23,14 +25,18 @@ from runs.domain.lifecycle.states import RunState
 from runs.domain.progression.state import MatchState
 from runs.domain.telemetry import stop_time_updates as updates_contract
 from runs.models import Run, RunLifecycleTransition, Vehicle
-from runs.services import hot_state_rebuild as rebuild
 from runs.services.actors import actor_for_user
-from runs.services.hot_state_rebuild import hot_state_epoch, hot_state_rebuild
 from runs.services.lifecycle import run_event_apply
 from runs.services.thresholds import thresholds_get
 from runs.tests.fixtures.runs import new_run, walk_to
 from runs.tests.test_lifecycle_service import redis_contents
 from schedule_engine.selectors import trip_geometry_get
+
+pytest_plugins = [
+    "runs.tests.fixtures.feed",
+    "runs.tests.fixtures.people",
+    "runs.tests.fixtures.runs",
+]
 
 # Written by ingest, not by lifecycle actions: the rebuild does not bring these back as they were.
 NOT_REBUILT = ("vehicle:*:position",)

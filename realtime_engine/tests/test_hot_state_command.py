@@ -11,6 +11,12 @@ from databus import keys
 from databus.metrics import REGISTRY
 from runs.domain.lifecycle.states import RunState
 
+pytest_plugins = [
+    "runs.tests.fixtures.feed",
+    "runs.tests.fixtures.people",
+    "runs.tests.fixtures.runs",
+]
+
 METRIC = "databus_hot_state_rebuilds_total"
 
 

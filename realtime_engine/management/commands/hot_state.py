@@ -1,6 +1,6 @@
 """``manage.py hot_state rebuild|check``: rebuild hot state from PostgreSQL, or say if it is whole.
 
-``rebuild`` re-creates every live run's hot state (``runs.services.hot_state_rebuild``;
+``rebuild`` re-creates every live run's hot state (``realtime_engine.hot_state_rebuild``;
 workers do it by themselves when the epoch marker is missing) and sets the marker.
 ``check`` exits 0 when the marker is present and 1 when it is missing (Redis lost its
 data and no rebuild has run since).
@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from databus import keys
 from databus.redis import get_redis
-from runs.services.hot_state_rebuild import hot_state_epoch, hot_state_rebuild
+from realtime_engine.hot_state_rebuild import hot_state_epoch, hot_state_rebuild
 
 
 class Command(BaseCommand):

@@ -19,6 +19,11 @@ Safe beside live ingest and a second rebuilder:
   lock is still held at the end (a Redis that lost its data during the rebuild lost the
   lock too, and the next check rebuilds again).
 A handful of queries and one MULTI/EXEC per ``CHUNK`` runs, whatever the fleet size.
+
+It lives in ``realtime_engine`` because it brings back what several apps write: the
+runs' hot state (``runs.services.hot_state``), the matcher's state from this app's stop
+events (``realtime_engine.progression``) and the trips' geometry (``schedule_engine``);
+only the top layer may import all of them.
 """
 
 from __future__ import annotations
