@@ -9,6 +9,7 @@ Pure planning (no Django, Redis or MQTT; deterministic given a seed and a clock 
 - ``clock``: simulated seconds → wall time, message timestamps and reported speeds;
 - ``messages``: the MQTT payloads of the ingress contract (DESIGN.md).
 
-I/O: ``runner`` (fleet records, lifecycle service calls, the MQTT publisher, the tick
-loop) and ``publisher``; the command ``realtime_engine/management/commands/simulate.py``.
+I/O: ``runner`` (fleet records and runs through ``runs.services``, the tick loop) and
+``publisher`` (the one MQTT telemetry publisher, the AVL replay's too); the command
+``realtime_engine/management/commands/simulate.py``.
 """
