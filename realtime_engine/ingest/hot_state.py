@@ -21,7 +21,9 @@ from runs.domain.telemetry import occupancy, position
 # KEYS: runs:last_seen, then per position (hash key, current_run key), then per occupancy
 # (hash key). ARGV: n_positions, n_occupancies, then per value: timestamp, n_fields,
 # field/value pairs. Returns one flag per value, positions first: 1 written, 0 older.
-_COMPARE_AND_SET = """
+# The field compared is the contracts' (one script serves both records).
+assert occupancy.TIMESTAMP == position.TIMESTAMP
+_COMPARE_AND_SET = f"local TIMESTAMP = '{position.TIMESTAMP}'" + """
 local n_positions = tonumber(ARGV[1])
 local n_occupancies = tonumber(ARGV[2])
 local applied = {}
@@ -30,7 +32,7 @@ local a = 3
 local function write(key)
   local ts = tonumber(ARGV[a])
   local n = tonumber(ARGV[a + 1])
-  local stored = tonumber(redis.call('HGET', key, 'timestamp'))
+  local stored = tonumber(redis.call('HGET', key, TIMESTAMP))
   local fresh = stored == nil or ts >= stored
   if fresh then
     redis.call('DEL', key)

@@ -48,6 +48,7 @@ from realtime_engine.ws.messages import (
     encode,
     vehicle_update,
 )
+from runs.domain.projections import run as run_projection
 from runs.domain.telemetry.occupancy import Occupancy
 from runs.domain.telemetry.position import Position
 from runs.domain.telemetry.vehicle_stop_status import VehicleStopStatus
@@ -184,7 +185,7 @@ class LivePublisher:
                 self._route_of_run.clear()
             pipe = client.pipeline(transaction=False)
             for rid in unknown:
-                pipe.hget(keys.run(rid), "route_id")
+                pipe.hget(keys.run(rid), run_projection.ROUTE_ID)
             for rid, route_id in zip(unknown, pipe.execute(), strict=True):
                 if route_id:  # a run without a projection yet is looked up again next time
                     self._route_of_run[rid] = route_id
