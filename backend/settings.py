@@ -70,8 +70,13 @@ try:
     DLQ_MAXLEN = env.env_int("DLQ_MAXLEN", 100_000, minimum=100)
     WORKER_METRICS_PORT = env.env_int("WORKER_METRICS_PORT", 9808, minimum=0)
     FEED_BUILD_INTERVAL_S = env.env_int("FEED_BUILD_INTERVAL_S", 15, minimum=1)
+    # A vehicle not heard from for this long (parked, switched off) leaves VehiclePositions:
+    # long enough to carry it through a short data gap with its last-known position
+    # (Google's guidance), short enough that a parked bus does not linger on trip planners'
+    # maps (GTFS-RT best practices ask for data no older than 90 s).
     FEED_VEHICLE_MAX_AGE_S = env.env_int("FEED_VEHICLE_MAX_AGE_S", 300, minimum=1)
-    # Stop time updates computed longer ago than this are not published (matching stopped).
+    # Stop time updates computed longer ago than this are not published: the progression
+    # producer rewrites them on every matched position, so older ones mean matching stopped.
     FEED_STOP_TIME_UPDATE_MAX_AGE_S = env.env_int("FEED_STOP_TIME_UPDATE_MAX_AGE_S", 120, minimum=1)
     # A cancelled trip stays in TripUpdates until its scheduled end plus this (its date only).
     CANCELED_TRIP_PUBLISH_MARGIN_S = env.env_int("CANCELED_TRIP_PUBLISH_MARGIN_S", 3600, minimum=0)

@@ -134,6 +134,8 @@ def redis_server_cpu_s(client) -> float:
 
 
 def measure() -> None:
+    from django.conf import settings
+
     from databus.redis import get_redis
     from schedule_engine.feeds.builders import build_trip_updates, build_vehicle_positions
     from schedule_engine.feeds.hot_state import feed_inputs_assemble, hot_state_read
@@ -153,7 +155,14 @@ def measure() -> None:
         server_cpu_before = redis_server_cpu_s(client)
         read, hot = timed(lambda: hot_state_read(client, now=now))
         read_server_cpu = (redis_server_cpu_s(client) - server_cpu_before) / REPEATS
-        assemble, inputs = timed(lambda: feed_inputs_assemble(hot, now=now))
+        assemble, inputs = timed(
+            lambda: feed_inputs_assemble(
+                hot,
+                now=now,
+                vehicle_max_age_s=settings.FEED_VEHICLE_MAX_AGE_S,
+                stop_time_update_max_age_s=settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S,
+            )
+        )
         vp, _ = timed(lambda: build_vehicle_positions(inputs.vehicles, now=now).SerializeToString())
         tu, _ = timed(lambda: build_trip_updates(inputs.trips, now=now).SerializeToString())
     sizes = {name: len(feed_get(client, name).payload) for name in FeedName}

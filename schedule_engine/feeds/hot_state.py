@@ -67,16 +67,6 @@ from schedule_engine.feeds.snapshots import (
     WheelchairAccessible,
 )
 
-# A vehicle not heard from for this long (parked, switched off) leaves VehiclePositions.
-# Long enough to carry a vehicle through a short data gap with its last-known position
-# (Google's guidance), short enough that a parked bus does not linger on trip planners'
-# maps; GTFS-RT best practices ask for data no older than 90 s.
-POSITION_MAX_AGE_S = 300
-# Stop time updates computed from a position older than this are not published (setting
-# FEED_STOP_TIME_UPDATE_MAX_AGE_S): the progression producer rewrites them on every matched
-# position, so older ones mean matching has stopped, not that the bus is on time.
-STOP_TIME_UPDATE_MAX_AGE_S = 120
-
 # Hashes fetched per server-side script call: bounds how long one call blocks Redis.
 HASHES_PER_CALL = 1000
 SCAN_COUNT = 5000
@@ -223,8 +213,8 @@ def feed_inputs_assemble(
     hot: FleetHotState,
     *,
     now: int,
-    vehicle_max_age_s: float = POSITION_MAX_AGE_S,
-    stop_time_update_max_age_s: float = STOP_TIME_UPDATE_MAX_AGE_S,
+    vehicle_max_age_s: float,
+    stop_time_update_max_age_s: float,
     on_skip: SkipHandler | None = None,
 ) -> FeedInputs:
     """The VehiclePositions and TripUpdates entities the hot state says to publish.

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from django.conf import settings
+
 from databus import keys
 from runs.domain.telemetry import occupancy, position, stop_time_updates, trip
 from schedule_engine.feeds.hot_state import (
-    POSITION_MAX_AGE_S,
-    STOP_TIME_UPDATE_MAX_AGE_S,
     FleetHotState,
     RunHotState,
     VehicleHotState,
@@ -27,6 +27,15 @@ from schedule_engine.feeds.snapshots import (
 from schedule_engine.feeds.tests.fleet_hot_state import TRIP_101, write_fleet
 
 NOW = 1_795_000_000
+
+
+def assemble(hot: FleetHotState, **options):
+    """``feed_inputs_assemble`` with the limits the feed build passes (the settings')."""
+    limits = {
+        "vehicle_max_age_s": settings.FEED_VEHICLE_MAX_AGE_S,
+        "stop_time_update_max_age_s": settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S,
+    }
+    return feed_inputs_assemble(hot, **{**limits, **options})
 
 
 def position_fields(at: int) -> dict[str, str]:
@@ -53,7 +62,7 @@ def run_hot_state(run_id: str, *, updates: bool = True, vehicle_id: str = "v") -
 def test_the_standard_fleet_is_read_and_assembled_into_both_feeds(redis_client):
     fleet = write_fleet(redis_client, NOW)
 
-    inputs = feed_inputs_assemble(hot_state_read(redis_client, now=NOW), now=NOW)
+    inputs = assemble(hot_state_read(redis_client, now=NOW), now=NOW)
 
     by_vehicle = {entity.vehicle.vehicle_id: entity for entity in inputs.vehicles}
     assert set(by_vehicle) == {fleet.vehicle_on_run, fleet.vehicle_without_run}
@@ -100,14 +109,14 @@ def test_a_cancellation_past_its_score_is_dropped_from_the_set(redis_client):
 
 
 def test_an_empty_hot_state_gives_empty_feeds(redis_client):
-    inputs = feed_inputs_assemble(hot_state_read(redis_client, now=NOW), now=NOW)
+    inputs = assemble(hot_state_read(redis_client, now=NOW), now=NOW)
     assert inputs.vehicles == () and inputs.trips == ()
 
 
 def test_a_vehicle_without_a_run_is_in_vehicle_positions_only():
     hot = FleetHotState(vehicles=(VehicleHotState("v", position_fields(NOW - 5)),))
 
-    inputs = feed_inputs_assemble(hot, now=NOW)
+    inputs = assemble(hot, now=NOW)
 
     assert [e.vehicle.vehicle_id for e in inputs.vehicles] == ["v"]
     assert inputs.vehicles[0].trip is None and inputs.vehicles[0].run_id is None
@@ -121,7 +130,7 @@ def test_a_tracking_run_not_yet_in_progress_has_its_trip_but_no_trip_update():
         tracking=frozenset({"7"}),
     )
 
-    inputs = feed_inputs_assemble(hot, now=NOW)
+    inputs = assemble(hot, now=NOW)
 
     assert inputs.vehicles[0].trip.trip_id == "T-101"
     assert inputs.trips == ()
@@ -132,7 +141,7 @@ def test_a_claim_by_a_run_that_is_not_active_does_not_attach_its_trip():
         vehicles=(VehicleHotState("v", position_fields(NOW - 5), current_run="7"),),
         runs={},
     )
-    assert feed_inputs_assemble(hot, now=NOW).vehicles[0].trip is None
+    assert assemble(hot, now=NOW).vehicles[0].trip is None
 
 
 def test_an_in_progress_run_without_predictions_is_left_out_of_trip_updates():
@@ -143,7 +152,7 @@ def test_an_in_progress_run_without_predictions_is_left_out_of_trip_updates():
         in_progress=frozenset({"7"}),
     )
 
-    inputs = feed_inputs_assemble(hot, now=NOW)
+    inputs = assemble(hot, now=NOW)
 
     assert inputs.vehicles[0].run_id == "7"
     assert inputs.trips == ()
@@ -152,14 +161,14 @@ def test_an_in_progress_run_without_predictions_is_left_out_of_trip_updates():
 def test_a_vehicle_silent_for_longer_than_the_limit_leaves_vehicle_positions():
     hot = FleetHotState(
         vehicles=(
-            VehicleHotState("old", position_fields(NOW - POSITION_MAX_AGE_S - 1)),
-            VehicleHotState("recent", position_fields(NOW - POSITION_MAX_AGE_S)),
+            VehicleHotState("old", position_fields(NOW - settings.FEED_VEHICLE_MAX_AGE_S - 1)),
+            VehicleHotState("recent", position_fields(NOW - settings.FEED_VEHICLE_MAX_AGE_S)),
             VehicleHotState("unreadable", {"latitude": "north"}),
         )
     )
-    assert [e.vehicle.vehicle_id for e in feed_inputs_assemble(hot, now=NOW).vehicles] == ["recent"]
+    assert [e.vehicle.vehicle_id for e in assemble(hot, now=NOW).vehicles] == ["recent"]
     # The operator's setting (FEED_VEHICLE_MAX_AGE_S) moves the limit.
-    strict = feed_inputs_assemble(hot, now=NOW, vehicle_max_age_s=90)
+    strict = assemble(hot, now=NOW, vehicle_max_age_s=90)
     assert strict.vehicles == ()
 
 
@@ -172,7 +181,7 @@ def test_entity_timestamps_never_pass_the_build_time():
         in_progress=frozenset({"7"}),
     )
 
-    inputs = feed_inputs_assemble(hot, now=NOW - 40)
+    inputs = assemble(hot, now=NOW - 40)
 
     assert inputs.vehicles[0].position.timestamp == NOW - 40
     assert inputs.trips[0].timestamp == NOW - 40
@@ -192,7 +201,7 @@ def test_a_trip_missing_a_descriptor_field_is_not_published_as_a_trip():
         in_progress=frozenset({"7"}),
     )
 
-    inputs = feed_inputs_assemble(hot, now=NOW)
+    inputs = assemble(hot, now=NOW)
 
     assert inputs.vehicles[0].trip is None
     assert inputs.trips == ()
@@ -211,17 +220,17 @@ def test_stop_time_updates_older_than_the_bound_are_not_published():
     # Matching stopped (a database outage): the last predictions must not be served
     # under a fresh header.
     fresh = replace(
-        run_hot_state("7"), stop_time_updates=updates_fields(NOW - STOP_TIME_UPDATE_MAX_AGE_S)
+        run_hot_state("7"),
+        stop_time_updates=updates_fields(NOW - settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S),
     )
     stale = replace(
-        run_hot_state("7"), stop_time_updates=updates_fields(NOW - STOP_TIME_UPDATE_MAX_AGE_S - 1)
+        run_hot_state("7"),
+        stop_time_updates=updates_fields(NOW - settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S - 1),
     )
     skipped: list[EntitySkip] = []
 
-    assert [e.run_id for e in feed_inputs_assemble(in_progress_fleet(fresh), now=NOW).trips] == [
-        "7"
-    ]
-    inputs = feed_inputs_assemble(in_progress_fleet(stale), now=NOW, on_skip=skipped.append)
+    assert [e.run_id for e in assemble(in_progress_fleet(fresh), now=NOW).trips] == ["7"]
+    inputs = assemble(in_progress_fleet(stale), now=NOW, on_skip=skipped.append)
 
     assert inputs.trips == ()
     assert inputs.vehicles[0].run_id == "7"  # the vehicle is still where it is
@@ -231,10 +240,8 @@ def test_stop_time_updates_older_than_the_bound_are_not_published():
         keys.run_stop_time_updates("7"),
         HotStateSkip.STALE_STOP_TIME_UPDATES,
     )
-    # The operator's setting (FEED_STOP_TIME_UPDATE_MAX_AGE_S) moves the bound.
-    lenient = feed_inputs_assemble(
-        in_progress_fleet(stale), now=NOW, stop_time_update_max_age_s=600
-    )
+    # The operator's setting (FEED_settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S) moves the bound.
+    lenient = assemble(in_progress_fleet(stale), now=NOW, stop_time_update_max_age_s=600)
     assert [e.run_id for e in lenient.trips] == ["7"]
 
 
@@ -263,7 +270,7 @@ def test_each_unusable_record_is_reported_with_its_key_and_the_rest_assembled():
     )
     skipped: list[EntitySkip] = []
 
-    inputs = feed_inputs_assemble(hot, now=NOW, on_skip=skipped.append)
+    inputs = assemble(hot, now=NOW, on_skip=skipped.append)
 
     by_vehicle = {e.vehicle.vehicle_id: e for e in inputs.vehicles}
     assert set(by_vehicle) == {"good", "fast", "loaded"}
@@ -280,7 +287,7 @@ def test_each_unusable_record_is_reported_with_its_key_and_the_rest_assembled():
     }
     # Nothing is reported for records that are simply absent (no occupancy, no predictions).
     assert (
-        feed_inputs_assemble(
+        assemble(
             in_progress_fleet(run_hot_state("7", updates=False)), now=NOW, on_skip=skipped.append
         ).trips
         == ()
