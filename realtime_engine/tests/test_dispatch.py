@@ -18,9 +18,9 @@ from realtime_engine.ingest.service import BATCH_OBSERVERS
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
 from runs.domain.telemetry.position import Position
+from runs.domain.tests.domain_values import STOPS
 from runs.models import RunLifecycleTransition
 from runs.tasks import run_event_detected
-from runs.tests.domain_values import STOPS
 from runs.tests.fixtures.runs import write_progress_to_terminal
 
 pytest_plugins = [

@@ -27,10 +27,10 @@ from realtime_engine.models import StopEvent
 from realtime_engine.tests.mqtt_support import publish
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.roles import ActorRole
+from runs.domain.tests.domain_values import STOPS
 from runs.models import Company, Run, RunLifecycleTransition, Vehicle
 from runs.services.actors import Actor
 from runs.services.lifecycle import run_create, run_event_apply
-from runs.tests.domain_values import STOPS
 from runs.tests.fixtures.feed import TIMEZONE, write_feed
 from schedule_engine.feeds.store import FeedName, feed_get
 from tests.support.processes import wait_for

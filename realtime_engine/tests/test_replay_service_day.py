@@ -16,8 +16,8 @@ from google.transit import gtfs_realtime_pb2 as rt
 from databus.env import parse_mqtt_url
 from databus.redis import get_redis
 from realtime_engine.tests.test_worker import ingest_env, wait_subscribed
+from runs.domain.tests.domain_values import STOPS
 from runs.models import Run
-from runs.tests.domain_values import STOPS
 from runs.tests.fixtures.feed import TIMEZONE, write_feed
 from schedule_engine.feeds.store import FeedName, feed_get
 from schedule_engine.service_days import service_day_origin

@@ -7,8 +7,8 @@ from databus.celery import app
 from realtime_engine.tasks import scan_stale_runs
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
+from runs.domain.tests.domain_values import STOPS
 from runs.tasks import run_event_detected
-from runs.tests.domain_values import STOPS
 from runs.tests.fixtures.runs import write_position
 
 pytest_plugins = [

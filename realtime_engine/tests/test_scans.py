@@ -7,9 +7,9 @@ from realtime_engine.scans import scan_stale_runs
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
 from runs.domain.lifecycle.thresholds import Thresholds
+from runs.domain.tests.domain_values import STOPS
 from runs.models import RunLifecycleTransition
 from runs.tasks import run_event_detected
-from runs.tests.domain_values import STOPS
 from runs.tests.fixtures.runs import write_position
 
 pytest_plugins = [

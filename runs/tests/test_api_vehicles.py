@@ -6,7 +6,7 @@ import pytest
 
 from databus import keys
 from runs.domain.telemetry import occupancy as occupancy_contract
-from runs.tests.domain_values import STOPS
+from runs.domain.tests.domain_values import STOPS
 
 pytestmark = pytest.mark.usefixtures("redis_client")
 

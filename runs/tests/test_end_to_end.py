@@ -15,8 +15,8 @@ import pytest
 
 from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
 from realtime_engine.tests.mqtt_support import publish
+from runs.domain.tests.domain_values import STOPS
 from runs.models import Run
-from runs.tests.domain_values import STOPS
 from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -8,7 +8,7 @@ from runs.domain.lifecycle.guards import GUARDS, Guard
 from runs.domain.lifecycle.roles import ActorRole
 from runs.domain.lifecycle.snapshot import ClaimHolders
 from runs.domain.lifecycle.states import RunState
-from runs.tests.domain_values import NOW, STOPS, at_terminal, context, position, snapshot
+from runs.domain.tests.domain_values import NOW, STOPS, at_terminal, context, position, snapshot
 
 S = RunState.IN_PROGRESS
 FAR_BEFORE_TERMINAL = position(STOPS[2][1], STOPS[2][2], speed=0.0)

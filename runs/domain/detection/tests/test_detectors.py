@@ -19,7 +19,13 @@ from runs.domain.lifecycle.thresholds import (
     TRACKING_GRACE_S,
     Thresholds,
 )
-from runs.tests.domain_values import NOW, STOPS, at_terminal, position, straight_trip_geometry
+from runs.domain.tests.domain_values import (
+    NOW,
+    STOPS,
+    at_terminal,
+    position,
+    straight_trip_geometry,
+)
 
 GEOMETRY = straight_trip_geometry()
 

@@ -26,7 +26,7 @@ from runs.domain.progression.state import MatchState
 from runs.domain.progression.status import Phase
 from runs.domain.progression.stop_events import EventSource, StopEvent
 from runs.domain.telemetry import stop_time_updates as updates_contract
-from runs.tests.domain_values import NOW, STOPS, straight_trip_geometry
+from runs.domain.tests.domain_values import NOW, STOPS, straight_trip_geometry
 
 A = Action
 # What each action leaves behind, as facts about the run's hot state (metadata is left

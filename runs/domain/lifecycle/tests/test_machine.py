@@ -13,7 +13,7 @@ from runs.domain.lifecycle.roles import ActorRole
 from runs.domain.lifecycle.snapshot import ClaimHolders
 from runs.domain.lifecycle.states import RunState
 from runs.domain.lifecycle.table import TRANSITION_BY_KEY, TRANSITIONS, Transition
-from runs.tests.domain_values import NOW, at_terminal, context, snapshot
+from runs.domain.tests.domain_values import NOW, at_terminal, context, snapshot
 
 ALL_PAIRS = list(itertools.product(RunState, RunEvent))
 
