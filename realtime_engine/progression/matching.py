@@ -39,13 +39,19 @@ from runs.domain.progression.matching import Fix, MatchStep
 from runs.domain.progression.ordering import MatchPlan, match_fixes, plan_matching
 from runs.domain.progression.state import MatchState
 from runs.domain.progression.stop_events import StopEvent
+from runs.domain.projections import run as run_projection
 from runs.domain.telemetry import stop_time_updates as updates_contract
 from runs.domain.telemetry.position import Position
 from schedule_engine.selectors import trip_geometry_get
 
 # Tracking: the vehicle may still be laying over (the pre-trip state); In Progress: on its trip.
 MATCHED_STATES = frozenset({RunState.TRACKING.value, RunState.IN_PROGRESS.value})
-RUN_FIELDS = ("run_lifecycle_state", "trip_id", "start_date", "start_time")
+RUN_FIELDS = (
+    run_projection.RUN_LIFECYCLE_STATE,
+    run_projection.TRIP_ID,
+    run_projection.START_DATE,
+    run_projection.START_TIME,
+)
 
 FIXES_DROPPED = Counter(
     "databus_progression_fixes_dropped_total",
