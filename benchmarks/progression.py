@@ -38,11 +38,11 @@ from runs.domain.progression.config import WMATA, ProgressionConfig
 from runs.domain.progression.matching import Fix, MatchStep, match_position
 from runs.domain.progression.state import MatchState
 from runs.domain.progression.status import Phase
+from runs.domain.telemetry.vehicle_stop_status import StopStatusCode
 from schedule_engine.feeds.snapshots import (
     OccupancySnapshot,
     OccupancyStatus,
     PositionSnapshot,
-    StopStatus,
     StopStatusSnapshot,
     StopTimeUpdateSnapshot,
     TripEntity,
@@ -200,7 +200,7 @@ def feed_entities_at(
             f"{run.vehicle_id}:{run.trip_id}",
             trip_snapshot,
             StopStatusSnapshot(
-                progress.stop_sequence, progress.stop_id, StopStatus(progress.status.value)
+                progress.stop_sequence, progress.stop_id, StopStatusCode(progress.status.value)
             )
             if on_route
             else None,
@@ -483,7 +483,7 @@ def synthetic_entities(count: int) -> tuple[list[VehicleEntity], list[TripEntity
                 PositionSnapshot(38.9 + i * 1e-5, -77.0, 1_771_257_600, 90.0, 8.0),
                 f"run-{i}",
                 trip,
-                StopStatusSnapshot(10, "7752", StopStatus.IN_TRANSIT_TO),
+                StopStatusSnapshot(10, "7752", StopStatusCode.IN_TRANSIT_TO),
                 OccupancySnapshot(OccupancyStatus.MANY_SEATS_AVAILABLE, 15),
             )
         )

@@ -57,7 +57,6 @@ from schedule_engine.feeds.snapshots import (
     OccupancySnapshot,
     OccupancyStatus,
     PositionSnapshot,
-    StopStatus,
     StopStatusSnapshot,
     StopTimeUpdateSnapshot,
     TripEntity,
@@ -362,7 +361,7 @@ def _stop_status(reader: RecordReader, run: RunHotState) -> StopStatusSnapshot |
     return StopStatusSnapshot(
         current_stop_sequence=status.current_stop_sequence,
         stop_id=status.stop_id,
-        status=StopStatus(status.current_status.value),
+        status=status.current_status,
     )
 
 

@@ -5,7 +5,7 @@ builders in ``builders.py`` turn them into protobuf. Enumerations carry the
 GTFS-RT protobuf value names, so the builders set them without a lookup table.
 ``EntitySkip`` is what a reader of hot state reports about a record it could not use
 (the assembly, the builders, the WebSocket snapshot, the API); ``skips`` counts and
-logs it. Imports only the standard library.
+logs it. Imports only the standard library and the stop-status code of the telemetry contract.
 """
 
 from __future__ import annotations
@@ -13,18 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from runs.domain.telemetry.vehicle_stop_status import StopStatusCode
+
 
 class WheelchairAccessible(StrEnum):
     NO_VALUE = "NO_VALUE"
     UNKNOWN = "UNKNOWN"
     WHEELCHAIR_ACCESSIBLE = "WHEELCHAIR_ACCESSIBLE"
     WHEELCHAIR_INACCESSIBLE = "WHEELCHAIR_INACCESSIBLE"
-
-
-class StopStatus(StrEnum):
-    INCOMING_AT = "INCOMING_AT"
-    STOPPED_AT = "STOPPED_AT"
-    IN_TRANSIT_TO = "IN_TRANSIT_TO"
 
 
 class OccupancyStatus(StrEnum):
@@ -85,7 +81,7 @@ class StopStatusSnapshot:
 
     current_stop_sequence: int
     stop_id: str
-    status: StopStatus
+    status: StopStatusCode
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from google.transit import gtfs_realtime_pb2 as rt
 
+from runs.domain.telemetry.vehicle_stop_status import StopStatusCode
 from schedule_engine.feeds.builders import build_trip_updates, build_vehicle_positions
 from schedule_engine.feeds.snapshots import (
     EntitySkip,
@@ -9,7 +10,6 @@ from schedule_engine.feeds.snapshots import (
     OccupancySnapshot,
     OccupancyStatus,
     PositionSnapshot,
-    StopStatus,
     StopStatusSnapshot,
     StopTimeUpdateSnapshot,
     TripEntity,
@@ -28,7 +28,7 @@ ON_ROUTE = VehicleEntity(
     PositionSnapshot(38.93, -77.08, NOW - 5, 133.0, 8.8),
     "run-1",
     TRIP,
-    StopStatusSnapshot(36, "7752", StopStatus.STOPPED_AT),
+    StopStatusSnapshot(36, "7752", StopStatusCode.STOPPED_AT),
     OccupancySnapshot(OccupancyStatus.FEW_SEATS_AVAILABLE, 35),
 )
 NO_RUN = VehicleEntity(VehicleSnapshot("9999"), PositionSnapshot(38.9, -77.0, NOW - 3))

@@ -8,6 +8,7 @@ from django.conf import settings
 
 from databus import keys
 from runs.domain.telemetry import occupancy, position, stop_time_updates, trip
+from runs.domain.telemetry.vehicle_stop_status import StopStatusCode
 from schedule_engine.feeds.hot_state import (
     FleetHotState,
     RunHotState,
@@ -21,7 +22,6 @@ from schedule_engine.feeds.snapshots import (
     HotStateSkip,
     OccupancySnapshot,
     OccupancyStatus,
-    StopStatus,
     WheelchairAccessible,
 )
 from schedule_engine.feeds.tests.fleet_hot_state import TRIP_101, write_fleet
@@ -75,7 +75,7 @@ def test_the_standard_fleet_is_read_and_assembled_into_both_feeds(redis_client):
     )
     assert (on_run.vehicle.label, on_run.vehicle.license_plate) == ("Bus 1", "SJB-1234")
     assert on_run.vehicle.wheelchair_accessible is WheelchairAccessible.WHEELCHAIR_ACCESSIBLE
-    assert on_run.stop_status.status is StopStatus.IN_TRANSIT_TO
+    assert on_run.stop_status.status is StopStatusCode.IN_TRANSIT_TO
     assert (on_run.stop_status.current_stop_sequence, on_run.stop_status.stop_id) == (3, "S3")
     assert on_run.occupancy.status is OccupancyStatus.FEW_SEATS_AVAILABLE
     assert on_run.occupancy.percentage == 35

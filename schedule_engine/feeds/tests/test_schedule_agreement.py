@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from runs.domain.telemetry.vehicle_stop_status import StopStatusCode
 from schedule_engine.feeds.hot_state import FeedInputs
 from schedule_engine.feeds.schedule_agreement import (
     ScheduleIds,
@@ -14,7 +15,6 @@ from schedule_engine.feeds.schedule_agreement import (
 )
 from schedule_engine.feeds.snapshots import (
     PositionSnapshot,
-    StopStatus,
     StopStatusSnapshot,
     StopTimeUpdateSnapshot,
     TripEntity,
@@ -51,7 +51,7 @@ def vehicle_on(descriptor: TripSnapshot, stop_id: str = "S2") -> VehicleEntity:
         position=PositionSnapshot(9.9, -84.0, 1_000),
         run_id="run-1",
         trip=descriptor,
-        stop_status=StopStatusSnapshot(2, stop_id, StopStatus.IN_TRANSIT_TO),
+        stop_status=StopStatusSnapshot(2, stop_id, StopStatusCode.IN_TRANSIT_TO),
     )
 
 
