@@ -41,7 +41,7 @@ from runs.domain.progression.status import Phase
 from runs.domain.telemetry.vehicle_stop_status import StopStatusCode
 from schedule_engine.feeds.snapshots import (
     OccupancySnapshot,
-    OccupancyStatus,
+    OccupancyStatusCode,
     PositionSnapshot,
     StopStatusSnapshot,
     StopTimeUpdateSnapshot,
@@ -146,7 +146,7 @@ def evaluate_matching(
         )
 
 
-OCCUPANCY_BY_CODE = tuple(OccupancyStatus)  # the GTFS-RT enum order, code → name
+OCCUPANCY_BY_CODE = tuple(OccupancyStatusCode)  # the GTFS-RT enum order, code → name
 
 
 def scheduled_stops(schedule: Schedule, trip_id: str) -> list[ScheduledStop]:
@@ -205,7 +205,7 @@ def feed_entities_at(
             if on_route
             else None,
             OccupancySnapshot(
-                OccupancyStatus.NO_DATA_AVAILABLE
+                OccupancyStatusCode.NO_DATA_AVAILABLE
                 if last.occupancy_status is None
                 else OCCUPANCY_BY_CODE[last.occupancy_status]
             ),
@@ -484,7 +484,7 @@ def synthetic_entities(count: int) -> tuple[list[VehicleEntity], list[TripEntity
                 f"run-{i}",
                 trip,
                 StopStatusSnapshot(10, "7752", StopStatusCode.IN_TRANSIT_TO),
-                OccupancySnapshot(OccupancyStatus.MANY_SEATS_AVAILABLE, 15),
+                OccupancySnapshot(OccupancyStatusCode.MANY_SEATS_AVAILABLE, 15),
             )
         )
         updates = tuple(

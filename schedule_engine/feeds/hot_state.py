@@ -55,7 +55,7 @@ from schedule_engine.feeds.snapshots import (
     CongestionLevel,
     HotStateSkip,
     OccupancySnapshot,
-    OccupancyStatus,
+    OccupancyStatusCode,
     PositionSnapshot,
     StopStatusSnapshot,
     StopTimeUpdateSnapshot,
@@ -376,7 +376,9 @@ def _occupancy(reader: RecordReader, vehicle_id: str, fields: Hash) -> Occupancy
     )
     if load is None:
         return None
-    return OccupancySnapshot(status=OccupancyStatus(load.status.value), percentage=load.percentage)
+    return OccupancySnapshot(
+        status=OccupancyStatusCode(load.status.value), percentage=load.percentage
+    )
 
 
 def _congestion(reader: RecordReader, run: RunHotState) -> CongestionLevel | None:

@@ -23,7 +23,10 @@ class WheelchairAccessible(StrEnum):
     WHEELCHAIR_INACCESSIBLE = "WHEELCHAIR_INACCESSIBLE"
 
 
-class OccupancyStatus(StrEnum):
+class OccupancyStatusCode(StrEnum):
+    """All nine GTFS-RT values (the telemetry contract's ``OccupancyStatus`` is the five
+    databus derives from a load)."""
+
     EMPTY = "EMPTY"
     MANY_SEATS_AVAILABLE = "MANY_SEATS_AVAILABLE"
     FEW_SEATS_AVAILABLE = "FEW_SEATS_AVAILABLE"
@@ -86,7 +89,7 @@ class StopStatusSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class OccupancySnapshot:
-    status: OccupancyStatus
+    status: OccupancyStatusCode
     percentage: int | None = None
 
 

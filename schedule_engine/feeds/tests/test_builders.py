@@ -8,7 +8,7 @@ from schedule_engine.feeds.snapshots import (
     EntitySkip,
     HotStateSkip,
     OccupancySnapshot,
-    OccupancyStatus,
+    OccupancyStatusCode,
     PositionSnapshot,
     StopStatusSnapshot,
     StopTimeUpdateSnapshot,
@@ -29,7 +29,7 @@ ON_ROUTE = VehicleEntity(
     "run-1",
     TRIP,
     StopStatusSnapshot(36, "7752", StopStatusCode.STOPPED_AT),
-    OccupancySnapshot(OccupancyStatus.FEW_SEATS_AVAILABLE, 35),
+    OccupancySnapshot(OccupancyStatusCode.FEW_SEATS_AVAILABLE, 35),
 )
 NO_RUN = VehicleEntity(VehicleSnapshot("9999"), PositionSnapshot(38.9, -77.0, NOW - 3))
 
@@ -102,7 +102,7 @@ def test_an_entity_protobuf_refuses_is_left_out_and_reported_the_rest_built():
     poisoned = VehicleEntity(
         VehicleSnapshot("poisoned"),
         PositionSnapshot(38.9, -77.0, NOW - 4),
-        occupancy=OccupancySnapshot(OccupancyStatus.FULL, 4294967296),
+        occupancy=OccupancySnapshot(OccupancyStatusCode.FULL, 4294967296),
     )
     negative = TripEntity(
         "run-bad",

@@ -21,7 +21,7 @@ from schedule_engine.feeds.snapshots import (
     EntitySkip,
     HotStateSkip,
     OccupancySnapshot,
-    OccupancyStatus,
+    OccupancyStatusCode,
     WheelchairAccessible,
 )
 from schedule_engine.feeds.tests.fleet_hot_state import TRIP_101, write_fleet
@@ -77,7 +77,7 @@ def test_the_standard_fleet_is_read_and_assembled_into_both_feeds(redis_client):
     assert on_run.vehicle.wheelchair_accessible is WheelchairAccessible.WHEELCHAIR_ACCESSIBLE
     assert on_run.stop_status.status is StopStatusCode.IN_TRANSIT_TO
     assert (on_run.stop_status.current_stop_sequence, on_run.stop_status.stop_id) == (3, "S3")
-    assert on_run.occupancy.status is OccupancyStatus.FEW_SEATS_AVAILABLE
+    assert on_run.occupancy.status is OccupancyStatusCode.FEW_SEATS_AVAILABLE
     assert on_run.occupancy.percentage == 35
     assert on_run.congestion is CongestionLevel.RUNNING_SMOOTHLY
     assert by_vehicle[fleet.vehicle_without_run].trip is None
@@ -276,7 +276,9 @@ def test_each_unusable_record_is_reported_with_its_key_and_the_rest_assembled():
     assert set(by_vehicle) == {"good", "fast", "loaded"}
     assert by_vehicle["fast"].position.speed is None
     assert by_vehicle["fast"].trip.trip_id == "T-101"
-    assert by_vehicle["loaded"].occupancy == OccupancySnapshot(OccupancyStatus.NO_DATA_AVAILABLE)
+    assert by_vehicle["loaded"].occupancy == OccupancySnapshot(
+        OccupancyStatusCode.NO_DATA_AVAILABLE
+    )
     assert [e.run_id for e in inputs.trips] == ["7"]
     assert {(s.feed, s.key, s.reason) for s in skipped} == {
         ("vehicle_positions", keys.vehicle_position("lost"), HotStateSkip.BAD_POSITION),
