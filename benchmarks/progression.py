@@ -30,7 +30,7 @@ from runs.domain.prediction.predictor import DEFAULT as DEFAULT_PREDICTION
 from runs.domain.prediction.predictor import (
     ObservedStop,
     PredictionConfig,
-    ScheduledStop,
+    RunScheduledStop,
     StopPrediction,
     predict_stop_times,
 )
@@ -149,10 +149,10 @@ def evaluate_matching(
 OCCUPANCY_BY_CODE = tuple(OccupancyStatusCode)  # the GTFS-RT enum order, code → name
 
 
-def scheduled_stops(schedule: Schedule, trip_id: str) -> list[ScheduledStop]:
+def scheduled_stops(schedule: Schedule, trip_id: str) -> list[RunScheduledStop]:
     origin = schedule.service_day_start(SERVICE_DAY)
     return [
-        ScheduledStop(
+        RunScheduledStop(
             st.stop_sequence,
             st.stop_id,
             origin + st.arrival_s,
@@ -309,7 +309,7 @@ class TraceArrivals:
     # (from stop, to stop) → [(arrival at the to-stop, travel time)], in time order.
     segments: dict[tuple[str, str], list[tuple[float, float]]]
 
-    def history_at(self, stops: list[ScheduledStop], from_index: int, now: float) -> dict:
+    def history_at(self, stops: list[RunScheduledStop], from_index: int, now: float) -> dict:
         """What the stop-event table would give the producer: recent traversals per segment."""
         history = {}
         for j in range(from_index, len(stops) - 1):

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
-class ScheduledStop:
+class TripStopTime:
+    """A stop of a ``ScheduledTrip``, its times in GTFS seconds after the service-day origin
+    (``RunScheduledStop`` is the predictor's: POSIX times on one run's day)."""
+
     stop_sequence: int
     stop_id: str
     arrival_s: int
@@ -32,7 +35,7 @@ class ScheduledTrip:
     service_id: str
     start_time: str  # "HH:MM:SS" of the first departure, as in GTFS (may exceed 24 h)
     feed_id: int
-    stops: tuple[ScheduledStop, ...]
+    stops: tuple[TripStopTime, ...]
 
 
 @dataclass(frozen=True, slots=True)

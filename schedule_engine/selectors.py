@@ -28,7 +28,7 @@ from schedule_engine.models import (
     StopTime,
     Trip,
 )
-from schedule_engine.scheduled import ScheduledStop, ScheduledTrip, ScheduledTripInstance
+from schedule_engine.scheduled import ScheduledTrip, ScheduledTripInstance, TripStopTime
 from schedule_engine.service_days import (
     CalendarRule,
     FrequencyWindow,
@@ -55,7 +55,7 @@ def stop_list(*, feed: Feed) -> QuerySet[Stop]:
 
 
 def _scheduled_trip(trip: Trip, stop_rows) -> ScheduledTrip:
-    stops = tuple(ScheduledStop(*row) for row in stop_rows)
+    stops = tuple(TripStopTime(*row) for row in stop_rows)
     return ScheduledTrip(
         trip_id=trip.trip_id,
         route_id=trip.route_id,

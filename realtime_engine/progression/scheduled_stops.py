@@ -11,7 +11,7 @@ import datetime as dt
 from functools import lru_cache
 
 from realtime_engine.trip_schedules import TripSchedule
-from runs.domain.prediction.predictor import ScheduledStop
+from runs.domain.prediction.predictor import RunScheduledStop
 from schedule_engine.gtfs_import.errors import FieldError
 from schedule_engine.gtfs_import.fields import parse_time
 
@@ -31,14 +31,14 @@ def scheduled_stops(
     service_date: dt.date,
     sequences: tuple[int, ...],
     start_shift_s: int = 0,
-) -> tuple[ScheduledStop, ...] | None:
+) -> tuple[RunScheduledStop, ...] | None:
     """The trip's stops on its shape (``sequences``) in absolute time; None if one is unknown."""
     origin = schedule.origin(service_date) + start_shift_s
     by_sequence = {stop.stop_sequence: stop for stop in schedule.trip.stops}
     if any(sequence not in by_sequence for sequence in sequences):
         return None  # the shape's stops and the stop times disagree: nothing trustworthy
     return tuple(
-        ScheduledStop(
+        RunScheduledStop(
             stop.stop_sequence,
             stop.stop_id,
             origin + stop.arrival_s,

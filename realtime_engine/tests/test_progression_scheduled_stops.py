@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from realtime_engine.progression.scheduled_stops import scheduled_stops, start_shift_s
 from realtime_engine.trip_schedules import TripSchedule
-from schedule_engine.scheduled import ScheduledStop, ScheduledTrip
+from schedule_engine.scheduled import ScheduledTrip, TripStopTime
 
 TEMPLATE = ScheduledTrip(
     trip_id="F1",
@@ -16,8 +16,8 @@ TEMPLATE = ScheduledTrip(
     start_time="06:00:00",
     feed_id=1,
     stops=(
-        ScheduledStop(1, "A", 6 * 3600, 6 * 3600, True, 0.0),
-        ScheduledStop(2, "B", 6 * 3600 + 300, 6 * 3600 + 300, False, 900.0),
+        TripStopTime(1, "A", 6 * 3600, 6 * 3600, True, 0.0),
+        TripStopTime(2, "B", 6 * 3600 + 300, 6 * 3600 + 300, False, 900.0),
     ),
 )
 SCHEDULE = TripSchedule(TEMPLATE, ZoneInfo("America/Costa_Rica"))

@@ -4,7 +4,7 @@ times after midnight and frequency expansion."""
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from schedule_engine.scheduled import ScheduledStop, ScheduledTrip
+from schedule_engine.scheduled import ScheduledTrip, TripStopTime
 from schedule_engine.service_days import (
     CalendarRule,
     FrequencyWindow,
@@ -55,8 +55,8 @@ def _trip(stops):
 def test_times_after_24h_fall_on_the_next_calendar_morning():
     trip = _trip(
         [
-            ScheduledStop(1, "A", 89400, 89400, True, 0.0),
-            ScheduledStop(2, "B", 90600, 90600, True, 900.0),
+            TripStopTime(1, "A", 89400, 89400, True, 0.0),
+            TripStopTime(2, "B", 90600, 90600, True, 900.0),
         ]
     )
     (instance,) = trip_instances(
@@ -74,9 +74,7 @@ def test_times_after_24h_fall_on_the_next_calendar_morning():
 
 
 def test_frequency_trip_instances_shift_every_stop_by_the_start():
-    trip = _trip(
-        [ScheduledStop(1, "A", 0, 0, True, 0.0), ScheduledStop(2, "B", 300, 330, True, 9.0)]
-    )
+    trip = _trip([TripStopTime(1, "A", 0, 0, True, 0.0), TripStopTime(2, "B", 300, 330, True, 9.0)])
     instances = trip_instances(
         trip=trip,
         first_departure_s=0,

@@ -13,11 +13,11 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from runs.domain.prediction.predictor import ScheduledStop
+from runs.domain.prediction.predictor import RunScheduledStop
 
 
 def scheduled_time_at(
-    stops: Sequence[ScheduledStop], distances_m: Sequence[float], distance_m: float
+    stops: Sequence[RunScheduledStop], distances_m: Sequence[float], distance_m: float
 ) -> float:
     """When the schedule has the vehicle at ``distance_m`` along the trip (POSIX s)."""
     if distance_m <= distances_m[0]:
@@ -33,7 +33,7 @@ def scheduled_time_at(
 
 
 def schedule_deviation_s(
-    stops: Sequence[ScheduledStop],
+    stops: Sequence[RunScheduledStop],
     distances_m: Sequence[float],
     *,
     distance_m: float,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
-class ScheduledStop:
+class RunScheduledStop:
     stop_sequence: int
     stop_id: str
     arrival: float  # POSIX seconds on the run's service day
@@ -62,7 +62,7 @@ SegmentHistory = Mapping[tuple[str, str], Sequence[float]]
 
 
 def predict_stop_times(
-    schedule: Sequence[ScheduledStop],
+    schedule: Sequence[RunScheduledStop],
     *,
     next_index: int,
     now: float,
@@ -89,7 +89,7 @@ def predict_stop_times(
         departure = max(round(seen.departed_at or seen.arrived_at), arrival)
         out.append(StopPrediction(stop.stop_sequence, stop.stop_id, arrival, departure, 0, True))
         last = departure
-    previous: ScheduledStop | None = None
+    previous: RunScheduledStop | None = None
     previous_arrival = 0.0
     for stop in schedule[next_index:]:
         if previous is None:

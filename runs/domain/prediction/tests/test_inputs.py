@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from runs.domain.prediction.inputs import schedule_deviation_s, scheduled_time_at
-from runs.domain.prediction.predictor import ScheduledStop
+from runs.domain.prediction.predictor import RunScheduledStop
 
 # Three stops 500 m apart; 120 s driving between them, 30 s dwell at the middle one.
 STOPS = (
-    ScheduledStop(2, "A", 1_000.0, 1_000.0),
-    ScheduledStop(4, "B", 1_120.0, 1_150.0),
-    ScheduledStop(5, "C", 1_270.0, 1_270.0),
+    RunScheduledStop(2, "A", 1_000.0, 1_000.0),
+    RunScheduledStop(4, "B", 1_120.0, 1_150.0),
+    RunScheduledStop(5, "C", 1_270.0, 1_270.0),
 )
 DISTANCES = (0.0, 500.0, 1_000.0)
 

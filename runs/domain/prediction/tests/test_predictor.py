@@ -5,14 +5,14 @@ import pytest
 from runs.domain.prediction.predictor import (
     ObservedStop,
     PredictionConfig,
-    ScheduledStop,
+    RunScheduledStop,
     predict_stop_times,
 )
 
 T0 = 1_771_257_600.0
 # Stops every 120 s of schedule; stop_sequence from 2 with gaps; a timepoint at the 4th stop.
 SCHEDULE = [
-    ScheduledStop(2 + 3 * i, f"S{i}", T0 + 120 * i, T0 + 120 * i, timepoint=(i == 3))
+    RunScheduledStop(2 + 3 * i, f"S{i}", T0 + 120 * i, T0 + 120 * i, timepoint=(i == 3))
     for i in range(6)
 ]
 
@@ -43,10 +43,10 @@ def test_slightly_early_bus_does_not_wait():
 
 def test_late_bus_recovers_in_a_layover():
     layover = [
-        ScheduledStop(2, "S0", T0, T0),
-        ScheduledStop(5, "S1", T0 + 120, T0 + 120),
-        ScheduledStop(8, "S2", T0 + 360, T0 + 600),  # a four-minute layover
-        ScheduledStop(11, "S3", T0 + 720, T0 + 720),
+        RunScheduledStop(2, "S0", T0, T0),
+        RunScheduledStop(5, "S1", T0 + 120, T0 + 120),
+        RunScheduledStop(8, "S2", T0 + 360, T0 + 600),  # a four-minute layover
+        RunScheduledStop(11, "S3", T0 + 720, T0 + 720),
     ]
     out = predict_stop_times(layover, next_index=1, now=T0 + 200, delay_s=200)
     by_seq = {p.stop_sequence: p for p in out}
