@@ -52,7 +52,7 @@ from runs.domain.lifecycle.actions import Action
 from runs.domain.lifecycle.rebuild import REBUILD_ACTIONS, TRACKED_STATES, rebuild_actions
 from runs.domain.lifecycle.states import RunState
 from runs.domain.progression.resume import observed_updates, resumed_state, state_fields
-from runs.domain.progression.stop_events import EventSource, StopEvent
+from runs.domain.progression.stop_events import EventSource, StopCall
 from runs.domain.telemetry import stop_time_updates as updates_contract
 from runs.domain.telemetry.rejection import TelemetryRejected
 from runs.models import Run, RunLifecycleTransition
@@ -127,7 +127,7 @@ class RebuildReport:
 
 def plan_run(
     run: Run,
-    events: Sequence[StopEvent],
+    events: Sequence[StopCall],
     geometry: TripGeometry | None,
     entered_with: Iterable[Action] = (),
 ) -> RunRebuild:
@@ -177,15 +177,15 @@ def _cancellations(runs: Sequence[Run]) -> dict[str, list[Action]]:
     }
 
 
-def _stop_events_by_run() -> dict[str, list[StopEvent]]:
+def _stop_events_by_run() -> dict[str, list[StopCall]]:
     """The stop events of every tracked run, in one query."""
     rows = StopEventRow.objects.filter(
         run__run_lifecycle_state__in=[s.value for s in TRACKED_STATES]
     ).values_list("run_id", "stop_sequence", "stop_id", "arrived_at", "departed_at", "source")
-    by_run: dict[str, list[StopEvent]] = defaultdict(list)
+    by_run: dict[str, list[StopCall]] = defaultdict(list)
     for run_id, sequence, stop_id, arrived, departed, source in rows.iterator(chunk_size=5000):
         by_run[str(run_id)].append(
-            StopEvent(
+            StopCall(
                 sequence,
                 stop_id,
                 arrived.timestamp(),

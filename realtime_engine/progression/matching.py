@@ -38,7 +38,7 @@ from runs.domain.progression.config import ProgressionConfig
 from runs.domain.progression.matching import Fix, MatchStep
 from runs.domain.progression.ordering import MatchPlan, match_fixes, plan_matching
 from runs.domain.progression.state import MatchState
-from runs.domain.progression.stop_events import StopEvent
+from runs.domain.progression.stop_events import StopCall
 from runs.domain.projections import run as run_projection
 from runs.domain.telemetry import stop_time_updates as updates_contract
 from runs.domain.telemetry.position import Position
@@ -97,7 +97,7 @@ class RunProgressed:
     run: RunToMatch
     plan: MatchPlan
     step: MatchStep  # the last fix's
-    events: tuple[StopEvent, ...]  # of every fix matched, in order
+    events: tuple[StopCall, ...]  # of every fix matched, in order
 
     @property
     def at(self) -> int:

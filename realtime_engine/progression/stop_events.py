@@ -1,4 +1,4 @@
-"""Durable stop events: one multi-row upsert per ingest batch into ``StopEvent``.
+"""Durable stop events: one multi-row upsert per ingest batch into ``StopEvent`` (the table).
 
 The progression observer collects the stop events the matcher completed for every
 run of a batch and calls ``stop_events_write`` once. Column arrays go through
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from django.db import connection
 
 from realtime_engine.models import StopEvent as StopEventModel
-from runs.domain.progression.stop_events import StopEvent
+from runs.domain.progression.stop_events import StopCall
 
 TABLE = StopEventModel._meta.db_table
 
@@ -44,12 +44,12 @@ WHERE {TABLE}.revision <= EXCLUDED.revision
 
 @dataclass(frozen=True, slots=True)
 class RunStopEvent:
-    """A matcher's ``StopEvent`` with the run it belongs to (what a row needs besides it)."""
+    """A matcher's ``StopCall`` with the run it belongs to (what a row needs besides it)."""
 
     run_id: str
     trip_id: str
     service_date: dt.date
-    event: StopEvent
+    event: StopCall
     revision: int = 0  # of the matcher state that produced it (see the module docstring)
 
 

@@ -22,8 +22,7 @@ from realtime_engine.models import StopEvent
 from realtime_engine.progression.observer import observe_progression
 from realtime_engine.progression.stop_events import RunStopEvent, stop_events_write
 from runs.domain.lifecycle.states import RunState
-from runs.domain.progression.stop_events import EventSource
-from runs.domain.progression.stop_events import StopEvent as MatchedStopEvent
+from runs.domain.progression.stop_events import EventSource, StopCall
 from runs.domain.telemetry import congestion_level, stop_time_updates, vehicle_stop_status
 from runs.domain.telemetry.position import Position
 from runs.models import Run, Vehicle
@@ -220,13 +219,13 @@ def test_observed_history_of_a_segment_refines_the_predictions(redis_client, lin
                 str(run.pk),
                 "LT",
                 run.start_date,
-                MatchedStopEvent(9, "P4", at, at, EventSource.OBSERVED),
+                StopCall(9, "P4", at, at, EventSource.OBSERVED),
             ),
             RunStopEvent(
                 str(run.pk),
                 "LT",
                 run.start_date,
-                MatchedStopEvent(10, "P5", at + 300, None, EventSource.OBSERVED),
+                StopCall(10, "P5", at + 300, None, EventSource.OBSERVED),
             ),
         ]
     stop_events_write(earlier)

@@ -1,7 +1,7 @@
 """Map-matching one position of a run onto its trip: ``match_position``.
 
 Pure: (trip geometry, previous ``MatchState``, ``Fix``, ``ProgressionConfig``) →
-``MatchStep`` (new state, published ``Progress``, completed ``StopEvent``s). Called
+``MatchStep`` (new state, published ``Progress``, completed ``StopCall``s). Called
 by the progression producer for every position of a run, so the common path is a
 windowed search of a few dozen segments and a handful of small objects.
 
@@ -40,7 +40,7 @@ from runs.domain.geometry import Location, Polyline, TripGeometry, locations_wit
 from runs.domain.progression.config import ProgressionConfig
 from runs.domain.progression.state import MatchState
 from runs.domain.progression.status import Phase
-from runs.domain.progression.stop_events import EventSource, StopEvent
+from runs.domain.progression.stop_events import EventSource, StopCall
 from runs.domain.telemetry.vehicle_stop_status import StopStatusCode
 
 # Averaging a standing bus's fixes stops here: later fixes still move it a little.
@@ -81,7 +81,7 @@ class Progress:
 class MatchStep:
     state: MatchState
     progress: Progress
-    events: tuple[StopEvent, ...] = ()
+    events: tuple[StopCall, ...] = ()
 
 
 def match_position(
@@ -409,7 +409,7 @@ def _advance(
     noise_m2 = state.noise_m2 if noise_m2 is None else noise_m2
     margin = _departure_margin(noise_m2, config)
     index = state.events_through + 1
-    events: list[StopEvent] = []
+    events: list[StopCall] = []
     while index <= last:
         stop_m = stops[index]
         # The terminal's zone may be wider: a run completes within the detector's zone.
@@ -429,7 +429,7 @@ def _advance(
             seen = t1
             if index == last:  # the terminal has no departure: record the arrival now
                 events.append(
-                    StopEvent(
+                    StopCall(
                         geometry.stop_sequences[index],
                         geometry.stop_ids[index],
                         entered,
@@ -440,7 +440,7 @@ def _advance(
                 index += 1
             break
         if zone_index == index:
-            event = StopEvent(
+            event = StopCall(
                 geometry.stop_sequences[index],
                 geometry.stop_ids[index],
                 entered,
@@ -451,7 +451,7 @@ def _advance(
             span = distance_m - d0
             share = (stop_m - d0) / span if span > 0 else 1.0
             at = t0 + (t1 - t0) * (0.0 if share < 0.0 else 1.0 if share > 1.0 else share)
-            event = StopEvent(
+            event = StopCall(
                 geometry.stop_sequences[index],
                 geometry.stop_ids[index],
                 at,

@@ -30,7 +30,7 @@ from runs.domain.geometry import TripGeometry
 from runs.domain.progression.config import ProgressionConfig
 from runs.domain.progression.matching import Fix, MatchStep, match_position
 from runs.domain.progression.state import MatchState
-from runs.domain.progression.stop_events import StopEvent
+from runs.domain.progression.stop_events import StopCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ class MatchedRun:
     """The fold's result: the last step, and every stop event it produced, in order."""
 
     step: MatchStep
-    events: tuple[StopEvent, ...]
+    events: tuple[StopCall, ...]
 
 
 def _order_key(fix: Fix) -> tuple:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from runs.domain.geometry import TripGeometry
 from runs.domain.progression.state import MatchState
 from runs.domain.progression.status import Phase
-from runs.domain.progression.stop_events import StopEvent
+from runs.domain.progression.stop_events import StopCall
 from runs.domain.telemetry.stop_time_updates import StopTimeUpdate, StopTimeUpdates
 
 # The producer supplies scheduled_start from the schedule whenever it reads a state
@@ -26,11 +26,11 @@ from runs.domain.telemetry.stop_time_updates import StopTimeUpdate, StopTimeUpda
 OMITTED_FIELDS = ("scheduled_start",)
 
 
-def _event_time(event: StopEvent) -> float:
+def _event_time(event: StopCall) -> float:
     return event.departed_at if event.departed_at is not None else event.arrived_at
 
 
-def _indexed(geometry: TripGeometry, events: Iterable[StopEvent]) -> list[tuple[int, StopEvent]]:
+def _indexed(geometry: TripGeometry, events: Iterable[StopCall]) -> list[tuple[int, StopCall]]:
     """Events of stops on the trip's geometry with their stop index, in stop order."""
     index_of = {sequence: i for i, sequence in enumerate(geometry.stop_sequences)}
     return sorted(
@@ -39,9 +39,7 @@ def _indexed(geometry: TripGeometry, events: Iterable[StopEvent]) -> list[tuple[
     )
 
 
-def last_passed(
-    geometry: TripGeometry, events: Iterable[StopEvent]
-) -> tuple[int, StopEvent] | None:
+def last_passed(geometry: TripGeometry, events: Iterable[StopCall]) -> tuple[int, StopCall] | None:
     """The stop the run left last (latest in time; a run back at its first stops after a
     terminal loop has re-recorded them later than the far stops of its previous pass)."""
     indexed = _indexed(geometry, events)
@@ -50,7 +48,7 @@ def last_passed(
     return max(indexed, key=lambda pair: (_event_time(pair[1]), pair[0]))
 
 
-def resumed_state(geometry: TripGeometry, events: Iterable[StopEvent]) -> MatchState | None:
+def resumed_state(geometry: TripGeometry, events: Iterable[StopCall]) -> MatchState | None:
     """The matcher state after the last stop event; None without one (the run starts over,
     as on its first fix)."""
     last = last_passed(geometry, events)
@@ -73,7 +71,7 @@ def state_fields(state: MatchState) -> dict[str, str]:
     return {k: v for k, v in state.to_redis().items() if k not in OMITTED_FIELDS}
 
 
-def observed_updates(geometry: TripGeometry, events: Sequence[StopEvent]) -> StopTimeUpdates | None:
+def observed_updates(geometry: TripGeometry, events: Sequence[StopCall]) -> StopTimeUpdates | None:
     """The observed times the predictor keeps in ``stop_time_updates``, from the stop events
     up to the last stop passed; None without events.
 

@@ -17,7 +17,9 @@ class EventSource(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class StopEvent:
+class StopCall:
+    """The vehicle's call at one stop, as the matcher saw it (stored as a ``StopEvent`` row)."""
+
     stop_sequence: int
     stop_id: str
     arrived_at: float  # POSIX seconds

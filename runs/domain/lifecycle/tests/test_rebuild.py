@@ -24,7 +24,7 @@ from runs.domain.progression.resume import (
 )
 from runs.domain.progression.state import MatchState
 from runs.domain.progression.status import Phase
-from runs.domain.progression.stop_events import EventSource, StopEvent
+from runs.domain.progression.stop_events import EventSource, StopCall
 from runs.domain.telemetry import stop_time_updates as updates_contract
 from runs.domain.tests.domain_values import NOW, STOPS, straight_trip_geometry
 
@@ -97,8 +97,8 @@ def trace(start_m: float, end_m: float, step_m: float, t0: float) -> list[Fix]:
     return fixes
 
 
-def drive(state: MatchState, fixes) -> tuple[MatchState, list[StopEvent]]:
-    events: list[StopEvent] = []
+def drive(state: MatchState, fixes) -> tuple[MatchState, list[StopCall]]:
+    events: list[StopCall] = []
     for fix in fixes:
         step = match_position(GEOMETRY, state, fix, CONFIG)
         state, events = step.state, events + list(step.events)
@@ -126,8 +126,8 @@ def test_a_resumed_matcher_neither_repeats_nor_loses_a_stop_event():
 
 def test_a_resumed_state_sits_at_the_last_stop_left_when_it_was_left():
     events = [
-        StopEvent(1, "S1", NOW - 100, NOW - 90, EventSource.OBSERVED),
-        StopEvent(2, "S2", NOW - 60, NOW - 50, EventSource.OBSERVED),
+        StopCall(1, "S1", NOW - 100, NOW - 90, EventSource.OBSERVED),
+        StopCall(2, "S2", NOW - 60, NOW - 50, EventSource.OBSERVED),
     ]
     state = resumed_state(GEOMETRY, events)
     assert state.phase is Phase.ON_ROUTE
@@ -139,16 +139,16 @@ def test_a_resumed_state_sits_at_the_last_stop_left_when_it_was_left():
         state, scheduled_start=123.0
     )
     assert resumed_state(GEOMETRY, []) is None
-    unknown = [StopEvent(9, "S9", NOW, NOW, EventSource.OBSERVED)]
+    unknown = [StopCall(9, "S9", NOW, NOW, EventSource.OBSERVED)]
     assert resumed_state(GEOMETRY, unknown) is None  # not a stop of this trip
 
 
 def test_after_a_terminal_loop_the_latest_pass_counts():
     first_lap = [
-        StopEvent(seq, sid, NOW - 1000 + 100 * seq, NOW - 990 + 100 * seq, EventSource.OBSERVED)
+        StopCall(seq, sid, NOW - 1000 + 100 * seq, NOW - 990 + 100 * seq, EventSource.OBSERVED)
         for seq, (sid, _, _) in enumerate(STOPS[:3], 1)
     ]
-    again = StopEvent(1, "S1", NOW - 100, NOW - 90, EventSource.OBSERVED)  # upserted row
+    again = StopCall(1, "S1", NOW - 100, NOW - 90, EventSource.OBSERVED)  # upserted row
     events = [again, *first_lap[1:]]
     index, event = last_passed(GEOMETRY, events)
     assert (index, event) == (0, again)
@@ -158,9 +158,9 @@ def test_after_a_terminal_loop_the_latest_pass_counts():
 
 def test_observed_times_pass_the_contract_even_when_two_stops_share_a_second():
     events = [
-        StopEvent(1, "S1", NOW - 100.4, NOW - 90.2, EventSource.OBSERVED),
-        StopEvent(2, "S2", NOW - 90.3, NOW - 90.3, EventSource.INTERPOLATED),  # same second
-        StopEvent(3, "S3", NOW - 40.0, NOW - 30.0, EventSource.INTERPOLATED),
+        StopCall(1, "S1", NOW - 100.4, NOW - 90.2, EventSource.OBSERVED),
+        StopCall(2, "S2", NOW - 90.3, NOW - 90.3, EventSource.INTERPOLATED),  # same second
+        StopCall(3, "S3", NOW - 40.0, NOW - 30.0, EventSource.INTERPOLATED),
     ]
     updates = observed_updates(GEOMETRY, events)
     assert all(u.observed and u.uncertainty_s is None for u in updates.updates)
@@ -173,9 +173,9 @@ def test_observed_times_pass_the_contract_even_when_two_stops_share_a_second():
 @pytest.mark.parametrize("departed", [NOW - 5.0, None])
 def test_the_terminal_event_resumes_past_every_stop(departed):
     events = [
-        StopEvent(seq, sid, NOW - 100 + 10 * seq, NOW - 95 + 10 * seq, EventSource.OBSERVED)
+        StopCall(seq, sid, NOW - 100 + 10 * seq, NOW - 95 + 10 * seq, EventSource.OBSERVED)
         for seq, (sid, _, _) in enumerate(STOPS[:3], 1)
-    ] + [StopEvent(4, "S4", NOW - 10.0, departed, EventSource.OBSERVED)]
+    ] + [StopCall(4, "S4", NOW - 10.0, departed, EventSource.OBSERVED)]
     state = resumed_state(GEOMETRY, events)
     assert state.events_through == len(STOPS) - 1
     end = GEOMETRY.stop_distances_m[-1]

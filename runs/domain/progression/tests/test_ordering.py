@@ -14,7 +14,7 @@ from runs.domain.progression.config import DEFAULT
 from runs.domain.progression.matching import Fix
 from runs.domain.progression.ordering import MatchPlan, in_order, match_fixes, plan_matching
 from runs.domain.progression.state import MatchState
-from runs.domain.progression.stop_events import StopEvent
+from runs.domain.progression.stop_events import StopCall
 from runs.domain.progression.tests.test_matching import START, STRAIGHT, fix
 
 
@@ -23,7 +23,7 @@ class RunStore:
     state: MatchState = field(default_factory=lambda: MatchState(scheduled_start=START))
     checkpoints: list[MatchState] = field(default_factory=list)
     logged: list[Fix] = field(default_factory=list)
-    rows: dict[int, StopEvent] = field(default_factory=dict)  # the durable table, by stop
+    rows: dict[int, StopCall] = field(default_factory=dict)  # the durable table, by stop
     limit: int = 16
 
     def deliver(self, batch: list[Fix], *, replay_from: float | None = None) -> MatchPlan:
