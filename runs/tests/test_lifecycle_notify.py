@@ -9,25 +9,7 @@ from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
 from runs.services.actors import actor_for_user
 from runs.services.lifecycle import run_event_apply
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.changes: list[notify.RunStateChanged] = []
-
-    def run_state_changed(self, change: notify.RunStateChanged) -> None:
-        self.changes.append(change)
-
-    def feed_published(self, feed: notify.FeedPublished) -> None:
-        raise AssertionError("the lifecycle service publishes no feed")
-
-
-@pytest.fixture
-def heard():
-    recorder = Recorder()
-    previous = notify.install(recorder)
-    yield recorder
-    notify.install(previous)
+from tests.support.notifications import heard  # noqa: F401
 
 
 @pytest.mark.django_db
@@ -50,6 +32,7 @@ def test_an_applied_event_is_notified_once_committed(
             route_id="R1", trip_id="T1",
         )
     ]
+    assert heard.feeds == []  # the lifecycle service publishes no feed
 
 
 @pytest.mark.django_db

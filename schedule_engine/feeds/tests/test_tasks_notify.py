@@ -9,25 +9,7 @@ import pytest
 from databus import notify
 from schedule_engine.feeds.tasks import feeds_publish
 from schedule_engine.feeds.tests.fleet_hot_state import write_fleet
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.feeds: list[notify.FeedPublished] = []
-
-    def run_state_changed(self, change: notify.RunStateChanged) -> None:
-        raise AssertionError("a feed build changes no run")
-
-    def feed_published(self, feed: notify.FeedPublished) -> None:
-        self.feeds.append(feed)
-
-
-@pytest.fixture
-def heard():
-    recorder = Recorder()
-    previous = notify.install(recorder)
-    yield recorder
-    notify.install(previous)
+from tests.support.notifications import heard  # noqa: F401
 
 
 def test_every_stored_feed_is_notified(db, redis_client, heard):
@@ -44,4 +26,5 @@ def test_every_stored_feed_is_notified(db, redis_client, heard):
         for name, summary in published.items()
     ]
     assert len(heard.feeds) == 2
+    assert heard.changes == []  # a feed build changes no run
 
