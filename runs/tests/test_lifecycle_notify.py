@@ -9,7 +9,8 @@ from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
 from runs.services.actors import actor_for_user
 from runs.services.lifecycle import run_event_apply
-from tests.support.notifications import heard  # noqa: F401
+
+pytest_plugins = ["tests.support.notifications"]  # the `heard` fixture
 
 
 @pytest.mark.django_db
@@ -19,7 +20,8 @@ def test_an_applied_event_is_notified_once_committed(
     run = run_in_state(RunState.INITIALIZED)
     with django_capture_on_commit_callbacks() as callbacks:
         run_event_apply(
-            run_id=run.pk, event=RunEvent.RUN_CONFIRMED_BY_OPERATOR,
+            run_id=run.pk,
+            event=RunEvent.RUN_CONFIRMED_BY_OPERATOR,
             actor=actor_for_user(dispatcher),
         )
         assert heard.changes == []  # not before the commit
@@ -27,9 +29,13 @@ def test_an_applied_event_is_notified_once_committed(
         callback()
     assert heard.changes == [
         notify.RunStateChanged(
-            run_id=str(run.pk), state="Confirmed", previous_state="Initialized",
-            event="run_confirmed_by_operator", vehicle_id=run.vehicle_id,
-            route_id="R1", trip_id="T1",
+            run_id=str(run.pk),
+            state="Confirmed",
+            previous_state="Initialized",
+            event="run_confirmed_by_operator",
+            vehicle_id=run.vehicle_id,
+            route_id="R1",
+            trip_id="T1",
         )
     ]
     assert heard.feeds == []  # the lifecycle service publishes no feed

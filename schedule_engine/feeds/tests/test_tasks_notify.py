@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from databus import notify
 from schedule_engine.feeds.tasks import feeds_publish
 from schedule_engine.feeds.tests.fleet_hot_state import write_fleet
-from tests.support.notifications import heard  # noqa: F401
+
+pytest_plugins = ["tests.support.notifications"]  # the `heard` fixture
 
 
 def test_every_stored_feed_is_notified(db, redis_client, heard):
@@ -20,11 +19,11 @@ def test_every_stored_feed_is_notified(db, redis_client, heard):
 
     assert heard.feeds == [
         notify.FeedPublished(
-            feed=name.value, header_timestamp=summary.header_timestamp,
+            feed=name.value,
+            header_timestamp=summary.header_timestamp,
             entities=summary.entity_count,
         )
         for name, summary in published.items()
     ]
     assert len(heard.feeds) == 2
     assert heard.changes == []  # a feed build changes no run
-
