@@ -128,6 +128,14 @@ def drain(env, celery_worker_factory, tmp_path, names, messages, redis_client, r
         ]
         for worker in workers:
             wait_subscribed(worker)
+        # A worker that finds no epoch marker rebuilds hot state at start, resuming matcher
+        # state from stop events: let that finish first, so the pass measures matching alone.
+        wait_for(
+            lambda: redis_client.exists(keys.HOT_STATE_EPOCH)
+            and not redis_client.exists(keys.HOT_STATE_REBUILD_LOCK),
+            30,
+            "the start-up hot-state rebuild",
+        )
         publish(f"mqtt://127.0.0.1:{port}", messages)
 
         def drained() -> bool:
