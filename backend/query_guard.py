@@ -8,7 +8,9 @@ So every request passes this middleware first, whatever view it is for:
 
 - the query string must be well-formed percent-encoding (``%`` followed by two hex
   digits), decode to valid UTF-8, and hold no control character once decoded;
-- the decoded path must hold no control character (``/api/vehicles/%00/``).
+- the decoded path must hold no control character (``/api/vehicles/%00/``);
+- under ``/api/``, no query parameter may be given twice: every API parameter takes one
+  value, and Django would quietly use the last (``?offset=-4&offset=0``).
 
 The answer is the API's error body, ``{"detail", "code"}`` (docs/api.md, "Errors and
 pagination"). ``query_string_problem`` and ``path_problem`` are pure; the middleware is
@@ -47,6 +49,23 @@ def query_string_problem(raw: bytes) -> str | None:
     return None
 
 
+def repeated_parameter_problem(raw: bytes) -> str | None:
+    """Why a query string that gives one parameter twice cannot be used, or ``None``."""
+    seen: set[bytes] = set()
+    for pair in raw.split(b"&"):
+        name = pair.partition(b"=")[0]
+        if not name:
+            continue
+        if name in seen:
+            shown = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "replace")
+            return f"the query parameter {shown[:64]!r} is given more than once"
+        seen.add(name)
+    return None
+
+
+API_PREFIX = "/api/"
+
+
 def path_problem(path: str) -> str | None:
     """Why the decoded path cannot be used, or ``None`` when it can."""
     control = _control_character(path)
@@ -68,7 +87,11 @@ class QueryGuardMiddleware(MiddlewareMixin):
     """MiddlewareMixin makes it serve both the WSGI and the ASGI handler without a thread hop."""
 
     def process_request(self, request: HttpRequest) -> JsonResponse | None:
-        if problem := query_string_problem(_raw_query_string(request)):
+        raw = _raw_query_string(request)
+        problem = query_string_problem(raw)
+        if problem is None and request.path_info.startswith(API_PREFIX):
+            problem = repeated_parameter_problem(raw)
+        if problem:
             return JsonResponse({"detail": problem, "code": "invalid_query_string"}, status=400)
         if problem := path_problem(request.path_info):
             return JsonResponse({"detail": problem, "code": "invalid_path"}, status=400)

@@ -86,6 +86,15 @@ def test_other_endpoints_refuse_bad_bytes_too(api, client):
     _assert_refused(api.get("/api/vehicles/%00/"), code="invalid_path")
 
 
+def test_an_api_parameter_given_twice_is_refused_not_resolved_to_the_last(api, client):
+    """Found by the schema fuzzer: ``?offset=-4&offset=0`` answered a page for offset 0."""
+    _assert_refused(api.get("/api/schedule/stops/?offset=-4&offset=0"))
+    _assert_refused(api.get("/api/runs/?state=Completed&state=Cancelled"))
+    assert api.get("/api/schedule/stops/?offset=0&limit=5").status_code == 200
+    # Outside the API (the admin's filters, the feeds) repeated names are left to the view.
+    assert client.get("/gtfs-rt/vehicle-positions.pb?format=json&format=text").status_code != 400
+
+
 def test_the_asgi_handler_refuses_them_from_the_raw_bytes():
     client = AsyncClient()
     _assert_refused(async_to_sync(client.get)("/api/schedule/stops/", QUERY_STRING="q=%00"))

@@ -7,6 +7,7 @@ a crash or an echo), and that a connection that fails mid-request leaves no grou
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -356,7 +357,14 @@ def test_a_connection_whose_heartbeat_fails_is_closed_and_leaves_its_groups(
         monkeypatch.setattr(consumer, "_operators_of", operators_unreadable)
         while (event := await ws.receive_output(5))["type"] != "websocket.close":
             pass
-        members, connections = dict(hub.members), set(hub.connections)
+        # The release runs right after the close frame goes out, before any event of the
+        # client's: wait for it (bounded), then copy what the hub holds.
+        for _ in range(100):
+            if group not in hub.members and not hub.connections:
+                break
+            await asyncio.sleep(0.02)
+        members = {name: set(held) for name, held in hub.members.items()}
+        connections = set(hub.connections)
         await ws.send_input({"type": "websocket.disconnect", "code": 1011})
         await ws.wait(5)
         for task in hub._tasks:  # the hub's receive and renew loops die with this event loop
