@@ -27,7 +27,7 @@ from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import CLAIMING_STATES
 from runs.models import Run
 from runs.services.actors import Actor
-from runs.services.lifecycle import process_event
+from runs.services.lifecycle import run_event_apply
 from runs.tests.fixtures.feed import TIMEZONE, write_feed
 from schedule_engine.testing import import_feed
 from tests.support.processes import port_answers, start_mosquitto, wait_for
@@ -160,7 +160,7 @@ def test_the_simulator_sees_runs_end_after_its_database_connection_was_dropped(
         )
         assert terminate_other_backends() >= 1  # the simulator's own connection among them
         run = Run.objects.filter(run_lifecycle_state__in=claiming).first()
-        process_event(run.pk, RunEvent.CANCEL_RUN, None, actor)
+        run_event_apply(run_id=run.pk, event=RunEvent.CANCEL_RUN, actor=actor)
         # The simulator checks run states every tick; it can only notice the cancellation
         # through a connection it opened again.
         wait_for(lambda: simulator.report.runs_ended_otherwise >= 1, 10, "the cancellation seen")

@@ -32,7 +32,7 @@ from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
 from runs.models import Run, Vehicle
 from runs.services.actors import SYSTEM
-from runs.services.lifecycle import process_event, run_create
+from runs.services.lifecycle import run_create, run_event_apply
 from runs.tests.fixtures.runs import write_position
 from schedule_engine.testing import import_feed
 from tests.support.processes import free_port, start_mosquitto, wait_for
@@ -71,7 +71,7 @@ def start_in_progress(plan, actors, redis_client) -> list[Run]:
             # Fresh and moving, now: the guards' telemetry. The replayed pings are older,
             # so they never replace it in hot state (nor reach the detectors).
             write_position(redis_client, run, lat=38.9, lon=-77.03, speed=5.0, age_s=1)
-            assert process_event(run.pk, event, None, actor).decision.accepted, event
+            assert run_event_apply(run_id=run.pk, event=event, actor=actor).decision.accepted, event
         run.refresh_from_db()
         assert run.state == RunState.IN_PROGRESS
         runs.append(run)

@@ -19,7 +19,7 @@ from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.roles import ActorRole
 from runs.domain.lifecycle.states import RunState
 from runs.models import Vehicle
-from runs.services.lifecycle import process_event, run_create
+from runs.services.lifecycle import run_create, run_event_apply
 from schedule_engine.demo_network import AGENCY_TIMEZONE, DEMO_NETWORK_DIR
 from schedule_engine.models import Trip
 from schedule_engine.testing import import_feed
@@ -70,7 +70,7 @@ def test_the_fleet_is_created_once_and_a_previous_session_runs_are_released(redi
         start_date=dt.date(2026, 11, 23),
         operator=fleet[0].operator,
     ).run
-    process_event(run.pk, RunEvent.RUN_CONFIRMED_BY_OPERATOR, None, actor)
+    run_event_apply(run_id=run.pk, event=RunEvent.RUN_CONFIRMED_BY_OPERATOR, actor=actor)
 
     again, fleet_again = fleet_prepare(2)
     assert again == actor

@@ -1,6 +1,6 @@
 """The lifecycle service: the one way a run changes state.
 
-``run_event_apply`` (alias ``process_event``) locks the run row, builds its snapshot,
+``run_event_apply`` locks the run row, builds its snapshot,
 lets the pure ``decide`` judge the event, saves the new state, records the attempt
 (applied or refused, with every guard's result) and performs the hot-state actions,
 all while holding the row lock, so transitions of one run reach Redis in the order
@@ -208,11 +208,6 @@ def _announce(run: Run, decision: Decision) -> None:
             trip_id=run.trip_id,
         )
     )
-
-
-def process_event(run_id, event: RunEvent, payload: Mapping | None, actor: Actor) -> EventOutcome:
-    """Positional spelling of ``run_event_apply`` (DESIGN.md names neither; tests call this)."""
-    return run_event_apply(run_id=run_id, event=event, details=payload, actor=actor)
 
 
 @dataclass(frozen=True)
