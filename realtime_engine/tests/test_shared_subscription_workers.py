@@ -120,6 +120,10 @@ def drain(env, celery_worker_factory, tmp_path, names, messages, redis_client, r
                     MQTT_SHARED_GROUP="ingest",
                     MQTT_CLIENT_ID=name,
                     INGEST_BATCH_MAX="10",
+                    # The window for late fixes spans the whole backlog (about 40 writes per
+                    # run): a worker stalled on a cold cache while the other raced ahead
+                    # must still have its fixes re-matched, not dropped as too late.
+                    PROGRESSION_CHECKPOINTS="64",
                     WORKER_METRICS_PORT=str(metrics_port),
                 ),
                 name=name,
