@@ -1,7 +1,9 @@
 """The Celery app (`celery -A databus worker` / `beat`) and its worker bootsteps.
 
-Imports no app: the apps hook into the worker themselves (``realtime_engine.apps``
-connects the hot-state watch to ``worker_ready``), and the MQTT step is named by string.
+Imports no app: the apps hook into the worker themselves. ``realtime_engine.apps``
+adds its ingest bootsteps to ``app.steps["worker"]`` and connects the hot-state watch to
+``worker_ready`` when Django starts, which the worker does (Celery's Django fix-up)
+before it builds its blueprint from those steps.
 """
 
 from __future__ import annotations
@@ -26,9 +28,3 @@ def _install_beat_schedule(sender: Celery, **_) -> None:
     from databus.beat import BEAT_SCHEDULE
 
     sender.conf.beat_schedule = BEAT_SCHEDULE
-
-
-# MQTT telemetry ingest runs inside the worker where MQTT_CONSUMER_ENABLED=true
-# (the step's include_if); named by string so Django is not imported here.
-app.steps["worker"].add("realtime_engine.mqtt:MqttIngestStep")
-
