@@ -2,7 +2,7 @@
 
 ``make bench-progression`` (``python -m benchmarks.progression``). Calls the same
 pure functions the pipeline calls (``runs.domain.progression``,
-``runs.domain.prediction``, ``schedule_engine.feeds.builders``) and prints:
+``schedule_engine.predictions``, ``schedule_engine.feeds.builders``) and prints:
 (a) agreement of the matched stop_sequence with the agency's own
 ``current_stop_sequence`` at added Gaussian noise 0/10/25 m (layover pings apart),
 (b) arrival-prediction MAE and bias by horizon next to three baselines,
@@ -25,15 +25,6 @@ from pathlib import Path
 from benchmarks.wmata_schedule import Schedule, read_schedule
 from realtime_engine.replay.trace import TracePing, read_trace
 from runs.domain.geometry import TripGeometry
-from runs.domain.prediction.inputs import schedule_deviation_s
-from runs.domain.prediction.predictor import DEFAULT as DEFAULT_PREDICTION
-from runs.domain.prediction.predictor import (
-    ObservedStop,
-    PredictionConfig,
-    RunScheduledStop,
-    StopPrediction,
-    predict_stop_times,
-)
 from runs.domain.progression.config import WMATA, ProgressionConfig
 from runs.domain.progression.matching import Fix, MatchStep, match_position
 from runs.domain.progression.state import MatchState
@@ -49,6 +40,15 @@ from schedule_engine.feeds.snapshots import (
     TripSnapshot,
     VehicleEntity,
     VehicleSnapshot,
+)
+from schedule_engine.predictions.inputs import schedule_deviation_s
+from schedule_engine.predictions.predictor import DEFAULT as DEFAULT_PREDICTION
+from schedule_engine.predictions.predictor import (
+    ObservedStop,
+    PredictionConfig,
+    RunScheduledStop,
+    StopPrediction,
+    predict_stop_times,
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "wmata"

@@ -33,7 +33,6 @@ from realtime_engine.progression.scheduled_stops import start_shift_s
 from realtime_engine.trip_schedules import TripSchedule, trip_schedule_get
 from runs.domain.geometry import TripGeometry
 from runs.domain.lifecycle.states import RunState
-from runs.domain.prediction.predictor import ObservedStop
 from runs.domain.progression.config import ProgressionConfig
 from runs.domain.progression.matching import Fix, MatchStep
 from runs.domain.progression.ordering import MatchPlan, match_fixes, plan_matching
@@ -42,6 +41,7 @@ from runs.domain.progression.stop_events import StopCall
 from runs.domain.projections import run as run_projection
 from runs.domain.telemetry import stop_time_updates as updates_contract
 from runs.domain.telemetry.position import Position
+from schedule_engine.predictions.predictor import ObservedStop
 from schedule_engine.selectors import trip_geometry_get
 
 # Tracking: the vehicle may still be laying over (the pre-trip state); In Progress: on its trip.

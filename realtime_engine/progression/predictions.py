@@ -2,7 +2,7 @@
 
 Predictions start from the schedule deviation at the matched distance and use the
 observed travel-time history of ``segment_history`` (refreshed every few minutes); the
-rules are the pure ``runs.domain.prediction``. Called by ``published`` for every run
+rules are the pure ``schedule_engine.predictions``. Called by ``published`` for every run
 matched; no I/O.
 """
 
@@ -13,10 +13,10 @@ import datetime as dt
 from realtime_engine.progression.matching import RunProgressed
 from realtime_engine.progression.scheduled_stops import scheduled_stops
 from realtime_engine.segment_history import SegmentHistoryView, StopSegmentHistory
-from runs.domain.prediction.inputs import schedule_deviation_s
-from runs.domain.prediction.predictor import ObservedStop, predict_stop_times
 from runs.domain.progression.status import Phase
 from runs.domain.telemetry import stop_time_updates as updates_contract
+from schedule_engine.predictions.inputs import schedule_deviation_s
+from schedule_engine.predictions.predictor import ObservedStop, predict_stop_times
 
 
 def observed_after(progressed: RunProgressed) -> dict[int, ObservedStop]:

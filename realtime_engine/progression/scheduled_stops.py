@@ -11,9 +11,9 @@ import datetime as dt
 from functools import lru_cache
 
 from realtime_engine.trip_schedules import TripSchedule
-from runs.domain.prediction.predictor import RunScheduledStop
 from schedule_engine.gtfs_import.errors import FieldError
 from schedule_engine.gtfs_import.fields import parse_time
+from schedule_engine.predictions.predictor import RunScheduledStop
 
 
 def start_shift_s(schedule: TripSchedule, start_time: str | None) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from runs.domain.prediction.predictor import RunScheduledStop
+from schedule_engine.predictions.predictor import RunScheduledStop
 
 
 def scheduled_time_at(

@@ -1,11 +1,11 @@
-"""The schedule deviation of a matched position (``runs.domain.prediction.inputs``)."""
+"""The schedule deviation of a matched position (``schedule_engine.predictions.inputs``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from runs.domain.prediction.inputs import schedule_deviation_s, scheduled_time_at
-from runs.domain.prediction.predictor import RunScheduledStop
+from schedule_engine.predictions.inputs import schedule_deviation_s, scheduled_time_at
+from schedule_engine.predictions.predictor import RunScheduledStop
 
 # Three stops 500 m apart; 120 s driving between them, 30 s dwell at the middle one.
 STOPS = (

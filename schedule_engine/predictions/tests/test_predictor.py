@@ -2,7 +2,7 @@
 
 import pytest
 
-from runs.domain.prediction.predictor import (
+from schedule_engine.predictions.predictor import (
     ObservedStop,
     PredictionConfig,
     RunScheduledStop,
