@@ -23,6 +23,10 @@ class PositionRecord(models.Model):
     speed = models.FloatField(null=True, blank=True, help_text="m/s")
     odometer = models.FloatField(null=True, blank=True, help_text="m")
     received_at = models.DateTimeField(help_text="When the server received it.")
+    # The device's IO bag (Streams records; {} from MQTT). A bigint is a JSON number
+    # (jsonb numeric keeps it exact), a byte buffer a base64 string. db_default: the
+    # raw-SQL history writer may leave it out.
+    attributes = models.JSONField(default=dict, db_default=models.Value({}, models.JSONField()))
 
     class Meta:
         constraints = [

@@ -59,6 +59,17 @@ def validate_vehicle_id(value: str) -> None:
         raise ValidationError(f"a vehicle id is {VEHICLE_ID_RULE}")
 
 
+# A tracker's IMEI as gateways report it: 15 digits (14 plus the Luhn check digit), also
+# accepted without the check digit (14) and as an IMEISV (16). The check digit is not
+# verified: trackers in service report IMEIs whose check digit is wrong.
+TRACKER_IMEI_RULE = "14 to 16 digits (an IMEI, with or without its check digit, or an IMEISV)"
+
+
+def validate_tracker_imei(value: str) -> None:
+    if not (value.isascii() and value.isdigit() and 14 <= len(value) <= 16):
+        raise ValidationError(f"a tracker IMEI is {TRACKER_IMEI_RULE}")
+
+
 class Vehicle(models.Model):
     """A vehicle; its id is the one it publishes telemetry under (``transit/vehicle/{id}/…``)."""
 
@@ -68,6 +79,16 @@ class Vehicle(models.Model):
     wheelchair_accessible = models.BooleanField(default=False)
     company = models.ForeignKey(
         Company, on_delete=models.PROTECT, null=True, blank=True, related_name="vehicles"
+    )
+    # The Redis Streams ingress maps a record's device_id to the vehicle through this; one
+    # tracker is on one vehicle (unique), and a vehicle without one is NULL (not "").
+    tracker_imei = models.CharField(
+        max_length=16,
+        unique=True,
+        null=True,
+        blank=True,
+        validators=[validate_tracker_imei],
+        help_text=f"The AVL tracker's IMEI: {TRACKER_IMEI_RULE}.",
     )
 
     class Meta:

@@ -95,6 +95,12 @@ def vehicle_ids_get() -> frozenset[str]:
     return frozenset(Vehicle.objects.order_by().values_list("pk", flat=True))
 
 
+def vehicle_admission_get() -> dict[str, str | None]:
+    """Every registered vehicle id with its tracker IMEI (None without one), in one query:
+    what ingest trusts and how it maps a Streams record's device to its vehicle."""
+    return dict(Vehicle.objects.order_by().values_list("pk", "tracker_imei"))
+
+
 @dataclass(frozen=True)
 class VehicleLiveState:
     position: position_contract.Position | None

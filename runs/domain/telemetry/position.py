@@ -4,12 +4,19 @@ Written by the MQTT consumer; read by the REST API, feed builders, detectors and
 map-matching through ``from_redis``. Payload (DESIGN.md): ``latitude``,
 ``longitude`` required (WGS84 degrees), ``bearing`` (0..360), ``speed`` (m/s, 0..150),
 ``odometer`` (m, 0..1e10), ``timestamp`` (POSIX seconds; the receive time stands in
-when absent). Unknown payload fields are ignored. Pure.
+when absent). Unknown payload fields are ignored. Every ingress builds its Position
+through ``checked`` (the Streams record too: ``realtime_engine.ingest.streams.record``),
+so one set of bounds and reasons holds whichever way a fix arrived.
+
+``attributes`` is the device's IO bag (Streams records; None from MQTT): decoded values
+(``Attributes``) that travel to the position history only, never to the hot-state hash.
+Pure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
@@ -42,8 +49,14 @@ RECEIVED_AT = "received_at"
 FIELDS = (LATITUDE, LONGITUDE, BEARING, SPEED, ODOMETER, TIMESTAMP, RECEIVED_AT)
 
 
+# The decoded IO bag: JSON's values (ints of any size kept exact) plus bytes, in lists and
+# dicts. Typed loosely: it is checked where it is decoded (the Streams record's bounds).
+Attributes = dict[str, Any]
+
+
 class Position(msgspec.Struct, frozen=True, gc=False):
-    """The latest known position of one vehicle. ``received_at`` is server epoch seconds."""
+    """The latest known position of one vehicle. ``received_at`` is server epoch seconds.
+    ``attributes`` (history only) is not part of the hot-state hash."""
 
     vehicle_id: str
     latitude: float
@@ -53,6 +66,7 @@ class Position(msgspec.Struct, frozen=True, gc=False):
     bearing: float | None = None
     speed: float | None = None
     odometer: float | None = None
+    attributes: Attributes | None = None
 
 
 class _Payload(msgspec.Struct, gc=False):
@@ -70,24 +84,48 @@ _decoder = msgspec.json.Decoder(_Payload)
 def decode(payload: bytes, *, vehicle_id: str, received_at: float) -> Position:
     """A checked Position from raw MQTT bytes; raises ``TelemetryRejected``."""
     raw = decode_json_object(_decoder, payload)
-    if raw.latitude is None or raw.longitude is None:
-        raise TelemetryRejected(
-            RejectReason.MISSING_COORDINATES, "latitude and longitude are required"
-        )
-    timestamp = (
-        int(received_at)
-        if raw.timestamp is None
-        else check_timestamp(raw.timestamp, now=received_at)
-    )
-    position = Position(
+    return checked(
         vehicle_id=vehicle_id,
         latitude=raw.latitude,
         longitude=raw.longitude,
-        timestamp=timestamp,
+        timestamp=raw.timestamp,
         received_at=received_at,
         bearing=raw.bearing,
         speed=raw.speed,
         odometer=raw.odometer,
+    )
+
+
+def checked(
+    *,
+    vehicle_id: str,
+    latitude: float | None,
+    longitude: float | None,
+    timestamp: int | float | None,
+    received_at: float,
+    bearing: float | None = None,
+    speed: float | None = None,
+    odometer: float | None = None,
+    attributes: Attributes | None = None,
+) -> Position:
+    """A checked Position from decoded values (POSIX seconds ``timestamp``, m/s ``speed``);
+    raises ``TelemetryRejected``. The one validation every ingress's position goes through."""
+    if latitude is None or longitude is None:
+        raise TelemetryRejected(
+            RejectReason.MISSING_COORDINATES, "latitude and longitude are required"
+        )
+    position = Position(
+        vehicle_id=vehicle_id,
+        latitude=latitude,
+        longitude=longitude,
+        timestamp=(
+            int(received_at) if timestamp is None else check_timestamp(timestamp, now=received_at)
+        ),
+        received_at=received_at,
+        bearing=bearing,
+        speed=speed,
+        odometer=odometer,
+        attributes=attributes,
     )
     check(position)
     return position

@@ -36,6 +36,17 @@ class RejectReason(StrEnum):
     # A well-formed message from a vehicle with no row in the vehicles table (refused unless
     # INGEST_ALLOW_UNKNOWN_VEHICLES): an ingress's admission step, not the contracts, decides.
     UNKNOWN_VEHICLE = "unknown_vehicle"
+    # Redis Streams ingress (realtime_engine.ingest.streams.record): a record whose device
+    # (tracker IMEI) maps to no vehicle; a malformed ``__bigint``/``__buffer_b64`` sentinel;
+    # an IO bag over the record's bounds (keys, key length, depth, value size); a device id
+    # that is not a usable id; an epoch-milliseconds timestamp too small to be one.
+    UNKNOWN_DEVICE = "unknown_device"
+    BAD_SENTINEL = "bad_sentinel"
+    ATTRIBUTES_TOO_LARGE = "attributes_too_large"
+    INVALID_DEVICE_ID = "invalid_device_id"
+    TIMESTAMP_NOT_EPOCH_MILLISECONDS = "timestamp_not_epoch_milliseconds"
+    # A stream entry delivered more than STREAMS_MAX_DELIVERIES times (it keeps failing).
+    MAX_DELIVERIES = "max_deliveries"
 
 
 class TelemetryRejected(ValueError):

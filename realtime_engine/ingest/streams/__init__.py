@@ -1,0 +1,1 @@
+"""Redis Streams ingress for AVL gateways: the gateway record (``record``) and its consumer."""
