@@ -4,6 +4,9 @@ Column arrays go through ``unnest`` into a multi-row ``INSERT … ON CONFLICT DO
 NOTHING``, so a redelivered or replayed position inserts nothing twice. Written
 by the consumer; the table is ``realtime_engine.models.PositionRecord``. Errors
 propagate: the consumer keeps the batch unacknowledged and retries.
+
+Both ingresses write here; a position's IO bag goes to the ``attributes`` jsonb column
+(``{}`` when it has none, as from MQTT) in its JSON form, ``attributes_json``.
 """
 
 from __future__ import annotations
@@ -13,20 +16,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
 import psycopg
 
-from runs.domain.telemetry.position import Position
+from runs.domain.telemetry.position import Attributes, Position
 
 TABLE = "realtime_engine_positionrecord"
 
 _INSERT = f"""
 INSERT INTO {TABLE}
-    (vehicle_id, "timestamp", latitude, longitude, bearing, speed, odometer, received_at)
-SELECT v, to_timestamp(t), lat, lon, b, s, o, to_timestamp(r)
+    (vehicle_id, "timestamp", latitude, longitude, bearing, speed, odometer, received_at,
+     attributes)
+SELECT v, to_timestamp(t), lat, lon, b, s, o, to_timestamp(r), a::jsonb
 FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::float8[], %s::float8[], %s::float8[],
-            %s::float8[], %s::float8[]) AS u(v, t, lat, lon, b, s, o, r)
+            %s::float8[], %s::float8[], %s::text[]) AS u(v, t, lat, lon, b, s, o, r, a)
 ON CONFLICT (vehicle_id, "timestamp") DO NOTHING
 """
+
+_NO_ATTRIBUTES = "{}"
+
+
+def attributes_json(attributes: Attributes | None) -> str:
+    """The history's JSON form of an IO bag: an integer (a bigint too) is a JSON number,
+    which jsonb's numeric keeps exactly; bytes are a base64 string (RFC 4648, padded)."""
+    if not attributes:
+        return _NO_ATTRIBUTES
+    return msgspec.json.encode(attributes).decode()
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,7 @@ class HistoryWriter:
             [p.speed for p in positions],
             [p.odometer for p in positions],
             [p.received_at for p in positions],
+            [attributes_json(p.attributes) for p in positions],
         )
         try:
             self._connect().execute(_INSERT, columns, binary=True)
