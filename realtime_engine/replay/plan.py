@@ -32,6 +32,8 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from realtime_engine.replay.trace import TracePing
+from realtime_engine.simulation.messages import position_fields
+from realtime_engine.simulation.publishing import Fix
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
 from runs.domain.telemetry.limits import SPEED_RANGE
@@ -218,21 +220,25 @@ class ReplayClock:
         """The service date a run of the trace's ``trace_date`` is replayed on."""
         return trace_date + dt.timedelta(days=self.day_shift)
 
-    def payload(self, ping: TracePing) -> dict[str, float | int]:
-        """The position message of a ping (DESIGN.md ingress contract), in replay time."""
-        payload: dict[str, float | int] = {
-            "latitude": ping.latitude,
-            "longitude": ping.longitude,
-            "timestamp": round(self.wall_at(ping.timestamp)),
-        }
-        if ping.bearing is not None:
-            payload["bearing"] = ping.bearing
+    def fix(self, ping: TracePing) -> Fix:
+        """A ping as the vehicle would report it now: in replay time, its speed scaled."""
+        speed = None
         if ping.speed is not None:
             # Capped at the ingress bound: above it the whole position would be dead-lettered
             # (a fast replay multiplies every speed), and the matcher reads speeds only near
             # standstill.
-            payload["speed"] = min(ping.speed * self.speed, SPEED_RANGE[1])
-        return payload
+            speed = min(ping.speed * self.speed, SPEED_RANGE[1])
+        return Fix(
+            latitude=ping.latitude,
+            longitude=ping.longitude,
+            timestamp=round(self.wall_at(ping.timestamp)),
+            bearing=ping.bearing,
+            speed_mps=speed,
+        )
+
+    def payload(self, ping: TracePing) -> dict[str, float | int]:
+        """The position message of a ping (DESIGN.md ingress contract), in replay time."""
+        return position_fields(self.fix(ping))
 
 
 def replay_clock(

@@ -1,19 +1,20 @@
-"""Performing a replay plan: vehicles and operators, runs through the lifecycle service, MQTT.
+"""Performing a replay plan: vehicles and operators, runs through the lifecycle service, telemetry.
 
 ``replay_prepare`` creates what the plan's runs need through ``runs.services.fleet``
-(a replay company, each vehicle, and for each vehicle a replay operator who signs on
+(a replay company, each vehicle with a tracker IMEI — its own, or one derived from its
+id — and for each vehicle a replay operator who signs on
 its runs: an operator holds one run at a time, as a driver does). ``ReplayRunner.run``
 walks the plan's steps at the clock's pace: ``StartRun`` releases whatever still claims
 the vehicle or trip (a previous replay's run), creates the run as its operator
 (``run_create``: validate, initialize) and confirms it (``run_event_apply``);
 ``EndRun`` sends the run the event that releases it in its current state; each
-``Publish`` sends one position message at QoS 1. Tracking, start and completion are
-left to the detectors, as for a real bus.
+``Publish`` hands one fix to the ``FleetPublisher`` (MQTT at QoS 1 from
+``replay_publisher``, or a Redis Stream), flushed before each wait and at the end.
+Tracking, start and completion are left to the detectors, as for a real bus.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -24,7 +25,6 @@ from django.db.models import Q
 
 from databus.db_health import DATABASE_UNAVAILABLE, heal_connections
 from databus.env import MqttAddress
-from realtime_engine.ingest.topics import TelemetryLeaf
 from realtime_engine.replay.plan import (
     ENDING_EVENT,
     EndRun,
@@ -35,12 +35,18 @@ from realtime_engine.replay.plan import (
     StartRun,
 )
 from realtime_engine.simulation.publisher import TelemetryPublisher
+from realtime_engine.simulation.publishing import FleetPublisher
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.roles import ActorRole
 from runs.domain.lifecycle.states import CLAIMING_STATES, RunState
 from runs.models import Run, Vehicle
 from runs.services.actors import SYSTEM, Actor
-from runs.services.fleet import company_register, operator_register, vehicle_register
+from runs.services.fleet import (
+    company_register,
+    operator_register,
+    vehicle_register,
+    vehicle_tracker_imei_ensure,
+)
 from runs.services.lifecycle import RunConflict, run_create, run_event_apply
 
 logger = logging.getLogger(__name__)
@@ -58,7 +64,9 @@ def replay_prepare(plan: ReplayPlan) -> dict[str, Actor]:
     company = company_register(name=REPLAY_COMPANY)
     actors = {}
     for vehicle_id, label in plan.vehicles.items():
-        vehicle_register(vehicle_id=vehicle_id, company=company, label=label)
+        vehicle_tracker_imei_ensure(
+            vehicle_register(vehicle_id=vehicle_id, company=company, label=label)
+        )
         operator = operator_register(username=_operator_username(vehicle_id), company=company)
         actors[vehicle_id] = Actor(ActorRole.OPERATOR, operator.user_id, operator.pk)
     return actors
@@ -94,7 +102,7 @@ class ReplayRunner:
         self,
         plan: ReplayPlan,
         clock: ReplayClock,
-        publisher: TelemetryPublisher,
+        publisher: FleetPublisher,
         actors: dict[str, Actor],
         *,
         sleep: Callable[[float], None] = time.sleep,
@@ -113,13 +121,15 @@ class ReplayRunner:
         for step in self._plan.steps:
             delay = self._clock.wall_at(step.at) - self._now()
             if delay > 0:
+                self._publisher.flush()
                 self._sleep(delay)
             if isinstance(step, Publish):
-                payload = json.dumps(self._clock.payload(step.ping)).encode()
-                self._publisher.publish(step.ping.vehicle_id, TelemetryLeaf.POSITION, payload)
+                self._publisher.publish_position(step.ping.vehicle_id, self._clock.fix(step.ping))
                 self.report.published += 1
             elif isinstance(step, StartRun | EndRun):
+                self._publisher.flush()  # what came before the run step goes out before it
                 self._run_step(step)
+        self._publisher.flush()
         return self.report
 
     def _run_step(self, step: StartRun | EndRun) -> None:

@@ -1,15 +1,17 @@
 """The one MQTT publisher of telemetry: one paho-mqtt 2 client (MQTT 5), QoS 1.
 
 The fleet simulator (``runner``) and the AVL replay (``realtime_engine.replay.runner``,
-through ``replay_publisher``) both publish through it. Topics are the ingress
-contract's ``{root}/vehicle/{vid}/{leaf}``. Publishing never waits and never fails:
-paho keeps every message the broker has not acknowledged (the queue is unbounded) and
-sends it again after it reconnects, so a broker restart costs the fleet nothing but the
-delay. Acknowledgements are counted from ``on_publish`` (a PUBACK), never read off the
-``MQTTMessageInfo``: paho marks a message published while disconnected as failed
-(``MQTT_ERR_NO_CONN``, and ``is_published()`` raises) even once it has been resent and
-acknowledged. ``close`` waits, bounded, for the outstanding ones, disconnects and says
-how many were never acknowledged.
+through ``replay_publisher``) both publish through it, as a ``publishing.FleetPublisher``
+(its sibling for AVL gateways' Redis Streams is ``streams_publisher``); ``publish`` sends
+bytes as given (the simulator's invalid payloads). Topics are the ingress contract's
+``{root}/vehicle/{vid}/{leaf}``, payloads are built in ``messages``. Publishing never
+waits and never fails: paho keeps every message the broker has not acknowledged (the
+queue is unbounded) and sends it again after it reconnects, so a broker restart costs the
+fleet nothing but the delay. Acknowledgements are counted from ``on_publish`` (a PUBACK),
+never read off the ``MQTTMessageInfo``: paho marks a message published while disconnected
+as failed (``MQTT_ERR_NO_CONN``, and ``is_published()`` raises) even once it has been
+resent and acknowledged. ``close`` waits, bounded, for the outstanding ones, disconnects
+and says how many were never acknowledged.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from databus.env import MqttAddress
 from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
+from realtime_engine.simulation.messages import occupancy_payload, position_payload
+from realtime_engine.simulation.publishing import Fix, Load
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +86,15 @@ class TelemetryPublisher:
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:  # cannot happen with an unbounded queue
             raise RuntimeError(f"{self._name}: MQTT queue full")
         self.published += 1
+
+    def publish_position(self, vehicle_id: str, fix: Fix) -> None:
+        self.publish(vehicle_id, TelemetryLeaf.POSITION, position_payload(fix))
+
+    def publish_occupancy(self, vehicle_id: str, load: Load) -> None:
+        self.publish(vehicle_id, TelemetryLeaf.OCCUPANCY, occupancy_payload(load))
+
+    def flush(self) -> None:
+        """Nothing to do: paho's network thread sends each message as it is published."""
 
     def wait_acknowledged(self, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` until every message sent so far is acknowledged."""

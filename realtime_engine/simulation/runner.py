@@ -1,14 +1,16 @@
-"""Running the fleet simulator: fleet records, runs through the lifecycle service, MQTT ticks.
+"""Running the fleet simulator: fleet records, runs through the lifecycle service, the ticks.
 
 ``fleet_prepare`` creates (or reuses), through ``runs.services.fleet``, the simulator
-company, one operator per vehicle, the vehicles ``SIM-001``… and the ``simulator`` user
+company, one operator per vehicle, the vehicles ``SIM-001``… (each with a tracker IMEI,
+derived from its id unless it has one) and the ``simulator`` user
 (group ``dispatcher``: it is the actor of every lifecycle call the simulator makes);
 ``fleet_release`` releases whatever runs a previous session left holding those vehicles
 or operators. ``trip_candidates_read`` lists the trips a vehicle may take (see
 ``trips``). ``FleetSimulator.run`` ticks once per simulated second: each free vehicle
 takes a trip (``run_create`` — validate, initialize — and ``run_event_apply`` to
 confirm its run), each busy one publishes its position and occupancy (unless the fault
-plan silences it), due fault payloads go out; tracking, start and
+plan silences it) through the ``FleetPublisher`` it was given (MQTT or a Redis Stream),
+due fault payloads go out (MQTT only), then the publisher is flushed; tracking, start and
 completion are left to the server's detectors, as for a real bus. A vehicle whose
 run ended (Completed at its terminal, or ended by someone else) takes another trip.
 On stop, runs still held are released (interrupted or cancelled) and the publisher
@@ -31,11 +33,10 @@ from django.db.models import Q
 from redis.exceptions import RedisError
 
 from databus.db_health import heal_connections
-from realtime_engine.ingest.topics import TelemetryLeaf
 from realtime_engine.replay.runner import run_release
 from realtime_engine.simulation.clock import SimulationClock
 from realtime_engine.simulation.faults import FaultPlan, invalid_payload
-from realtime_engine.simulation.messages import occupancy_payload, position_payload
+from realtime_engine.simulation.messages import position_fix
 from realtime_engine.simulation.motion import (
     LAYOVER_S,
     TripMotion,
@@ -45,6 +46,7 @@ from realtime_engine.simulation.motion import (
 )
 from realtime_engine.simulation.occupancy import load_profile, occupancy_percentage
 from realtime_engine.simulation.publisher import TelemetryPublisher
+from realtime_engine.simulation.publishing import FleetPublisher, Load
 from realtime_engine.simulation.trips import TripCandidate, any_due, trip_choose
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.roles import ActorRole
@@ -56,6 +58,7 @@ from runs.services.fleet import (
     dispatcher_register,
     operator_register,
     vehicle_register,
+    vehicle_tracker_imei_ensure,
 )
 from runs.services.lifecycle import RunConflict, run_create, run_event_apply
 from schedule_engine.gtfs_import.fields import format_time
@@ -151,6 +154,7 @@ def fleet_prepare(count: int) -> tuple[Actor, list[FleetVehicle]]:
             license_plate=f"SIM {number:03d}",
             wheelchair_accessible=number % 3 != 0,
         )
+        vehicle_tracker_imei_ensure(vehicle)
         operator = operator_register(
             username=f"simulator-driver-{number:03d}", company=company, badge=f"S{number:03d}"
         )
@@ -258,13 +262,15 @@ class FleetSimulator:
         self,
         fleet: list[FleetVehicle],
         actor: Actor,
-        publisher: TelemetryPublisher,
+        publisher: FleetPublisher,
         clock: SimulationClock,
         faults: FaultPlan,
         *,
         seed: str,
         say: Callable[[str], None] = logger.info,
     ) -> None:
+        if faults.injections and not isinstance(publisher, TelemetryPublisher):
+            raise SimulationError("invalid payloads are MQTT messages: inject them over MQTT")
         self._fleet = fleet
         self._actor = actor
         self._publisher = publisher
@@ -320,6 +326,7 @@ class FleetSimulator:
             )
             self._publisher.publish(injection.vehicle_id, injection.leaf, payload)
             self.report.injected += 1
+        self._publisher.flush()
 
     def _drive(self, vehicle: FleetVehicle, assignment: Assignment, tick: int, now: float) -> None:
         motion = assignment.motion
@@ -338,10 +345,9 @@ class FleetSimulator:
             return
         timestamp = self._clock.timestamp_at(tick)
         odometer = assignment.odometer_base_m + sample.distance_m - motion.stops[0].distance_m
-        self._publisher.publish(
+        self._publisher.publish_position(
             vehicle.vehicle_id,
-            TelemetryLeaf.POSITION,
-            position_payload(
+            position_fix(
                 point,
                 speed_mps=self._clock.reported_speed(sample.speed_mps),
                 odometer_m=odometer,
@@ -349,12 +355,9 @@ class FleetSimulator:
             ),
         )
         load = assignment.loads[sample.stop_index]
-        self._publisher.publish(
+        self._publisher.publish_occupancy(
             vehicle.vehicle_id,
-            TelemetryLeaf.OCCUPANCY,
-            occupancy_payload(
-                count=load, percentage=occupancy_percentage(load), timestamp=timestamp
-            ),
+            Load(count=load, percentage=occupancy_percentage(load), timestamp=timestamp),
         )
 
     def _candidates_get(self, now: float) -> list[TripCandidate]:

@@ -20,8 +20,9 @@ from realtime_engine.simulation.faults import (
     fault_plan,
     invalid_payload,
 )
-from realtime_engine.simulation.messages import occupancy_payload, position_payload
+from realtime_engine.simulation.messages import occupancy_payload, position_fix, position_payload
 from realtime_engine.simulation.motion import ShapePoint
+from realtime_engine.simulation.publishing import Load
 from runs.domain.telemetry import occupancy, position
 from runs.domain.telemetry.rejection import RejectReason, TelemetryRejected
 
@@ -101,12 +102,12 @@ def test_every_injected_payload_is_refused_by_the_ingress_contract(kind):
 
 def test_regular_messages_are_accepted_by_the_ingress_contract():
     point = ShapePoint(45.52, -122.68, 359.96)
-    body = position_payload(point, speed_mps=27.0, odometer_m=12_345.6, timestamp=NOW)
+    body = position_payload(position_fix(point, speed_mps=27.0, odometer_m=12_345.6, timestamp=NOW))
     fix = position.decode(body, vehicle_id="SIM-001", received_at=NOW + 0.4)
     assert (fix.latitude, fix.longitude, fix.timestamp) == (45.52, -122.68, NOW)
     assert (fix.speed, fix.odometer) == (27.0, 12_346)
     load = occupancy.decode(
-        occupancy_payload(count=35, percentage=50, timestamp=NOW),
+        occupancy_payload(Load(count=35, percentage=50, timestamp=NOW)),
         vehicle_id="SIM-001",
         received_at=NOW,
     )

@@ -5,10 +5,15 @@ people and vehicles their runs need; the admin writes the same tables as plain C
 Each function is idempotent (get or create, keyed by a name, an id or a username), so a
 second session reuses what a first one made. A user created here has no usable
 password: these accounts act through the services, nobody signs in as them. The role
-of a user is its Django group (``runs.services.actors``).
+of a user is its Django group (``runs.services.actors``). A simulated or replayed
+vehicle without a tracker gets one whose IMEI is derived from its id
+(``vehicle_tracker_imei_ensure``), so that it can publish through an AVL gateway's
+stream too, under the same IMEI in every session.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from django.contrib.auth.models import Group, User
 
@@ -39,6 +44,38 @@ def vehicle_register(
         fields["wheelchair_accessible"] = wheelchair_accessible
     vehicle, _ = Vehicle.objects.update_or_create(id=vehicle_id, defaults=fields)
     return vehicle
+
+
+# Reporting-body prefix "00" of a type allocation code: IMEIs kept for test equipment, never
+# a real tracker's.
+TEST_IMEI_PREFIX = "00"
+IMEI_DIGITS = 15
+
+
+def luhn_check_digit(digits: str) -> str:
+    """The digit that completes ``digits`` to a valid Luhn number (an IMEI's 15th)."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return str(-total % 10)
+
+
+def derived_tracker_imei(vehicle_id: str) -> str:
+    """A test IMEI (15 digits, Luhn-valid) that is a function of ``vehicle_id`` alone."""
+    body_digits = IMEI_DIGITS - len(TEST_IMEI_PREFIX) - 1
+    number = int.from_bytes(hashlib.sha256(vehicle_id.encode()).digest()[:8], "big")
+    body = TEST_IMEI_PREFIX + f"{number % 10**body_digits:0{body_digits}d}"
+    return body + luhn_check_digit(body)
+
+
+def vehicle_tracker_imei_ensure(vehicle: Vehicle) -> str:
+    """The vehicle's tracker IMEI; one derived from its id is given (and saved) when it has
+    none, a real bus replayed keeps its own."""
+    if not vehicle.tracker_imei:
+        vehicle.tracker_imei = derived_tracker_imei(vehicle.pk)
+        vehicle.save(update_fields=["tracker_imei"])
+    return vehicle.tracker_imei
 
 
 def _user_in_group(username: str, group_name: str, **names: str) -> User:

@@ -1,8 +1,11 @@
-"""``manage.py replay_avl CSV [--speed 30] [--start-now] [--limit N] [--trips T1,T2]``.
+"""``manage.py replay_avl CSV [--speed 30] [--start-now] [--limit N] [--trips T1,T2]
+[--ingress mqtt|streams] [--stream KEY] [--stream-maxlen N]``.
 
 Publishes a recorded AVL trace (the column format of ``../shared/fixtures/wmata/avl.csv``)
-to the broker at ``MQTT_URL`` under ``MQTT_TOPIC_ROOT`` as position messages with
-timestamps shifted to the replay's start, creating the vehicles, their replay
+as positions with timestamps shifted to the replay's start: to the broker at ``MQTT_URL``
+under ``MQTT_TOPIC_ROOT`` (the default), or with ``--ingress streams`` as AVL gateway
+records XADDed to a Redis Stream under each vehicle's tracker IMEI
+(``realtime_engine.simulation.ingress``); it creates the vehicles, their replay
 operators and the runs the trace needs (confirmed through the lifecycle service), on
 the replayed service day, not the recorded one (``plan.replay_clock``).
 Planning is ``realtime_engine.replay.plan`` (pure); this command only wires it up.
@@ -15,12 +18,12 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from realtime_engine.replay.plan import plan_replay, replay_clock, select_pings
-from realtime_engine.replay.runner import ReplayRunner, replay_prepare, replay_publisher
+from realtime_engine.replay.runner import PUBLISH_TIMEOUT_S, ReplayRunner, replay_prepare
 from realtime_engine.replay.trace import TraceError, read_trace
+from realtime_engine.simulation.ingress import IngressChoice, add_ingress_arguments, publisher_open
 from schedule_engine.models import Trip
 from schedule_engine.selectors import current_feed_get, services_on
 
@@ -44,7 +47,10 @@ def trip_service_check(trip_ids: set[str]):
 
 
 class Command(BaseCommand):
-    help = "Replay a recorded AVL trace (CSV) through the broker, with runs for its trips."
+    help = (
+        "Replay a recorded AVL trace (CSV) over MQTT or, with --ingress streams, as AVL"
+        " gateway records to a Redis Stream, with runs for its trips."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("csv", type=Path)
@@ -56,10 +62,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--limit", type=int, help="replay only the first N pings")
         parser.add_argument("--trips", help="comma-separated trip ids to replay")
+        add_ingress_arguments(parser)
 
     def handle(self, *args, csv: Path, speed: float, start_now: bool, limit, trips, **options):
         if speed <= 0:
             raise CommandError("--speed must be positive")
+        ingress = IngressChoice.from_options(options)
         try:
             pings = read_trace(csv)
         except (OSError, TraceError) as error:
@@ -84,14 +92,16 @@ class Command(BaseCommand):
         self.stdout.write(
             f"replaying {len(chosen)} pings, {len(plan.runs)} runs, {len(plan.vehicles)} vehicles"
             f" over {(plan.end_at - plan.start_at) / speed:.0f} s"
-            f" to {settings.MQTT_URL} ({settings.MQTT_TOPIC_ROOT})"
+            f" to {ingress.describe()}"
         )
         if trace_day is not None:
             self.stdout.write(
                 f"service day {trace_day} replayed as {clock.service_date(trace_day)},"
                 f" starting {dt.datetime.fromtimestamp(clock.wall_start).astimezone():%H:%M:%S %Z}"
             )
-        publisher = replay_publisher(settings.MQTT_ADDRESS, settings.MQTT_TOPIC_ROOT)
+        publisher = publisher_open(
+            ingress, vehicle_ids=plan.vehicles, name="replay", close_timeout_s=PUBLISH_TIMEOUT_S
+        )
         try:
             report = ReplayRunner(plan, clock, publisher, actors).run()
         finally:

@@ -1,11 +1,14 @@
 """``manage.py simulate [--vehicles 20] [--speedup 1] [--faults stale,malformed,out_of_bounds]
-[--duration S] [--seed SEED]``: the fleet simulator.
+[--duration S] [--seed SEED] [--ingress mqtt|streams] [--stream KEY] [--stream-maxlen N]``:
+the fleet simulator.
 
-Drives simulated buses along trips of the current feed, publishing position and
-occupancy to the broker at ``MQTT_URL`` under ``MQTT_TOPIC_ROOT`` once per simulated
+Drives simulated buses along trips of the current feed, publishing once per simulated
 second, with runs created and confirmed through the lifecycle service (actor: the
-``simulator`` dispatcher user). Stops cleanly on SIGINT / SIGTERM or after
-``--duration`` wall seconds. The work is in ``realtime_engine.simulation``.
+``simulator`` dispatcher user): over MQTT (the default), position and occupancy to the
+broker at ``MQTT_URL`` under ``MQTT_TOPIC_ROOT``; with ``--ingress streams``, positions
+as AVL gateway records XADDed to a Redis Stream (``simulation.ingress``), no occupancy,
+and only the ``stale`` fault (the others are MQTT payloads). Stops cleanly on SIGINT /
+SIGTERM or after ``--duration`` wall seconds. The work is in ``realtime_engine.simulation``.
 """
 
 from __future__ import annotations
@@ -17,8 +20,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from realtime_engine.simulation.clock import SimulationClock
-from realtime_engine.simulation.faults import fault_kinds_parse, fault_plan
-from realtime_engine.simulation.publisher import TelemetryPublisher
+from realtime_engine.simulation.faults import PAYLOADS_OF, fault_kinds_parse, fault_plan
+from realtime_engine.simulation.ingress import (
+    Ingress,
+    IngressChoice,
+    add_ingress_arguments,
+    publisher_open,
+)
 from realtime_engine.simulation.runner import (
     FleetSimulator,
     SimulationError,
@@ -32,7 +40,10 @@ STALE_MARGIN_S = 5.0
 
 
 class Command(BaseCommand):
-    help = "Simulate a fleet driving trips of the current feed, publishing telemetry over MQTT."
+    help = (
+        "Simulate a fleet driving trips of the current feed, publishing telemetry over MQTT"
+        " or, with --ingress streams, as AVL gateway records to a Redis Stream."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--vehicles", type=int, default=20)
@@ -44,6 +55,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--duration", type=float, help="stop after this many wall seconds")
         parser.add_argument("--seed", default="databus", help="same seed, same simulation")
+        add_ingress_arguments(parser)
 
     def handle(
         self, *args, vehicles: int, speedup: float, faults: str, duration, seed: str, **options
@@ -56,6 +68,11 @@ class Command(BaseCommand):
             kinds = fault_kinds_parse(faults)
         except ValueError as error:
             raise CommandError(str(error)) from error
+        ingress = IngressChoice.from_options(options)
+        if ingress.ingress is Ingress.STREAMS and kinds & PAYLOADS_OF.keys():
+            raise CommandError(
+                "--faults malformed and out_of_bounds send MQTT payloads: use --ingress mqtt"
+            )
         actor, fleet = fleet_prepare(vehicles)
         released = fleet_release(fleet, actor)
         if released:
@@ -65,12 +82,9 @@ class Command(BaseCommand):
             settings.RUN_STALE_AFTER_S + settings.RUN_SCAN_INTERVAL_S + STALE_MARGIN_S
         )
         plan = fault_plan(kinds, [v.vehicle_id for v in fleet], seed=seed, stale_gap_s=stale_gap_s)
-        try:
-            publisher = TelemetryPublisher(settings.MQTT_ADDRESS, settings.MQTT_TOPIC_ROOT)
-        except OSError as error:
-            raise CommandError(
-                f"cannot connect to the broker at {settings.MQTT_URL}: {error}"
-            ) from error
+        publisher = publisher_open(
+            ingress, vehicle_ids=[v.vehicle_id for v in fleet], name="simulator"
+        )
         simulator = FleetSimulator(fleet, actor, publisher, clock, plan, seed=seed, say=self._say)
 
         def stop(signum, _frame) -> None:
@@ -80,7 +94,7 @@ class Command(BaseCommand):
         faults_text = ", ".join(sorted(kinds)) or "none"
         self._say(
             f"simulating {vehicles} vehicles at speed-up {speedup:g} (faults: {faults_text})"
-            f" to {settings.MQTT_URL} under {settings.MQTT_TOPIC_ROOT!r}"
+            f" to {ingress.describe()}"
         )
         try:
             until = clock.wall_start + duration if duration is not None else None
@@ -93,7 +107,7 @@ class Command(BaseCommand):
                 signal.signal(sig, handler)
         refused = ", ".join(f"{k}: {v}" for k, v in sorted(report.refused.items())) or "none"
         self._say(
-            f"stopped: {publisher.published} messages published ({unsent} unacknowledged),"
+            f"stopped: {publisher.published} messages published ({unsent} undelivered),"
             f" runs started {report.runs_started}, completed {report.runs_completed}"
             f" ({report.runs_completed_early} before reaching the terminal),"
             f" ended otherwise {report.runs_ended_otherwise}, released {report.runs_released},"
