@@ -138,9 +138,10 @@ def measure() -> None:
 
     from databus.redis import get_redis
     from schedule_engine.feeds.builders import build_trip_updates, build_vehicle_positions
-    from schedule_engine.feeds.hot_state import feed_inputs_assemble, hot_state_read
+    from schedule_engine.feeds.feed_inputs import feed_inputs_assemble
     from schedule_engine.feeds.store import FeedName, feed_get
     from schedule_engine.feeds.tasks import cyclic_gc_paused, feeds_publish
+    from schedule_engine.hot_state_read import fleet_read
 
     client = get_redis()
     now = int(time.time())
@@ -153,7 +154,7 @@ def measure() -> None:
     publish, _ = timed(lambda: feeds_publish(client, now=now))
     with cyclic_gc_paused():  # the stages as feeds_publish runs them
         server_cpu_before = redis_server_cpu_s(client)
-        read, hot = timed(lambda: hot_state_read(client, now=now))
+        read, hot = timed(lambda: fleet_read(client, now=now))
         read_server_cpu = (redis_server_cpu_s(client) - server_cpu_before) / REPEATS
         assemble, inputs = timed(
             lambda: feed_inputs_assemble(

@@ -1,9 +1,12 @@
-"""Read the current hot state for a topic: what a client gets on subscribe.
+"""The current hot state of a topic: what a client gets on subscribe.
 
-Reads (never writes) the hashes of DESIGN.md's hot-state table through ``databus.keys``:
-vehicles' position/occupancy, their current run, runs' projection, stop status and
-predictions (the next stop not yet passed).
-Synchronous: the consumer runs it in a worker thread. Used by ``consumer``.
+Reads (never writes) through the one hot-state reader, ``schedule_engine.hot_state_read``:
+the vehicles and runs a topic holds, as raw hashes. What is here is the choice of those
+records per topic and the pure decoding of them through the contracts into the views
+(vehicles' position and occupancy, runs' projection, stop status and next stop not yet
+passed). A snapshot of ``all`` does not share the feed build's ``fleet_read``: its runs
+are those claiming a vehicle or in the tracking sets (not the cancelled ones), and it
+writes nothing. Synchronous: the consumer runs it in a worker thread. Used by ``consumer``.
 
 One bad record never costs a client its snapshot: what a contract cannot use is left
 out (the vehicle without a usable position and occupancy, a run's stop status or next
@@ -14,7 +17,7 @@ counted and logged once per key (``schedule_engine.feeds.skips``, feed ``ws_snap
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import redis
 
@@ -32,26 +35,19 @@ from runs.domain.projections import run as run_contract
 from runs.domain.telemetry import occupancy, position, stop_time_updates, vehicle_stop_status
 from schedule_engine.feeds.skips import RecordReader
 from schedule_engine.feeds.snapshots import HotStateSkip
+from schedule_engine.hot_state_read import (
+    RunHotState,
+    VehicleHotState,
+    claimed_or_active_run_ids_read,
+    located_vehicle_ids_read,
+    records_read,
+)
 
 # The ``feed`` label of what a snapshot leaves out.
 WS_SNAPSHOT_FEED = "ws_snapshot"
 
 
-def _all_vehicle_ids(client: redis.Redis) -> list[str]:
-    return [
-        keys.vehicle_id_of_position_key(key)
-        for key in client.scan_iter(match=keys.VEHICLE_POSITION_PATTERN, count=1000)
-    ]
-
-
-def _current_runs(client: redis.Redis, vehicle_ids: list[str]) -> dict[str, str]:
-    if not vehicle_ids:
-        return {}
-    run_ids = client.mget([keys.vehicle_current_run(vid) for vid in vehicle_ids])
-    return {vid: rid for vid, rid in zip(vehicle_ids, run_ids, strict=True) if rid}
-
-
-def _next_stop(reader: RecordReader, run_id: str, fields: dict[str, str]) -> NextStopView | None:
+def _next_stop(reader: RecordReader, run_id: str, fields: Mapping[str, str]) -> NextStopView | None:
     stored = reader.read(
         keys.run_stop_time_updates(run_id),
         fields,
@@ -73,8 +69,8 @@ def _next_stop(reader: RecordReader, run_id: str, fields: dict[str, str]) -> Nex
 def _run_view(
     reader: RecordReader,
     projection: run_contract.RunProjection,
-    status_fields: dict[str, str],
-    update_fields: dict[str, str],
+    status_fields: Mapping[str, str],
+    update_fields: Mapping[str, str],
 ) -> RunView:
     run_id = projection.run_id
     status = reader.read(
@@ -103,57 +99,43 @@ def _run_view(
     )
 
 
-def run_views_read(client: redis.Redis, run_ids: Iterable[str]) -> list[RunView]:
+def run_views(reader: RecordReader, runs: Iterable[RunHotState]) -> list[RunView]:
     """Runs that have a projection, in the order given (missing or unusable ones left out)."""
-    run_ids = list(dict.fromkeys(run_ids))
-    pipe = client.pipeline(transaction=False)
-    for rid in run_ids:
-        pipe.hgetall(keys.run(rid))
-        pipe.hgetall(keys.run_vehicle_stop_status(rid))
-        pipe.hgetall(keys.run_stop_time_updates(rid))
-    values = pipe.execute() if run_ids else []
-    reader = RecordReader(WS_SNAPSHOT_FEED)
     views = []
-    for index, rid in enumerate(run_ids):
-        projection_fields, status_fields, update_fields = values[3 * index : 3 * index + 3]
+    for run in runs:
+        rid = run.run_id
         try:
-            projection = run_contract.from_redis(rid, projection_fields)
+            projection = run_contract.from_redis(rid, run.projection)
             if projection is None:
                 continue
-            views.append(_run_view(reader, projection, status_fields, update_fields))
+            views.append(_run_view(reader, projection, run.stop_status, run.stop_time_updates))
         except (ValueError, TypeError) as error:
             reader.report(keys.run(rid), HotStateSkip.BAD_RUN, f"{type(error).__name__}: {error}")
     return views
 
 
-def vehicle_updates_read(
-    client: redis.Redis, vehicle_ids: list[str], runs: dict[str, RunView]
+def vehicle_updates(
+    reader: RecordReader, vehicles: Iterable[VehicleHotState], runs: Mapping[str, RunView]
 ) -> list[VehicleUpdate]:
-    """Vehicles with a usable stored position or occupancy; ``runs`` gives each one's run
-    and route."""
-    pipe = client.pipeline(transaction=False)
-    for vid in vehicle_ids:
-        pipe.hgetall(keys.vehicle_position(vid))
-        pipe.hgetall(keys.vehicle_occupancy(vid))
-    values = pipe.execute() if vehicle_ids else []
-    reader = RecordReader(WS_SNAPSHOT_FEED)
+    """Vehicles with a usable stored position or occupancy, in the order given; ``runs``
+    gives each one's run and route."""
     updates = []
-    for index, vid in enumerate(vehicle_ids):
-        position_fields, occupancy_fields = values[2 * index], values[2 * index + 1]
+    for vehicle in vehicles:
+        vid = vehicle.vehicle_id
         where = reader.use(
             keys.vehicle_position(vid),
-            position.read_stored(vid, position_fields),
-            position_fields,
+            position.read_stored(vid, vehicle.position),
+            vehicle.position,
             HotStateSkip.BAD_POSITION,
         )
         load = (
             reader.use(
                 keys.vehicle_occupancy(vid),
-                occupancy.read_stored(vid, occupancy_fields),
-                occupancy_fields,
+                occupancy.read_stored(vid, vehicle.occupancy),
+                vehicle.occupancy,
                 HotStateSkip.BAD_OCCUPANCY,
             )
-            if occupancy_fields
+            if vehicle.occupancy
             else None
         )
         if where is None and load is None:
@@ -169,25 +151,32 @@ def snapshot_read(client: redis.Redis, topic: Topic) -> Snapshot:
     The runs of ``all`` (and of a route) are those claiming a vehicle and those in the
     tracking sets; the vehicles are those with a stored position.
     """
+    reader = RecordReader(WS_SNAPSHOT_FEED)
+    vehicles: Iterable[VehicleHotState]
     if topic.kind is TopicKind.VEHICLE:
-        vehicle_ids = [topic.ident]
-        run_ids = list(_current_runs(client, vehicle_ids).values())
+        vehicles = records_read(client, vehicle_ids=[topic.ident]).vehicles
+        claims = [vehicle.current_run for vehicle in vehicles if vehicle.current_run]
+        runs = run_views(reader, records_read(client, run_ids=claims).runs.values())
     elif topic.kind is TopicKind.RUN:
-        run_ids = [topic.ident]
-        vehicle_ids = []
+        runs = run_views(reader, records_read(client, run_ids=[topic.ident]).runs.values())
+        located = sorted({run.vehicle_id for run in runs if run.vehicle_id})
+        vehicles = records_read(client, vehicle_ids=located).vehicles
     else:
-        vehicle_ids = _all_vehicle_ids(client)
-        claims = list(client.scan_iter(match=keys.VEHICLE_CURRENT_RUN_PATTERN, count=1000))
-        claimed = client.mget(claims) if claims else []
-        active = client.sunion(keys.RUNS_TRACKING, keys.RUNS_IN_PROGRESS)
-        run_ids = sorted({rid for rid in claimed if rid} | set(active))
-    runs = run_views_read(client, run_ids)
-    if topic.kind is TopicKind.ROUTE:
-        runs = [run for run in runs if run.route_id == topic.ident]
+        records = records_read(
+            client,
+            vehicle_ids=located_vehicle_ids_read(client),
+            run_ids=claimed_or_active_run_ids_read(client),
+        )
+        runs = run_views(reader, records.runs.values())
+        vehicles = records.vehicles
+        if topic.kind is TopicKind.ROUTE:
+            runs = [run for run in runs if run.route_id == topic.ident]
     run_by_vehicle = {run.vehicle_id: run for run in runs if run.vehicle_id}
-    if topic.kind is TopicKind.RUN:
-        vehicle_ids = list(run_by_vehicle)
-    elif topic.kind is TopicKind.ROUTE:
-        vehicle_ids = [vid for vid in vehicle_ids if vid in run_by_vehicle]
-    vehicles = vehicle_updates_read(client, sorted(vehicle_ids), run_by_vehicle)
-    return Snapshot(topic=str(topic), vehicles=vehicles, runs=runs, at=time.time())
+    if topic.kind is TopicKind.ROUTE:
+        vehicles = [vehicle for vehicle in vehicles if vehicle.vehicle_id in run_by_vehicle]
+    return Snapshot(
+        topic=str(topic),
+        vehicles=vehicle_updates(reader, vehicles, run_by_vehicle),
+        runs=runs,
+        at=time.time(),
+    )

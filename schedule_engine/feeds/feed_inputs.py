@@ -1,11 +1,9 @@
-"""Read the whole fleet's hot state for a feed build, and assemble the builders' snapshots.
+"""Decide what the GTFS-RT feeds publish from the fleet's hot state, as the builders take it.
 
-``hot_state_read`` is the I/O: a handful of Redis round trips whatever the fleet
-size (SCAN for the vehicles, one pipeline for the run sets and claims, one
-pipeline of server-side scripts that return every hash). It returns the raw
-strings in a ``FleetHotState``. ``feed_inputs_assemble`` is pure: it decodes them
-through the telemetry contracts (``runs.domain.telemetry``) and decides what is
-published, returning the ``snapshots`` values ``builders`` take.
+``feed_inputs_assemble`` is pure: it decodes the raw strings that
+``schedule_engine.hot_state_read.fleet_read`` returns (a ``FleetHotState``) through the
+contracts (``runs.domain.telemetry``, ``runs.domain.projections``) and returns the
+``snapshots`` values ``builders`` take.
 
 What is published (decided here, nowhere else):
 - VehiclePositions: every vehicle with a readable position not older than
@@ -23,19 +21,14 @@ put an entity after the feed header (a GTFS-RT validator error).
 A stored record the contracts cannot use (unreadable, or a value outside the telemetry
 bounds) is reported to ``on_skip`` with its key and left out: a bad position leaves its
 vehicle out, a bad trip or stop time updates its trip update; a bad occupancy, stop
-status or congestion leaves the entity without that part. The rest is assembled.
-
-Reads keys through ``databus.keys`` only; writes nothing except dropping expired
-members of ``runs:canceled``.
+status or congestion leaves the entity without that part. The rest is assembled. Keys
+named in a report come from ``databus.keys``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TypeVar
-
-import redis
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from databus import keys
 from runs.domain.projections import run as run_projection
@@ -65,58 +58,12 @@ from schedule_engine.feeds.snapshots import (
     VehicleSnapshot,
     WheelchairAccessible,
 )
-
-# Hashes fetched per server-side script call: bounds how long one call blocks Redis.
-HASHES_PER_CALL = 1000
-SCAN_COUNT = 5000
+from schedule_engine.hot_state_read import FleetHotState, Hash, RunHotState
 
 WHEELCHAIR_VALUES = {
     True: WheelchairAccessible.WHEELCHAIR_ACCESSIBLE,
     False: WheelchairAccessible.WHEELCHAIR_INACCESSIBLE,
 }
-
-# HGETALL of every key given, flattened field/value arrays in key order.
-_HGETALL_EACH = """
-local out = {}
-for i, key in ipairs(KEYS) do out[i] = redis.call('HGETALL', key) end
-return out
-"""
-
-Hash = Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class VehicleHotState:
-    """The stored hashes of one vehicle, as strings."""
-
-    vehicle_id: str
-    position: Hash
-    occupancy: Hash = field(default_factory=dict)
-    metadata: Hash = field(default_factory=dict)
-    current_run: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RunHotState:
-    """The stored hashes of one run, as strings."""
-
-    run_id: str
-    projection: Hash = field(default_factory=dict)  # run:{rid}
-    trip: Hash = field(default_factory=dict)  # run:{rid}:trip
-    stop_status: Hash = field(default_factory=dict)
-    congestion: Hash = field(default_factory=dict)
-    stop_time_updates: Hash = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class FleetHotState:
-    """Everything a feed build reads, exactly as read."""
-
-    vehicles: tuple[VehicleHotState, ...] = ()
-    runs: Mapping[str, RunHotState] = field(default_factory=dict)
-    tracking: frozenset[str] = frozenset()
-    in_progress: frozenset[str] = frozenset()
-    canceled: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,87 +72,6 @@ class FeedInputs:
 
     vehicles: tuple[VehicleEntity, ...]
     trips: tuple[TripEntity, ...]
-
-
-# ---------------------------------------------------------------- I/O
-
-
-def hot_state_read(client: redis.Redis, *, now: float) -> FleetHotState:
-    """Read every vehicle and every tracking, in-progress or cancelled run."""
-    vehicle_ids = sorted(
-        {
-            keys.vehicle_id_of_position_key(key)
-            for key in client.scan_iter(match=keys.VEHICLE_POSITION_PATTERN, count=SCAN_COUNT)
-        }
-    )
-    pipe = client.pipeline(transaction=False)
-    pipe.smembers(keys.RUNS_TRACKING)
-    pipe.smembers(keys.RUNS_IN_PROGRESS)
-    pipe.zremrangebyscore(keys.RUNS_CANCELED, "-inf", f"({now}")
-    pipe.zrange(keys.RUNS_CANCELED, 0, -1)
-    if vehicle_ids:
-        pipe.mget([keys.vehicle_current_run(vid) for vid in vehicle_ids])
-    tracking, in_progress, _, canceled, *claims = pipe.execute()
-    current_runs = claims[0] if claims else []
-    run_ids = sorted(set(tracking) | set(in_progress) | set(canceled))
-
-    hash_keys: list[str] = []
-    for vid in vehicle_ids:
-        hash_keys += (
-            keys.vehicle_position(vid),
-            keys.vehicle_occupancy(vid),
-            keys.vehicle_metadata(vid),
-        )
-    for rid in run_ids:
-        hash_keys += (
-            keys.run(rid),
-            keys.run_trip(rid),
-            keys.run_vehicle_stop_status(rid),
-            keys.run_congestion_level(rid),
-            keys.run_stop_time_updates(rid),
-        )
-    hashes = _hgetall_each(client, hash_keys)
-    vehicle_hashes = _groups(hashes[: 3 * len(vehicle_ids)], 3)
-    run_hashes = _groups(hashes[3 * len(vehicle_ids) :], 5)
-    return FleetHotState(
-        vehicles=tuple(
-            VehicleHotState(vid, *values, current_run=rid)
-            for vid, values, rid in zip(vehicle_ids, vehicle_hashes, current_runs, strict=True)
-        ),
-        runs={
-            rid: RunHotState(rid, *values) for rid, values in zip(run_ids, run_hashes, strict=True)
-        },
-        tracking=frozenset(tracking),
-        in_progress=frozenset(in_progress),
-        canceled=frozenset(canceled),
-    )
-
-
-def _hgetall_each(client: redis.Redis, hash_keys: Sequence[str]) -> list[dict[str, str]]:
-    """HGETALL of every key in one pipeline of script calls (redis-py per-command cost is
-    what limits a large read; one call per thousand keys leaves only the server's work)."""
-    if not hash_keys:
-        return []
-    script = client.register_script(_HGETALL_EACH)
-    pipe = client.pipeline(transaction=False)
-    for start in range(0, len(hash_keys), HASHES_PER_CALL):
-        chunk = hash_keys[start : start + HASHES_PER_CALL]
-        script(keys=chunk, client=pipe)
-    flat: list[dict[str, str]] = []
-    for answer in pipe.execute():
-        flat += [dict(zip(pairs[::2], pairs[1::2], strict=True)) for pairs in answer]
-    return flat
-
-
-_T = TypeVar("_T")
-
-
-def _groups(items: Sequence[_T], size: int) -> Iterator[tuple[_T, ...]]:
-    for start in range(0, len(items), size):
-        yield tuple(items[start : start + size])
-
-
-# ---------------------------------------------------------------- pure assembly
 
 
 def feed_inputs_assemble(

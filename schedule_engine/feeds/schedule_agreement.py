@@ -5,7 +5,7 @@ trace replayed for another feed, a cancellation whose day is long past. GTFS-RT
 consumers resolve every ``trip_id``, ``route_id`` and ``stop_id`` against the static
 feed they hold, so an entity naming one the current version lacks is, at best,
 dropped by them and, at worst, shown against the wrong trip. ``feed_inputs_agree``
-takes the ``FeedInputs`` that ``hot_state.feed_inputs_assemble`` decided and the
+takes the ``FeedInputs`` that ``feed_inputs.feed_inputs_assemble`` decided and the
 current version's ids (``ScheduleIds``, read once per version by ``schedule_ids``),
 and decides per entity:
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from schedule_engine.feeds.hot_state import FeedInputs
+from schedule_engine.feeds.feed_inputs import FeedInputs
 from schedule_engine.feeds.snapshots import TripEntity, TripSnapshot, VehicleEntity
 from schedule_engine.feeds.store import FeedName
 from schedule_engine.service_days import trip_instance_end

@@ -1,6 +1,7 @@
 """Build and publish both GTFS-RT feeds: the Celery task beat runs, and the service it calls.
 
-``feeds_publish`` reads the fleet's hot state once (``hot_state``), keeps what agrees
+``feeds_publish`` reads the fleet's hot state once (``schedule_engine.hot_state_read``),
+decides what it publishes (``feed_inputs``), keeps what agrees
 with the current GTFS version (``schedule_agreement``, counting what it leaves out in
 ``databus_feed_entities_skipped_total``), builds
 VehiclePositions and TripUpdates with the pure builders (``builders``), each with
@@ -26,7 +27,7 @@ from google.transit import gtfs_realtime_pb2
 from databus import notify
 from databus.redis import get_redis
 from schedule_engine.feeds.builders import build_trip_updates, build_vehicle_positions
-from schedule_engine.feeds.hot_state import FeedInputs, feed_inputs_assemble, hot_state_read
+from schedule_engine.feeds.feed_inputs import FeedInputs, feed_inputs_assemble
 from schedule_engine.feeds.metrics import FEED_ENTITIES_SKIPPED
 from schedule_engine.feeds.schedule_agreement import feed_inputs_agree
 from schedule_engine.feeds.schedule_ids import current_schedule_ids
@@ -39,6 +40,7 @@ from schedule_engine.feeds.store import (
     feed_summaries_get,
     payload_etag,
 )
+from schedule_engine.hot_state_read import fleet_read
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
     started = time.perf_counter()
     previous = feed_summaries_get(client)
     inputs = feed_inputs_assemble(
-        hot_state_read(client, now=now),
+        fleet_read(client, now=now),
         now=int(now),
         vehicle_max_age_s=settings.FEED_VEHICLE_MAX_AGE_S,
         stop_time_update_max_age_s=settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S,

@@ -29,7 +29,7 @@ COMMON_GUARDS: tuple[Guard, ...] = (G.ACTOR_MAY_ACT_ON_RUN,)
 
 _FINISH = (A.SYNC_STATE, A.REMOVE_FROM_SETS, A.RELEASE_RESOURCES, A.EXPIRE_PROJECTION)
 # DESIGN.md says "remove projection" for a cancellation; we publish it instead (CANCELED
-# trip in TripUpdates, see schedule_engine.feeds.hot_state) and let it expire.
+# trip in TripUpdates, see schedule_engine.feeds.feed_inputs) and let it expire.
 _CANCEL = (A.REMOVE_FROM_SETS, A.RELEASE_RESOURCES, A.PUBLISH_CANCELLATION)
 
 TRANSITIONS: tuple[Transition, ...] = (

@@ -1,4 +1,4 @@
-"""Reading the fleet's hot state (real Redis) and deciding what the feeds publish (pure)."""
+"""Deciding what the feeds publish from the fleet's hot state (pure), and from a real read."""
 
 from __future__ import annotations
 
@@ -9,13 +9,7 @@ from django.conf import settings
 from databus import keys
 from runs.domain.telemetry import occupancy, position, stop_time_updates, trip
 from runs.domain.telemetry.vehicle_stop_status import StopStatusCode
-from schedule_engine.feeds.hot_state import (
-    FleetHotState,
-    RunHotState,
-    VehicleHotState,
-    feed_inputs_assemble,
-    hot_state_read,
-)
+from schedule_engine.feeds.feed_inputs import feed_inputs_assemble
 from schedule_engine.feeds.snapshots import (
     CongestionLevel,
     EntitySkip,
@@ -25,6 +19,7 @@ from schedule_engine.feeds.snapshots import (
     WheelchairAccessible,
 )
 from schedule_engine.feeds.tests.fleet_hot_state import TRIP_101, write_fleet
+from schedule_engine.hot_state_read import FleetHotState, RunHotState, VehicleHotState, fleet_read
 
 NOW = 1_795_000_000
 
@@ -62,7 +57,7 @@ def run_hot_state(run_id: str, *, updates: bool = True, vehicle_id: str = "v") -
 def test_the_standard_fleet_is_read_and_assembled_into_both_feeds(redis_client):
     fleet = write_fleet(redis_client, NOW)
 
-    inputs = assemble(hot_state_read(redis_client, now=NOW), now=NOW)
+    inputs = assemble(fleet_read(redis_client, now=NOW), now=NOW)
 
     by_vehicle = {entity.vehicle.vehicle_id: entity for entity in inputs.vehicles}
     assert set(by_vehicle) == {fleet.vehicle_on_run, fleet.vehicle_without_run}
@@ -99,17 +94,8 @@ def test_the_standard_fleet_is_read_and_assembled_into_both_feeds(redis_client):
     assert canceled.stop_time_updates == ()
 
 
-def test_a_cancellation_past_its_score_is_dropped_from_the_set(redis_client):
-    fleet = write_fleet(redis_client, NOW)
-
-    hot = hot_state_read(redis_client, now=NOW)
-
-    assert hot.canceled == {fleet.canceled_run}
-    assert redis_client.zrange(keys.RUNS_CANCELED, 0, -1) == [fleet.canceled_run]
-
-
 def test_an_empty_hot_state_gives_empty_feeds(redis_client):
-    inputs = assemble(hot_state_read(redis_client, now=NOW), now=NOW)
+    inputs = assemble(fleet_read(redis_client, now=NOW), now=NOW)
     assert inputs.vehicles == () and inputs.trips == ()
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from runs.domain.telemetry.vehicle_stop_status import StopStatusCode
-from schedule_engine.feeds.hot_state import FeedInputs
+from schedule_engine.feeds.feed_inputs import FeedInputs
 from schedule_engine.feeds.schedule_agreement import (
     ScheduleIds,
     SkipReason,

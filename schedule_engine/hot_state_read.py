@@ -1,0 +1,211 @@
+"""The one reader of the hot state's vehicles and runs: their hashes, as raw strings.
+
+Every entry point is built from the same parts: the hashes of a vehicle and of a run (key
+lists in the order of ``VehicleHotState`` and ``RunHotState``), the claims
+(``vehicle:{vid}:current_run``, one MGET), the run sets, and one pipeline of server-side
+scripts that return every hash (redis-py's per-command cost is what limits a large read).
+
+- ``fleet_read``: every vehicle with a stored position and every tracking, in-progress or
+  cancelled run, for a feed build (``schedule_engine.feeds.feed_inputs`` decides what is
+  published). A handful of round trips whatever the fleet size: SCAN for the vehicles,
+  one pipeline for the run sets, one for the claims and hashes.
+- ``records_read``: the chosen vehicles and runs, for a WebSocket snapshot of one vehicle,
+  run or route (``realtime_engine.ws.snapshot``); ``located_vehicle_ids_read`` and
+  ``claimed_or_active_run_ids_read`` choose them for a route or for everything.
+
+Nothing here decodes: a missing hash reads as ``{}``, and each caller takes the values
+through the contracts (``runs.domain.telemetry``, ``runs.domain.projections``) with its
+own tolerance of a bad record. Keys through ``databus.keys`` only. Writes nothing, except
+that ``fleet_read`` drops the members of ``runs:canceled`` whose score has passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import redis
+
+from databus import keys
+
+# Hashes fetched per server-side script call: bounds how long one call blocks Redis.
+HASHES_PER_CALL = 1000
+SCAN_COUNT = 5000
+
+# HGETALL of every key given, flattened field/value arrays in key order.
+_HGETALL_EACH = """
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HGETALL', key) end
+return out
+"""
+
+Hash = Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleHotState:
+    """The stored hashes of one vehicle, as strings."""
+
+    vehicle_id: str
+    position: Hash
+    occupancy: Hash = field(default_factory=dict)
+    metadata: Hash = field(default_factory=dict)
+    current_run: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunHotState:
+    """The stored hashes of one run, as strings."""
+
+    run_id: str
+    projection: Hash = field(default_factory=dict)  # run:{rid}
+    trip: Hash = field(default_factory=dict)  # run:{rid}:trip
+    stop_status: Hash = field(default_factory=dict)
+    congestion: Hash = field(default_factory=dict)
+    stop_time_updates: Hash = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HotStateRecords:
+    """The hashes of the vehicles and runs asked for, in the order asked (each once)."""
+
+    vehicles: tuple[VehicleHotState, ...] = ()
+    runs: Mapping[str, RunHotState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetHotState:
+    """Everything a feed build reads, exactly as read."""
+
+    vehicles: tuple[VehicleHotState, ...] = ()
+    runs: Mapping[str, RunHotState] = field(default_factory=dict)
+    tracking: frozenset[str] = frozenset()
+    in_progress: frozenset[str] = frozenset()
+    canceled: frozenset[str] = frozenset()
+
+
+def _vehicle_hash_keys(vehicle_id: str) -> tuple[str, str, str]:
+    return (
+        keys.vehicle_position(vehicle_id),
+        keys.vehicle_occupancy(vehicle_id),
+        keys.vehicle_metadata(vehicle_id),
+    )
+
+
+def _run_hash_keys(run_id: str) -> tuple[str, str, str, str, str]:
+    return (
+        keys.run(run_id),
+        keys.run_trip(run_id),
+        keys.run_vehicle_stop_status(run_id),
+        keys.run_congestion_level(run_id),
+        keys.run_stop_time_updates(run_id),
+    )
+
+
+_VEHICLE_HASHES = len(_vehicle_hash_keys(""))
+_RUN_HASHES = len(_run_hash_keys(""))
+
+
+def located_vehicle_ids_read(client: redis.Redis) -> list[str]:
+    """Every vehicle with a stored position, sorted."""
+    return sorted(
+        {
+            keys.vehicle_id_of_position_key(key)
+            for key in client.scan_iter(match=keys.VEHICLE_POSITION_PATTERN, count=SCAN_COUNT)
+        }
+    )
+
+
+def claimed_or_active_run_ids_read(client: redis.Redis) -> list[str]:
+    """Every run claiming a vehicle (located or not) or in the tracking sets, sorted."""
+    claims = list(client.scan_iter(match=keys.VEHICLE_CURRENT_RUN_PATTERN, count=SCAN_COUNT))
+    pipe = client.pipeline(transaction=False)
+    _active_runs_queue(pipe)
+    if claims:
+        pipe.mget(claims)
+    tracking, in_progress, *claimed = pipe.execute()
+    return sorted({rid for rid in (claimed[0] if claimed else ()) if rid} | tracking | in_progress)
+
+
+def records_read(
+    client: redis.Redis, *, vehicle_ids: Iterable[str] = (), run_ids: Iterable[str] = ()
+) -> HotStateRecords:
+    """The hashes and claims of ``vehicle_ids`` and the hashes of ``run_ids``: one pipeline."""
+    vehicle_ids = list(dict.fromkeys(vehicle_ids))
+    run_ids = list(dict.fromkeys(run_ids))
+    hash_keys: list[str] = []
+    for vid in vehicle_ids:
+        hash_keys += _vehicle_hash_keys(vid)
+    for rid in run_ids:
+        hash_keys += _run_hash_keys(rid)
+    if not hash_keys:
+        return HotStateRecords()
+    pipe = client.pipeline(transaction=False)
+    if vehicle_ids:
+        pipe.mget([keys.vehicle_current_run(vid) for vid in vehicle_ids])
+    _hgetall_each_queue(client, pipe, hash_keys)
+    answers = pipe.execute()
+    current_runs = answers.pop(0) if vehicle_ids else []
+    hashes = [
+        dict(zip(pairs[::2], pairs[1::2], strict=True)) for answer in answers for pairs in answer
+    ]
+    split = _VEHICLE_HASHES * len(vehicle_ids)
+    return HotStateRecords(
+        vehicles=tuple(
+            VehicleHotState(vid, *values, current_run=rid)
+            for vid, values, rid in zip(
+                vehicle_ids, _groups(hashes[:split], _VEHICLE_HASHES), current_runs, strict=True
+            )
+        ),
+        runs={
+            rid: RunHotState(rid, *values)
+            for rid, values in zip(run_ids, _groups(hashes[split:], _RUN_HASHES), strict=True)
+        },
+    )
+
+
+def fleet_read(client: redis.Redis, *, now: float) -> FleetHotState:
+    """Read every located vehicle and every tracking, in-progress or cancelled run."""
+    vehicle_ids = located_vehicle_ids_read(client)
+    pipe = client.pipeline(transaction=False)
+    _active_runs_queue(pipe)
+    pipe.zremrangebyscore(keys.RUNS_CANCELED, "-inf", f"({now}")
+    pipe.zrange(keys.RUNS_CANCELED, 0, -1)
+    tracking, in_progress, _, canceled = pipe.execute()
+    records = records_read(
+        client,
+        vehicle_ids=vehicle_ids,
+        run_ids=sorted(set(tracking) | set(in_progress) | set(canceled)),
+    )
+    return FleetHotState(
+        vehicles=records.vehicles,
+        runs=records.runs,
+        tracking=frozenset(tracking),
+        in_progress=frozenset(in_progress),
+        canceled=frozenset(canceled),
+    )
+
+
+def _active_runs_queue(pipe: redis.client.Pipeline) -> None:
+    """Queue the tracking and in-progress sets (their replies, in that order)."""
+    pipe.smembers(keys.RUNS_TRACKING)
+    pipe.smembers(keys.RUNS_IN_PROGRESS)
+
+
+def _hgetall_each_queue(
+    client: redis.Redis, pipe: redis.client.Pipeline, hash_keys: Sequence[str]
+) -> None:
+    """Queue HGETALL of every key as script calls of a thousand keys: each reply is a list
+    of flattened field/value arrays in key order."""
+    script = client.register_script(_HGETALL_EACH)
+    for start in range(0, len(hash_keys), HASHES_PER_CALL):
+        script(keys=hash_keys[start : start + HASHES_PER_CALL], client=pipe)
+
+
+_T = TypeVar("_T")
+
+
+def _groups(items: Sequence[_T], size: int) -> Iterator[tuple[_T, ...]]:
+    for start in range(0, len(items), size):
+        yield tuple(items[start : start + size])

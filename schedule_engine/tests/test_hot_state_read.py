@@ -1,0 +1,149 @@
+"""The one reader of the hot state (real Redis): which hashes it returns, as stored, and in how
+many round trips."""
+
+from __future__ import annotations
+
+import pytest
+from redis.connection import AbstractConnection
+
+from databus import keys
+from runs.domain.telemetry import trip
+from schedule_engine.feeds.tests.fleet_hot_state import (
+    TRIP_101,
+    write_fleet,
+    write_progression,
+    write_run,
+    write_vehicle,
+)
+from schedule_engine.hot_state_read import (
+    RunHotState,
+    VehicleHotState,
+    claimed_or_active_run_ids_read,
+    fleet_read,
+    located_vehicle_ids_read,
+    records_read,
+)
+
+NOW = 1_795_000_000
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """The requests sent to Redis (a pipeline is one), but SCAN's: it walks the keyspace in
+    steps whatever reads it."""
+    sent = []
+    send = AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        packed = command if isinstance(command, bytes) else b"".join(command)
+        if b"\r\nSCAN\r\n" not in packed[:20]:
+            sent.append(command)
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    return sent
+
+
+def test_the_fleet_read_holds_every_located_vehicle_and_every_active_or_cancelled_run(
+    redis_client,
+):
+    fleet = write_fleet(redis_client, NOW)
+
+    hot = fleet_read(redis_client, now=NOW)
+
+    assert [v.vehicle_id for v in hot.vehicles] == [fleet.vehicle_on_run, fleet.vehicle_without_run]
+    on_run, without_run = hot.vehicles
+    assert (on_run.current_run, without_run.current_run) == (fleet.in_progress_run, None)
+    assert on_run.position == redis_client.hgetall(keys.vehicle_position(fleet.vehicle_on_run))
+    assert on_run.metadata["label"] == "Bus 1"
+    assert (without_run.occupancy, without_run.metadata) == ({}, {})
+    assert set(hot.runs) == {fleet.in_progress_run, fleet.canceled_run}
+    assert (hot.tracking, hot.in_progress) == ({fleet.in_progress_run}, {fleet.in_progress_run})
+    in_progress = hot.runs[fleet.in_progress_run]
+    assert in_progress.trip == trip.validate_for_write(TRIP_101)
+    assert in_progress.projection["vehicle_id"] == fleet.vehicle_on_run
+    assert in_progress.stop_status and in_progress.congestion and in_progress.stop_time_updates
+    assert hot.runs[fleet.canceled_run].stop_time_updates == {}
+
+
+def test_a_cancellation_past_its_score_is_dropped_from_the_set(redis_client):
+    fleet = write_fleet(redis_client, NOW)
+
+    hot = fleet_read(redis_client, now=NOW)
+
+    assert hot.canceled == {fleet.canceled_run}
+    assert redis_client.zrange(keys.RUNS_CANCELED, 0, -1) == [fleet.canceled_run]
+
+
+def test_chosen_records_are_read_in_the_order_asked_each_once(redis_client):
+    fleet = write_fleet(redis_client, NOW)
+
+    records = records_read(
+        redis_client,
+        vehicle_ids=["bus-9", fleet.vehicle_on_run, "bus-9", "nobody"],
+        run_ids=[fleet.expired_canceled_run, fleet.in_progress_run, "none"],
+    )
+
+    assert [v.vehicle_id for v in records.vehicles] == ["bus-9", fleet.vehicle_on_run, "nobody"]
+    assert records.vehicles[1].current_run == fleet.in_progress_run
+    # What is not stored reads as nothing, not as an error.
+    assert records.vehicles[2] == VehicleHotState("nobody", {})
+    assert list(records.runs) == [fleet.expired_canceled_run, fleet.in_progress_run, "none"]
+    assert records.runs["none"] == RunHotState("none")
+    assert records.runs[fleet.in_progress_run] == fleet_read(redis_client, now=NOW).runs["101"]
+    assert records_read(redis_client).vehicles == ()
+
+
+def test_the_ids_chosen_for_a_whole_fleet_snapshot(redis_client):
+    fleet = write_fleet(redis_client, NOW)
+    redis_client.set(keys.vehicle_current_run("bus-7"), "104")  # a claim, bus-7 not located
+    redis_client.sadd(keys.RUNS_TRACKING, "105")
+
+    assert located_vehicle_ids_read(redis_client) == [
+        fleet.vehicle_on_run,
+        fleet.vehicle_without_run,
+    ]
+    # Claimed or tracking/in progress; cancelled runs are not among them.
+    assert claimed_or_active_run_ids_read(redis_client) == [fleet.in_progress_run, "104", "105"]
+
+
+def write_large_fleet(client, size: int) -> None:
+    for index in range(size):
+        vid, rid = f"v{index}", str(1000 + index)
+        write_vehicle(client, vid, at=NOW - 5, percentage=20, label=str(index))
+        write_run(client, rid, vid, TRIP_101, state="In Progress", last_event_at=NOW - 60)
+        write_progression(client, rid, at=NOW - 5)
+        client.set(keys.vehicle_current_run(vid), rid)
+        client.sadd(keys.RUNS_IN_PROGRESS, rid)
+
+
+def test_the_fleet_read_takes_as_many_round_trips_for_a_large_fleet_as_for_a_small_one(
+    redis_client, round_trips
+):
+    write_large_fleet(redis_client, 3)
+    fleet_read(redis_client, now=NOW)  # connects and loads the script
+    round_trips.clear()
+    assert len(fleet_read(redis_client, now=NOW).vehicles) == 3
+    small = len(round_trips)
+
+    write_large_fleet(redis_client, 600)  # 4,800 hashes: several script calls
+    round_trips.clear()
+    hot = fleet_read(redis_client, now=NOW)
+    large = len(round_trips)
+
+    assert len(hot.vehicles) == len(hot.runs) == 600
+    assert hot.runs["1599"].trip == trip.validate_for_write(TRIP_101)
+    last = hot.vehicles[-1]
+    assert (last.vehicle_id, last.current_run) == ("v99", "1099")
+    assert last.position == redis_client.hgetall(keys.vehicle_position("v99"))
+    assert large == small <= 3
+    round_trips.clear()
+    assert len(records_read(redis_client, vehicle_ids=["v1"], run_ids=["1001"]).vehicles) == 1
+    one = len(round_trips)
+    round_trips.clear()
+    records_read(
+        redis_client,
+        vehicle_ids=[f"v{i}" for i in range(600)],
+        run_ids=[str(1000 + i) for i in range(600)],
+    )
+    assert len(round_trips) == one
