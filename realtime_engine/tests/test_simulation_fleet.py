@@ -14,67 +14,31 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from google.transit import gtfs_realtime_pb2
 
 from databus import keys
 from realtime_engine.simulation.faults import PAYLOADS_OF, FaultKind
 from realtime_engine.simulation.runner import SIMULATOR_USERNAME
+from realtime_engine.tests.lifecycle_support import (
+    FeedSightings,
+    demo_feed_at_peak,
+    simulated_runs,
+    simulator_start,
+    transitions_of,
+)
 from realtime_engine.tests.test_worker import ingest_env, wait_subscribed
 from runs.domain.lifecycle.states import CLAIMING_STATES, RunState
-from runs.models import Run, RunLifecycleTransition
-from schedule_engine.demo_network.clock import demo_network_copy, zone_at_local_hour
-from schedule_engine.feeds.store import FeedName, feed_get
+from runs.models import RunLifecycleTransition
 from schedule_engine.testing import import_feed
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 VEHICLES = 3
 SPEEDUP = 60
 # The loop ends as soon as every expectation is met; this bounds a slow, loaded machine.
 WATCH_S = 90.0
-# The demo's weekday morning peak: seven or more trips under way or due at every minute
-# of this hour and the next (evenings and weekends have minutes with none, and a vehicle
-# given a later trip lays over in wall time, far longer than the test watches).
-PEAK_LOCAL_HOUR = 7
-
-
-def demo_feed_at_peak(folder: Path, now: dt.datetime) -> Path:
-    """The demo network with its clock pinned: a time zone whose local hour is
-    ``PEAK_LOCAL_HOUR`` at ``now``, and weekday service on every day, so the test sees
-    the same schedule whenever it runs."""
-    demo_network_copy(folder, zone_at_local_hour(now, PEAK_LOCAL_HOUR))
-    calendar = folder / "calendar.txt"
-    text = calendar.read_text()
-    assert "WK,1,1,1,1,1,0,0" in text, "the demo's weekday service changed"
-    calendar.write_text(text.replace("WK,1,1,1,1,1,0,0", "WK,1,1,1,1,1,1,1"))
-    return folder
-
-
-def feed_trip_ids(client, name: FeedName) -> set[str]:
-    stored = feed_get(client, name)
-    if stored is None:
-        return set()
-    message = gtfs_realtime_pb2.FeedMessage()
-    message.ParseFromString(stored.payload)
-    if name is FeedName.VEHICLE_POSITIONS:
-        return {e.vehicle.trip.trip_id for e in message.entity if e.vehicle.trip.trip_id}
-    return {e.trip_update.trip.trip_id for e in message.entity}
-
-
-def simulated_runs():
-    return Run.objects.filter(vehicle__id__startswith="SIM-")
-
-
-def transitions_of(run) -> list[tuple[str, str, str]]:
-    rows = RunLifecycleTransition.objects.filter(run=run, accepted=True).select_related("actor")
-    return [(t.event, t.actor_role, t.actor.username if t.actor else "") for t in rows]
 
 
 def test_simulated_fleet_completes_runs_and_the_feeds_show_them_in_progress(
@@ -95,43 +59,25 @@ def test_simulated_fleet_completes_runs_and_the_feeds_show_them_in_progress(
     wait_subscribed(worker)
     log_path = tmp_path / "simulator.log"
     with log_path.open("wb") as log:
-        simulator = subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "simulate",
-                "--vehicles",
-                str(VEHICLES),
-                "--speedup",
-                str(SPEEDUP),
-                "--faults",
-                "stale,malformed,out_of_bounds",
-                # With this seed SIM-001 is the silenced vehicle; it takes the first-ranked
-                # trip, never the demo's loop route (whose departures tie with route 1's).
-                "--seed",
-                "databus",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        simulator = simulator_start(
+            env,
+            log,
+            *("--vehicles", str(VEHICLES), "--speedup", str(SPEEDUP)),
+            *("--faults", "stale,malformed,out_of_bounds"),
+            # With this seed SIM-001 is the silenced vehicle; it takes the first-ranked
+            # trip, never the demo's loop route (whose departures tie with route 1's).
+            *("--seed", "databus"),
         )
-    in_vehicle_feed, in_trip_feed = set(), set()
+    seen = FeedSightings()
     try:
         deadline = time.monotonic() + WATCH_S
         while time.monotonic() < deadline:
-            in_progress = set(
-                simulated_runs()
-                .filter(run_lifecycle_state=RunState.IN_PROGRESS)
-                .values_list("trip_id", flat=True)
-            )
-            in_vehicle_feed |= in_progress & feed_trip_ids(redis_client, FeedName.VEHICLE_POSITIONS)
-            in_trip_feed |= in_progress & feed_trip_ids(redis_client, FeedName.TRIP_UPDATES)
+            seen.look(redis_client)
             completed = simulated_runs().filter(run_lifecycle_state=RunState.COMPLETED)
             restored = RunLifecycleTransition.objects.filter(
                 run__vehicle__id__startswith="SIM-", event="run_tracking_restored", accepted=True
             )
-            if completed.count() >= VEHICLES and restored.exists() and in_trip_feed:
+            if completed.count() >= VEHICLES and restored.exists() and seen.trip_updates:
                 break
             time.sleep(0.25)
         assert simulator.poll() is None, "the simulator stopped on its own"
@@ -159,8 +105,8 @@ def test_simulated_fleet_completes_runs_and_the_feeds_show_them_in_progress(
         assert events[-1] == ("run_completed", "system", "")
 
     # The feeds carried the runs while they were In Progress.
-    assert in_vehicle_feed, "no In Progress run seen in VehiclePositions"
-    assert in_trip_feed, "no In Progress run seen in TripUpdates"
+    assert seen.vehicle_positions, "no In Progress run seen in VehiclePositions"
+    assert seen.trip_updates, "no In Progress run seen in TripUpdates"
 
     # stale: one vehicle went silent long enough for No Signal, then came back.
     silent = [
