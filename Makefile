@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint contracts services bench bench-ingest bench-import bench-progression bench-live bench-feeds chaos soak clean-run
+.PHONY: test demo lint contracts services bench bench-ingest bench-streams bench-import bench-progression bench-live bench-feeds chaos soak clean-run
 
 # Install the locked set only when the lock or the project metadata changed.
 # The code runs from the checkout (manage.py, celery -A databus), so only the
@@ -38,6 +38,10 @@ bench: bench-ingest bench-import
 
 bench-ingest: services
 	$(PY) -m benchmarks.ingest
+
+# A private Redis of its own; BENCH_STREAMS_ARGS="--entries N" (default 200,000).
+bench-streams: services
+	$(PY) -m benchmarks.streams $(BENCH_STREAMS_ARGS)
 
 bench-import: services
 	$(PY) -m benchmarks.gtfs_import

@@ -256,16 +256,35 @@ def consumer_prefix(mode: str) -> str:
     return f"r{mode}-"
 
 
-def register_fleet(prefixes: Iterable[str]) -> None:
+def fleet_ids(prefix: str) -> list[str]:
+    """The ids of the ``VEHICLES`` vehicles a publisher names with ``prefix``."""
+    return [f"{prefix}{v}" for v in range(VEHICLES)]
+
+
+def register_fleet(prefixes: Iterable[str], *, trackers: bool = False) -> dict[str, str]:
     """Register the vehicles the publisher names with ``prefixes``, as an agency registers
     its fleet: ingest trusts no other. The consumer's registry is loaded once per refresh,
-    so the measured rate includes the check."""
+    so the measured rate includes the check. With ``trackers`` each gets the tracker IMEI
+    the fleet service derives from its id (the Streams ingress maps records by it);
+    returns vehicle id → IMEI then."""
     from django.core.management import call_command
 
+    from runs.models import Vehicle
+    from runs.services.fleet import derived_tracker_imei
     from tests.support.vehicles import register_vehicles
 
     call_command("migrate", "runs", verbosity=0)  # the vehicles table, at its latest
-    register_vehicles(f"{prefix}{v}" for prefix in prefixes for v in range(VEHICLES))
+    ids = [vehicle_id for prefix in prefixes for vehicle_id in fleet_ids(prefix)]
+    register_vehicles(ids)
+    if not trackers:
+        return {}
+    imeis = {vehicle_id: derived_tracker_imei(vehicle_id) for vehicle_id in ids}
+    Vehicle.objects.bulk_update(
+        [Vehicle(id=vehicle_id, tracker_imei=imei) for vehicle_id, imei in imeis.items()],
+        ["tracker_imei"],
+        batch_size=1000,
+    )
+    return imeis
 
 
 def run_publisher(port: int, root: str, prefix: str, count: int, rate: float = 0) -> None:
@@ -353,6 +372,31 @@ def measure_latency(port: int, root: str, probe: ConsumerProbe) -> tuple[float, 
     return statistics.median(samples) * 1000, p99 * 1000, count - history_count(PACED_PREFIX)
 
 
+def comparison_line(
+    label: str,
+    baseline_name: str,
+    baseline: float,
+    rate: float,
+    lost: int,
+    seconds: float,
+    unit: str = "msg/s",
+) -> str:
+    """One measurement: the baseline's and the real consumer's rates, their ratio, the loss."""
+    return (
+        f"{label:>8}: {baseline_name} {baseline:8,.0f} {unit} | consumer "
+        f"{rate:8,.0f} {unit} | ratio {rate / baseline:4.0%} | lost {lost} ({seconds:.0f} s)"
+    )
+
+
+def django_setup() -> None:
+    """Django for a benchmark process, quiet (enter ``scratch_redis`` first)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+
+
 def machine() -> str:
     model = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -377,11 +421,7 @@ def main(argv: list[str]) -> None:
 
 
 def measure_all(modes: tuple[str, ...]) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
+    django_setup()
     from django.conf import settings
 
     from benchmarks.scratch_db import drop_database, scratch_database
@@ -400,11 +440,8 @@ def measure_all(modes: tuple[str, ...]) -> None:
             started = time.monotonic()
             ceiling = measure_ceiling(port, root, mode)
             rate, lost = measure_consumer(port, root, mode, probe)
-            print(
-                f"{mode:>8}: counting subscriber {ceiling:8,.0f} msg/s | consumer "
-                f"{rate:8,.0f} msg/s | ratio {rate / ceiling:4.0%} | lost {lost} "
-                f"({time.monotonic() - started:.0f} s)"
-            )
+            elapsed = time.monotonic() - started
+            print(comparison_line(mode, "counting subscriber", ceiling, rate, lost, elapsed))
         p50, p99, lost = measure_latency(port, root, probe)
         print(
             f"   paced: {PACED_RATE:,} msg/s for {PACED_SECONDS} s | publish → hot state "
