@@ -15,7 +15,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from backend import content_security
-from databus import env
+from databus import env, keys
 from runs.domain.lifecycle.thresholds import Thresholds
 from runs.domain.progression.config import ProgressionConfig
 
@@ -66,6 +66,41 @@ try:
     # "Dead letters").
     INGEST_ALLOW_UNKNOWN_VEHICLES = env.env_bool("INGEST_ALLOW_UNKNOWN_VEHICLES", False)
     INGEST_VEHICLE_REGISTRY_REFRESH_S = env.env_float("INGEST_VEHICLE_REGISTRY_REFRESH_S", 30.0)
+    # The Redis Streams ingress (docs/operations.md, "Streams ingress"): a consumer group on
+    # the hot-state Redis, beside (or instead of) MQTT in the worker.
+    STREAMS_CONSUMER_ENABLED = env.env_bool("STREAMS_CONSUMER_ENABLED", False)
+    STREAMS_KEYS = env.env_list("STREAMS_KEYS", [keys.TELEMETRY_AVL_STREAM])
+    STREAMS_GROUP = env.env_str("STREAMS_GROUP", "databus").strip()
+    # Empty: one name per process (host name and pid); a claim pass takes over a dead one's work.
+    STREAMS_CONSUMER_NAME = env.env_str("STREAMS_CONSUMER_NAME", "").strip()
+    STREAMS_BATCH_MAX = env.env_int("STREAMS_BATCH_MAX", 500, minimum=1)
+    # Under the Redis client's 5 s socket timeout, and short enough for a prompt stop.
+    STREAMS_BLOCK_MS = env.env_int("STREAMS_BLOCK_MS", 1000, minimum=1)
+    STREAMS_CLAIM_INTERVAL_S = env.env_float("STREAMS_CLAIM_INTERVAL_S", 30.0)
+    STREAMS_CLAIM_IDLE_MS = env.env_int("STREAMS_CLAIM_IDLE_MS", 60_000, minimum=100)
+    STREAMS_MAX_DELIVERIES = env.env_int("STREAMS_MAX_DELIVERIES", 5, minimum=1)
+    # Entries read and not yet acknowledged (history not written: PostgreSQL down) before the
+    # consumer stops reading; they wait in the stream's pending list meanwhile.
+    STREAMS_UNACKED_MAX = env.env_int("STREAMS_UNACKED_MAX", 50_000, minimum=1)
+    # /readyz warns (never fails) when a stream's group lags by more entries than this.
+    STREAMS_READY_LAG_WARN = env.env_int("STREAMS_READY_LAG_WARN", 10_000, minimum=1)
+    _streams_problems = [
+        problem
+        for problem, wrong in (
+            ("STREAMS_KEYS names no stream", not STREAMS_KEYS),
+            ("STREAMS_GROUP is empty", not STREAMS_GROUP),
+            ("STREAMS_BATCH_MAX must be at most 10000", STREAMS_BATCH_MAX > 10_000),
+            ("STREAMS_BLOCK_MS must be at most 4000", STREAMS_BLOCK_MS > 4000),
+            (
+                "STREAMS_CLAIM_INTERVAL_S must be between 0.1 and 3600",
+                not 0.1 <= STREAMS_CLAIM_INTERVAL_S <= 3600,
+            ),
+            ("STREAMS_MAX_DELIVERIES must be at most 1000", STREAMS_MAX_DELIVERIES > 1000),
+        )
+        if wrong
+    ]
+    if _streams_problems:
+        raise env.ConfigError("; ".join(_streams_problems))
     POSITION_RETENTION_DAYS = env.env_int("POSITION_RETENTION_DAYS", 30, minimum=1)
     DLQ_MAXLEN = env.env_int("DLQ_MAXLEN", 100_000, minimum=100)
     WORKER_METRICS_PORT = env.env_int("WORKER_METRICS_PORT", 9808, minimum=0)

@@ -16,6 +16,9 @@ RUNS_LAST_SEEN = "runs:last_seen"
 # which the cancellation is no longer relevant (e.g. end of its service day).
 RUNS_CANCELED = "runs:canceled"
 TELEMETRY_DLQ = "telemetry:dlq"
+# Stream: AVL gateways append one entry per fix (field ``payload``, JSON); the default of
+# ``STREAMS_KEYS``, read by the Streams ingress's consumer group (realtime_engine.ingest.streams).
+TELEMETRY_AVL_STREAM = "telemetry:avl"
 # Sorted set: live WebSocket groups someone watches, score = last refresh epoch s
 # (realtime_engine.ws: consumers refresh, the position fan-out reads).
 LIVE_ACTIVE_GROUPS = "live:active_groups"

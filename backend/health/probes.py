@@ -1,7 +1,8 @@
 """Readiness probes: each one talks to a dependency for real and times the answer.
 
 A probe returns a ``ProbeResult``; it never raises. ``READINESS_PROBES`` is the
-ordered list `/readyz` runs; later parts append warn-only probes (feed age).
+ordered list `/readyz` runs; later parts append warn-only probes (feed age, the Streams
+ingress's lag).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from databus.redis import get_redis
+from realtime_engine.ingest.streams.group import group_state
 from schedule_engine.feeds.metrics import freshness_report
 from schedule_engine.feeds.store import feed_summaries_get
 
@@ -113,9 +115,38 @@ def probe_feed_age() -> ProbeResult:
     return ProbeResult(not stale, _elapsed_ms(started), detail, warn_only=True)
 
 
+def probe_streams_lag() -> ProbeResult:
+    """Warn (never fail) when the Streams ingress group lags on a stream of ``STREAMS_KEYS``
+    by more than ``STREAMS_READY_LAG_WARN`` entries (XINFO GROUPS ``lag``: written by a
+    gateway, not yet read by any consumer). A lagging consumer group is no reason to take
+    this process out of service, and its fix is more or healthier consumers, so it warns.
+    A stream or group that does not exist (the ingress not in use) is fine; Redis being
+    unreachable is the redis probe's failure, not reported twice."""
+    started = time.perf_counter()
+    limit, name = settings.STREAMS_READY_LAG_WARN, settings.STREAMS_GROUP
+    try:
+        states = [(key, group_state(get_redis(), key, name)) for key in settings.STREAMS_KEYS]
+    except redis.RedisError as error:
+        return ProbeResult(
+            True, _elapsed_ms(started), f"lag unknown ({type(error).__name__})", True
+        )
+    details, lagging = [], False
+    for key, state in states:
+        if state is None:
+            details.append(f"{key}: no group {name}")
+        elif state.lag is None:
+            details.append(f"{key}: lag unknown, pending {state.pending}")
+        else:
+            lagging = lagging or state.lag > limit
+            details.append(f"{key}: lag {state.lag}, pending {state.pending}")
+    detail = "; ".join(details) + (f" (over {limit})" if lagging else "")
+    return ProbeResult(not lagging, _elapsed_ms(started), detail, warn_only=True)
+
+
 READINESS_PROBES: list[tuple[str, Callable[[], ProbeResult]]] = [
     ("postgres", probe_postgres),
     ("redis", probe_redis),
     ("mqtt", probe_mqtt),
     ("feeds", probe_feed_age),  # warn-only: a GTFS-RT feed older than three build intervals
+    ("streams", probe_streams_lag),  # warn-only: a Streams ingress group behind its stream
 ]

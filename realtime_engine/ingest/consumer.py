@@ -5,7 +5,8 @@ One ``TelemetryConsumer`` owns one paho client (MQTT 5, QoS 1, persistent sessio
 flush a batch when ``INGEST_BATCH_MAX`` messages are in hand, when the oldest has
 waited ``INGEST_FLUSH_MS``, or as soon as the socket has nothing more to read.
 Per batch: the plan, which refuses vehicles the registry does not know
-(``vehicle_registry``), one Redis pipeline (``hot_state``), the batch observers, then the
+(``vehicle_registry``), one Redis pipeline (``hot_state``), the batch observers (those three
+are ``pipeline.TelemetryPipeline``, shared with the Streams ingress), then the
 positions go to PostgreSQL in a thread of their own (``background_history``) while
 the loop reads on. A message is acknowledged only once both writes succeeded.
 
@@ -50,11 +51,11 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from databus import keys
 from realtime_engine.ingest import metrics, paho_speedups
 from realtime_engine.ingest.background_history import BackgroundHistory, Submission
-from realtime_engine.ingest.batch import BatchPlan, accepted_batch, plan_batch
+from realtime_engine.ingest.backoff import Backoff
 from realtime_engine.ingest.decode import receive_message
 from realtime_engine.ingest.history import HistoryWriter
-from realtime_engine.ingest.hot_state import HotStateWriter
 from realtime_engine.ingest.observers import BatchObserver
+from realtime_engine.ingest.pipeline import TelemetryPipeline
 from realtime_engine.ingest.topics import stale_filters, subscription_filters
 from realtime_engine.ingest.vehicle_registry import (
     VehicleAdmission,
@@ -66,8 +67,7 @@ logger = logging.getLogger(__name__)
 
 paho_speedups.install()
 
-# Reconnect and store-retry delays double from the first to their cap.
-BACKOFF_FIRST_S = 0.5
+# Reconnect and store-retry delays double from the first (``backoff``) to their cap.
 STORE_RETRY_CAP_S = 30.0
 # Short: while the consumer is away the broker only queues for it, and a session the
 # broker lost in a crash queues nothing until the consumer subscribes again.
@@ -114,19 +114,6 @@ class ConsumerConfig:
         return min(MAX_RECEIVE_MAXIMUM, max(self.receive_maximum, 2 * self.batch_max, 20))
 
 
-class Backoff:
-    def __init__(self, cap_s: float) -> None:
-        self._cap_s = cap_s
-        self._next = BACKOFF_FIRST_S
-
-    def next(self) -> float:
-        delay, self._next = self._next, min(self._next * 2, self._cap_s)
-        return delay
-
-    def reset(self) -> None:
-        self._next = BACKOFF_FIRST_S
-
-
 class TelemetryConsumer:
     def __init__(
         self,
@@ -140,16 +127,19 @@ class TelemetryConsumer:
         self.config = config
         self.ready = threading.Event()  # set once subscribed; tests and the benchmark wait on it
         self._redis = redis_client
-        self._hot_state = HotStateWriter(redis_client, dlq_maxlen=config.dlq_maxlen)
         self._history_writer = history
-        self._observers = tuple(observers)
-        self._vehicles = (
-            vehicle_admission(
-                allow_unknown=config.allow_unknown_vehicles,
-                refresh_s=config.vehicle_registry_refresh_s,
-            )
-            if vehicles is None
-            else vehicles
+        self._pipeline = TelemetryPipeline(
+            redis_client,
+            vehicles=(
+                vehicle_admission(
+                    allow_unknown=config.allow_unknown_vehicles,
+                    refresh_s=config.vehicle_registry_refresh_s,
+                )
+                if vehicles is None
+                else vehicles
+            ),
+            observers=observers,
+            dlq_maxlen=config.dlq_maxlen,
         )
         self._stop = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -444,15 +434,13 @@ class TelemetryConsumer:
         messages, self._inbox = self._inbox, []
         root = self.config.topic_root
         try:
-            self._vehicles.refresh_if_due()
-            plan = plan_batch(
+            written = self._pipeline.write(
                 (
                     receive_message(message.topic, message.payload, received_at, root)
                     for message, received_at, _ in messages
                 ),
-                vehicles=self._vehicles,
+                size=len(messages),
             )
-            result = self._hot_state.write(plan)
         except redis.RedisError as error:
             self._inbox[:0] = messages
             self._store_failed("redis", "hot state not writable", error)
@@ -467,9 +455,8 @@ class TelemetryConsumer:
         self._store_backoff.reset()
         generation = self._generation
         acks = [(m.mid, m.qos) for m, _, g in messages if g == generation]
-        self._history.submit(Submission(generation, plan.history, acks))
-        self._count(plan, len(messages), result.dlq_length)
-        self._notify(accepted_batch(plan, result.applied_positions, result.applied_occupancies))
+        self._history.submit(Submission(generation, written.plan.history, acks))
+        self._pipeline.publish(written)
         metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
 
     def _ack_written(self) -> None:
@@ -486,32 +473,6 @@ class TelemetryConsumer:
         if not self._store_failing and not self._stop.is_set():
             logger.warning("%s (%s); holding acks, retrying", what, error)
         self._store_failing = True
-
-    def _count(self, plan: BatchPlan, size: int, dlq_length: int | None) -> None:
-        metrics.BATCH_SIZE.observe(size)
-        for entity, n in plan.received.items():
-            metrics.RECEIVED.labels(entity=entity).inc(n)
-        for entity, n in plan.accepted.items():
-            metrics.ACCEPTED.labels(entity=entity).inc(n)
-        for (entity, reason), n in plan.rejected.items():
-            metrics.REJECTED.labels(entity=entity, reason=reason).inc(n)
-        for value in plan.latest_positions.values():
-            metrics.LAG_SECONDS.observe(value.received_at - value.timestamp)
-        if dlq_length is not None:
-            metrics.DLQ_LENGTH.set(dlq_length)
-
-    def _notify(self, batch) -> None:
-        # ``history`` too: fixes older than hot state (this worker behind another on one
-        # shared subscription) still reach the map-matcher, which matches them in order.
-        if not (batch.positions or batch.occupancies or batch.history):
-            return
-        for observer in self._observers:
-            try:
-                observer(batch, self._redis)
-            except Exception:
-                name = getattr(observer, "__qualname__", repr(observer))
-                metrics.OBSERVER_ERRORS.labels(observer=name).inc()
-                logger.exception("batch observer %s failed", name)
 
     def _finish(self, deadline: float) -> None:
         """Drain before ``deadline``: read nothing more, write the batch in hand (retrying

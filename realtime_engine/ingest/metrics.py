@@ -1,7 +1,7 @@
 """Prometheus metrics of telemetry ingest, defined once against ``databus.metrics.REGISTRY``.
 
-Written by the consumer (counted per batch, not per message, to keep the hot
-path cheap); exported by the worker's exporter port (``WORKER_METRICS_PORT``).
+Written by the ingress consumers, MQTT and Streams (counted per batch, not per message,
+to keep the hot path cheap); exported by the worker's exporter port (``WORKER_METRICS_PORT``).
 """
 
 from __future__ import annotations
@@ -65,4 +65,48 @@ STORE_FAILURES = Counter(
 )
 OBSERVER_ERRORS = Counter(
     "databus_ingest_observer_errors", "Batch observers that raised", ["observer"], registry=REGISTRY
+)
+
+# The Redis Streams ingress (realtime_engine.ingest.streams), per stream key.
+STREAM_READ = Counter(
+    "databus_streams_records_read",
+    "Stream entries read by the consumer group (new and claimed)",
+    ["stream"],
+    registry=REGISTRY,
+)
+STREAM_ACCEPTED = Counter(
+    "databus_streams_records_accepted",
+    "Stream entries decoded into a position and written to hot state",
+    ["stream"],
+    registry=REGISTRY,
+)
+STREAM_CLAIMED = Counter(
+    "databus_streams_records_claimed",
+    "Stream entries taken over from an idle consumer (XAUTOCLAIM)",
+    ["stream"],
+    registry=REGISTRY,
+)
+STREAM_DEAD_LETTERED = Counter(
+    "databus_streams_records_dead_lettered",
+    "Stream entries dead-lettered to telemetry:dlq (and acknowledged)",
+    ["stream", "reason"],
+    registry=REGISTRY,
+)
+STREAM_BATCH_SECONDS = Histogram(
+    "databus_streams_batch_seconds",
+    "Time to decode, write hot state and hand one read batch to history",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+    registry=REGISTRY,
+)
+STREAM_GROUP_LAG = Gauge(
+    "databus_streams_group_lag",
+    "Entries of the stream not yet delivered to the consumer group (XINFO GROUPS lag)",
+    ["stream"],
+    registry=REGISTRY,
+)
+STREAM_GROUP_PENDING = Gauge(
+    "databus_streams_group_pending",
+    "Entries delivered to the consumer group and not yet acknowledged (XINFO GROUPS pending)",
+    ["stream"],
+    registry=REGISTRY,
 )

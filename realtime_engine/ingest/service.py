@@ -1,6 +1,8 @@
-"""Build a ``TelemetryConsumer`` from Django settings: the one place settings meet the consumer.
+"""Build the ingress consumers from Django settings: the one place settings meet them.
 
-Used by the worker bootstep (``realtime_engine.mqtt``), ``manage.py ingest_session``,
+``build_consumer``: the MQTT ``TelemetryConsumer``; ``build_streams_consumer``: the Redis
+Streams ``StreamsConsumer`` (``realtime_engine.ingest.streams``). Both get the same batch
+observers. Used by the worker bootsteps (``realtime_engine.mqtt``), ``manage.py ingest_session``,
 the tests and the benchmarks. The client id names the broker session, and a session
 outlives its process: a replacement must reuse its predecessor's id or the old session
 keeps its share of the shared group, unread (docs/operations.md, "Ingest sessions and
@@ -22,6 +24,8 @@ from realtime_engine.dispatch import dispatch_batch
 from realtime_engine.ingest.consumer import ConsumerConfig, TelemetryConsumer
 from realtime_engine.ingest.history import DatabaseTarget, HistoryWriter
 from realtime_engine.ingest.observers import BatchObserver, heal_database_connections
+from realtime_engine.ingest.streams.consumer import StreamsConfig, StreamsConsumer
+from realtime_engine.ingest.streams.group import default_consumer_name
 from realtime_engine.ingest.vehicle_registry import VehicleAdmission
 from realtime_engine.progression.observer import observe_progression
 from realtime_engine.ws.fanout import observe_batch
@@ -95,6 +99,49 @@ def build_consumer(
     return TelemetryConsumer(
         consumer_config(client_id=client_id, hostname=hostname, **overrides),
         redis_client=get_redis(),
+        history=history or HistoryWriter(DatabaseTarget.from_django()),
+        observers=observers,
+        vehicles=vehicles,
+    )
+
+
+def streams_config(*, consumer_name: str | None = None, **overrides) -> StreamsConfig:
+    """``consumer_name`` (tests, benchmarks) is used as given; otherwise
+    ``STREAMS_CONSUMER_NAME``, else one per process (``group.default_consumer_name``)."""
+    values = dict(
+        stream_keys=tuple(settings.STREAMS_KEYS),
+        group=settings.STREAMS_GROUP,
+        consumer_name=consumer_name or settings.STREAMS_CONSUMER_NAME or default_consumer_name(),
+        batch_max=settings.STREAMS_BATCH_MAX,
+        block_ms=settings.STREAMS_BLOCK_MS,
+        claim_interval_s=settings.STREAMS_CLAIM_INTERVAL_S,
+        claim_idle_ms=settings.STREAMS_CLAIM_IDLE_MS,
+        max_deliveries=settings.STREAMS_MAX_DELIVERIES,
+        unacked_max=settings.STREAMS_UNACKED_MAX,
+        dlq_maxlen=settings.DLQ_MAXLEN,
+        drain_s=settings.INGEST_DRAIN_S,
+        allow_unknown_vehicles=settings.INGEST_ALLOW_UNKNOWN_VEHICLES,
+        vehicle_registry_refresh_s=settings.INGEST_VEHICLE_REGISTRY_REFRESH_S,
+    )
+    values.update(overrides)
+    return StreamsConfig(**values)
+
+
+def build_streams_consumer(
+    *,
+    consumer_name: str | None = None,
+    observers: Sequence[BatchObserver] = BATCH_OBSERVERS,
+    history: HistoryWriter | None = None,
+    vehicles: VehicleAdmission | None = None,
+    redis_client=None,
+    **overrides,
+) -> StreamsConsumer:
+    """A Streams consumer configured from settings, as ``build_consumer`` builds the MQTT one:
+    ``overrides`` replace StreamsConfig fields (``stream_keys`` a tuple); ``redis_client``
+    (benchmarks) replaces the hot-state Redis of ``REDIS_URL``, which holds the streams."""
+    return StreamsConsumer(
+        streams_config(consumer_name=consumer_name, **overrides),
+        redis_client=redis_client or get_redis(),
         history=history or HistoryWriter(DatabaseTarget.from_django()),
         observers=observers,
         vehicles=vehicles,

@@ -1,7 +1,9 @@
 """``manage.py dlq list|show|replay|purge``: inspect and re-inject rejected telemetry.
 
 Reads and edits the ``telemetry:dlq`` stream (``realtime_engine.ingest.dlq``);
-``replay`` publishes letters back to the broker at ``MQTT_URL``. A truncated letter
+``replay`` publishes letters back to the broker at ``MQTT_URL``, except those of the
+Streams ingress (topic ``stream:{key}``), which it appends to their stream again
+(``realtime_engine.ingest.streams.replay``). A truncated letter
 (its payload cut to ``dlq.PAYLOAD_KEEP_BYTES``) is shown and purged like any other,
 never replayed: named, the command refuses; selected by ``--all`` or ``--reason``, it is
 skipped and counted.
@@ -17,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from databus.redis import get_redis
 from realtime_engine.ingest import dlq
 from realtime_engine.ingest.replay import ReplayStopped, republish
+from realtime_engine.ingest.streams.replay import is_stream_letter, readd
 
 SCAN_COUNT = 1000
 
@@ -32,7 +35,7 @@ class Command(BaseCommand):
         show = sub.add_parser("show", help="every field of one dead letter")
         show.add_argument("entry_id")
         for name, text in (
-            ("replay", "publish again to the broker, then remove"),
+            ("replay", "publish again to the broker (or its stream), then remove"),
             ("purge", "remove without replaying"),
         ):
             action = sub.add_parser(name, help=text)
@@ -110,8 +113,15 @@ class Command(BaseCommand):
                 "(`manage.py dlq list` marks them; remove them with `manage.py dlq purge`)"
             )
         whole = [letter for letter in letters if not letter.truncated]
+        streamed = [letter for letter in whole if is_stream_letter(letter)]
+        if streamed:
+            count = readd(streamed, redis_client=client)
+            self.stdout.write(f"replayed {count} dead letter(s) to their stream")
+        published = [letter for letter in whole if not is_stream_letter(letter)]
+        if streamed and not published:
+            return
         try:
-            count = republish(whole, broker=settings.MQTT_ADDRESS, redis_client=client)
+            count = republish(published, broker=settings.MQTT_ADDRESS, redis_client=client)
         except ReplayStopped as stopped:
             raise CommandError(f"{stopped}; the rest stay in the DLQ") from None
         self.stdout.write(f"replayed {count} dead letter(s) to {settings.MQTT_URL}")
