@@ -34,9 +34,16 @@ class OperatorAdmin(admin.ModelAdmin):
 
 @admin.register(Vehicle)
 class VehicleAdmin(admin.ModelAdmin):
-    list_display = ["id", "label", "license_plate", "wheelchair_accessible", "company"]
+    list_display = [
+        "id",
+        "label",
+        "license_plate",
+        "tracker_imei",
+        "wheelchair_accessible",
+        "company",
+    ]
     list_filter = ["company", "wheelchair_accessible"]
-    search_fields = ["id", "label", "license_plate"]
+    search_fields = ["id", "label", "license_plate", "tracker_imei"]
 
 
 class TransitionInline(admin.TabularInline):

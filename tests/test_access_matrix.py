@@ -176,6 +176,13 @@ ROWS = (
     # The fleet: every role reads it (a driver picks the bus they sign on to).
     Row("api/vehicles/", "get", "/api/vehicles/", with_role(200)),
     Row("api/vehicles/<str:vehicle_id>/", "get", "/api/vehicles/{vehicle}/", with_role(200)),
+    Row(
+        "api/vehicles/<str:vehicle_id>/positions/",
+        "get",
+        "/api/vehicles/{vehicle}/positions/",
+        {**with_role(200), "operator_own": 403, "operator_other": 403},
+        why="history spans other operators' runs and may name the driver: dispatchers only",
+    ),
     # The schedule: any account (the public gets the same data as the GTFS zip and feeds).
     Row("api/schedule/routes/", "get", "/api/schedule/routes/", signed_in(200)),
     Row("api/schedule/stops/", "get", "/api/schedule/stops/", signed_in(200)),

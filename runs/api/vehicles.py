@@ -29,6 +29,9 @@ class VehicleOutput(serializers.Serializer):
     id = serializers.CharField()
     label = serializers.CharField()
     license_plate = serializers.CharField()
+    tracker_imei = serializers.CharField(
+        allow_null=True, help_text="the AVL tracker's IMEI (Redis Streams records name it)"
+    )
     wheelchair_accessible = serializers.BooleanField()
     company = serializers.CharField(source="company.name", allow_null=True, default=None)
 
