@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from realtime_engine.progression.matching import RunProgressed
 from realtime_engine.progression.predictions import observed_after
-from realtime_engine.progression.scheduled_stops import scheduled_stops
 from runs.domain.progression.congestion import congestion_level
 from runs.domain.telemetry import congestion_level as congestion_contract
 
 
 def congestion_of(progressed: RunProgressed) -> congestion_contract.CongestionLevel | None:
     """The level of the last segment the matched fixes completed (None: none completed)."""
-    run, events = progressed.run, progressed.events
-    stops = scheduled_stops(
-        run.schedule, run.service_date, run.geometry.stop_sequences, run.start_shift_s
-    )
+    events = progressed.events
+    stops = progressed.run.trip.scheduled_stops()
     if not events or stops is None:
         return None
     observed = observed_after(progressed)

@@ -29,7 +29,7 @@ from realtime_engine.progression.matcher_store import (
     checkpoint_from_member,
     fix_from_member,
 )
-from realtime_engine.progression.scheduled_stops import start_shift_s
+from realtime_engine.progression.scheduled_stops import scheduled_stops, start_shift_s
 from realtime_engine.trip_schedules import TripSchedule, trip_schedule_get
 from runs.domain.geometry import TripGeometry
 from runs.domain.lifecycle.states import RunState
@@ -41,7 +41,7 @@ from runs.domain.progression.stop_events import StopCall
 from runs.domain.projections import run as run_projection
 from runs.domain.telemetry import stop_time_updates as updates_contract
 from runs.domain.telemetry.position import Position
-from schedule_engine.predictions.predictor import ObservedStop
+from schedule_engine.predictions.predictor import ObservedStop, RunScheduledStop
 from schedule_engine.selectors import trip_geometry_get
 
 # Tracking: the vehicle may still be laying over (the pre-trip state); In Progress: on its trip.
@@ -71,9 +71,9 @@ CAS_RETRIES = Counter(
 
 
 @dataclass(frozen=True, slots=True)
-class RunToMatch:
-    run_id: str
-    vehicle_id: str
+class TripToMatch:
+    """The trip a run drives on its service day: what its fixes are matched against."""
+
     trip_id: str
     service_date: dt.date
     # The run's start_time minus its trip's first departure: non-zero for an instance of a
@@ -81,6 +81,19 @@ class RunToMatch:
     start_shift_s: int
     geometry: TripGeometry
     schedule: TripSchedule
+
+    def scheduled_stops(self) -> tuple[RunScheduledStop, ...] | None:
+        """The trip's stops on its shape in absolute time (``scheduled_stops``)."""
+        return scheduled_stops(
+            self.schedule, self.service_date, self.geometry.stop_sequences, self.start_shift_s
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunToMatch:
+    run_id: str
+    vehicle_id: str
+    trip: TripToMatch
     state: MatchState  # as stored: what was published before this batch
     # The compare-and-set's expectation: the stored ``revision`` and ``matched_at`` text.
     basis: tuple[str, str]
@@ -137,6 +150,22 @@ def _float_or_none(text: str | None) -> float | None:
         return None
 
 
+def _trip_to_match(
+    trip_id: str | None, start_date: str | None, start_time: str | None
+) -> TripToMatch | None:
+    """The run's trip from the in-process caches; None without a trip, a readable service
+    day, a shape or stop times: nothing to match against."""
+    if not trip_id:
+        return None
+    service_date = _service_date(start_date)
+    geometry = trip_geometry_get(trip_id)
+    schedule = trip_schedule_get(trip_id, geometry)
+    if service_date is None or geometry is None or schedule is None:
+        return None
+    shift = start_shift_s(schedule, start_time)
+    return TripToMatch(trip_id, service_date, shift, geometry, schedule)
+
+
 def claimed_runs(vehicle_ids: list[str], redis_client) -> list[tuple[str, str]]:
     """(vehicle id, run id) of the vehicles a run claims."""
     pipe = redis_client.pipeline(transaction=False)
@@ -161,24 +190,17 @@ def runs_to_match(
         (state, trip_id, start_date, start_time), stored, published = replies[
             3 * index : 3 * index + 3
         ]
-        if state not in MATCHED_STATES or not trip_id:
+        if state not in MATCHED_STATES:
             continue
-        service_date = _service_date(start_date)
-        geometry = trip_geometry_get(trip_id)
-        schedule = trip_schedule_get(trip_id, geometry)
-        if service_date is None or geometry is None or schedule is None:
-            continue  # no shape or no stop times: nothing to match against
-        shift = start_shift_s(schedule, start_time)
-        scheduled_start = schedule.scheduled_start(service_date) + shift
+        trip = _trip_to_match(trip_id, start_date, start_time)
+        if trip is None:
+            continue
+        scheduled_start = trip.schedule.scheduled_start(trip.service_date) + trip.start_shift_s
         runs.append(
             RunToMatch(
                 run_id=run_id,
                 vehicle_id=vehicle_id,
-                trip_id=trip_id,
-                service_date=service_date,
-                start_shift_s=shift,
-                geometry=geometry,
-                schedule=schedule,
+                trip=trip,
                 state=MatchState.from_redis(stored, scheduled_start=scheduled_start),
                 basis=(stored.get(REVISION, "0"), stored.get(MATCHED_AT, "")),
                 checkpoints=(),
@@ -239,7 +261,7 @@ def match_runs(runs: list[RunToMatch], config: ProgressionConfig) -> list[RunPro
         plan = plan_matching(
             run.state, run.checkpoints, run.logged, run.fixes, replay_from=run.replay_from
         )
-        matched = match_fixes(run.geometry, plan.start, plan.fixes, config)
+        matched = match_fixes(run.trip.geometry, plan.start, plan.fixes, config)
         if matched is not None:
             progressed.append(RunProgressed(run, plan, matched.step, matched.events))
         else:

@@ -82,7 +82,9 @@ def observe_progression(batch: AcceptedBatch, redis_client) -> None:
         return
     try:
         stop_events_write(
-            RunStopEvent(item.run.run_id, item.run.trip_id, item.run.service_date, event, revision)
+            RunStopEvent(
+                item.run.run_id, item.run.trip.trip_id, item.run.trip.service_date, event, revision
+            )
             for item, revision in written
             for event in item.events
         )

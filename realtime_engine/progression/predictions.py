@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 
 from realtime_engine.progression.matching import RunProgressed
-from realtime_engine.progression.scheduled_stops import scheduled_stops
 from realtime_engine.segment_history import SegmentHistoryView, StopSegmentHistory
 from runs.domain.progression.status import Phase
 from runs.domain.telemetry import stop_time_updates as updates_contract
@@ -31,11 +30,8 @@ def predictions_of(
     progressed: RunProgressed, history: StopSegmentHistory
 ) -> updates_contract.StopTimeUpdates | None:
     """Observed times of the stops passed and predictions for the rest of the run's trip."""
-    run, step = progressed.run, progressed.step
-    geometry = run.geometry
-    stops = scheduled_stops(
-        run.schedule, run.service_date, geometry.stop_sequences, run.start_shift_s
-    )
+    trip, step = progressed.run.trip, progressed.step
+    stops = trip.scheduled_stops()
     if stops is None:
         return None
     observed = observed_after(progressed)
@@ -43,7 +39,7 @@ def predictions_of(
     departed = step.progress.phase is Phase.ON_ROUTE
     delay = schedule_deviation_s(
         stops,
-        geometry.stop_distances_m,
+        trip.geometry.stop_distances_m,
         distance_m=step.state.distance_m,
         at=at,
         departed=departed,

@@ -1,8 +1,8 @@
 """A run's stop times in absolute time: its trip's template, shifted to the run's instance.
 
-Read by the prediction and congestion shells (``scheduled_stops``) and by ``matching``
-(``start_shift_s``, the shift of a frequency-based trip's instance). Pure over the
-trip schedules cached in process; no I/O.
+Read by ``matching``: ``start_shift_s`` (the shift of a frequency-based trip's instance)
+and ``scheduled_stops``, which the prediction and congestion shells get through
+``TripToMatch.scheduled_stops``. Pure over the trip schedules cached in process; no I/O.
 """
 
 from __future__ import annotations

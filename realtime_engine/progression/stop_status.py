@@ -34,7 +34,7 @@ def stop_status_changes(
     changed = []
     for item in progressed:
         run, after = item.run, item.step.progress
-        before = progress_of(run.geometry, run.state, run.state.speed_mps, config)
+        before = progress_of(run.trip.geometry, run.state, run.state.speed_mps, config)
         status = stop_status_of(after, item.at)
         if status is not None and (before.phase, before.status, before.stop_sequence) != (
             after.phase,
