@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import TypeVar
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 
 class ConfigError(ValueError):
     """An environment variable holds a value databus cannot use."""
 
 
+T = TypeVar("T")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -27,52 +30,66 @@ def env_str(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
-def env_bool(name: str, default: bool = False) -> bool:
+def _parsed(name: str, convert: Callable[[str], T], expected: str) -> T | None:
+    """The variable converted, None when it is unset. Text ``convert`` refuses (ValueError)
+    is a ``ConfigError`` naming the variable and what was expected."""
     raw = os.environ.get(name)
     if raw is None:
-        return default
+        return None
+    try:
+        return convert(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not {expected}") from None
+
+
+def _boolean(raw: str) -> bool:
     value = raw.strip().lower()
     if value in _TRUE:
         return True
     if value in _FALSE:
         return False
-    raise ConfigError(f"{name}={raw!r} is not a boolean (use true/false)")
+    raise ValueError(value)
+
+
+def _comma_separated(raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = _parsed(name, _boolean, "a boolean (use true/false)")
+    return default if value is None else value
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    raw = os.environ.get(name)
-    if raw is None:
+    """The variable as an integer; ``minimum`` bounds a value set in the environment."""
+    value = _parsed(name, int, "an integer")
+    if value is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not an integer") from None
     if minimum is not None and value < minimum:
         raise ConfigError(f"{name}={value} must be at least {minimum}")
     return value
 
 
 def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    value = _parsed(name, float, "a number")
+    return default if value is None else value
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    return [item.strip() for item in raw.split(",") if item.strip()]
+    value = _parsed(name, _comma_separated, "a comma-separated list")
+    return default if value is None else value
 
 
 @dataclass(frozen=True)
-class DatabaseAddress:
+class ServerAddress:
+    """Where a server listens; each URL parser below adds what its protocol needs."""
+
     host: str
     port: int
+
+
+@dataclass(frozen=True)
+class DatabaseAddress(ServerAddress):
     name: str
     user: str
     password: str
@@ -80,22 +97,18 @@ class DatabaseAddress:
 
 def parse_database_url(url: str, *, variable: str = "DATABASE_URL") -> DatabaseAddress:
     """``postgres://user:password@host:port/name`` → address; only PostgreSQL is supported."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"postgres", "postgresql", "postgresql+psycopg"}:
-        raise ConfigError(
-            f"{variable}={_redact(url)!r}: scheme must be postgres:// or postgresql:// "
-            f"(databus needs PostgreSQL), got {parts.scheme or 'none'!r}"
-        )
+    parts = _split(
+        url,
+        variable,
+        {"postgres", "postgresql", "postgresql+psycopg"},
+        "scheme must be postgres:// or postgresql:// (databus needs PostgreSQL), got {got}",
+    )
     name = unquote(parts.path.lstrip("/"))
     if not name:
-        raise ConfigError(f"{variable}={_redact(url)!r}: missing database name after the host")
-    try:
-        port = parts.port or 5432
-    except ValueError:
-        raise ConfigError(f"{variable}={_redact(url)!r}: port is not a number") from None
+        raise _url_error(variable, url, "missing database name after the host")
     return DatabaseAddress(
         host=parts.hostname or "127.0.0.1",
-        port=port,
+        port=_port(parts, 5432, url, variable),
         name=name,
         user=unquote(parts.username or "postgres"),
         password=unquote(parts.password or ""),
@@ -117,38 +130,26 @@ def django_database(address: DatabaseAddress) -> dict:
 
 
 @dataclass(frozen=True)
-class RedisAddress:
-    host: str
-    port: int
+class RedisAddress(ServerAddress):
     db: int
     password: str
 
 
 def parse_redis_url(url: str, *, variable: str = "REDIS_URL") -> RedisAddress:
-    parts = urlsplit(url)
-    if parts.scheme not in {"redis", "rediss"}:
-        raise ConfigError(f"{variable}={_redact(url)!r}: scheme must be redis:// or rediss://")
+    parts = _split(url, variable, {"redis", "rediss"}, "scheme must be redis:// or rediss://")
     db_text = parts.path.lstrip("/") or "0"
     if not db_text.isdigit():
-        raise ConfigError(
-            f"{variable}={_redact(url)!r}: database index {db_text!r} is not a number"
-        )
-    try:
-        port = parts.port or 6379
-    except ValueError:
-        raise ConfigError(f"{variable}={_redact(url)!r}: port is not a number") from None
+        raise _url_error(variable, url, f"database index {db_text!r} is not a number")
     return RedisAddress(
         host=parts.hostname or "127.0.0.1",
-        port=port,
+        port=_port(parts, 6379, url, variable),
         db=int(db_text),
         password=unquote(parts.password or ""),
     )
 
 
 @dataclass(frozen=True)
-class MqttAddress:
-    host: str
-    port: int
+class MqttAddress(ServerAddress):
     username: str | None
     password: str | None
     tls: bool
@@ -156,16 +157,13 @@ class MqttAddress:
 
 def parse_mqtt_url(url: str, *, variable: str = "MQTT_URL") -> MqttAddress:
     """``mqtt://[user:pass@]host[:port]`` or ``mqtts://…`` (TLS, default port 8883)."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"mqtt", "mqtts", "tcp", "ssl"}:
-        raise ConfigError(f"{variable}={_redact(url)!r}: scheme must be mqtt:// or mqtts://")
+    parts = _split(
+        url, variable, {"mqtt", "mqtts", "tcp", "ssl"}, "scheme must be mqtt:// or mqtts://"
+    )
     tls = parts.scheme in {"mqtts", "ssl"} or parse_qs(parts.query).get("tls") == ["true"]
-    try:
-        port = parts.port or (8883 if tls else 1883)
-    except ValueError:
-        raise ConfigError(f"{variable}={_redact(url)!r}: port is not a number") from None
+    port = _port(parts, 8883 if tls else 1883, url, variable)
     if not parts.hostname:
-        raise ConfigError(f"{variable}={_redact(url)!r}: missing host")
+        raise _url_error(variable, url, "missing host")
     return MqttAddress(
         host=parts.hostname,
         port=port,
@@ -173,6 +171,26 @@ def parse_mqtt_url(url: str, *, variable: str = "MQTT_URL") -> MqttAddress:
         password=unquote(parts.password) if parts.password else None,
         tls=tls,
     )
+
+
+def _split(url: str, variable: str, schemes: set[str], refusal: str) -> SplitResult:
+    """The URL's parts if its scheme is one of ``schemes``; else ``refusal`` ("{got}" in it
+    becomes the scheme given)."""
+    parts = urlsplit(url)
+    if parts.scheme not in schemes:
+        raise _url_error(variable, url, refusal.format(got=repr(parts.scheme or "none")))
+    return parts
+
+
+def _port(parts: SplitResult, default: int, url: str, variable: str) -> int:
+    try:
+        return parts.port or default
+    except ValueError:
+        raise _url_error(variable, url, "port is not a number") from None
+
+
+def _url_error(variable: str, url: str, problem: str) -> ConfigError:
+    return ConfigError(f"{variable}={_redact(url)!r}: {problem}")
 
 
 def _redact(url: str) -> str:
