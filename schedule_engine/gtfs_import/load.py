@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -32,7 +32,7 @@ from schedule_engine.gtfs_import.geometry import (
     shape_measured,
 )
 from schedule_engine.gtfs_import.parse import FieldReader, ParsedStopTime, parse_timezone
-from schedule_engine.gtfs_import.source import FeedSource, Table
+from schedule_engine.gtfs_import.source import FeedSource, Record, Table
 from schedule_engine.gtfs_import.tables import TABLES, WEEKDAY_COLUMNS
 
 Progress = Callable[[str], None]
@@ -147,6 +147,26 @@ class FeedLoader:
         if problems:
             raise FeedInvalid(problems)
 
+    def is_duplicate(
+        self, table: Table, record: Record, column: str, value: object, seen: Container
+    ) -> bool:
+        """Whether the record's key ``value`` was in an earlier row; if so it is reported,
+        which fails the import."""
+        if value not in seen:
+            return False
+        self.error(table.name, record.line, column, f"duplicate key {column} {value!r}")
+        return True
+
+    def unknown_key(self, table: Table, record: Record, column: str, value: str) -> None:
+        """Reports a reference to a key no earlier table defines (or an empty one)."""
+        what = column.removesuffix("_id")
+        self.error(
+            table.name,
+            record.line,
+            column,
+            f"unknown {what} {value!r}" if value else "required value is empty",
+        )
+
     # -- tables ---------------------------------------------------------------------------
     def load_agencies(self, table: Table) -> int:
         timezones: set[str] = set()
@@ -157,13 +177,7 @@ class FeedLoader:
             for record in table:
                 count += 1
                 agency_id = record["agency_id"]
-                if agency_id in self.agency_ids:
-                    self.error(
-                        table.name,
-                        record.line,
-                        "agency_id",
-                        f"duplicate key agency_id {agency_id!r}",
-                    )
+                if self.is_duplicate(table, record, "agency_id", agency_id, self.agency_ids):
                     continue  # the first row stands; the error aborts the import
                 self.agency_ids.add(agency_id)
                 name = self.required(table, record, "agency_name")
@@ -201,8 +215,8 @@ class FeedLoader:
             stop_id = self.required(table, record, "stop_id")
             if stop_id is None:
                 continue
-            if stop_id in self.stop_coords:
-                self.error(table.name, record.line, "stop_id", f"duplicate key stop_id {stop_id!r}")
+            # Reported, and read on: the import fails, with this row's other problems too.
+            self.is_duplicate(table, record, "stop_id", stop_id, self.stop_coords)
             location_type = self.optional(
                 table, record, "location_type", lambda t: parse.parse_enum(t, range(5)), 0
             )
@@ -288,17 +302,12 @@ class FeedLoader:
             for record in table:
                 count += 1
                 route_id = self.required(table, record, "route_id")
-                if route_id in self.route_ids:
-                    self.error(
-                        table.name, record.line, "route_id", f"duplicate key route_id {route_id!r}"
-                    )
+                if self.is_duplicate(table, record, "route_id", route_id, self.route_ids):
                     continue  # the first row stands; the error aborts the import
                 self.route_ids.add(route_id)
                 agency_id = record["agency_id"]
                 if agency_id and agency_id not in self.agency_ids:
-                    self.error(
-                        table.name, record.line, "agency_id", f"unknown agency {agency_id!r}"
-                    )
+                    self.unknown_key(table, record, "agency_id", agency_id)
                 elif not agency_id and len(self.agency_ids) > 1:
                     self.error(
                         table.name,
@@ -335,13 +344,7 @@ class FeedLoader:
             for record in table:
                 count += 1
                 service_id = self.required(table, record, "service_id")
-                if service_id in seen:
-                    self.error(
-                        table.name,
-                        record.line,
-                        "service_id",
-                        f"duplicate key service_id {service_id!r}",
-                    )
+                if self.is_duplicate(table, record, "service_id", service_id, seen):
                     continue  # the first row stands; the error aborts the import
                 seen.add(service_id)
                 days = [self.required(table, record, day, flag) for day in WEEKDAY_COLUMNS]
@@ -447,11 +450,11 @@ class FeedLoader:
             trip_id = self.required(table, record, "trip_id")
             if trip_id is None:
                 continue
-            if trip_id in self.trips:
-                self.error(table.name, record.line, "trip_id", f"duplicate key trip_id {trip_id!r}")
+            # Reported, and read on: the import fails, with this row's other problems too.
+            self.is_duplicate(table, record, "trip_id", trip_id, self.trips)
             route_id = self.required(table, record, "route_id")
             if route_id is not None and route_id not in self.route_ids:
-                self.error(table.name, record.line, "route_id", f"unknown route {route_id!r}")
+                self.unknown_key(table, record, "route_id", route_id)
             service_id = self.required(table, record, "service_id")
             if service_id is not None and service_id not in self.service_ids:
                 self.error(
@@ -462,7 +465,7 @@ class FeedLoader:
                 )
             shape_id = record["shape_id"]
             if shape_id and shape_id not in self.shapes:
-                self.error(table.name, record.line, "shape_id", f"unknown shape {shape_id!r}")
+                self.unknown_key(table, record, "shape_id", shape_id)
             self.trip_shape[trip_id] = shape_id
             self.trips[trip_id] = [
                 self.feed_id,
@@ -507,21 +510,11 @@ class FeedLoader:
             count += 1
             values = record.values
             trip_id = values[trip_index].strip()
-            if trip_id not in trips:
-                self.error(
-                    table.name,
-                    record.line,
-                    "trip_id",
-                    f"unknown trip {trip_id!r}" if trip_id else "required value is empty",
-                )
+            if trip_id not in trips:  # checked inline: the method is called only on an error
+                self.unknown_key(table, record, "trip_id", trip_id)
             stop_id = values[stop_index].strip()
             if stop_id not in stops:
-                self.error(
-                    table.name,
-                    record.line,
-                    "stop_id",
-                    f"unknown stop {stop_id!r}" if stop_id else "required value is empty",
-                )
+                self.unknown_key(table, record, "stop_id", stop_id)
             by_trip[trip_id].append(
                 ParsedStopTime(
                     sequence_of(record),
