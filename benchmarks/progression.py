@@ -84,7 +84,7 @@ def runs_of(pings: list[TracePing]) -> list[Run]:
 
 
 def scheduled_start(schedule: Schedule, trip_id: str) -> float:
-    first = schedule.trips[trip_id].stop_times[0]
+    first = schedule.trips[trip_id].stops[0]
     return schedule.service_day_start(SERVICE_DAY) + first.departure_s
 
 
@@ -159,7 +159,7 @@ def scheduled_stops(schedule: Schedule, trip_id: str) -> list[RunScheduledStop]:
             origin + st.departure_s,
             st.timepoint,
         )
-        for st in schedule.trips[trip_id].stop_times
+        for st in schedule.trips[trip_id].stops
     ]
 
 

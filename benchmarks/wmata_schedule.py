@@ -25,33 +25,19 @@ from runs.domain.geometry import (
     projection_around,
     stop_distances_along,
 )
+from schedule_engine.gtfs_import.fields import format_time, parse_time
+from schedule_engine.scheduled import ScheduledTrip, TripStopTime
 
-
-@dataclass(frozen=True, slots=True)
-class ScheduledStopTime:
-    stop_sequence: int
-    stop_id: str
-    arrival_s: int  # seconds after the service day's noon minus 12 h
-    departure_s: int
-    timepoint: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Trip:
-    trip_id: str
-    route_id: str
-    direction_id: int
-    service_id: str
-    shape_id: str
-    block_id: str
-    stop_times: tuple[ScheduledStopTime, ...]
+FEED_ID = 0  # the trips are read from the file, not from an imported feed
 
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
+    """The trips (the schedule engine's values) with the stops, shapes and calendar."""
+
     timezone: str
     stops: dict[str, tuple[float, float]]
-    trips: dict[str, Trip]
+    trips: dict[str, ScheduledTrip]
     shapes: dict[str, list[tuple[float, float]]]
     calendar: dict[str, dict[str, str]]
     calendar_dates: dict[tuple[str, str], int]
@@ -79,14 +65,14 @@ class Schedule:
         points = self.shapes[trip.shape_id]
         projection = projection_around(points)
         line = Polyline.from_xy([projection.to_xy(lat, lon) for lat, lon in points])
-        stops_xy = [projection.to_xy(*self.stops[st.stop_id]) for st in trip.stop_times]
+        stops_xy = [projection.to_xy(*self.stops[st.stop_id]) for st in trip.stops]
         return TripGeometry(
             trip_id=trip_id,
             shape_id=trip.shape_id,
             projection=projection,
             polyline=line,
-            stop_sequences=tuple(st.stop_sequence for st in trip.stop_times),
-            stop_ids=tuple(st.stop_id for st in trip.stop_times),
+            stop_sequences=tuple(st.stop_sequence for st in trip.stops),
+            stop_ids=tuple(st.stop_id for st in trip.stops),
             stop_distances_m=tuple(stop_distances_along(line, stops_xy)),
         )
 
@@ -96,9 +82,18 @@ def _rows(archive: zipfile.ZipFile, name: str) -> Iterable[dict[str, str]]:
         yield from csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8-sig"))
 
 
-def _seconds(text: str) -> int:
-    hours, minutes, seconds = (int(part) for part in text.split(":"))
-    return hours * 3600 + minutes * 60 + seconds
+def _trip(row: dict[str, str], stop_times: list[TripStopTime]) -> ScheduledTrip:
+    stops = tuple(sorted(stop_times, key=lambda st: st.stop_sequence))
+    return ScheduledTrip(
+        trip_id=row["trip_id"],
+        route_id=row["route_id"],
+        direction_id=int(row["direction_id"]),
+        shape_id=row["shape_id"],
+        service_id=row["service_id"],
+        start_time=format_time(stops[0].departure_s) if stops else "",
+        feed_id=FEED_ID,
+        stops=stops,
+    )
 
 
 def read_schedule(path: Path, trip_ids: set[str] | None = None) -> Schedule:
@@ -114,16 +109,17 @@ def read_schedule(path: Path, trip_ids: set[str] | None = None) -> Schedule:
             for r in _rows(archive, "trips.txt")
             if trip_ids is None or r["trip_id"] in trip_ids
         }
-        times: dict[str, list[ScheduledStopTime]] = defaultdict(list)
+        times: dict[str, list[TripStopTime]] = defaultdict(list)
         for r in _rows(archive, "stop_times.txt"):
             if r["trip_id"] in trip_rows:
                 times[r["trip_id"]].append(
-                    ScheduledStopTime(
+                    TripStopTime(
                         int(r["stop_sequence"]),
                         r["stop_id"],
-                        _seconds(r["arrival_time"]),
-                        _seconds(r["departure_time"]),
+                        parse_time(r["arrival_time"]),
+                        parse_time(r["departure_time"]),
                         r.get("timepoint", "1") != "0",
+                        None,  # distances along the shape come from ``Schedule.geometry``
                     )
                 )
         shape_ids = {r["shape_id"] for r in trip_rows.values()}
@@ -142,18 +138,7 @@ def read_schedule(path: Path, trip_ids: set[str] | None = None) -> Schedule:
             (r["service_id"], r["date"]): int(r["exception_type"])
             for r in _rows(archive, "calendar_dates.txt")
         }
-    trips = {
-        trip_id: Trip(
-            trip_id,
-            r["route_id"],
-            int(r["direction_id"]),
-            r["service_id"],
-            r["shape_id"],
-            r.get("block_id", ""),
-            tuple(sorted(times[trip_id], key=lambda st: st.stop_sequence)),
-        )
-        for trip_id, r in trip_rows.items()
-    }
+    trips = {trip_id: _trip(r, times[trip_id]) for trip_id, r in trip_rows.items()}
     shapes = {
         shape_id: [(lat, lon) for _, lat, lon in sorted(points)]
         for shape_id, points in shape_points.items()
