@@ -7,19 +7,13 @@ from realtime_engine.progression.scheduled_stops import scheduled_stops, start_s
 from realtime_engine.trip_schedules import TripSchedule
 from schedule_engine.scheduled import ScheduledTrip, TripStopTime
 
-TEMPLATE = ScheduledTrip(
-    trip_id="F1",
-    route_id="R9",
-    direction_id=0,
-    shape_id="SH9",
-    service_id="ALL",
-    start_time="06:00:00",
-    feed_id=1,
-    stops=(
-        TripStopTime(1, "A", 6 * 3600, 6 * 3600, True, 0.0),
-        TripStopTime(2, "B", 6 * 3600 + 300, 6 * 3600 + 300, False, 900.0),
-    ),
+# Only the template's start and stop times matter: the ids are given in field order, as
+# schedule_engine's service-day tests do.
+STOPS = (
+    TripStopTime(1, "A", 6 * 3600, 6 * 3600, True, 0.0),
+    TripStopTime(2, "B", 6 * 3600 + 300, 6 * 3600 + 300, False, 900.0),
 )
+TEMPLATE = ScheduledTrip("F1", "R9", 0, "SH9", "ALL", "06:00:00", 1, STOPS)
 SCHEDULE = TripSchedule(TEMPLATE, ZoneInfo("America/Costa_Rica"))
 DAY = dt.date(2026, 11, 23)
 

@@ -73,25 +73,20 @@ def test_a_refusal_returns_every_guard_result_not_just_the_first():
     assert len(decision.reasons) == 2
 
 
-def test_an_operator_refused_only_by_authorization_is_unauthorized():
-    decision = decide(
-        snapshot(RunState.IN_PROGRESS),
-        RunEvent.RUN_SHORT_TURNED,
-        context(ActorRole.OPERATOR, actor_operates_run=True),
+def operator_decides(state: RunState, event: RunEvent, *, operates_run: bool):
+    """decide() for an operator who operates the run, or someone else's."""
+    return decide(
+        snapshot(state), event, context(ActorRole.OPERATOR, actor_operates_run=operates_run)
     )
+
+
+def test_an_operator_refused_only_by_authorization_is_unauthorized():
+    decision = operator_decides(RunState.IN_PROGRESS, RunEvent.RUN_SHORT_TURNED, operates_run=True)
     assert decision.refusal is Refusal.UNAUTHORIZED
     assert decision.reasons == ("only dispatchers may short-turn a run",)
 
 
 def test_an_operator_may_not_act_on_a_run_someone_else_operates():
-    decision = decide(
-        snapshot(RunState.CONFIRMED),
-        RunEvent.CANCEL_RUN,
-        context(ActorRole.OPERATOR, actor_operates_run=False),
-    )
+    decision = operator_decides(RunState.CONFIRMED, RunEvent.CANCEL_RUN, operates_run=False)
     assert decision.refusal is Refusal.UNAUTHORIZED
-    assert decide(
-        snapshot(RunState.CONFIRMED),
-        RunEvent.CANCEL_RUN,
-        context(ActorRole.OPERATOR, actor_operates_run=True),
-    ).accepted
+    assert operator_decides(RunState.CONFIRMED, RunEvent.CANCEL_RUN, operates_run=True).accepted

@@ -3,6 +3,7 @@
 import pytest
 
 from runs.domain.projections import vehicle_metadata as metadata
+from runs.domain.projections.tests.round_trip import assert_round_trips
 from runs.domain.telemetry.rejection import RejectReason, TelemetryRejected
 
 
@@ -10,14 +11,13 @@ def test_metadata_round_trips_as_the_hash_it_has_always_been():
     bus = metadata.VehicleMetadata(
         "bus-7", label="7", license_plate="SJ-1234", wheelchair_accessible=True
     )
-    fields = metadata.validate_for_write(bus)
-    assert list(fields.items()) == [
+    stored = [
         ("id", "bus-7"),
         ("label", "7"),
         ("license_plate", "SJ-1234"),
         ("wheelchair_accessible", "1"),
     ]
-    assert metadata.from_redis("bus-7", fields) == bus
+    assert_round_trips(metadata, "bus-7", bus, stored)
 
 
 def test_an_unlabelled_inaccessible_vehicle_is_written_with_empty_fields():
