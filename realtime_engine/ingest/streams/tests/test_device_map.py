@@ -8,41 +8,33 @@ pytest-django, running database tests first, may have left one open."""
 from __future__ import annotations
 
 import pytest
-from django.db import OperationalError
 
 from realtime_engine.ingest.vehicle_registry import AnyVehicle, VehicleRegistry
+from realtime_engine.tests.test_ingest_vehicle_registry import (  # the same fakes
+    MISS_S,
+    REFRESH_S,
+    Clock,
+    Fleet,
+)
 from runs.models import Vehicle
 from runs.selectors import vehicle_admission_get
 
 pytestmark = pytest.mark.django_db
 
-REFRESH_S = 30.0
-MISS_S = 1.0
 IMEI_1 = "356307042441013"
 IMEI_NEW = "356307042441021"
 
 
-class Fleet:
-    """A vehicles table of {vehicle id: tracker IMEI or None} that counts its queries."""
+class TrackedFleet(Fleet):
+    """The vehicles table with trackers: {vehicle id: IMEI or None}, as the real load."""
 
     def __init__(self, vehicles: dict[str, str | None]) -> None:
+        super().__init__(*vehicles)
         self.vehicles = dict(vehicles)
-        self.queries = 0
-        self.down = False
 
     def load(self) -> dict[str, str | None]:
-        self.queries += 1
-        if self.down:
-            raise OperationalError("connection refused")
+        super().load()  # counts the query, fails while down
         return dict(self.vehicles)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -50,12 +42,12 @@ def clock() -> Clock:
     return Clock()
 
 
-def registry(fleet: Fleet, clock: Clock) -> VehicleRegistry:
+def registry(fleet: TrackedFleet, clock: Clock) -> VehicleRegistry:
     return VehicleRegistry(refresh_s=REFRESH_S, load=fleet.load, miss_refresh_s=MISS_S, clock=clock)
 
 
 def test_a_tracker_maps_to_its_vehicle_from_the_same_load_as_the_ids(clock):
-    fleet = Fleet({"bus-1": IMEI_1, "bus-2": None})
+    fleet = TrackedFleet({"bus-1": IMEI_1, "bus-2": None})
     vehicles = registry(fleet, clock)
     vehicles.refresh_if_due()
     for _ in range(100):
@@ -66,7 +58,7 @@ def test_a_tracker_maps_to_its_vehicle_from_the_same_load_as_the_ids(clock):
 
 
 def test_an_unknown_device_reloads_at_most_once_per_miss_interval(clock):
-    fleet = Fleet({"bus-1": IMEI_1})
+    fleet = TrackedFleet({"bus-1": IMEI_1})
     vehicles = registry(fleet, clock)
     vehicles.refresh_if_due()
     clock.now += MISS_S
@@ -82,7 +74,7 @@ def test_an_unknown_device_reloads_at_most_once_per_miss_interval(clock):
 
 
 def test_a_moved_tracker_follows_its_vehicle_on_the_next_refresh(clock):
-    fleet = Fleet({"bus-1": IMEI_1, "bus-2": None})
+    fleet = TrackedFleet({"bus-1": IMEI_1, "bus-2": None})
     vehicles = registry(fleet, clock)
     vehicles.refresh_if_due()
     fleet.vehicles.update({"bus-1": None, "bus-2": IMEI_1})
@@ -92,7 +84,7 @@ def test_a_moved_tracker_follows_its_vehicle_on_the_next_refresh(clock):
 
 
 def test_the_last_mapping_stays_in_use_while_the_database_is_down(clock):
-    fleet = Fleet({"bus-1": IMEI_1})
+    fleet = TrackedFleet({"bus-1": IMEI_1})
     vehicles = registry(fleet, clock)
     vehicles.refresh_if_due()
     fleet.down = True
@@ -110,7 +102,7 @@ def test_an_ids_only_load_maps_no_device(clock):
 
 
 def test_allowing_unknown_vehicles_takes_an_unmapped_imei_as_the_vehicle_id(clock):
-    fleet = Fleet({"bus-1": IMEI_1})
+    fleet = TrackedFleet({"bus-1": IMEI_1})
     vehicles = AnyVehicle(registry(fleet, clock))
     vehicles.refresh_if_due()
     assert fleet.queries == 0  # an MQTT-only worker never loads the trackers
@@ -120,7 +112,7 @@ def test_allowing_unknown_vehicles_takes_an_unmapped_imei_as_the_vehicle_id(cloc
 
 
 def test_allowing_unknown_vehicles_while_the_database_is_down_still_admits_the_device(clock):
-    fleet = Fleet({"bus-1": IMEI_1})
+    fleet = TrackedFleet({"bus-1": IMEI_1})
     fleet.down = True
     vehicles = AnyVehicle(registry(fleet, clock))
     assert vehicles.vehicle_of_device(IMEI_1) == IMEI_1
