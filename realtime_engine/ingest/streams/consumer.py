@@ -157,7 +157,10 @@ class StreamsConsumer:
                 try:
                     self._step(time.monotonic())
                 except redis.RedisError as error:
-                    self._redis_failed(error)
+                    if "NOGROUP" in str(error):
+                        self._group_lost(error)
+                    else:
+                        self._redis_failed(error)
                 else:
                     self._redis_backoff.reset()
             self._finish(time.monotonic() + self.config.drain_s)
@@ -388,6 +391,13 @@ class StreamsConsumer:
             metrics.STREAM_GROUP_PENDING.labels(stream=key).set(state.pending)
             if state.lag is not None:
                 metrics.STREAM_GROUP_LAG.labels(stream=key).set(state.lag)
+
+    def _group_lost(self, error: redis.ResponseError) -> None:
+        """The group (or its stream) is gone: Redis restarted empty, or an operator deleted
+        it. Create it again and read on; acks owed to the old group are moot."""
+        logger.warning("Streams ingest: consumer group gone (%s); creating it again", error)
+        self._to_ack = []
+        self._started = False
 
     def _redis_failed(self, error: redis.RedisError) -> None:
         metrics.STORE_FAILURES.labels(store="redis").inc()

@@ -134,3 +134,16 @@ def test_a_consumer_holding_entries_keeps_them_from_a_claim_pass(streams, redis_
     assert list(pages) == []
     [row] = redis_client.xpending_range(STREAM, GROUP, "-", "+", 10)
     assert (row["consumer"], row["times_delivered"]) == ("holder", 1)
+
+
+def test_a_group_lost_with_redis_is_created_again_and_reading_goes_on(streams, redis_client):
+    """Production's Redis restarts empty: the stream and its group are gone with it."""
+    register_trackers(2)
+    streams.start()
+    add_entries(redis_client, (fix(n, trackers=2) for n in range(4)))
+    wait_for(lambda: row_count() == 4, 10, "the rows before the loss")
+    redis_client.flushdb()
+    wait_for(lambda: redis_client.exists(STREAM), 10, "the group created again (MKSTREAM)")
+    add_entries(redis_client, (fix(n, trackers=2) for n in range(4, 8)))
+    wait_for(lambda: row_count() == 8, 10, "the rows after the loss")
+    wait_for(lambda: pending(redis_client) == 0, 5, "acknowledged in the new group")
