@@ -307,7 +307,8 @@ def decode_sentinel(value: Mapping[str, Any]) -> int | bytes:
 def _check_integer(value: int) -> None:
     low, high = ATTRIBUTE_INTEGER_RANGE
     if not low <= value <= high:
-        _too_large(f"integer {value} is outside int64 and uint64")
+        digits = str(value)
+        _too_large(f"integer {digits[:40]}… ({len(digits)} characters) is outside int64 and uint64")
 
 
 def _too_large(detail: str) -> None:
@@ -320,7 +321,9 @@ def _payload_of(fields: Mapping[bytes | str, bytes | str]) -> bytes | None:
         value = fields.get(PAYLOAD_FIELD)
     if value is None:
         return None
-    return value.encode() if isinstance(value, str) else bytes(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode()
 
 
 def _fields_repr(fields: Mapping[bytes | str, bytes | str]) -> bytes:
