@@ -299,7 +299,7 @@ def test_the_dead_letter_topic_names_the_stream():
 
 
 def test_a_huge_plain_integer_is_too_large_and_its_dead_letter_detail_stays_short():
-    raw = json.dumps(body(attributes={"n": 0})).replace('"n": 0', '"n": ' + "9" * 4000).encode()
+    raw = json.dumps(body(attributes={"n": 0})).replace('"n": 0', '"n": ' + "9" * 3800).encode()
     rejection = decoded(fields_of(raw))
     assert rejection.reason == RejectReason.ATTRIBUTES_TOO_LARGE
     assert len(rejection.detail) < 200
