@@ -1,9 +1,10 @@
 """Models of the realtime_engine app: the durable position history, vehicles' broker accounts.
 
-``PositionRecord`` rows are written by the MQTT consumer in batches with raw SQL
-(``realtime_engine.ingest.history``), never through the ORM on the hot path;
-read by history queries ("positions of vehicle V between T1 and T2") and purged
-by ``realtime_engine.tasks.purge_position_history``.
+``PositionRecord`` rows are written by both ingest consumers (MQTT, Redis Streams) in
+batches with raw SQL (``realtime_engine.ingest.history``), never through the ORM on the
+hot path; read by history queries (``GET /api/vehicles/{id}/positions/``,
+``realtime_engine.positions_api``) and purged by
+``realtime_engine.tasks.purge_position_history``.
 """
 
 from __future__ import annotations
