@@ -18,6 +18,7 @@ from runs.domain.telemetry import vehicle_stop_status as stop_status_contract
 from runs.models import Run, RunLifecycleTransition, Vehicle
 from schedule_engine.feeds.skips import RecordReader
 from schedule_engine.feeds.snapshots import HotStateSkip
+from schedule_engine.hot_state_read import records_read
 
 # The ``feed`` label of the hot-state records the REST API could not use.
 API_FEED = "api"
@@ -110,22 +111,19 @@ class VehicleLiveState:
 
 
 def vehicle_live_state_get(client: redis.Redis, *, vehicle_id: str) -> VehicleLiveState:
-    """Position, occupancy, current run and its stop status, in two round trips at most.
+    """Position, occupancy, current run and its stop status, in two reads at most of the one
+    hot-state reader (``schedule_engine.hot_state_read``).
 
     A stored record the contracts cannot use reads as absent (and is counted and logged
     once, ``schedule_engine.feeds.skips``); a value out of its bounds is left out."""
-    pipe = client.pipeline(transaction=False)
-    pipe.hgetall(keys.vehicle_position(vehicle_id))
-    pipe.hgetall(keys.vehicle_occupancy(vehicle_id))
-    pipe.get(keys.vehicle_current_run(vehicle_id))
-    position_fields, occupancy_fields, run_id = pipe.execute()
+    (vehicle,) = records_read(client, vehicle_ids=[vehicle_id]).vehicles
+    run_id = vehicle.current_run or None
     reader = RecordReader(API_FEED)
     stop_status = None
     if run_id:
-        key = keys.run_vehicle_stop_status(run_id)
-        status_fields = client.hgetall(key)
+        status_fields = records_read(client, run_ids=[run_id]).runs[run_id].stop_status
         stop_status = reader.use(
-            key,
+            keys.run_vehicle_stop_status(run_id),
             stop_status_contract.read_stored(status_fields),
             status_fields,
             HotStateSkip.BAD_STOP_STATUS,
@@ -133,22 +131,16 @@ def vehicle_live_state_get(client: redis.Redis, *, vehicle_id: str) -> VehicleLi
     return VehicleLiveState(
         position=reader.use(
             keys.vehicle_position(vehicle_id),
-            position_contract.read_stored(vehicle_id, position_fields),
-            position_fields,
+            position_contract.read_stored(vehicle_id, vehicle.position),
+            vehicle.position,
             HotStateSkip.BAD_POSITION,
         ),
         occupancy=reader.use(
             keys.vehicle_occupancy(vehicle_id),
-            occupancy_contract.read_stored(vehicle_id, occupancy_fields),
-            occupancy_fields,
+            occupancy_contract.read_stored(vehicle_id, vehicle.occupancy),
+            vehicle.occupancy,
             HotStateSkip.BAD_OCCUPANCY,
         ),
-        current_run_id=run_id or None,
-        stop_status=stop_status,
-    )
-    return VehicleLiveState(
-        position=position_contract.from_redis(vehicle_id, position_fields),
-        occupancy=occupancy_contract.from_redis(vehicle_id, occupancy_fields),
-        current_run_id=run_id or None,
+        current_run_id=run_id,
         stop_status=stop_status,
     )
