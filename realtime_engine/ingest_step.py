@@ -7,7 +7,8 @@ names its setting and how to build its consumer; this base does the rest. ``star
 the consumer in a thread of the worker, and the worker's Prometheus exporter on
 ``WORKER_METRICS_PORT`` unless 0 (once per process, however many steps run); ``stop``
 (SIGTERM: Celery's warm shutdown) is reentrant and silent: it asks the consumer to drain
-— write and acknowledge the batch in hand — and waits for it at most its ``drain_s`` plus
+— write and acknowledge the batch in hand — and waits for it at most its stop budget
+(``stop_budget_s``: the consumer's ``drain_s``, plus what the ingress needs to notice) plus
 ``STOP_MARGIN_S``. A Worker step (not a Consumer step), so a Celery broker reconnect does
 not restart it.
 
@@ -65,6 +66,10 @@ class IngestStep(bootsteps.StartStopStep):
     def build(self, parent) -> IngestConsumer:
         raise NotImplementedError
 
+    def stop_budget_s(self, consumer: IngestConsumer) -> float:
+        """How long the consumer may take to drain once asked to stop."""
+        return consumer.config.drain_s
+
     def describe(self, consumer: IngestConsumer) -> str:
         """How the start-up log line names this consumer."""
         return ""
@@ -96,7 +101,7 @@ class IngestStep(bootsteps.StartStopStep):
         if self.consumer is not None:
             self.consumer.request_stop()
         if self.thread is not None and self.thread is not threading.current_thread():
-            self.thread.join(self.consumer.config.drain_s + STOP_MARGIN_S)
+            self.thread.join(self.stop_budget_s(self.consumer) + STOP_MARGIN_S)
 
     terminate = stop
     shutdown = stop

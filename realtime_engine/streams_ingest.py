@@ -23,6 +23,9 @@ class StreamsIngestStep(IngestStep):
 
         return build_streams_consumer()
 
+    def stop_budget_s(self, consumer) -> float:
+        return consumer.config.stop_budget_s
+
     def describe(self, consumer) -> str:
         c = consumer.config
         return f" (consumer {c.consumer_name} of group {c.group} on {', '.join(c.stream_keys)})"

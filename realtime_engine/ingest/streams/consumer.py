@@ -98,6 +98,12 @@ class StreamsConfig:
     vehicle_registry_refresh_s: float = 30.0
 
     @property
+    def stop_budget_s(self) -> float:
+        """From ``request_stop`` to ``run`` returning, at most: the read in progress, then the
+        drain."""
+        return self.block_ms / 1000 + self.drain_s
+
+    @property
     def touch_interval_s(self) -> float:
         """Held entries' idle time is reset this often: well within ``claim_idle_ms``."""
         return self.claim_idle_ms / 3000
@@ -196,15 +202,15 @@ class StreamsConsumer:
             self._start()
             return
         self._ack()
+        if (self._in_history or self._held) and now >= self._touch_at:
+            self._touch_at = now + self.config.touch_interval_s
+            claim.touch(self._redis, self.config.group, self.config.consumer_name, self._holding())
         if self._held:
             if now < self._retry_at:
                 self._stop.wait(min(self._retry_at - now, IDLE_WAIT_S))
             else:
                 self._process(self._held)
             return
-        if self._in_history and now >= self._touch_at:
-            self._touch_at = now + self.config.touch_interval_s
-            claim.touch(self._redis, self.config.group, self.config.consumer_name, self._holding())
         if now >= self._claim_at:
             self._claim_at = now + self.config.claim_interval_s
             self._claim_pass()

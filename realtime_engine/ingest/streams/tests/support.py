@@ -36,10 +36,13 @@ def register_trackers(count: int, *, prefix: str = "bus") -> dict[str, str]:
     return fleet
 
 
-def fix(n: int, *, trackers: int, base_s: int | None = None) -> dict[str, str]:
+# One base for every fix of a session: the same ``n`` is the same record whenever it is made.
+BASE_S = int(time.time()) - 3600
+
+
+def fix(n: int, *, trackers: int, base_s: int = BASE_S) -> dict[str, str]:
     """Entry fields of fix ``n`` of a fleet of ``trackers``: each tracker's fixes one second
     apart, so that ``n`` names one history row (vehicle, timestamp)."""
-    base_s = base_s or int(time.time()) - 3600
     return encode_record(
         imei(n % trackers),
         timestamp_ms=(base_s + n // trackers) * 1000,
