@@ -14,6 +14,10 @@ from realtime_engine.ingest.vehicle_registry import (
     VehicleRegistryUnavailable,
 )
 
+# The loader is fake, but a reload heals Django's connections first: a connection an
+# earlier test left open is checked, which needs database access.
+pytestmark = pytest.mark.django_db
+
 REFRESH_S = 30.0
 MISS_S = 1.0
 
