@@ -324,7 +324,9 @@ def start_consumer(port: int, root: str, client_id: str, observers, history=None
     )
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
-    if not consumer.ready.wait(10):
+    # Resuming a session with a backlog, the SUBACK comes after the queued messages the
+    # broker sends first: ``ready`` may wait for most of the drain (timed by the probe).
+    if not consumer.ready.wait(DRAIN_TIMEOUT_S):
         raise RuntimeError("consumer did not subscribe")
     return consumer, thread
 

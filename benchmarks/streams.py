@@ -5,8 +5,8 @@ database (``<name>_bench_streams``, dropped at the end), 1,000 vehicles are regi
 with tracker IMEIs (``benchmarks.ingest.register_fleet``) and the stream is filled with
 200,000 gateway records (``--entries N`` changes that; ``BENCH_STREAMS_ARGS`` in make)
 by the reference publisher (``StreamsPublisher``, pipelined XADD): each vehicle's fixes
-one second apart, moving along its own street, with speed, angle and a Teltonika-like IO
-bag. Then the same entries are drained twice, each time by a fresh consumer group read
+one second apart, moving along its own street, with speed, angle and the odometer (IO
+element 16). Then the same entries are drained, each time by a fresh consumer group read
 from the stream's first entry:
 
 - *counting XREADGROUP*: one plain client reading with the consumer's COUNT
@@ -14,10 +14,14 @@ from the stream's first entry:
 - *consumer*: the real one (``build_streams_consumer()``: record decoding and the device
   map, validation, hot state, the worker's batch observers, history to PostgreSQL in its
   own thread, XACK once durable), timed until the group has read every entry and has
-  none pending.
+  none pending;
+- the same without batch observers, as ``make bench-ingest`` measures the MQTT consumer
+  (so the two ingresses compare like for like): on a refilled stream, with hot state and
+  history emptied first.
 
-Reported: both rates (entries/s), their ratio and ``lost`` (entries without their row in
-history, counted in PostgreSQL; 0 expected), dead letters (0 expected).
+Reported: the rates (entries/s), each consumer's ratio to the counting one and ``lost``
+(entries without their row in history, counted in PostgreSQL; 0 expected), dead letters
+(0 expected).
 """
 
 from __future__ import annotations
@@ -100,14 +104,14 @@ def group_done(client, stream: str, group: str, total: int) -> bool:
     return False
 
 
-def measure_consumer(client, stream: str, total: int) -> tuple[float, float]:
-    """The real consumer draining the stream in a fresh group; (entries/s, seconds)."""
+def measure_consumer(client, stream: str, total: int, observers) -> float:
+    """The real consumer draining the stream in a fresh group; entries/s."""
     from django.conf import settings
 
     from realtime_engine.ingest.service import build_streams_consumer
 
     consumer = build_streams_consumer(
-        consumer_name=f"bench-{uuid.uuid4().hex[:6]}", stream_keys=(stream,)
+        consumer_name=f"bench-{uuid.uuid4().hex[:6]}", stream_keys=(stream,), observers=observers
     )
     thread = threading.Thread(target=consumer.run, daemon=True)
     started = time.perf_counter()
@@ -122,7 +126,30 @@ def measure_consumer(client, stream: str, total: int) -> tuple[float, float]:
     finally:
         consumer.request_stop()
         thread.join(60)
-    return total / elapsed, elapsed
+    return total / elapsed
+
+
+def history_clear() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE realtime_engine_positionrecord")
+
+
+def drain_report(
+    label: str, client, stream: str, total: int, observers, baseline: float, started: float
+) -> None:
+    """Drain with the real consumer, count the rows, print the line of ``label``."""
+    from databus import keys
+
+    rate = measure_consumer(client, stream, total, observers)
+    lost = total - history_count(PREFIX)
+    elapsed = time.monotonic() - started
+    print(comparison_line(label, "counting XREADGROUP", baseline, rate, lost, elapsed, "entries/s"))
+    print(
+        f"          dead letters {client.xlen(keys.TELEMETRY_DLQ)};"
+        f" load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 def main(argv: list[str]) -> None:
@@ -144,12 +171,14 @@ def measure_all(total: int) -> None:
     from benchmarks.scratch_db import drop_database, scratch_database
     from databus import keys
     from databus.redis import get_redis
+    from realtime_engine.ingest.service import BATCH_OBSERVERS
 
     count = settings.STREAMS_BATCH_MAX
     print(
         f"streams benchmark: {total:,} entries, {VEHICLES:,} vehicles, COUNT {count};"
         f" {machine()}; load average {os.getloadavg()[0]:.1f}"
     )
+    print("observed: the worker's batch observers; bare: none (as bench-ingest)")
     database = scratch_database("streams")
     client = get_redis()
     stream = keys.TELEMETRY_AVL_STREAM
@@ -160,18 +189,12 @@ def measure_all(total: int) -> None:
         print(f"    fill: {fill:8,.0f} entries/s (StreamsPublisher), {memory:.0f} MiB in Redis")
         started = time.monotonic()
         baseline = measure_baseline(client, stream, total, count)
-        rate, _ = measure_consumer(client, stream, total)
-        lost = total - history_count(PREFIX)
-        elapsed = time.monotonic() - started
-        print(
-            comparison_line(
-                "drain", "counting XREADGROUP", baseline, rate, lost, elapsed, unit="entries/s"
-            )
-        )
-        print(
-            f"          dead letters {client.xlen(keys.TELEMETRY_DLQ)};"
-            f" load average {os.getloadavg()[0]:.1f}"
-        )
+        drain_report("observed", client, stream, total, BATCH_OBSERVERS, baseline, started)
+        # The same entries again, onto empty hot state and history.
+        client.flushdb()
+        history_clear()
+        fill_stream(client, stream, imeis, total)
+        drain_report("bare", client, stream, total, (), baseline, time.monotonic())
     finally:
         drop_database(database)
 
