@@ -8,8 +8,11 @@ to its morning peak, and watch the runs and the stored feeds.
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -86,3 +89,34 @@ def simulator_start(env: dict[str, str], log: IO[bytes], *args: str) -> subproce
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+
+
+def simulator_watch(
+    simulator: subprocess.Popen,
+    worker,
+    log_path: Path,
+    client,
+    *,
+    until: Callable[[FeedSightings], bool],
+    timeout_s: float,
+) -> FeedSightings:
+    """Look at the feeds until ``until(seen)`` holds or ``timeout_s`` passes, then stop the
+    simulator with SIGTERM: it must still be running and exit cleanly. On any failure the
+    simulator's and the worker's logs are printed."""
+    seen = FeedSightings()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            seen.look(client)
+            if until(seen):
+                break
+            time.sleep(0.25)
+        assert simulator.poll() is None, "the simulator stopped on its own"
+        simulator.send_signal(signal.SIGTERM)
+        assert simulator.wait(30) == 0
+    except BaseException:
+        simulator.kill()
+        print(log_path.read_text()[-5000:])
+        print(worker.log()[-10_000:])
+        raise
+    return seen

@@ -13,8 +13,6 @@ cleanly, releasing its runs.
 from __future__ import annotations
 
 import datetime as dt
-import signal
-import time
 
 import pytest
 
@@ -26,6 +24,7 @@ from realtime_engine.tests.lifecycle_support import (
     demo_feed_at_peak,
     simulated_runs,
     simulator_start,
+    simulator_watch,
     transitions_of,
 )
 from realtime_engine.tests.test_worker import ingest_env, wait_subscribed
@@ -68,26 +67,15 @@ def test_simulated_fleet_completes_runs_and_the_feeds_show_them_in_progress(
             # trip, never the demo's loop route (whose departures tie with route 1's).
             *("--seed", "databus"),
         )
-    seen = FeedSightings()
-    try:
-        deadline = time.monotonic() + WATCH_S
-        while time.monotonic() < deadline:
-            seen.look(redis_client)
-            completed = simulated_runs().filter(run_lifecycle_state=RunState.COMPLETED)
-            restored = RunLifecycleTransition.objects.filter(
-                run__vehicle__id__startswith="SIM-", event="run_tracking_restored", accepted=True
-            )
-            if completed.count() >= VEHICLES and restored.exists() and seen.trip_updates:
-                break
-            time.sleep(0.25)
-        assert simulator.poll() is None, "the simulator stopped on its own"
-        simulator.send_signal(signal.SIGTERM)
-        assert simulator.wait(30) == 0
-    except BaseException:
-        simulator.kill()
-        print(log_path.read_text()[-5000:])
-        print(worker.log()[-10_000:])
-        raise
+
+    def done(seen: FeedSightings) -> bool:
+        completed = simulated_runs().filter(run_lifecycle_state=RunState.COMPLETED)
+        restored = RunLifecycleTransition.objects.filter(
+            run__vehicle__id__startswith="SIM-", event="run_tracking_restored", accepted=True
+        )
+        return completed.count() >= VEHICLES and restored.exists() and bool(seen.trip_updates)
+
+    seen = simulator_watch(simulator, worker, log_path, redis_client, until=done, timeout_s=WATCH_S)
     output = log_path.read_text()
     assert "stopped:" in output and "Traceback" not in output, output[-3000:]
 

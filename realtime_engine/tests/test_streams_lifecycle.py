@@ -13,8 +13,6 @@ test (``test_simulation_fleet``) does, with the same helpers.
 from __future__ import annotations
 
 import datetime as dt
-import signal
-import time
 
 import pytest
 
@@ -25,6 +23,7 @@ from realtime_engine.tests.lifecycle_support import (
     demo_feed_at_peak,
     simulated_runs,
     simulator_start,
+    simulator_watch,
     transitions_of,
 )
 from runs.domain.lifecycle.events import RunEvent
@@ -86,23 +85,12 @@ def test_runs_tracked_from_streams_telemetry_complete_and_appear_in_both_feeds(
             log,
             *("--vehicles", str(VEHICLES), "--speedup", str(SPEEDUP), "--ingress", "streams"),
         )
-    seen = FeedSightings()
-    try:
-        deadline = time.monotonic() + WATCH_S
-        while time.monotonic() < deadline:
-            seen.look(redis_client)
-            completed = simulated_runs().filter(run_lifecycle_state=RunState.COMPLETED)
-            if completed.exists() and seen.vehicle_positions and seen.trip_updates:
-                break
-            time.sleep(0.25)
-        assert simulator.poll() is None, "the simulator stopped on its own"
-        simulator.send_signal(signal.SIGTERM)
-        assert simulator.wait(30) == 0
-    except BaseException:
-        simulator.kill()
-        print(log_path.read_text()[-5000:])
-        print(worker.log()[-10_000:])
-        raise
+
+    def done(seen: FeedSightings) -> bool:
+        completed = simulated_runs().filter(run_lifecycle_state=RunState.COMPLETED)
+        return completed.exists() and bool(seen.vehicle_positions and seen.trip_updates)
+
+    seen = simulator_watch(simulator, worker, log_path, redis_client, until=done, timeout_s=WATCH_S)
     output = log_path.read_text()
     assert f"stream {stream!r}" in output and "Traceback" not in output, output[-3000:]
 
