@@ -34,7 +34,7 @@ demo: $(STAMP)
 	@$(PY) scripts/ensure_services.py --create-database
 	@$(PY) scripts/demo.py
 
-bench: bench-ingest bench-import
+bench: bench-ingest bench-streams bench-import bench-progression bench-feeds bench-live
 
 bench-ingest: services
 	$(PY) -m benchmarks.ingest
