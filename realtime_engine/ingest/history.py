@@ -1,7 +1,10 @@
 """Append one batch of positions to the PostgreSQL position history in one statement.
 
 Column arrays go through ``unnest`` into a multi-row ``INSERT … ON CONFLICT DO
-NOTHING``, so a redelivered or replayed position inserts nothing twice. Written
+NOTHING``, so a redelivered or replayed position inserts nothing twice. The arrays are
+sent in binary (``%b``): psycopg's text array dumper quotes every element through a
+regular expression, about 17 µs of this thread's CPU per row, the GIL taken from the
+consumer's loop meanwhile; binary costs about 7. Written
 by the consumer; the table is ``realtime_engine.models.PositionRecord``. Errors
 propagate: the consumer keeps the batch unacknowledged and retries.
 
@@ -28,8 +31,8 @@ INSERT INTO {TABLE}
     (vehicle_id, "timestamp", latitude, longitude, bearing, speed, odometer, received_at,
      attributes)
 SELECT v, to_timestamp(t), lat, lon, b, s, o, to_timestamp(r), a::jsonb
-FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::float8[], %s::float8[], %s::float8[],
-            %s::float8[], %s::float8[], %s::text[]) AS u(v, t, lat, lon, b, s, o, r, a)
+FROM unnest(%b::text[], %b::float8[], %b::float8[], %b::float8[], %b::float8[], %b::float8[],
+            %b::float8[], %b::float8[], %b::text[]) AS u(v, t, lat, lon, b, s, o, r, a)
 ON CONFLICT (vehicle_id, "timestamp") DO NOTHING
 """
 
