@@ -6,9 +6,16 @@ to keep the hot path cheap); exported by the worker's exporter port (``WORKER_ME
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from databus.metrics import REGISTRY
+
+_Metric = TypeVar("_Metric", Counter, Gauge)
+
+# One scale for the time to handle a batch, so that the two ingresses' histograms compare.
+BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5)
 
 RECEIVED = Counter(
     "databus_ingest_messages_received",
@@ -37,7 +44,7 @@ BATCH_SIZE = Histogram(
 FLUSH_SECONDS = Histogram(
     "databus_ingest_flush_seconds",
     "Time to write and acknowledge one batch",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+    buckets=BATCH_SECONDS_BUCKETS,
     registry=REGISTRY,
 )
 LAG_SECONDS = Histogram(
@@ -67,46 +74,47 @@ OBSERVER_ERRORS = Counter(
     "databus_ingest_observer_errors", "Batch observers that raised", ["observer"], registry=REGISTRY
 )
 
+
+def _per_stream(metric: type[_Metric], name: str, documentation: str, *labels: str) -> _Metric:
+    """A Streams-ingress metric: labelled by stream key first, in ``REGISTRY``."""
+    return metric(name, documentation, ["stream", *labels], registry=REGISTRY)
+
+
 # The Redis Streams ingress (realtime_engine.ingest.streams), per stream key.
-STREAM_READ = Counter(
+STREAM_READ = _per_stream(
+    Counter,
     "databus_streams_records_read",
     "Stream entries read by the consumer group (new and claimed)",
-    ["stream"],
-    registry=REGISTRY,
 )
-STREAM_ACCEPTED = Counter(
+STREAM_ACCEPTED = _per_stream(
+    Counter,
     "databus_streams_records_accepted",
     "Stream entries decoded into a position and written to hot state",
-    ["stream"],
-    registry=REGISTRY,
 )
-STREAM_CLAIMED = Counter(
+STREAM_CLAIMED = _per_stream(
+    Counter,
     "databus_streams_records_claimed",
     "Stream entries taken over from an idle consumer (XAUTOCLAIM)",
-    ["stream"],
-    registry=REGISTRY,
 )
-STREAM_DEAD_LETTERED = Counter(
+STREAM_DEAD_LETTERED = _per_stream(
+    Counter,
     "databus_streams_records_dead_lettered",
     "Stream entries dead-lettered to telemetry:dlq (and acknowledged)",
-    ["stream", "reason"],
-    registry=REGISTRY,
+    "reason",
 )
 STREAM_BATCH_SECONDS = Histogram(
     "databus_streams_batch_seconds",
     "Time to decode, write hot state and hand one read batch to history",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+    buckets=BATCH_SECONDS_BUCKETS,
     registry=REGISTRY,
 )
-STREAM_GROUP_LAG = Gauge(
+STREAM_GROUP_LAG = _per_stream(
+    Gauge,
     "databus_streams_group_lag",
     "Entries of the stream not yet delivered to the consumer group (XINFO GROUPS lag)",
-    ["stream"],
-    registry=REGISTRY,
 )
-STREAM_GROUP_PENDING = Gauge(
+STREAM_GROUP_PENDING = _per_stream(
+    Gauge,
     "databus_streams_group_pending",
     "Entries delivered to the consumer group and not yet acknowledged (XINFO GROUPS pending)",
-    ["stream"],
-    registry=REGISTRY,
 )
