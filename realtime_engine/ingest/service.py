@@ -50,6 +50,17 @@ def ingest_client_id(*, explicit: str, replica_slot: str, topic_root: str, hostn
     return f"databus-ingest-{hostname}"
 
 
+def _ingress_settings() -> dict[str, object]:
+    """The settings both ingresses read alike: the drain on stop, the DLQ's bound and
+    which vehicles are admitted."""
+    return dict(
+        drain_s=settings.INGEST_DRAIN_S,
+        dlq_maxlen=settings.DLQ_MAXLEN,
+        allow_unknown_vehicles=settings.INGEST_ALLOW_UNKNOWN_VEHICLES,
+        vehicle_registry_refresh_s=settings.INGEST_VEHICLE_REGISTRY_REFRESH_S,
+    )
+
+
 def consumer_config(
     *, client_id: str | None = None, hostname: str | None = None, **overrides
 ) -> ConsumerConfig:
@@ -75,13 +86,8 @@ def consumer_config(
         batch_max=settings.INGEST_BATCH_MAX,
         flush_ms=settings.INGEST_FLUSH_MS,
         receive_maximum=settings.INGEST_RECEIVE_MAXIMUM,
-        drain_s=settings.INGEST_DRAIN_S,
-        dlq_maxlen=settings.DLQ_MAXLEN,
-        allow_unknown_vehicles=settings.INGEST_ALLOW_UNKNOWN_VEHICLES,
-        vehicle_registry_refresh_s=settings.INGEST_VEHICLE_REGISTRY_REFRESH_S,
     )
-    values.update(overrides)
-    return ConsumerConfig(**values)
+    return ConsumerConfig(**(values | _ingress_settings() | overrides))
 
 
 def build_consumer(
@@ -118,13 +124,8 @@ def streams_config(*, consumer_name: str | None = None, **overrides) -> StreamsC
         claim_idle_ms=settings.STREAMS_CLAIM_IDLE_MS,
         max_deliveries=settings.STREAMS_MAX_DELIVERIES,
         unacked_max=settings.STREAMS_UNACKED_MAX,
-        dlq_maxlen=settings.DLQ_MAXLEN,
-        drain_s=settings.INGEST_DRAIN_S,
-        allow_unknown_vehicles=settings.INGEST_ALLOW_UNKNOWN_VEHICLES,
-        vehicle_registry_refresh_s=settings.INGEST_VEHICLE_REGISTRY_REFRESH_S,
     )
-    values.update(overrides)
-    return StreamsConfig(**values)
+    return StreamsConfig(**(values | _ingress_settings() | overrides))
 
 
 def build_streams_consumer(
