@@ -54,13 +54,13 @@ from realtime_engine.ingest.background_history import BackgroundHistory, Submiss
 from realtime_engine.ingest.backoff import Backoff
 from realtime_engine.ingest.decode import receive_message
 from realtime_engine.ingest.history import HistoryWriter
+from realtime_engine.ingest.ingress_config import IngressConfig
 from realtime_engine.ingest.observers import BatchObserver
 from realtime_engine.ingest.pipeline import TelemetryPipeline
 from realtime_engine.ingest.topics import stale_filters, subscription_filters
 from realtime_engine.ingest.vehicle_registry import (
     VehicleAdmission,
     VehicleRegistryUnavailable,
-    vehicle_admission,
 )
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ RETIRE_QUIET_S = 2.0
 
 
 @dataclass(frozen=True)
-class ConsumerConfig:
+class ConsumerConfig(IngressConfig):
     host: str
     port: int
     client_id: str
@@ -95,17 +95,11 @@ class ConsumerConfig:
     session_expiry_s: int = 3600
     batch_max: int = 500
     flush_ms: int = 10
-    dlq_maxlen: int = 100_000
     keepalive_s: int = 30
     # Unacknowledged messages the broker may send (the ack window); see the module docstring.
     receive_maximum: int = MAX_RECEIVE_MAXIMUM
-    # On stop: how long to spend writing and acknowledging the batch in hand.
-    drain_s: float = 5.0
     # Ingest what this session holds, then end it (``manage.py ingest_session retire``).
     retire: bool = False
-    # Which vehicles are trusted (``vehicle_registry``): registered ones only, unless allowed.
-    allow_unknown_vehicles: bool = False
-    vehicle_registry_refresh_s: float = 30.0
 
     @property
     def receive_window(self) -> int:
@@ -130,14 +124,7 @@ class TelemetryConsumer:
         self._history_writer = history
         self._pipeline = TelemetryPipeline(
             redis_client,
-            vehicles=(
-                vehicle_admission(
-                    allow_unknown=config.allow_unknown_vehicles,
-                    refresh_s=config.vehicle_registry_refresh_s,
-                )
-                if vehicles is None
-                else vehicles
-            ),
+            vehicles=config.admission(vehicles),
             observers=observers,
             dlq_maxlen=config.dlq_maxlen,
         )
