@@ -34,6 +34,8 @@ from runs.domain.telemetry.limits import (
     BEARING_RANGE,
     LATITUDE_RANGE,
     LONGITUDE_RANGE,
+    MILLISECONDS_THRESHOLD,
+    MIN_POSIX_SECONDS,
     ODOMETER_RANGE,
     SPEED_RANGE,
 )
@@ -131,8 +133,39 @@ def checked(
     return position
 
 
+_LAT_LOW, _LAT_HIGH = LATITUDE_RANGE
+_LON_LOW, _LON_HIGH = LONGITUDE_RANGE
+_BEARING_LOW, _BEARING_HIGH = BEARING_RANGE
+# Speed and odometer are also never negative, whatever their ranges say.
+_SPEED_LOW, _SPEED_HIGH = max(0.0, SPEED_RANGE[0]), SPEED_RANGE[1]
+_ODOMETER_LOW, _ODOMETER_HIGH = max(0.0, ODOMETER_RANGE[0]), ODOMETER_RANGE[1]
+
+
 def check(position: Position) -> None:
     """Raise ``TelemetryRejected`` unless every field holds a valid value."""
+    # Every ingress and every hot-state write checks each position: a valid one passes
+    # in one expression (NaN fails every comparison, the bounds are finite); anything
+    # else goes through the field-by-field checks, which name the reason (or raise what
+    # they raise for a value of the wrong type).
+    p = position
+    bearing, speed, odometer, timestamp = p.bearing, p.speed, p.odometer, p.timestamp
+    try:
+        if (
+            _LAT_LOW <= p.latitude <= _LAT_HIGH
+            and _LON_LOW <= p.longitude <= _LON_HIGH
+            and (bearing is None or _BEARING_LOW <= bearing <= _BEARING_HIGH)
+            and (speed is None or _SPEED_LOW <= speed <= _SPEED_HIGH)
+            and (odometer is None or _ODOMETER_LOW <= odometer <= _ODOMETER_HIGH)
+            and type(timestamp) is int
+            and MIN_POSIX_SECONDS <= timestamp < MILLISECONDS_THRESHOLD
+        ):
+            return
+    except TypeError:
+        pass
+    _check_each(position)
+
+
+def _check_each(position: Position) -> None:
     for name in (LATITUDE, LONGITUDE, BEARING, SPEED, ODOMETER):
         value = getattr(position, name)
         if value is not None:
