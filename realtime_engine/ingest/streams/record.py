@@ -34,7 +34,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import msgspec
 
@@ -126,6 +126,30 @@ class _Record(msgspec.Struct, gc=False):
 
 _decoder = msgspec.json.Decoder(_Record)
 
+# The usual bag (flat, a few dozen plain values, well within every bound) is decoded and
+# bounded by msgspec in C, in one pass with the record. A record this narrower type does
+# not fit (a nested bag, a sentinel, a uint64 value beyond int64, a bound crossed, any
+# decoding error) is decoded again by ``_decoder`` and walked by ``decode_attributes``,
+# whose reasons are the format's: the fast path never accepts what the walk refuses.
+_FlatValue = (
+    bool
+    | Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+    | float
+    | Annotated[str, msgspec.Meta(max_length=MAX_ATTRIBUTE_STRING_CHARS)]
+    | None
+)
+_FlatBag = Annotated[
+    dict[Annotated[str, msgspec.Meta(max_length=MAX_ATTRIBUTE_KEY_CHARS)], _FlatValue],
+    msgspec.Meta(max_length=MAX_ATTRIBUTE_ENTRIES),
+]
+
+
+class _FlatRecord(_Record, gc=False):
+    attributes: _FlatBag | None = None
+
+
+_flat_decoder = msgspec.json.Decoder(_FlatRecord)
+
 
 def receive_record(
     stream_key: str,
@@ -171,12 +195,7 @@ def decode_record(payload: bytes, *, received_at: float) -> Position:
             RejectReason.PAYLOAD_TOO_LARGE,
             f"payload of {len(payload)} bytes is over {MAX_PAYLOAD_BYTES}",
         )
-    try:
-        raw: _Record = decode_json_object(_decoder, payload)
-    except RecursionError:
-        raise TelemetryRejected(
-            RejectReason.ATTRIBUTES_TOO_LARGE, "nested too deeply to decode"
-        ) from None
+    raw, bag_checked = _decode_raw(payload)
     device_id = require("device_id", raw.device_id)
     if not is_valid_vehicle_id(device_id):
         raise TelemetryRejected(
@@ -194,8 +213,31 @@ def decode_record(payload: bytes, *, received_at: float) -> Position:
         received_at=received_at,
         bearing=raw.angle,
         speed=None if raw.speed is None else speed_kmh_to_mps(raw.speed),
-        attributes=None if raw.attributes is None else decode_attributes(raw.attributes),
+        attributes=(
+            raw.attributes
+            if bag_checked or raw.attributes is None
+            else decode_attributes(raw.attributes)
+        ),
     )
+
+
+def _decode_raw(payload: bytes) -> tuple[_Record, bool]:
+    """The decoded record, and whether its bag (if any) is already known to be within the
+    format (flat, bounded, no sentinel): then ``decode_attributes`` has nothing to do."""
+    try:
+        raw: _Record = _flat_decoder.decode(payload)
+    except (msgspec.DecodeError, RecursionError):
+        pass  # the generic decoding below says why, or decodes what is merely not flat
+    else:
+        bag = raw.attributes
+        # A flat bag may still be a sentinel itself, which decode_attributes refuses.
+        return raw, bag is None or (BIGINT not in bag and BUFFER_B64 not in bag)
+    try:
+        return decode_json_object(_decoder, payload), False
+    except RecursionError:
+        raise TelemetryRejected(
+            RejectReason.ATTRIBUTES_TOO_LARGE, "nested too deeply to decode"
+        ) from None
 
 
 def record_timestamp(value: int | str) -> int:
@@ -315,12 +357,18 @@ def _too_large(detail: str) -> None:
     raise TelemetryRejected(RejectReason.ATTRIBUTES_TOO_LARGE, detail)
 
 
+_PAYLOAD_KEY = PAYLOAD_FIELD.encode()
+
+
 def _payload_of(fields: Mapping[bytes | str, bytes | str]) -> bytes | None:
-    value = fields.get(PAYLOAD_FIELD.encode())
+    # str first: the consumer's client decodes responses.
+    value = fields.get(PAYLOAD_FIELD)
     if value is None:
-        value = fields.get(PAYLOAD_FIELD)
-    if value is None:
-        return None
+        value = fields.get(_PAYLOAD_KEY)
+        if value is None:
+            return None
+    if isinstance(value, str):
+        return value.encode()
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     return str(value).encode()
