@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from databus import env
+from tests.support.startup import django_setup, environ_with
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,17 +37,7 @@ def test_bad_database_url_names_the_variable_and_the_problem(url, message):
 
 
 def test_bad_database_url_stops_django_startup_with_that_message():
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "backend.settings",
-            "DATABASE_URL": "mysql://root@localhost/databus",
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = django_setup(environ_with({"DATABASE_URL": "mysql://root@localhost/databus"}))
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert (
@@ -214,14 +205,7 @@ def test_proxy_ssl_header_parses_a_header_name(monkeypatch):
 
 
 def test_a_short_metrics_token_stops_startup():
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT,
-        env=django_env({"METRICS_TOKEN": "short"}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = django_setup(django_env({"METRICS_TOKEN": "short"}))
     assert result.returncode != 0
     assert "METRICS_TOKEN must be at least 32 characters" in result.stderr
 

@@ -3,13 +3,10 @@ start-up with every problem named."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 from django.conf import settings
 
 from databus import keys
+from tests.support.startup import django_setup, environ_with
 
 
 def test_the_defaults_read_the_gateways_stream_in_group_databus():
@@ -20,19 +17,15 @@ def test_the_defaults_read_the_gateways_stream_in_group_databus():
 
 
 def test_out_of_bounds_streams_settings_stop_django_start_up_naming_each():
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "backend.settings",
-            "STREAMS_KEYS": " , ",
-            "STREAMS_BLOCK_MS": "9000",
-            "STREAMS_CLAIM_INTERVAL_S": "0",
-            "STREAMS_BATCH_MAX": "50000",
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = django_setup(
+        environ_with(
+            {
+                "STREAMS_KEYS": " , ",
+                "STREAMS_BLOCK_MS": "9000",
+                "STREAMS_CLAIM_INTERVAL_S": "0",
+                "STREAMS_BATCH_MAX": "50000",
+            }
+        )
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
