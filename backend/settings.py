@@ -73,7 +73,9 @@ try:
     STREAMS_GROUP = env.env_str("STREAMS_GROUP", "databus").strip()
     # Empty: one name per process (host name and pid); a claim pass takes over a dead one's work.
     STREAMS_CONSUMER_NAME = env.env_str("STREAMS_CONSUMER_NAME", "").strip()
-    STREAMS_BATCH_MAX = env.env_int("STREAMS_BATCH_MAX", 500, minimum=1)
+    # 2000: a drained backlog coalesces several fixes per vehicle into one hot-state write,
+    # while one batch's compare-and-set script holds Redis for some 25 ms at most.
+    STREAMS_BATCH_MAX = env.env_int("STREAMS_BATCH_MAX", 2000, minimum=1)
     # Under the Redis client's 5 s socket timeout, and short enough for a prompt stop.
     STREAMS_BLOCK_MS = env.env_int("STREAMS_BLOCK_MS", 1000, minimum=1)
     STREAMS_CLAIM_INTERVAL_S = env.env_float("STREAMS_CLAIM_INTERVAL_S", 30.0)

@@ -84,7 +84,7 @@ class StreamsConfig:
     stream_keys: tuple[str, ...]
     group: str
     consumer_name: str
-    batch_max: int = 500
+    batch_max: int = 2000  # STREAMS_BATCH_MAX's default
     block_ms: int = 1000
     claim_interval_s: float = 30.0
     claim_idle_ms: int = 60_000
