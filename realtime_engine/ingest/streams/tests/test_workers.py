@@ -17,15 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from realtime_engine.ingest import dlq
-from realtime_engine.ingest.streams.tests.support import (
-    GROUP,
-    STREAM,
-    add_entries,
-    fix,
-    pending,
-    register_trackers,
-    row_count,
-)
+from realtime_engine.ingest.streams.tests import support as streams
 from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
 from realtime_engine.models import PositionRecord
 from realtime_engine.tests.mqtt_support import publish
@@ -43,7 +35,7 @@ CLAIM_IDLE_MS = 1000
 def consumers_by_pid(redis_client, workers) -> dict[int, str]:
     """Each worker's consumer name in the group (host name and pid)."""
     try:
-        names = [c["name"] for c in redis_client.xinfo_consumers(STREAM, GROUP)]
+        names = [c["name"] for c in redis_client.xinfo_consumers(streams.STREAM, streams.GROUP)]
     except redis.ResponseError:  # no stream, no group yet
         return {}
     return {
@@ -52,14 +44,14 @@ def consumers_by_pid(redis_client, workers) -> dict[int, str]:
 
 
 def pending_of(redis_client) -> dict[str, int]:
-    summary = redis_client.xpending(STREAM, GROUP)
+    summary = redis_client.xpending(streams.STREAM, streams.GROUP)
     return {c["name"]: int(c["pending"]) for c in summary["consumers"]}
 
 
 def test_two_workers_split_the_stream_and_a_killed_ones_entries_are_claimed_and_stored_once(
     process_env, celery_worker_factory, redis_client
 ):
-    register_trackers(TRACKERS)
+    streams.register_trackers(TRACKERS)
     env = {
         **process_env,
         "MQTT_CONSUMER_ENABLED": "false",
@@ -81,14 +73,14 @@ def test_two_workers_split_the_stream_and_a_killed_ones_entries_are_claimed_and_
         victim, survivor = workers
         victim_name, survivor_name = names[victim.process.pid], names[survivor.process.pid]
 
-        add_entries(redis_client, (fix(n, trackers=TRACKERS) for n in range(TOTAL)))
+        streams.add_entries(redis_client, (streams.fix(n, trackers=TRACKERS) for n in range(TOTAL)))
         seen_pending: Counter[str] = Counter()
 
         def victim_mid_batch() -> bool:
             held = pending_of(redis_client)
             for name, n in held.items():
                 seen_pending[name] = max(seen_pending[name], n)
-            return held.get(victim_name, 0) > 0 and row_count() >= TOTAL // 5
+            return held.get(victim_name, 0) > 0 and streams.row_count() >= TOTAL // 5
 
         wait_for(victim_mid_batch, 30, "the victim holding entries mid-stream", 0.005)
         victim.process.send_signal(signal.SIGKILL)
@@ -105,8 +97,8 @@ def test_two_workers_split_the_stream_and_a_killed_ones_entries_are_claimed_and_
             0.05,
         )
         claimed_after = time.monotonic() - killed_at
-        wait_for(lambda: row_count() == TOTAL, 30, "every entry stored", 0.2)
-        wait_for(lambda: pending(redis_client) == 0, 10, "every entry acknowledged", 0.1)
+        wait_for(lambda: streams.row_count() == TOTAL, 30, "every entry stored", 0.2)
+        wait_for(lambda: streams.pending(redis_client) == 0, 10, "every entry acknowledged", 0.1)
         with connection.cursor() as cursor:
             cursor.execute(
                 'SELECT count(*), count(DISTINCT (vehicle_id, "timestamp")) '
@@ -128,7 +120,7 @@ def test_two_workers_split_the_stream_and_a_killed_ones_entries_are_claimed_and_
 def test_one_worker_runs_both_ingresses_and_stops_cleanly_on_sigterm(
     process_env, celery_worker_factory, redis_client, topic_root
 ):
-    register_trackers(2)
+    streams.register_trackers(2)
     env = {
         **process_env,
         "MQTT_CONSUMER_ENABLED": "true",
@@ -148,7 +140,8 @@ def test_one_worker_runs_both_ingresses_and_stops_cleanly_on_sigterm(
                 )
             ],
         )
-        add_entries(redis_client, (fix(n, trackers=2) for n in range(0, 20, 2)))  # bus-0's
+        # bus-0's entries only (even n of two trackers)
+        streams.add_entries(redis_client, (streams.fix(n, trackers=2) for n in range(0, 20, 2)))
         wait_for(
             lambda: (
                 PositionRecord.objects.filter(vehicle_id="bus-0").count() == 10
@@ -160,7 +153,7 @@ def test_one_worker_runs_both_ingresses_and_stops_cleanly_on_sigterm(
         )
         worker.stop(signal.SIGTERM)
         assert worker.process.returncode == 0
-        assert pending(redis_client) == 0
+        assert streams.pending(redis_client) == 0
         log = worker.log()
         assert "MQTT ingest started" in log and "Streams ingest started" in log
         assert "thread died" not in log
