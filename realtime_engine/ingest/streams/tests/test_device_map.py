@@ -15,6 +15,7 @@ from realtime_engine.tests.test_ingest_vehicle_registry import (  # the same fak
     REFRESH_S,
     Clock,
     Fleet,
+    registry,
 )
 from runs.models import Vehicle
 from runs.selectors import vehicle_admission_get
@@ -40,10 +41,6 @@ class TrackedFleet(Fleet):
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-def registry(fleet: TrackedFleet, clock: Clock) -> VehicleRegistry:
-    return VehicleRegistry(refresh_s=REFRESH_S, load=fleet.load, miss_refresh_s=MISS_S, clock=clock)
 
 
 def test_a_tracker_maps_to_its_vehicle_from_the_same_load_as_the_ids(clock):
