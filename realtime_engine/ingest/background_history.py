@@ -37,9 +37,10 @@ CLOSE_JOIN_S = 0.5
 
 @dataclass(frozen=True)
 class Submission:
-    generation: int  # the MQTT connection the message ids belong to
+    generation: int  # the MQTT connection the message ids belong to (Streams: 0)
     positions: list[Position]
-    message_ids: list[tuple[int, int]]  # (mid, qos)
+    # What the ingress acknowledges once written: MQTT (mid, qos), Streams (stream, entry id).
+    message_ids: list[tuple[int, int]] | list[tuple[str, str]]
 
 
 class BackgroundHistory:
