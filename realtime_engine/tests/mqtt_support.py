@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from urllib.parse import urlsplit
 
@@ -12,6 +11,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from realtime_engine.ingest.consumer import TelemetryConsumer
 from realtime_engine.ingest.service import build_consumer
+from realtime_engine.tests.consumer_threads import ConsumerThreads
 
 
 def broker_address(url: str) -> tuple[str, int]:
@@ -45,11 +45,8 @@ def publish(url: str, messages: list[tuple[str, bytes | dict]], *, timeout: floa
         client.loop_stop()
 
 
-class ConsumerRunner:
+class ConsumerRunner(ConsumerThreads[TelemetryConsumer]):
     """Runs TelemetryConsumers in threads of the test process; stops them all at the end."""
-
-    def __init__(self) -> None:
-        self._running: list[tuple[TelemetryConsumer, threading.Thread]] = []
 
     def start(
         self, broker_url: str, *, observers=(), client_id: str | None = None, **overrides
@@ -63,19 +60,7 @@ class ConsumerRunner:
             port=port,
             **overrides,
         )
-        thread = threading.Thread(target=consumer.run, daemon=True)
-        thread.start()
-        self._running.append((consumer, thread))
-        if not consumer.ready.wait(15):
-            raise TimeoutError("consumer did not subscribe")
-        return consumer
-
-    def stop(self, consumer: TelemetryConsumer) -> None:
-        for running, thread in self._running:
-            if running is consumer:
-                consumer.request_stop()
-                thread.join(30)
-                assert not thread.is_alive(), "consumer did not stop"
+        return self.launch(consumer, "consumer did not subscribe")
 
     def stop_all(self) -> None:
         running, self._running = self._running, []

@@ -3,7 +3,6 @@ running in threads of the test process."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -15,6 +14,7 @@ from realtime_engine.ingest.service import build_streams_consumer
 from realtime_engine.ingest.streams.consumer import StreamsConsumer
 from realtime_engine.ingest.streams.record import encode_record
 from realtime_engine.models import PositionRecord
+from realtime_engine.tests.consumer_threads import ConsumerThreads
 from runs.models import Vehicle
 
 STREAM = keys.TELEMETRY_AVL_STREAM
@@ -71,29 +71,16 @@ def pending(client: redis.Redis, stream: str = STREAM, group: str = GROUP) -> in
         return 0
 
 
-class StreamsRunner:
+class StreamsRunner(ConsumerThreads[StreamsConsumer]):
     """StreamsConsumers in threads of the test process; all stopped at the end."""
 
-    def __init__(self) -> None:
-        self._running: list[tuple[StreamsConsumer, threading.Thread]] = []
+    name = "the Streams consumer"
 
     def start(self, *, observers=(), name: str | None = None, **overrides) -> StreamsConsumer:
         consumer = build_streams_consumer(
             consumer_name=name or f"test-{uuid.uuid4().hex[:8]}", observers=observers, **overrides
         )
-        thread = threading.Thread(target=consumer.run, daemon=True)
-        thread.start()
-        self._running.append((consumer, thread))
-        if not consumer.ready.wait(15):
-            raise TimeoutError("the Streams consumer did not start")
-        return consumer
-
-    def stop(self, consumer: StreamsConsumer) -> None:
-        for running, thread in self._running:
-            if running is consumer:
-                consumer.request_stop()
-                thread.join(30)
-                assert not thread.is_alive(), "the Streams consumer did not stop"
+        return self.launch(consumer, "the Streams consumer did not start")
 
     def stop_all(self) -> None:
         for consumer, _ in self._running:
