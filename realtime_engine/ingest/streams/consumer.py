@@ -49,6 +49,7 @@ from realtime_engine.ingest.background_history import BackgroundHistory, Submiss
 from realtime_engine.ingest.backoff import Backoff
 from realtime_engine.ingest.decode import Received, Rejection
 from realtime_engine.ingest.history import HistoryWriter
+from realtime_engine.ingest.ingress_config import IngressConfig
 from realtime_engine.ingest.observers import BatchObserver
 from realtime_engine.ingest.pipeline import TelemetryPipeline
 from realtime_engine.ingest.streams import claim, group
@@ -59,11 +60,7 @@ from realtime_engine.ingest.streams.record import (
     stream_of_topic,
     stream_topic,
 )
-from realtime_engine.ingest.vehicle_registry import (
-    VehicleAdmission,
-    VehicleRegistryUnavailable,
-    vehicle_admission,
-)
+from realtime_engine.ingest.vehicle_registry import VehicleAdmission, VehicleRegistryUnavailable
 from runs.domain.telemetry.position import Position
 from runs.domain.telemetry.rejection import RejectReason
 
@@ -80,7 +77,7 @@ LAG_REPORT_S = 5.0
 
 
 @dataclass(frozen=True)
-class StreamsConfig:
+class StreamsConfig(IngressConfig):
     stream_keys: tuple[str, ...]
     group: str
     consumer_name: str
@@ -91,11 +88,6 @@ class StreamsConfig:
     max_deliveries: int = 5
     # Entries read but not acknowledged (history not written yet) before reading stops.
     unacked_max: int = 50_000
-    dlq_maxlen: int = 100_000
-    # On stop: how long to spend writing and acknowledging what is in hand.
-    drain_s: float = 5.0
-    allow_unknown_vehicles: bool = False
-    vehicle_registry_refresh_s: float = 30.0
 
     @property
     def stop_budget_s(self) -> float:
@@ -126,10 +118,7 @@ class StreamsConsumer:
         self._history_writer = history
         # The device map and the admission both (``vehicle_registry``): a tracker maps to the
         # vehicle its IMEI is registered to, else it is an unknown_device (unless allowed).
-        self._registry = vehicles or vehicle_admission(
-            allow_unknown=config.allow_unknown_vehicles,
-            refresh_s=config.vehicle_registry_refresh_s,
-        )
+        self._registry = config.admission(vehicles)
         self._pipeline = TelemetryPipeline(
             redis_client,
             vehicles=self._registry,
