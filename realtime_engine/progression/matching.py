@@ -1,6 +1,6 @@
 """The matching shell: read a batch's tracked runs and their matcher state, then match.
 
-Per batch, whatever its size: one Redis pipeline reads ``vehicle:{vid}:current_run`` of
+Per batch, whatever its size: one MGET reads ``vehicle:{vid}:current_run`` of
 the batch's vehicles (``claimed_runs``); one reads those runs' projections, matcher
 states and published updates, and one more the fix logs and checkpoints of runs with a
 fix older than their state (``runs_to_match``). ``match_runs`` then folds every fix of a
@@ -168,10 +168,10 @@ def _trip_to_match(
 
 def claimed_runs(vehicle_ids: list[str], redis_client) -> list[tuple[str, str]]:
     """(vehicle id, run id) of the vehicles a run claims."""
-    pipe = redis_client.pipeline(transaction=False)
-    for vehicle_id in vehicle_ids:
-        pipe.get(keys.vehicle_current_run(vehicle_id))
-    return [(v, r) for v, r in zip(vehicle_ids, pipe.execute(), strict=True) if r]
+    if not vehicle_ids:
+        return []
+    claims = redis_client.mget([keys.vehicle_current_run(v) for v in vehicle_ids])
+    return [(v, r) for v, r in zip(vehicle_ids, claims, strict=True) if r]
 
 
 def runs_to_match(
