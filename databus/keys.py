@@ -142,3 +142,10 @@ def run_progression_checkpoints(run_id: str) -> str:
 def feed(name: str) -> str:
     """Hash: the last built GTFS-RT feed bytes and its header timestamp."""
     return f"feed:{name}"
+
+
+# Sets: the vehicles and runs whose feed entities may have changed since the last feed
+# build took them (SPOP). Every hot-state writer adds to them in the round trip it already
+# makes; the incremental build (schedule_engine.feeds.incremental) re-encodes only those.
+FEED_DIRTY_VEHICLES = "feed_dirty:vehicles"
+FEED_DIRTY_RUNS = "feed_dirty:runs"

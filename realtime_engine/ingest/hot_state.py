@@ -4,7 +4,8 @@ The Lua script is the atomic compare-and-set of DESIGN.md: a position or
 occupancy whose timestamp is older than the stored one never overwrites it; a
 newer one replaces the hash whole, and a position also raises its run's score in
 ``runs:last_seen`` (ZADD GT) when ``vehicle:{vid}:current_run`` is set. Key names
-come from ``databus.keys``. Called by the consumer once per flush.
+come from ``databus.keys``. The same pipeline marks the batch's vehicles for the feed
+build (``keys.FEED_DIRTY_VEHICLES``). Called by the consumer once per flush.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from runs.domain.telemetry import occupancy, position
 # field/value pairs. Returns one flag per value, positions first: 1 written, 0 older.
 # The field compared is the contracts' (one script serves both records).
 assert occupancy.TIMESTAMP == position.TIMESTAMP
-_COMPARE_AND_SET = f"local TIMESTAMP = '{position.TIMESTAMP}'" + """
+_COMPARE_AND_SET = (
+    f"local TIMESTAMP = '{position.TIMESTAMP}'"
+    + """
 local n_positions = tonumber(ARGV[1])
 local n_occupancies = tonumber(ARGV[2])
 local applied = {}
@@ -57,6 +60,7 @@ for _ = 1, n_occupancies do
 end
 return applied
 """
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ class HotStateWriter:
         has_values = len(script_keys) > 1
         if has_values:
             self._script(keys=script_keys, args=args, client=pipe)
+            # Every vehicle sent, applied or not: a mark only costs the feed a re-encode.
+            pipe.sadd(keys.FEED_DIRTY_VEHICLES, *plan.latest_positions, *plan.latest_occupancies)
         for rejection in plan.rejections:
             pipe.xadd(
                 keys.TELEMETRY_DLQ,

@@ -27,10 +27,11 @@ from realtime_engine.progression.matching import RunProgressed
 from realtime_engine.progression.published import published_fields
 from realtime_engine.segment_history import StopSegmentHistory
 
-# Per run six KEYS (state, fix log, checkpoints, stop status, updates, congestion);
-# ARGV[1] the checkpoints kept, ARGV[2] the TTL, then one JSON argument per run (see
-# ``_write_args``). Writes a run only if its state's revision and matched_at are still
-# those read; returns per run its new revision, or false when it lost the race.
+# Per run six KEYS (state, fix log, checkpoints, stop status, updates, congestion), then
+# the feed's dirty-run set; ARGV[1] the checkpoints kept, ARGV[2] the TTL, then one JSON
+# argument per run (see ``_write_args``). Writes a run only if its state's revision and
+# matched_at are still those read, and marks a run whose published values it replaced;
+# returns per run its new revision, or false when it lost the race.
 RUN_KEY_COUNT = 6
 _WRITE_IF_UNCHANGED = """
 local limit = tonumber(ARGV[1])
@@ -70,6 +71,7 @@ for i = 3, #ARGV do
       replace(KEYS[k + 4], run.status)
       replace(KEYS[k + 5], run.updates)
       if #run.congestion > 0 then replace(KEYS[k + 6], run.congestion) end
+      redis.call('SADD', KEYS[#KEYS], run.run)
     end
     out[i - 2] = revision
   end
@@ -103,6 +105,7 @@ def _write_args(item: RunProgressed, history: StopSegmentHistory) -> str:
     """The compare-and-set script's argument for one run (JSON: strings and string lists)."""
     run, plan = item.run, item.plan
     arg: dict[str, object] = {
+        "run": run.run_id,
         "revision": run.basis[0],
         "matched_at": run.basis[1],
         "state": _flat(item.step.state.to_redis()),
@@ -130,8 +133,9 @@ def write_hot_state(
     """One script for the batch: (runs written with their new revision, runs that lost)."""
     replies = redis_client.eval(
         _WRITE_IF_UNCHANGED,
-        RUN_KEY_COUNT * len(progressed),
+        RUN_KEY_COUNT * len(progressed) + 1,
         *[key for item in progressed for key in progression_keys(item.run.run_id)],
+        keys.FEED_DIRTY_RUNS,
         settings.PROGRESSION_CHECKPOINTS,
         KEY_TTL_S,
         *[_write_args(item, history) for item in progressed],
