@@ -104,6 +104,8 @@ try:
     if _streams_problems:
         raise env.ConfigError("; ".join(_streams_problems))
     POSITION_RETENTION_DAYS = env.env_int("POSITION_RETENTION_DAYS", 30, minimum=1)
+    # Day partitions of the position history kept created ahead of today (hourly task).
+    POSITION_PARTITIONS_AHEAD_DAYS = env.env_int("POSITION_PARTITIONS_AHEAD_DAYS", 3, minimum=1)
     DLQ_MAXLEN = env.env_int("DLQ_MAXLEN", 100_000, minimum=100)
     WORKER_METRICS_PORT = env.env_int("WORKER_METRICS_PORT", 9808, minimum=0)
     FEED_BUILD_INTERVAL_S = env.env_int("FEED_BUILD_INTERVAL_S", 15, minimum=1)
@@ -115,6 +117,9 @@ try:
     # Stop time updates computed longer ago than this are not published: the progression
     # producer rewrites them on every matched position, so older ones mean matching stopped.
     FEED_STOP_TIME_UPDATE_MAX_AGE_S = env.env_int("FEED_STOP_TIME_UPDATE_MAX_AGE_S", 120, minimum=1)
+    # A feed build re-encodes only what the writers marked; every this often it reads the
+    # whole hot state instead (a safety net against a write without its mark).
+    FEED_FULL_REBUILD_INTERVAL_S = env.env_int("FEED_FULL_REBUILD_INTERVAL_S", 300, minimum=1)
     # A cancelled trip stays in TripUpdates until its scheduled end plus this (its date only).
     CANCELED_TRIP_PUBLISH_MARGIN_S = env.env_int("CANCELED_TRIP_PUBLISH_MARGIN_S", 3600, minimum=0)
     # Run lifecycle detection (shortened by end-to-end tests). The defaults are the domain's

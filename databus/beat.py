@@ -5,10 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 
 BEAT_SCHEDULE: dict[str, dict] = {
-    # Position history retention (POSITION_RETENTION_DAYS); hourly keeps each purge short.
-    "purge-position-history": {
-        "task": "realtime_engine.purge_position_history",
+    # Position history partitions (realtime_engine.position_partitions): days created
+    # POSITION_PARTITIONS_AHEAD_DAYS ahead, days past POSITION_RETENTION_DAYS dropped.
+    # Hourly: a run that could not take its locks (busy table) is retried soon.
+    "maintain-position-partitions": {
+        "task": "realtime_engine.maintain_position_partitions",
         "schedule": 3600.0,
+        "options": {"expires": 3600.0},
     },
     # Both GTFS-RT feeds into feed:* (schedule_engine.feeds); a build that waited longer
     # than one interval is dropped: the next one is due and reads fresher state.

@@ -3,8 +3,8 @@
 ``PositionRecord`` rows are written by both ingest consumers (MQTT, Redis Streams) in
 batches with raw SQL (``realtime_engine.ingest.history``), never through the ORM on the
 hot path; read by history queries (``GET /api/vehicles/{id}/positions/``,
-``realtime_engine.positions_api``) and purged by
-``realtime_engine.tasks.purge_position_history``.
+``realtime_engine.positions_api``). Its table is partitioned by UTC day (migration 0006);
+``realtime_engine.position_partitions`` creates the days ahead and drops expired ones.
 """
 
 from __future__ import annotations
@@ -14,8 +14,18 @@ from django.db import models
 
 
 class PositionRecord(models.Model):
-    """One received position; (vehicle_id, timestamp) is unique, so a replay adds nothing."""
+    """One received position; (vehicle_id, timestamp) is its key, so a replay adds nothing.
 
+    The table is range-partitioned on ``timestamp``, one partition per UTC day, plus a
+    DEFAULT partition for a day without one (``realtime_engine.position_partitions``). The
+    primary key is the natural key (vehicle_id, timestamp) rather than a surrogate id: a
+    partitioned table's unique keys must include the partition key anyway, and an id
+    would cost 8 bytes a row plus a second btree per partition that no query uses.
+    Nothing reads a PositionRecord by a single-column pk (no admin page, the API lists by
+    vehicle and window).
+    """
+
+    pk = models.CompositePrimaryKey("vehicle_id", "timestamp")
     vehicle_id = models.CharField(max_length=64)
     timestamp = models.DateTimeField(help_text="When the vehicle measured it (payload).")
     latitude = models.FloatField()
@@ -30,14 +40,11 @@ class PositionRecord(models.Model):
     attributes = models.JSONField(default=dict, db_default=models.Value({}, models.JSONField()))
 
     class Meta:
-        constraints = [
-            # Also the index for "vehicle V between T1 and T2" (leading vehicle_id).
-            models.UniqueConstraint(
-                fields=["vehicle_id", "timestamp"], name="position_record_vehicle_timestamp_uniq"
-            ),
-        ]
+        # The primary key's index, (vehicle_id, timestamp), serves "vehicle V between T1
+        # and T2" inside each partition the window overlaps (the others are pruned).
         indexes = [
-            # Rows arrive in time order: a tiny BRIN index serves the retention purge.
+            # Rows arrive in time order: a BRIN index of a few pages per partition serves
+            # fleet-wide time windows within a day, which pruning narrows only to the day.
             BrinIndex(fields=["timestamp"], name="position_record_ts_brin"),
         ]
 

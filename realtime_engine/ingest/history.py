@@ -8,6 +8,11 @@ consumer's loop meanwhile; binary costs about 7. Written
 by the consumer; the table is ``realtime_engine.models.PositionRecord``. Errors
 propagate: the consumer keeps the batch unacknowledged and retries.
 
+The table is partitioned by UTC day (``realtime_engine.position_partitions``); the
+INSERT names the parent and PostgreSQL routes each row, to its day's partition or, for
+a day without one, to the DEFAULT partition, so no timestamp the ingest accepts fails a
+batch for want of a partition. The conflict target is the primary key.
+
 Both ingresses write here; a position's IO bag goes to the ``attributes`` jsonb column
 (``{}`` when it has none, as from MQTT) in its JSON form, ``attributes_json``.
 """
@@ -17,14 +22,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 import msgspec
 import psycopg
 
+from realtime_engine.position_partitions.plan import TABLE
 from runs.domain.telemetry.position import Attributes, Position
-
-TABLE = "realtime_engine_positionrecord"
 
 _INSERT = f"""
 INSERT INTO {TABLE}
@@ -118,28 +121,3 @@ class HistoryWriter:
             with contextlib.suppress(psycopg.Error):
                 self._connection.close()
             self._connection = None
-
-
-PURGE_CHUNK_ROWS = 10_000
-
-_PURGE = f"""
-DELETE FROM {TABLE} WHERE id IN (
-    SELECT id FROM {TABLE} WHERE "timestamp" < %s LIMIT {PURGE_CHUNK_ROWS}
-)
-"""
-
-
-def purge_before(cutoff: datetime) -> int:
-    """Delete history older than ``cutoff`` in short chunks (no long lock); returns rows deleted.
-
-    Called by the retention task through Django's connection (not on the hot path).
-    """
-    from django.db import connection
-
-    deleted = 0
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(_PURGE, [cutoff])
-            deleted += cursor.rowcount
-            if cursor.rowcount < PURGE_CHUNK_ROWS:
-                return deleted

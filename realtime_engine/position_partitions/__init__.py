@@ -1,0 +1,1 @@
+"""The position history's day partitions: ``plan`` (pure) decides, ``maintenance`` runs DDL."""
