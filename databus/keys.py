@@ -146,6 +146,19 @@ def feed(name: str) -> str:
 
 # Sets: the vehicles and runs whose feed entities may have changed since the last feed
 # build took them (SPOP). Every hot-state writer adds to them in the round trip it already
-# makes; the incremental build (schedule_engine.feeds.incremental) re-encodes only those.
+# makes; the feed build (schedule_engine.feeds.changes) re-encodes only what they name.
 FEED_DIRTY_VEHICLES = "feed_dirty:vehicles"
 FEED_DIRTY_RUNS = "feed_dirty:runs"
+
+
+def feed_entities(name: str) -> str:
+    """Hash: every entity the feed ``name`` publishes, by entity id, each with what decides
+    whether it is still published (schedule_engine.feeds.entity_cache)."""
+    return f"feed_cache:{name}"
+
+
+# Hash: what the entity caches above were last fully rebuilt from (hot-state epoch, GTFS
+# version) and when; written with them.
+FEED_CACHE_META = "feed_cache_meta"
+# String with a TTL: the token of the feed build under way, so that builds run one at a time.
+FEED_BUILD_LOCK = "feed_build:lock"

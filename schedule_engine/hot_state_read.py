@@ -10,8 +10,10 @@ scripts that return every hash (redis-py's per-command cost is what limits a lar
   published). A handful of round trips whatever the fleet size: SCAN for the vehicles,
   one pipeline for the run sets, one for the claims and hashes.
 - ``records_read``: the chosen vehicles and runs, for a WebSocket snapshot of one vehicle,
-  run or route (``realtime_engine.ws.snapshot``); ``located_vehicle_ids_read`` and
-  ``claimed_or_active_run_ids_read`` choose them for a route or for everything.
+  run or route (``realtime_engine.ws.snapshot``) and for an incremental feed build (the
+  vehicles and runs marked since the last one, some runs without their predictions);
+  ``located_vehicle_ids_read`` and ``claimed_or_active_run_ids_read`` choose them for a
+  route or for everything; ``run_sets_read`` says which of some runs are in the sets.
 
 Nothing here decodes: a missing hash reads as ``{}``, and each caller takes the values
 through the contracts (``runs.domain.telemetry``, ``runs.domain.projections``) with its
@@ -83,6 +85,17 @@ class FleetHotState:
     tracking: frozenset[str] = frozenset()
     in_progress: frozenset[str] = frozenset()
     canceled: frozenset[str] = frozenset()
+    # The score of each member of ``canceled``: published as CANCELED until then (POSIX s).
+    canceled_until: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSets:
+    """Which of the runs asked for are in the tracking, in-progress and cancelled sets."""
+
+    tracking: frozenset[str] = frozenset()
+    in_progress: frozenset[str] = frozenset()
+    canceled_until: Mapping[str, float] = field(default_factory=dict)
 
 
 def _vehicle_hash_keys(vehicle_id: str) -> tuple[str, str, str]:
@@ -105,6 +118,8 @@ def _run_hash_keys(run_id: str) -> tuple[str, str, str, str, str]:
 
 _VEHICLE_HASHES = len(_vehicle_hash_keys(""))
 _RUN_HASHES = len(_run_hash_keys(""))
+# A run read without its predictions: every hash but the last (stop_time_updates).
+_CONTEXT_RUN_HASHES = _RUN_HASHES - 1
 
 
 def located_vehicle_ids_read(client: redis.Redis) -> list[str]:
@@ -129,16 +144,27 @@ def claimed_or_active_run_ids_read(client: redis.Redis) -> list[str]:
 
 
 def records_read(
-    client: redis.Redis, *, vehicle_ids: Iterable[str] = (), run_ids: Iterable[str] = ()
+    client: redis.Redis,
+    *,
+    vehicle_ids: Iterable[str] = (),
+    run_ids: Iterable[str] = (),
+    context_run_ids: Iterable[str] = (),
 ) -> HotStateRecords:
-    """The hashes and claims of ``vehicle_ids`` and the hashes of ``run_ids``: one pipeline."""
+    """The hashes and claims of ``vehicle_ids``, the hashes of ``run_ids``, and those of
+    ``context_run_ids`` but their stop time updates (read as ``{}``: a feed build that
+    re-describes a vehicle needs its run's trip and status, not its predictions, the
+    largest hash). One pipeline."""
     vehicle_ids = list(dict.fromkeys(vehicle_ids))
     run_ids = list(dict.fromkeys(run_ids))
+    full = set(run_ids)
+    context_run_ids = [rid for rid in dict.fromkeys(context_run_ids) if rid not in full]
     hash_keys: list[str] = []
     for vid in vehicle_ids:
         hash_keys += _vehicle_hash_keys(vid)
     for rid in run_ids:
         hash_keys += _run_hash_keys(rid)
+    for rid in context_run_ids:
+        hash_keys += _run_hash_keys(rid)[:_CONTEXT_RUN_HASHES]
     if not hash_keys:
         return HotStateRecords()
     pipe = client.pipeline(transaction=False)
@@ -151,6 +177,17 @@ def records_read(
         dict(zip(pairs[::2], pairs[1::2], strict=True)) for answer in answers for pairs in answer
     ]
     split = _VEHICLE_HASHES * len(vehicle_ids)
+    context_split = split + _RUN_HASHES * len(run_ids)
+    runs = {
+        rid: RunHotState(rid, *values)
+        for rid, values in zip(
+            run_ids, _groups(hashes[split:context_split], _RUN_HASHES), strict=True
+        )
+    }
+    for rid, values in zip(
+        context_run_ids, _groups(hashes[context_split:], _CONTEXT_RUN_HASHES), strict=True
+    ):
+        runs[rid] = RunHotState(rid, *values)
     return HotStateRecords(
         vehicles=tuple(
             VehicleHotState(vid, *values, current_run=rid)
@@ -158,9 +195,29 @@ def records_read(
                 vehicle_ids, _groups(hashes[:split], _VEHICLE_HASHES), current_runs, strict=True
             )
         ),
-        runs={
-            rid: RunHotState(rid, *values)
-            for rid, values in zip(run_ids, _groups(hashes[split:], _RUN_HASHES), strict=True)
+        runs=runs,
+    )
+
+
+def run_sets_read(client: redis.Redis, run_ids: Sequence[str]) -> RunSets:
+    """Which of ``run_ids`` are tracking, in progress or cancelled (with its score): one
+    pipeline of three commands, whatever the number of runs."""
+    if not run_ids:
+        return RunSets()
+    pipe = client.pipeline(transaction=False)
+    pipe.smismember(keys.RUNS_TRACKING, run_ids)
+    pipe.smismember(keys.RUNS_IN_PROGRESS, run_ids)
+    pipe.zmscore(keys.RUNS_CANCELED, run_ids)
+    tracking, in_progress, scores = pipe.execute()
+    return RunSets(
+        tracking=frozenset(rid for rid, member in zip(run_ids, tracking, strict=True) if member),
+        in_progress=frozenset(
+            rid for rid, member in zip(run_ids, in_progress, strict=True) if member
+        ),
+        canceled_until={
+            rid: float(score)
+            for rid, score in zip(run_ids, scores, strict=True)
+            if score is not None
         },
     )
 
@@ -171,8 +228,9 @@ def fleet_read(client: redis.Redis, *, now: float) -> FleetHotState:
     pipe = client.pipeline(transaction=False)
     _active_runs_queue(pipe)
     pipe.zremrangebyscore(keys.RUNS_CANCELED, "-inf", f"({now}")
-    pipe.zrange(keys.RUNS_CANCELED, 0, -1)
-    tracking, in_progress, _, canceled = pipe.execute()
+    pipe.zrange(keys.RUNS_CANCELED, 0, -1, withscores=True)
+    tracking, in_progress, _, canceled_scores = pipe.execute()
+    canceled = {rid: float(score) for rid, score in canceled_scores}
     records = records_read(
         client,
         vehicle_ids=vehicle_ids,
@@ -184,6 +242,7 @@ def fleet_read(client: redis.Redis, *, now: float) -> FleetHotState:
         tracking=frozenset(tracking),
         in_progress=frozenset(in_progress),
         canceled=frozenset(canceled),
+        canceled_until=canceled,
     )
 
 

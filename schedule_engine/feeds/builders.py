@@ -128,6 +128,57 @@ def _fill_vehicle_position(entity: rt.FeedEntity, item: VehicleEntity) -> None:
         vp.congestion_level = _VehiclePosition.CongestionLevel.Value(item.congestion.value)
 
 
+# A FeedMessage's ``entity`` is field 2, length-delimited: a message's bytes are its
+# header's record followed by one record per entity, so entities encoded one by one
+# (``entity_record``) and concatenated after a header (``feed_payload``) parse as a
+# FeedMessage equal to one built whole.
+_ENTITY_TAG = b"\x12"
+
+EntityFill = Callable[[rt.FeedEntity, object], None]
+
+
+def entity_record(
+    fill: EntityFill, item: object, feed: str, entity_id: str, on_skip: SkipHandler | None
+) -> bytes | None:
+    """One entity as its FeedMessage record (tag, length, bytes); None (reported) if its
+    values do not fit the protobuf, as an entity the builders above leave out."""
+    entity = rt.FeedEntity()
+    try:
+        fill(entity, item)
+    except (ValueError, TypeError) as error:
+        _skipped(on_skip, feed, entity_id, error)
+        return None
+    body = entity.SerializeToString()
+    return _ENTITY_TAG + _varint(len(body)) + body
+
+
+def vehicle_position_record(item: VehicleEntity, on_skip: SkipHandler | None) -> bytes | None:
+    """``build_vehicle_positions``'s entity for ``item``, as a record."""
+    return entity_record(
+        _fill_vehicle_position, item, VEHICLE_POSITIONS_FEED, item.vehicle.vehicle_id, on_skip
+    )
+
+
+def trip_update_record(item: TripEntity, on_skip: SkipHandler | None) -> bytes | None:
+    """``build_trip_updates``'s entity for ``item``, as a record."""
+    return entity_record(_fill_trip_update, item, TRIP_UPDATES_FEED, item.run_id, on_skip)
+
+
+def feed_payload(now: int, previous_timestamp: int | None, records: Iterable[bytes]) -> bytes:
+    """A serialised FeedMessage: the shared header, then the entity records as given."""
+    header = _new_feed(now, previous_timestamp).SerializeToString()
+    return header + b"".join(records)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
 def _skipped(on_skip: SkipHandler | None, feed: str, entity_id: str, error: Exception) -> None:
     if on_skip is not None:
         on_skip(

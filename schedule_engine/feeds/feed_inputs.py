@@ -303,11 +303,7 @@ def _in_progress_entity(
     if timestamp < now - max_age_s:
         # Matching has stopped (a worker down, a database outage): predictions made that
         # long ago are not what the vehicle is doing now, whatever the header says.
-        reader.report(
-            keys.run_stop_time_updates(run.run_id),
-            HotStateSkip.STALE_STOP_TIME_UPDATES,
-            f"computed {now - timestamp} s ago (bound {max_age_s:.0f} s): left out",
-        )
+        stale_stop_time_updates_report(reader, run.run_id, timestamp, now, max_age_s)
         return None
     return TripEntity(
         run_id=run.run_id,
@@ -315,6 +311,18 @@ def _in_progress_entity(
         timestamp=min(timestamp, now),
         vehicle=_run_vehicle(run, descriptors),
         stop_time_updates=updates,
+    )
+
+
+def stale_stop_time_updates_report(
+    reader: RecordReader, run_id: str, timestamp: float, now: float, max_age_s: float
+) -> None:
+    """Report a trip update left out for predictions older than ``max_age_s`` (also said of
+    a cached one that aged: ``tasks``)."""
+    reader.report(
+        keys.run_stop_time_updates(run_id),
+        HotStateSkip.STALE_STOP_TIME_UPDATES,
+        f"computed {now - timestamp:.0f} s ago (bound {max_age_s:.0f} s): left out",
     )
 
 

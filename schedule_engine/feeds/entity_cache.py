@@ -1,0 +1,152 @@
+"""The feeds' entity cache: each published entity's encoded record, kept in Redis between builds.
+
+A build encodes only the entities whose inputs changed (``schedule_engine.feeds.tasks``)
+and publishes every cached one that is still due, so the cache keeps with each record
+what decides that without reading the hot state again:
+
+- ``VEHICLE``: the position's timestamp (left out once older than the vehicle max age);
+- ``TRIP``: the stop time updates' timestamp (left out, and reported, once older than
+  their max age, as ``feed_inputs`` does);
+- ``CANCELED``: until when the CANCELED trip is published (its score in ``runs:canceled``,
+  or its scheduled end plus the margin if that is earlier).
+
+Layout: one hash per feed (``keys.feed_entities``), entity id → ``<kind><number>|<record
+in base64>`` (the hot-state client is a text client, as in ``store``), and
+``keys.FEED_CACHE_META`` (what the caches were fully built from). Shared by every worker:
+the build task runs on any of them. The parsing and the publication test are pure; the
+two functions at the end are the I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+import redis
+
+from databus import keys
+from schedule_engine.feeds.store import FeedName
+
+# Fields of keys.FEED_CACHE_META.
+META_EPOCH = "epoch"  # keys.HOT_STATE_EPOCH as read when the caches were fully built ("" none)
+META_SCHEDULE = "schedule"  # the current GTFS version's id then ("" none)
+META_FULL_AT = "full_at"  # the build's ``now`` (POSIX s)
+
+
+class Kind(StrEnum):
+    VEHICLE = "v"
+    TRIP = "t"
+    CANCELED = "c"
+
+
+@dataclass(frozen=True, slots=True)
+class CachedEntity:
+    """One entity's FeedMessage record (``builders.entity_record``) and its bound."""
+
+    kind: Kind
+    number: float  # the timestamp or, for CANCELED, the end of publication (POSIX s)
+    record: bytes
+
+    def to_text(self) -> str:
+        return f"{self.kind}{self.number!r}|" + base64.b64encode(self.record).decode("ascii")
+
+    @classmethod
+    def from_text(cls, text: str) -> CachedEntity | None:
+        """None for a value this module did not write (the entity is then encoded again)."""
+        head, _, body = text.partition("|")
+        try:
+            return cls(Kind(head[:1]), float(head[1:]), base64.b64decode(body, validate=True))
+        except ValueError:  # binascii.Error is a ValueError
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """The settings the publication test takes, as ``feed_inputs`` takes them."""
+
+    vehicle_max_age_s: float
+    stop_time_update_max_age_s: float
+
+
+def is_due(entity: CachedEntity, now: float, bounds: Bounds) -> bool:
+    """Whether ``entity`` is still published at ``now`` (the same comparisons as the full
+    build's: ``feed_inputs`` for ages, ``runs:canceled`` and ``schedule_agreement`` for a
+    cancellation)."""
+    if entity.kind is Kind.VEHICLE:
+        return not entity.number < now - bounds.vehicle_max_age_s
+    if entity.kind is Kind.TRIP:
+        return not entity.number < now - bounds.stop_time_update_max_age_s
+    return not now > entity.number
+
+
+@dataclass(frozen=True, slots=True)
+class CacheMeta:
+    epoch: str
+    schedule: str
+    full_at: float | None
+
+
+def meta_from_redis(fields: Mapping[str, str]) -> CacheMeta | None:
+    """None when the caches were never built (or Redis lost them)."""
+    if not fields:
+        return None
+    try:
+        full_at = float(fields.get(META_FULL_AT, ""))
+    except ValueError:
+        full_at = None
+    return CacheMeta(fields.get(META_EPOCH, ""), fields.get(META_SCHEDULE, ""), full_at)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheChanges:
+    """What one build writes: per feed the entities encoded and those no longer published;
+    ``meta`` only when it rebuilt the caches whole (``replace``)."""
+
+    written: Mapping[FeedName, Mapping[str, CachedEntity]]
+    removed: Mapping[FeedName, Iterable[str]]
+    replace: bool = False
+    meta: CacheMeta | None = None
+    # Marked again for the next build: entities whose timestamp was capped at ``now``.
+    dirty_vehicles: Iterable[str] = ()
+    dirty_runs: Iterable[str] = ()
+
+
+def cache_read(client: redis.Redis) -> dict[FeedName, dict[str, str]]:
+    """Both feeds' cached entities as stored (parsed only when used): one round trip."""
+    pipe = client.pipeline(transaction=False)
+    for name in FeedName:
+        pipe.hgetall(keys.feed_entities(name))
+    return dict(zip(FeedName, pipe.execute(), strict=True))
+
+
+def cache_write(client: redis.Redis, changes: CacheChanges) -> None:
+    """One MULTI/EXEC: a reader never sees a cache half replaced, nor without its meta."""
+    pipe = client.pipeline(transaction=True)
+    for name in FeedName:
+        key = keys.feed_entities(name)
+        if changes.replace:
+            pipe.delete(key)
+        removed = list(changes.removed.get(name, ()))
+        if removed and not changes.replace:
+            pipe.hdel(key, *removed)
+        written = changes.written.get(name, {})
+        if written:
+            pipe.hset(key, mapping={eid: entity.to_text() for eid, entity in written.items()})
+    if changes.meta is not None:
+        meta = changes.meta
+        pipe.hset(
+            keys.FEED_CACHE_META,
+            mapping={
+                META_EPOCH: meta.epoch,
+                META_SCHEDULE: meta.schedule,
+                META_FULL_AT: repr(meta.full_at),
+            },
+        )
+    dirty_vehicles, dirty_runs = list(changes.dirty_vehicles), list(changes.dirty_runs)
+    if dirty_vehicles:
+        pipe.sadd(keys.FEED_DIRTY_VEHICLES, *dirty_vehicles)
+    if dirty_runs:
+        pipe.sadd(keys.FEED_DIRTY_RUNS, *dirty_runs)
+    pipe.execute()
