@@ -120,9 +120,6 @@ try:
     # A feed build re-encodes only what the writers marked; every this often it reads the
     # whole hot state instead (a safety net against a write without its mark).
     FEED_FULL_REBUILD_INTERVAL_S = env.env_int("FEED_FULL_REBUILD_INTERVAL_S", 300, minimum=1)
-    # A feed build re-encodes only what the writers marked; every this often it reads the
-    # whole hot state instead (a safety net against a write without its mark).
-    FEED_FULL_REBUILD_INTERVAL_S = env.env_int("FEED_FULL_REBUILD_INTERVAL_S", 300, minimum=1)
     # A cancelled trip stays in TripUpdates until its scheduled end plus this (its date only).
     CANCELED_TRIP_PUBLISH_MARGIN_S = env.env_int("CANCELED_TRIP_PUBLISH_MARGIN_S", 3600, minimum=0)
     # Run lifecycle detection (shortened by end-to-end tests). The defaults are the domain's
