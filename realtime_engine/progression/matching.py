@@ -7,12 +7,12 @@ fix older than their state (``runs_to_match``). ``match_runs`` then folds every 
 Tracking (pre-trip) or In Progress run in timestamp order through the pure matcher
 (``ordering.plan_matching``: from the stored state, or, for a fix older than it, from
 the checkpoint before that fix), with the trip geometry and stop times from in-process
-caches (no database query per position). Writing is ``matcher_write``'s.
+caches (no database query per position; ``run_trips`` prepares each run's trip once).
+Writing is ``matcher_write``'s.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -29,9 +29,7 @@ from realtime_engine.progression.matcher_store import (
     checkpoint_from_member,
     fix_from_member,
 )
-from realtime_engine.progression.scheduled_stops import scheduled_stops, start_shift_s
-from realtime_engine.trip_schedules import TripSchedule, trip_schedule_get
-from runs.domain.geometry import TripGeometry
+from realtime_engine.progression.run_trips import TripToMatch, trip_to_match
 from runs.domain.lifecycle.states import RunState
 from runs.domain.progression.config import ProgressionConfig
 from runs.domain.progression.matching import Fix, MatchStep
@@ -41,8 +39,7 @@ from runs.domain.progression.stop_events import StopCall
 from runs.domain.projections import run as run_projection
 from runs.domain.telemetry import stop_time_updates as updates_contract
 from runs.domain.telemetry.position import Position
-from schedule_engine.predictions.predictor import ObservedStop, RunScheduledStop
-from schedule_engine.selectors import trip_geometry_get
+from schedule_engine.predictions.predictor import ObservedStop
 
 # Tracking: the vehicle may still be laying over (the pre-trip state); In Progress: on its trip.
 MATCHED_STATES = frozenset({RunState.TRACKING.value, RunState.IN_PROGRESS.value})
@@ -68,25 +65,6 @@ CAS_RETRIES = Counter(
     "Runs matched again because another worker wrote their state meanwhile",
     registry=REGISTRY,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class TripToMatch:
-    """The trip a run drives on its service day: what its fixes are matched against."""
-
-    trip_id: str
-    service_date: dt.date
-    # The run's start_time minus its trip's first departure: non-zero for an instance of a
-    # frequency-based trip, whose stop times are a template shifted to the instance.
-    start_shift_s: int
-    geometry: TripGeometry
-    schedule: TripSchedule
-
-    def scheduled_stops(self) -> tuple[RunScheduledStop, ...] | None:
-        """The trip's stops on its shape in absolute time (``scheduled_stops``)."""
-        return scheduled_stops(
-            self.schedule, self.service_date, self.geometry.stop_sequences, self.start_shift_s
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,34 +114,11 @@ def fixes_by_vehicle(batch: AcceptedBatch) -> dict[str, list[Fix]]:
     return out
 
 
-def _service_date(text: str | None) -> dt.date | None:
-    try:
-        return dt.datetime.strptime(text or "", "%Y%m%d").date()
-    except ValueError:
-        return None
-
-
 def _float_or_none(text: str | None) -> float | None:
     try:
         return float(text) if text else None
     except ValueError:
         return None
-
-
-def _trip_to_match(
-    trip_id: str | None, start_date: str | None, start_time: str | None
-) -> TripToMatch | None:
-    """The run's trip from the in-process caches; None without a trip, a readable service
-    day, a shape or stop times: nothing to match against."""
-    if not trip_id:
-        return None
-    service_date = _service_date(start_date)
-    geometry = trip_geometry_get(trip_id)
-    schedule = trip_schedule_get(trip_id, geometry)
-    if service_date is None or geometry is None or schedule is None:
-        return None
-    shift = start_shift_s(schedule, start_time)
-    return TripToMatch(trip_id, service_date, shift, geometry, schedule)
 
 
 def claimed_runs(vehicle_ids: list[str], redis_client) -> list[tuple[str, str]]:
@@ -192,10 +147,10 @@ def runs_to_match(
         ]
         if state not in MATCHED_STATES:
             continue
-        trip = _trip_to_match(trip_id, start_date, start_time)
+        trip = trip_to_match(trip_id, start_date, start_time)
         if trip is None:
             continue
-        scheduled_start = trip.schedule.scheduled_start(trip.service_date) + trip.start_shift_s
+        scheduled_start = trip.scheduled_start
         runs.append(
             RunToMatch(
                 run_id=run_id,

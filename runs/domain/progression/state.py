@@ -32,22 +32,32 @@ class MatchState:
     still_count: int = 0  # consecutive fixes of a bus standing still, averaged into distance_m
 
     def to_redis(self) -> dict[str, str]:
+        # Written three times per run and batch (state, two checkpoints): the field names
+        # are looked up once (``_FIELD_NAMES``), not through ``dataclasses.fields``.
         out = {}
-        for field in fields(self):
-            value = getattr(self, field.name)
-            out[field.name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        for name in _FIELD_NAMES:
+            value = getattr(self, name)
+            out[name] = ("1" if value else "0") if value.__class__ is bool else str(value)
         return out
 
     @classmethod
     def from_redis(cls, raw: dict[str, str], *, scheduled_start: float) -> MatchState:
         """The stored state, or the initial one for fields that are missing or unreadable."""
-        initial = cls(scheduled_start=scheduled_start)
-        values = {}
-        for field in fields(cls):
-            text = raw.get(field.name)
-            default = getattr(initial, field.name)
-            values[field.name] = _parse(text, default) if text is not None else default
+        values = {"scheduled_start": scheduled_start}
+        for name, default in _DEFAULTS:
+            text = raw.get(name)
+            if text is not None:
+                values[name] = _parse(text, default)
+        if "scheduled_start" in raw:
+            values["scheduled_start"] = _parse(raw["scheduled_start"], scheduled_start)
         return cls(**values)
+
+
+_FIELD_NAMES = tuple(field.name for field in fields(MatchState))
+# Every field but scheduled_start, whose default is the caller's, with its initial value.
+_DEFAULTS = tuple(
+    (field.name, field.default) for field in fields(MatchState) if field.name != "scheduled_start"
+)
 
 
 def _parse(text: str, default: object) -> object:
