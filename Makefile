@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint contracts services bench bench-ingest bench-streams bench-import bench-progression bench-live bench-feeds chaos soak clean-run
+.PHONY: test demo lint contracts services bench bench-ingest bench-streams bench-import bench-progression bench-live bench-feeds bench-footprint bench-broker bench-history bench-pipeline chaos soak clean-run
 
 # Install the locked set only when the lock or the project metadata changed.
 # The code runs from the checkout (manage.py, celery -A databus), so only the
@@ -34,7 +34,7 @@ demo: $(STAMP)
 	@$(PY) scripts/ensure_services.py --create-database
 	@$(PY) scripts/demo.py
 
-bench: bench-ingest bench-streams bench-import bench-progression bench-feeds bench-live
+bench: bench-ingest bench-streams bench-import bench-progression bench-feeds bench-live bench-footprint bench-broker bench-history bench-pipeline
 
 bench-ingest: services
 	$(PY) -m benchmarks.ingest
@@ -55,6 +55,27 @@ bench-feeds: services
 
 bench-live: services
 	$(PY) -m benchmarks.live
+
+# The whole pipeline under N tracked vehicles (private PostgreSQL, Redis, Mosquitto; a
+# generated network, one run In Progress per vehicle): worker CPU per message, the highest
+# sustained rate, publish -> Redis and -> served feed latencies. About 6 minutes at the
+# default 2,000 vehicles; BENCH_PIPELINE_ARGS="--vehicles 6000 --workers 1,3".
+bench-pipeline: services
+	$(PY) -m benchmarks.pipeline $(BENCH_PIPELINE_ARGS)
+
+# Hot-state bytes per vehicle and per run, durable rows per run (private Redis, scratch
+# database); BENCH_FOOTPRINT_ARGS="--vehicles 1000 2000 --seconds 60" (the defaults).
+bench-footprint: services
+	$(PY) -m benchmarks.footprint $(BENCH_FOOTPRINT_ARGS)
+
+# The shipped Mosquitto's QoS 1 ceiling on this machine (private broker, raw-socket clients).
+bench-broker: $(STAMP)
+	$(PY) -m benchmarks.broker $(BENCH_BROKER_ARGS)
+
+# Position history: partitioned vs single-table insert rate, bytes per row, one day's
+# retention (scratch databases); BENCH_HISTORY_ARGS="--rows 200000 --sizes 250000,1000000".
+bench-history: services
+	$(PY) -m benchmarks.history $(BENCH_HISTORY_ARGS)
 
 # The fault matrix and the 30-minute soak start private PostgreSQL, Redis and Mosquitto
 # of their own (docs/reliability.md); options through CHAOS_ARGS / SOAK_ARGS.
