@@ -19,9 +19,10 @@ Two parts:
   predictions, stop events, detector dispatch; history with the ``HistoryWriter``), in
   batches of ``INGEST_BATCH_MAX``; then the feeds are built once as beat builds them.
   Printed per size: the per-template breakdown, bytes per vehicle and per run (and their
-  ratio between the sizes: linear means equal), Redis ``used_memory`` over the empty
-  baseline, and rows and bytes per run and per message of the durable tables (runs, their
-  transitions, stop events, position history).
+  ratio between the sizes: linear means equal), Redis ``INFO memory`` over the empty
+  baseline, the append-only file's growth per message (turned on as production runs Redis,
+  automatic rewrites off), and rows and bytes per run and per message of the durable tables
+  (runs, their transitions, stop events, position history).
 
 Lifecycle tasks the detectors enqueue wait in the Celery queue (no worker runs here); the
 runs stay In Progress on their schedule, so none is due.
@@ -322,14 +323,31 @@ def other_databases() -> dict[str, Usage]:
     return found
 
 
+def append_only_start(client) -> None:
+    """Turn on the append-only file as production runs Redis (compose.prod.yml), without
+    automatic rewrites, so that its growth is what the writes append."""
+    client.config_set("auto-aof-rewrite-percentage", 0)
+    client.config_set("appendonly", "yes")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        info = client.info("persistence")
+        if not (info["aof_rewrite_in_progress"] or info["aof_rewrite_scheduled"]):
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the append-only file's first rewrite did not finish")
+
+
+def append_only_size(client) -> int:
+    return int(client.info("persistence")["aof_current_size"])
+
+
 def measure(options: argparse.Namespace) -> None:
-    from benchmarks.generated_network import network_generate, network_import, runs_start
+    from benchmarks.generated_network import network_generate, network_import
     from benchmarks.ingest import django_setup, machine
     from benchmarks.scratch_db import drop_database, scratch_database
 
     django_setup()
     from databus.redis import get_redis
-    from schedule_engine.feeds.tasks import feeds_publish
 
     sizes = sorted(options.vehicles)
     print(
@@ -343,41 +361,17 @@ def measure(options: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-footprint-") as workdir:
             network = network_generate(sizes[-1], at=time.time())
             network_import(network, Path(workdir))
-        baseline_memory, baseline_tables = memory_info(client), table_use()
+        append_only_start(client)
+        baseline = Baseline(memory_info(client), table_use())
         driver = FleetDriver(network)
-        started, results = 0, []
-        for size in sizes:
-            begun = time.monotonic()
-            runs_start(network, trips=network.trips[started:size])
-            started = size
-            ramp_s = time.monotonic() - begun
-            driver.drive(network.vehicle_ids[:size], options.seconds)
-            feeds_publish(client)
-            footprint = redis_footprint(client)
-            tables = table_use()
-            memory = {k: v - baseline_memory[k] for k, v in memory_info(client).items()}
-            print(
-                f"\n{size:,} vehicles on {size:,} runs In Progress (runs started in "
-                f"{ramp_s:.0f} s), {driver.messages:,} messages so far; "
-                f"load average {time_load()}"
-            )
-            for line in footprint_lines(footprint, vehicles=size, runs=size):
-                print(line)
-            print(
-                "    Redis INFO memory over the empty baseline, per vehicle: "
-                + ", ".join(f"{k} {v / size:,.0f} B" for k, v in memory.items())
-            )
-            for name, usage in other_databases().items():
-                print(f"    {name} database: {usage.keys:,} keys, {usage.bytes:,} bytes")
-            print(f"    {'table':<36} {'rows':>9} {'bytes':>12} {'rows/run':>9} {'bytes/row':>9}")
-            for table, use in tables.items():
-                before = baseline_tables[table]
-                rows, size_bytes = use.rows - before.rows, use.bytes - before.bytes
-                print(
-                    f"    {table:<36} {rows:>9,} {size_bytes:>12,} {rows / size:>9.2f} "
-                    f"{size_bytes / max(rows, 1):>9,.0f}"
+        results = []
+        for started, size in zip([0, *sizes], sizes, strict=False):
+            results.append(
+                (
+                    size,
+                    measure_size(client, network, driver, started, size, baseline, options.seconds),
                 )
-            results.append((size, per_entity(footprint, vehicles=size, runs=size)))
+            )
         if len(results) > 1:
             (n1, a), (n2, b) = results[0], results[-1]
             print(
@@ -387,6 +381,62 @@ def measure(options: argparse.Namespace) -> None:
             )
     finally:
         drop_database(database)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    memory: dict[str, int]
+    tables: dict[str, TableUse]
+
+
+def measure_size(
+    client, network, driver: FleetDriver, started: int, size: int, baseline: Baseline, seconds: int
+) -> PerEntity:
+    """Start runs ``started``..``size``, drive all ``size`` vehicles, build the feeds, print."""
+    from benchmarks.generated_network import runs_start
+    from schedule_engine.feeds.tasks import feeds_publish
+
+    begun = time.monotonic()
+    runs_start(network, trips=network.trips[started:size])
+    ramp_s = time.monotonic() - begun
+    messages, aof, cpu, wall = (
+        driver.messages,
+        append_only_size(client),
+        time.process_time(),
+        time.monotonic(),
+    )
+    driver.drive(network.vehicle_ids[:size], seconds)
+    messages = driver.messages - messages
+    cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+    aof = append_only_size(client) - aof
+    feeds_publish(client)
+    footprint = redis_footprint(client)
+    tables = table_use()
+    memory = {k: v - baseline.memory[k] for k, v in memory_info(client).items()}
+    print(
+        f"\n{size:,} vehicles on {size:,} runs In Progress (runs started in {ramp_s:.0f} s); "
+        f"driven: {messages:,} messages in {wall:.0f} s ({messages / wall:,.0f}/s, "
+        f"{1e6 * cpu / messages:,.0f} µs CPU each in this process, making the fixes included); "
+        f"load average {time_load()}"
+    )
+    for line in footprint_lines(footprint, vehicles=size, runs=size):
+        print(line)
+    print(
+        "    Redis INFO memory over the empty baseline, per vehicle: "
+        + ", ".join(f"{k} {v / size:,.0f} B" for k, v in memory.items())
+    )
+    print(f"    append-only file: {aof / messages:,.0f} bytes per message driven")
+    for name, usage in other_databases().items():
+        print(f"    {name} database: {usage.keys:,} keys, {usage.bytes:,} bytes")
+    print(f"    {'table':<36} {'rows':>9} {'bytes':>12} {'rows/run':>9} {'bytes/row':>9}")
+    for table, use in tables.items():
+        before = baseline.tables[table]
+        rows, size_bytes = use.rows - before.rows, use.bytes - before.bytes
+        print(
+            f"    {table:<36} {rows:>9,} {size_bytes:>12,} {rows / size:>9.2f} "
+            f"{size_bytes / max(rows, 1):>9,.0f}"
+        )
+    return per_entity(footprint, vehicles=size, runs=size)
 
 
 def time_load() -> str:
