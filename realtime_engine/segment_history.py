@@ -5,7 +5,7 @@ over the last ``PREDICTION_HISTORY_DAYS``) and kept for
 ``PREDICTION_HISTORY_REFRESH_S``: the progression observer asks for it per batch and
 the database sees one query per refresh, never one per position. Keys are stop ids
 (a segment is the same street whatever trip drives it) and the UTC hour of the
-arrival at its first stop; ``SegmentHistoryView`` presents one hour's segments to the
+arrival at its first stop; ``segment_history_at_hour`` presents one hour's segments to the
 predictor (the hour of the position being predicted from). When the database cannot
 be read (a PostgreSQL restart), the last history keeps being served (none yet: an empty
 one, predictions from the schedule alone) and is reloaded ``db_health.RETRY_AFTER_S`` later.
@@ -16,7 +16,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from django.conf import settings
 from django.db import connection
@@ -89,21 +90,22 @@ def invalidate() -> None:
     _cached = None
 
 
-class SegmentHistoryView(Mapping):
-    """The history of one hour of the day under the predictor's (from stop, to stop) keys."""
+# One loaded history split by hour (the history it was split from, hour → segments): the
+# predictor looks up every remaining stop of every matched run in one hour's segments.
+_by_hour: tuple[StopSegmentHistory, dict[int, dict[tuple[str, str], Sequence[float]]]] | None = None
+_NO_SEGMENTS: Mapping[tuple[str, str], Sequence[float]] = MappingProxyType({})
 
-    def __init__(self, history: StopSegmentHistory, hour: int) -> None:
-        self._history = history
-        self._hour = hour
 
-    def __getitem__(self, key: tuple[str, str]) -> Sequence[float]:
-        from_stop, to_stop = key
-        return self._history[(from_stop, to_stop, self._hour)]
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        for from_stop, to_stop, hour in self._history:
-            if hour == self._hour:
-                yield from_stop, to_stop
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
+def segment_history_at_hour(
+    history: StopSegmentHistory, hour: int
+) -> Mapping[tuple[str, str], Sequence[float]]:
+    """The segments of one UTC hour of the day under the predictor's (from stop, to stop)
+    keys: a dict read per stop, split once per loaded history rather than per prediction."""
+    global _by_hour
+    split = _by_hour
+    if split is None or split[0] is not history:
+        hours: dict[int, dict[tuple[str, str], Sequence[float]]] = defaultdict(dict)
+        for (from_stop, to_stop, at_hour), samples in history.items():
+            hours[at_hour][(from_stop, to_stop)] = samples
+        split = _by_hour = (history, dict(hours))
+    return split[1].get(hour, _NO_SEGMENTS)

@@ -8,10 +8,8 @@ matched; no I/O.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from realtime_engine.progression.matching import RunProgressed
-from realtime_engine.segment_history import SegmentHistoryView, StopSegmentHistory
+from realtime_engine.segment_history import StopSegmentHistory, segment_history_at_hour
 from runs.domain.progression.status import Phase
 from runs.domain.telemetry import stop_time_updates as updates_contract
 from schedule_engine.predictions.inputs import schedule_deviation_s
@@ -50,7 +48,7 @@ def predictions_of(
         now=at,
         delay_s=delay,
         observed=observed,
-        history=SegmentHistoryView(history, dt.datetime.fromtimestamp(at, dt.UTC).hour),
+        history=segment_history_at_hour(history, int(at // 3600) % 24),  # the UTC hour
     )
     return updates_contract.StopTimeUpdates(
         timestamp=progressed.at,

@@ -16,6 +16,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 
 @dataclass(frozen=True, slots=True)
 class RunScheduledStop:
@@ -32,8 +34,11 @@ class ObservedStop:
     departed_at: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class StopPrediction:
+class StopPrediction(msgspec.Struct, frozen=True):
+    """One stop's predicted (or observed) times. A struct, not a dataclass: every matched
+    position makes one per stop of its trip, and a frozen dataclass costs several times as
+    much to build."""
+
     stop_sequence: int
     stop_id: str
     arrival: int
@@ -79,6 +84,9 @@ def predict_stop_times(
     """
     observed = observed or {}
     history = history or {}
+    base_s, per_minute_s = config.uncertainty_base_s, config.uncertainty_per_minute_s
+    min_samples, prior = config.min_history_samples, config.schedule_prior_samples
+    hold, tolerance_s = config.hold_at_timepoints, config.early_tolerance_s
     out: list[StopPrediction] = []
     last = -1
     for stop in schedule[:next_index]:
@@ -93,29 +101,34 @@ def predict_stop_times(
     previous_arrival = 0.0
     for stop in schedule[next_index:]:
         if previous is None:
-            arrival = max(stop.arrival + delay_s, now)
+            arrival = stop.arrival + delay_s
+            if arrival < now:
+                arrival = now
         else:
-            scheduled = stop.arrival - previous.arrival
+            travel = stop.arrival - previous.arrival  # scheduled
             samples = history.get((previous.stop_id, stop.stop_id))
-            if samples and len(samples) >= config.min_history_samples:
+            if samples and len(samples) >= min_samples:
                 # Observed mean, pulled towards the schedule while there are few samples.
-                weight = len(samples) / (len(samples) + config.schedule_prior_samples)
-                travel = weight * statistics.fmean(samples) + (1.0 - weight) * scheduled
-            else:
-                travel = scheduled
+                weight = len(samples) / (len(samples) + prior)
+                travel = weight * statistics.fmean(samples) + (1.0 - weight) * travel
             arrival = previous_arrival + travel
         dwell = stop.departure - stop.arrival
         departure = arrival + dwell
         if dwell > 0:
             # A layover: a late bus cuts it short, an early one waits for its time.
-            departure = max(arrival, stop.departure)
-        if config.hold_at_timepoints and stop.timepoint:
+            departure = arrival if arrival >= stop.departure else stop.departure
+        if hold and stop.timepoint and departure < stop.departure - tolerance_s:
             # Recovery at a timepoint: a bus more than the tolerated earliness ahead waits.
-            departure = max(departure, stop.departure - config.early_tolerance_s)
-        arrival_s = max(round(arrival), last + 1)
-        departure_s = max(round(departure), arrival_s)
-        horizon_min = max(arrival_s - now, 0.0) / 60.0
-        uncertainty = config.uncertainty_base_s + config.uncertainty_per_minute_s * horizon_min
+            departure = stop.departure - tolerance_s
+        arrival_s = round(arrival)
+        if arrival_s <= last:
+            arrival_s = last + 1
+        departure_s = round(departure)
+        if departure_s < arrival_s:
+            departure_s = arrival_s
+        # Grows with the horizon in minutes (none for a stop due now or past).
+        ahead_s = arrival_s - now
+        uncertainty = base_s + per_minute_s * (ahead_s / 60.0 if ahead_s > 0 else 0.0)
         out.append(
             StopPrediction(
                 stop.stop_sequence, stop.stop_id, arrival_s, departure_s, round(uncertainty)
