@@ -181,16 +181,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def history_rows_inserted() -> int:
-    """Rows ever inserted into position history (COPY included), from PostgreSQL's statistics."""
+    """Rows ever inserted into position history (COPY included), from PostgreSQL's statistics:
+    the sum over its day partitions (a partitioned table counts none itself)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = %s",
+            "SELECT coalesce(sum(n_tup_ins), 0) FROM pg_stat_user_tables WHERE relid IN "
+            "(SELECT relid FROM pg_partition_tree(%s::regclass))",
             ["realtime_engine_positionrecord"],
         )
         row = cursor.fetchone()
-    return row[0] if row else 0
+    return int(row[0])
 
 
 def newest_fix_age_s(client, vehicle_id: str) -> float | None:
