@@ -20,9 +20,10 @@ Two parts:
   batches of ``INGEST_BATCH_MAX``; then the feeds are built once as beat builds them.
   Printed per size: the per-template breakdown, bytes per vehicle and per run (and their
   ratio between the sizes: linear means equal), Redis ``INFO memory`` over the empty
-  baseline, the append-only file's growth per message (turned on as production runs Redis,
-  automatic rewrites off), and rows and bytes per run and per message of the durable tables
-  (runs, their transitions, stop events, position history).
+  baseline, the Redis server's CPU per message (``/proc``), the append-only file's growth
+  per message (turned on as production runs Redis, automatic rewrites off), the client CPU
+  of bringing a run In Progress, and rows and bytes per run and per message of the durable
+  tables (runs, their transitions, stop events, position history).
 
 Lifecycle tasks the detectors enqueue wait in the Celery queue (no worker runs here); the
 runs stay In Progress on their schedule, so none is due.
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import re
+import resource
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -41,6 +43,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple
 
+from benchmarks.broker import cpu_seconds
 from databus import keys
 
 OTHER = "(not a databus key)"
@@ -337,6 +340,15 @@ def append_only_start(client) -> None:
     raise RuntimeError("the append-only file's first rewrite did not finish")
 
 
+def _cpu_with_children() -> float:
+    """This process's CPU and that of its children waited for (the forked run starters)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def append_only_size(client) -> int:
     return int(client.info("persistence")["aof_current_size"])
 
@@ -396,25 +408,25 @@ def measure_size(
     from benchmarks.generated_network import runs_start
     from schedule_engine.feeds.tasks import feeds_publish
 
-    begun = time.monotonic()
+    begun, lifecycle_cpu = time.monotonic(), _cpu_with_children()
     runs_start(network, trips=network.trips[started:size])
-    ramp_s = time.monotonic() - begun
-    messages, aof, cpu, wall = (
-        driver.messages,
-        append_only_size(client),
-        time.process_time(),
-        time.monotonic(),
-    )
+    ramp_s, lifecycle_cpu = time.monotonic() - begun, _cpu_with_children() - lifecycle_cpu
+    redis_pid = int(client.info("server")["process_id"])
+    messages, aof, cpu = driver.messages, append_only_size(client), time.process_time()
+    wall, redis_cpu = time.monotonic(), cpu_seconds(redis_pid)
     driver.drive(network.vehicle_ids[:size], seconds)
     messages = driver.messages - messages
     cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+    redis_cpu = cpu_seconds(redis_pid) - redis_cpu
     aof = append_only_size(client) - aof
     feeds_publish(client)
     footprint = redis_footprint(client)
     tables = table_use()
     memory = {k: v - baseline.memory[k] for k, v in memory_info(client).items()}
+    begun_runs = size - started
     print(
-        f"\n{size:,} vehicles on {size:,} runs In Progress (runs started in {ramp_s:.0f} s); "
+        f"\n{size:,} vehicles on {size:,} runs In Progress ({begun_runs:,} runs started in "
+        f"{ramp_s:.0f} s, {1e3 * lifecycle_cpu / begun_runs:,.0f} ms of client CPU each); "
         f"driven: {messages:,} messages in {wall:.0f} s ({messages / wall:,.0f}/s, "
         f"{1e6 * cpu / messages:,.0f} µs CPU each in this process, making the fixes included); "
         f"load average {time_load()}"
@@ -425,7 +437,10 @@ def measure_size(
         "    Redis INFO memory over the empty baseline, per vehicle: "
         + ", ".join(f"{k} {v / size:,.0f} B" for k, v in memory.items())
     )
-    print(f"    append-only file: {aof / messages:,.0f} bytes per message driven")
+    print(
+        f"    Redis server CPU while driving: {1e6 * redis_cpu / messages:,.1f} µs per message; "
+        f"append-only file: {aof / messages:,.0f} bytes per message"
+    )
     for name, usage in other_databases().items():
         print(f"    {name} database: {usage.keys:,} keys, {usage.bytes:,} bytes")
     print(f"    {'table':<36} {'rows':>9} {'bytes':>12} {'rows/run':>9} {'bytes/row':>9}")
