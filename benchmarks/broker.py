@@ -10,7 +10,9 @@ so publishers wait for their PUBACKs in windows of ``WINDOW`` messages and subsc
 send a PUBACK for every PUBLISH they read, in one write per read, from a persistent
 session as the ingest's (``clean_start`` off, a session expiry).
 
-Scenarios, ``--seconds`` each after a warm-up (default 15):
+First, ``--idle-connections`` (default 5,000) clients connect and stay idle: the broker's
+resident memory per connection (plain TCP; TLS buffers would add to it). Then the flows,
+``--seconds`` each after a warm-up (default 15):
 
 - ``1 sub``: ``--publishers`` (default 4) publishers flat out into one subscriber;
 - ``shared 3``: the same into a shared subscription (``$share/…``) of 3 subscribers, as
@@ -356,6 +358,23 @@ def run_scenario(
     )
 
 
+def connection_memory(broker_pid: int, port: int, count: int) -> float:
+    """Broker bytes per idle vehicle connection: ``count`` clients connected (clean start,
+    a 60 s keep-alive as trackers use), the broker's resident memory before and after."""
+    before = rss_mib(broker_pid)
+    sockets = []
+    try:
+        for index in range(count):
+            sock = connect(port)
+            handshake(sock, connect_packet(f"bench-idle-{index}", persistent=False), CONNACK)
+            sockets.append(sock)
+        time.sleep(0.5)
+        return (rss_mib(broker_pid) - before) * 2**20 / count
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def report_line(result: Result) -> str:
     return (
         f"{result.name:>9} | {result.published_per_s:9,.0f} | {result.delivered_per_s:9,.0f} | "
@@ -376,6 +395,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--publishers", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--paced-rate", type=float, default=5_000.0)
+    parser.add_argument("--idle-connections", type=int, default=5_000)
     options = parser.parse_args(argv)
 
     from benchmarks.ingest import machine
@@ -396,6 +416,12 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-broker-") as workdir:
         broker, port = start_mosquitto(Path(workdir))
         try:
+            if options.idle_connections:
+                per = connection_memory(broker.process.pid, port, options.idle_connections)
+                print(
+                    f"{options.idle_connections:,} idle connections: broker resident memory "
+                    f"+{per / 1024:.1f} KiB per connection"
+                )
             print(REPORT_HEADER)
             for name, subscribers, rate in scenarios:
                 result = run_scenario(
