@@ -219,10 +219,11 @@ def table_use() -> dict[str, TableUse]:
     with connection.cursor() as cursor:
         for model in (Run, RunLifecycleTransition, StopEvent, PositionRecord):
             table = model._meta.db_table
+            # A plain table has no partition tree: then its own size.
             cursor.execute(
-                "SELECT coalesce(sum(pg_total_relation_size(relid)), 0) "
-                "FROM pg_partition_tree(%s::regclass)",
-                [table],
+                "SELECT coalesce(sum(pg_total_relation_size(relid)), "
+                "pg_total_relation_size(%s::regclass)) FROM pg_partition_tree(%s::regclass)",
+                [table, table],
             )
             size = cursor.fetchone()[0]
             cursor.execute(f'SELECT count(*) FROM "{table}"')
