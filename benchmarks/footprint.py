@@ -392,8 +392,55 @@ def measure(options: argparse.Namespace) -> None:
                 f"{a.per_tracked_vehicle:,.0f} -> {b.per_tracked_vehicle:,.0f} B "
                 f"(ratio {b.per_tracked_vehicle / a.per_tracked_vehicle:.3f})"
             )
+        if options.history_rows:
+            segment_history_cost(options.history_rows)
     finally:
         drop_database(database)
+
+
+# Synthetic stop events sit at sequences above any trip's, so they never meet a real one.
+_SYNTHETIC_EVENTS = """
+INSERT INTO {table}
+    (run_id, trip_id, service_date, stop_sequence, stop_id, arrived_at, departed_at, source,
+     revision)
+SELECT r.id, r.trip_id, r.start_date, 1000 + n, r.trip_id || '-' || (n % 30),
+       now() - (random() * %s) * interval '1 day', NULL, 'observed', 1
+FROM {runs} AS r CROSS JOIN generate_series(1, %s) AS n
+"""
+
+
+def segment_history_cost(rows: int) -> None:
+    """Stop events as a month of service leaves them, ``rows`` of them (spread over the
+    runs here, within the prediction history's days), then the one query every ingest
+    worker runs each ``PREDICTION_HISTORY_REFRESH_S`` (``segment_history_load``), timed;
+    and the table's bytes per row at that size."""
+    from django.conf import settings
+    from django.db import connection
+
+    from realtime_engine.models import StopEvent
+    from realtime_engine.segment_history import segment_history_load
+    from runs.models import Run
+
+    days = settings.PREDICTION_HISTORY_DAYS
+    table = StopEvent._meta.db_table
+    runs = Run.objects.count()
+    before = table_use()[table]
+    with connection.cursor() as cursor:
+        sql = _SYNTHETIC_EVENTS.format(table=table, runs=Run._meta.db_table)
+        cursor.execute(sql, [days - 1, -(-rows // runs)])
+        cursor.execute(f"ANALYZE {table}")
+    after = table_use()[table]
+    added = after.rows - before.rows
+    cpu, wall = time.process_time(), time.monotonic()
+    segments = segment_history_load(days)
+    cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+    print(
+        f"\nstop events: {added:,} more rows (a month's spread over {runs:,} runs): "
+        f"{(after.bytes - before.bytes) / added:,.0f} bytes per row; the prediction history's "
+        f"load (segment_history_load, {days} days) read {after.rows:,} rows into "
+        f"{len(segments):,} segments in {wall:.1f} s ({1e6 * wall / after.rows:.2f} µs per row, "
+        f"{1e6 * cpu / after.rows:.2f} µs of it in this process)"
+    )
 
 
 @dataclass(frozen=True)
@@ -465,6 +512,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.footprint", description=__doc__)
     parser.add_argument("--vehicles", type=int, nargs="+", default=[1_000, 2_000])
     parser.add_argument("--seconds", type=int, default=60, help="of 1 Hz fixes per fleet size")
+    parser.add_argument(
+        "--history-rows", type=int, default=1_000_000, help="synthetic stop events (0: none)"
+    )
     options = parser.parse_args(argv)
     from benchmarks.scratch_redis import scratch_redis
 
