@@ -403,7 +403,7 @@ _SYNTHETIC_EVENTS = """
 INSERT INTO {table}
     (run_id, trip_id, service_date, stop_sequence, stop_id, arrived_at, departed_at, source,
      revision)
-SELECT r.id, r.trip_id, r.start_date, 1000 + n, r.trip_id || '-' || (n % 30),
+SELECT r.id, r.trip_id, r.start_date, 1000 + n, r.trip_id || '-' || (n %% 30),
        now() - (random() * %s) * interval '1 day', NULL, 'observed', 1
 FROM {runs} AS r CROSS JOIN generate_series(1, %s) AS n
 """
