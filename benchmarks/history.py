@@ -11,11 +11,11 @@ realtime_engine 0005 (one table, a surrogate id, the unique and BRIN indexes). T
 - **bytes per row**: ``pg_total_relation_size`` (heap, indexes, TOAST) of what the
   writer stored, per row, for each layout.
 - **retention**: one past day holding M rows (``--sizes``, filled server-side), removed
-  as the maintenance does it (DETACH + DROP of its partition,
-  ``realtime_engine.position_partitions.maintenance.drop``) and as the purge did it
-  (chunked ``DELETE … WHERE id IN (SELECT id … LIMIT 10000)``, the statement the purge
-  ran). Two sizes, and an empty day for the drop's fixed cost, show that the drop does
-  not grow with M and the DELETE does.
+  as the maintenance does it (DETACH, then DROP of its partition, two transactions:
+  ``realtime_engine.position_partitions.maintenance.detach``, ``drop_table``) and as
+  the purge did it (chunked ``DELETE … WHERE id IN (SELECT id … LIMIT 10000)``, the
+  statement the purge ran). Two sizes, and an empty day for the drop's fixed cost: how
+  each grows with M, and how long the parent stays locked.
 """
 
 from __future__ import annotations
@@ -118,8 +118,9 @@ def bytes_per_row(target) -> tuple[int, float]:
     return rows, size / rows
 
 
-def drop_day(target, rows: int, day: datetime) -> float:
-    """Seconds to drop one day's partition holding ``rows`` rows."""
+def drop_day(target, rows: int, day: datetime) -> tuple[float, float]:
+    """Seconds to remove one day's partition holding ``rows`` rows, as the maintenance does
+    it: (the detach, which locks the parent; the whole, the DROP included)."""
     from realtime_engine.position_partitions import maintenance
     from realtime_engine.position_partitions.plan import day_partition
 
@@ -135,8 +136,11 @@ def drop_day(target, rows: int, day: datetime) -> float:
         conn.commit()
         started = time.perf_counter()
         with conn.transaction(), conn.cursor() as cursor:
-            maintenance.drop(cursor, partition)
-        return time.perf_counter() - started
+            expired = maintenance.detach(cursor, partition)
+        detached = time.perf_counter() - started
+        with conn.transaction(), conn.cursor() as cursor:
+            maintenance.drop_table(cursor, expired)
+        return detached, time.perf_counter() - started
 
 
 def delete_day(target, rows: int, day: datetime) -> tuple[float, float]:
@@ -214,15 +218,16 @@ def main() -> None:
             print(f"  {layout:<13} {per_row:6.1f} B/row over {rows:,} rows")
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         if sizes:
-            empty = drop_day(targets["partitioned"], 0, today - timedelta(days=9))
+            _, empty = drop_day(targets["partitioned"], 0, today - timedelta(days=9))
             print("retention of one day:")
             print(f"  {0:>10,} rows: DETACH + DROP partition {empty:6.3f} s (the fixed cost)")
         for n, rows in enumerate(sizes):
             day = today - timedelta(days=10 + n)
-            dropped = drop_day(targets["partitioned"], rows, day)
+            detached, dropped = drop_day(targets["partitioned"], rows, day)
             deleted, vacuum = delete_day(targets["single table"], rows, day)
             print(
-                f"  {rows:>10,} rows: DETACH + DROP partition {dropped:6.3f} s; "
+                f"  {rows:>10,} rows: DETACH + DROP partition {dropped:6.3f} s "
+                f"(parent locked {detached:5.3f} s); "
                 f"chunked DELETE {deleted:6.2f} s ({rows / deleted:,.0f} rows/s) "
                 f"+ VACUUM {vacuum:5.2f} s"
             )
