@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint contracts services bench bench-ingest bench-streams bench-import bench-progression bench-live bench-feeds bench-footprint bench-broker bench-history bench-pipeline chaos soak clean-run
+.PHONY: test demo lint contracts services bench bench-ingest bench-streams bench-import bench-progression bench-live bench-feeds bench-footprint bench-broker bench-history bench-pipeline chaos soak clean-run bench-tracked
 
 # Install the locked set only when the lock or the project metadata changed.
 # The code runs from the checkout (manage.py, celery -A databus), so only the
@@ -34,7 +34,7 @@ demo: $(STAMP)
 	@$(PY) scripts/ensure_services.py --create-database
 	@$(PY) scripts/demo.py
 
-bench: bench-ingest bench-streams bench-import bench-progression bench-feeds bench-live bench-footprint bench-broker bench-history bench-pipeline
+bench: bench-ingest bench-streams bench-import bench-progression bench-feeds bench-live bench-footprint bench-broker bench-history bench-pipeline bench-tracked
 
 bench-ingest: services
 	$(PY) -m benchmarks.ingest
@@ -55,6 +55,11 @@ bench-feeds: services
 
 bench-live: services
 	$(PY) -m benchmarks.live
+
+# CPU per tracked message below paho, private Redis and scratch database of its own;
+# BENCH_TRACKED_ARGS="--vehicles N --batch B --profile" (default 2,000 vehicles, batches of 20).
+bench-tracked: services
+	$(PY) -m benchmarks.tracked_path $(BENCH_TRACKED_ARGS)
 
 # The whole pipeline under N tracked vehicles (private PostgreSQL, Redis, Mosquitto; a
 # generated network, one run In Progress per vehicle): worker CPU per message, the highest
