@@ -74,6 +74,7 @@ class HotStateRecords:
 
     vehicles: tuple[VehicleHotState, ...] = ()
     runs: Mapping[str, RunHotState] = field(default_factory=dict)
+    telemetry: tuple[VehicleHotState, ...] = ()  # telemetry_vehicle_ids (no metadata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,8 @@ _VEHICLE_HASHES = len(_vehicle_hash_keys(""))
 _RUN_HASHES = len(_run_hash_keys(""))
 # A run read without its predictions: every hash but the last (stop_time_updates).
 _CONTEXT_RUN_HASHES = _RUN_HASHES - 1
+# A vehicle's telemetry alone: position and occupancy, not its metadata.
+_TELEMETRY_HASHES = _VEHICLE_HASHES - 1
 
 
 def located_vehicle_ids_read(client: redis.Redis) -> list[str]:
@@ -149,53 +152,68 @@ def records_read(
     vehicle_ids: Iterable[str] = (),
     run_ids: Iterable[str] = (),
     context_run_ids: Iterable[str] = (),
+    telemetry_vehicle_ids: Iterable[str] = (),
 ) -> HotStateRecords:
-    """The hashes and claims of ``vehicle_ids``, the hashes of ``run_ids``, and those of
-    ``context_run_ids`` but their stop time updates (read as ``{}``: a feed build that
-    re-describes a vehicle needs its run's trip and status, not its predictions, the
-    largest hash). One pipeline."""
+    """The hashes and claims of ``vehicle_ids``, the hashes of ``run_ids``; for a feed
+    build, the hashes of ``context_run_ids`` but their stop time updates (read as ``{}``:
+    re-describing a vehicle needs its run's trip and status, not its predictions, the
+    largest hash), and of ``telemetry_vehicle_ids`` only the claim, position and occupancy
+    (metadata read as ``{}``: the build knows the rest). One pipeline."""
     vehicle_ids = list(dict.fromkeys(vehicle_ids))
+    whole = set(vehicle_ids)
+    telemetry_vehicle_ids = [
+        vid for vid in dict.fromkeys(telemetry_vehicle_ids) if vid not in whole
+    ]
     run_ids = list(dict.fromkeys(run_ids))
     full = set(run_ids)
     context_run_ids = [rid for rid in dict.fromkeys(context_run_ids) if rid not in full]
+    # (ids, hashes read of each): the reply is split back in this order.
+    groups = (
+        (vehicle_ids, _VEHICLE_HASHES),
+        (telemetry_vehicle_ids, _TELEMETRY_HASHES),
+        (run_ids, _RUN_HASHES),
+        (context_run_ids, _CONTEXT_RUN_HASHES),
+    )
     hash_keys: list[str] = []
     for vid in vehicle_ids:
         hash_keys += _vehicle_hash_keys(vid)
+    for vid in telemetry_vehicle_ids:
+        hash_keys += _vehicle_hash_keys(vid)[:_TELEMETRY_HASHES]
     for rid in run_ids:
         hash_keys += _run_hash_keys(rid)
     for rid in context_run_ids:
         hash_keys += _run_hash_keys(rid)[:_CONTEXT_RUN_HASHES]
     if not hash_keys:
         return HotStateRecords()
+    claimed = vehicle_ids + telemetry_vehicle_ids
     pipe = client.pipeline(transaction=False)
-    if vehicle_ids:
-        pipe.mget([keys.vehicle_current_run(vid) for vid in vehicle_ids])
+    if claimed:
+        pipe.mget([keys.vehicle_current_run(vid) for vid in claimed])
     _hgetall_each_queue(client, pipe, hash_keys)
     answers = pipe.execute()
-    current_runs = answers.pop(0) if vehicle_ids else []
+    current_runs = dict(zip(claimed, answers.pop(0), strict=True)) if claimed else {}
     hashes = [
         dict(zip(pairs[::2], pairs[1::2], strict=True)) for answer in answers for pairs in answer
     ]
-    split = _VEHICLE_HASHES * len(vehicle_ids)
-    context_split = split + _RUN_HASHES * len(run_ids)
-    runs = {
-        rid: RunHotState(rid, *values)
-        for rid, values in zip(
-            run_ids, _groups(hashes[split:context_split], _RUN_HASHES), strict=True
-        )
-    }
-    for rid, values in zip(
-        context_run_ids, _groups(hashes[context_split:], _CONTEXT_RUN_HASHES), strict=True
-    ):
-        runs[rid] = RunHotState(rid, *values)
+    split: list[list[tuple[dict[str, str], ...]]] = []
+    start = 0
+    for ids, size in groups:
+        split.append(list(_groups(hashes[start : start + size * len(ids)], size)))
+        start += size * len(ids)
+    vehicles, telemetry, runs, context = split
     return HotStateRecords(
         vehicles=tuple(
-            VehicleHotState(vid, *values, current_run=rid)
-            for vid, values, rid in zip(
-                vehicle_ids, _groups(hashes[:split], _VEHICLE_HASHES), current_runs, strict=True
-            )
+            VehicleHotState(vid, *values, current_run=current_runs[vid])
+            for vid, values in zip(vehicle_ids, vehicles, strict=True)
         ),
-        runs=runs,
+        runs={
+            rid: RunHotState(rid, *values)
+            for rid, values in zip(run_ids + context_run_ids, runs + context, strict=True)
+        },
+        telemetry=tuple(
+            VehicleHotState(vid, *values, current_run=current_runs[vid])
+            for vid, values in zip(telemetry_vehicle_ids, telemetry, strict=True)
+        ),
     )
 
 

@@ -15,7 +15,10 @@ in each direction until nothing new is reached (each step one pipeline through
 - a marked vehicle is re-decided; its claimed run is read for context, without its
   predictions (the position needs the run's trip and status, not its stop time updates);
 - a vehicle located but not yet published re-decides its run too: the trip update's
-  vehicle descriptor names only located vehicles in full (``feed_inputs``).
+  vehicle descriptor names only located vehicles in full (``feed_inputs``);
+- a marked vehicle this process published itself (``mirror``), still claimed by the same
+  run and that run not marked, had only new telemetry (a fix, an occupancy): only its
+  position and occupancy are read, and its published entity is refreshed with them.
 
 ``full_rebuild_reason`` (pure) says when the caches cannot be trusted and the build reads
 the whole hot state instead. ``skip_owner`` (pure) says which vehicle or run a skipped
@@ -25,7 +28,7 @@ on every build, as a full build counts it.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import redis
@@ -88,38 +91,58 @@ def full_rebuild_reason(
 @dataclass(frozen=True, slots=True)
 class ChangedRecords:
     """What the marks reach: the hot state of those vehicles and runs (run sets limited to
-    the runs read), and which entities this build decides again."""
+    the runs read), which entities this build decides again, and the vehicles whose
+    position alone is refreshed."""
 
     hot: FleetHotState
     vehicles: frozenset[str]  # vehicle positions re-decided
     runs: frozenset[str]  # trip updates re-decided
+    # Marked vehicles this process published, whose claim and run did not change: their
+    # claim, position and occupancy only (``feed_inputs.vehicle_entity_refreshed``).
+    refreshed: tuple[VehicleHotState, ...] = ()
 
 
 def changed_records_read(
-    client: redis.Redis, marks: Marks, *, published_vehicles: Collection[str]
+    client: redis.Redis,
+    marks: Marks,
+    *,
+    published_vehicles: Collection[str],
+    claims: Mapping[str, str | None] | None = None,
 ) -> ChangedRecords:
-    """The records the marked vehicles and runs need (see the module docstring)."""
-    decided_vehicles, decided_runs = set(marks.vehicles), set(marks.runs)
+    """The records the marked vehicles and runs need (see the module docstring).
+
+    ``claims``: the vehicles whose published entity this process holds decoded, with the
+    claim it was assembled with. A marked one whose claim is unchanged and whose run is
+    not marked only had new telemetry: only that is read."""
+    claims = claims or {}
+    decided_vehicles = {vid for vid in marks.vehicles if vid not in claims}
+    refresh = marks.vehicles - decided_vehicles
+    decided_runs = set(marks.runs)
     vehicles: dict[str, VehicleHotState] = {}
+    telemetry: dict[str, VehicleHotState] = {}
     runs: dict[str, RunHotState] = {}
     context: dict[str, RunHotState] = {}
     while True:
         need_vehicles = decided_vehicles - vehicles.keys()
+        need_telemetry = refresh - telemetry.keys() - decided_vehicles
         need_runs = decided_runs - runs.keys()
         claimed = {state.current_run for state in vehicles.values() if state.current_run}
         need_context = claimed - runs.keys() - context.keys() - need_runs
-        if not (need_vehicles or need_runs or need_context):
+        if not (need_vehicles or need_telemetry or need_runs or need_context):
             break
         records = records_read(
             client,
             vehicle_ids=sorted(need_vehicles),
             run_ids=sorted(need_runs),
             context_run_ids=sorted(need_context),
+            telemetry_vehicle_ids=sorted(need_telemetry),
         )
         for state in records.vehicles:
             vehicles[state.vehicle_id] = state
             if state.current_run and state.position and state.vehicle_id not in published_vehicles:
                 decided_runs.add(state.current_run)
+        for state in records.telemetry:
+            telemetry[state.vehicle_id] = state
         for rid, run in records.runs.items():
             if rid not in need_runs:
                 context[rid] = run
@@ -128,6 +151,9 @@ def changed_records_read(
             context.pop(rid, None)
             if vehicle_id := run.projection.get(run_projection.VEHICLE_ID):
                 decided_vehicles.add(vehicle_id)
+        for vid, state in telemetry.items():
+            if state.current_run != claims[vid] or state.current_run in decided_runs:
+                decided_vehicles.add(vid)  # claimed since, or its run changed: read it whole
     every_run = {**context, **runs}
     sets = run_sets_read(client, sorted(every_run))
     hot = FleetHotState(
@@ -139,7 +165,10 @@ def changed_records_read(
         canceled=frozenset(sets.canceled_until),
         canceled_until=sets.canceled_until,
     )
-    return ChangedRecords(hot, frozenset(decided_vehicles), frozenset(decided_runs))
+    refreshed = tuple(
+        state for vid, state in sorted(telemetry.items()) if vid not in decided_vehicles
+    )
+    return ChangedRecords(hot, frozenset(decided_vehicles), frozenset(decided_runs), refreshed)
 
 
 def _template(key_of) -> tuple[str, str]:

@@ -33,12 +33,16 @@ from schedule_engine.feeds.store import FeedName
 META_EPOCH = "epoch"  # keys.HOT_STATE_EPOCH as read when the caches were fully built ("" none)
 META_SCHEDULE = "schedule"  # the current GTFS version's id then ("" none)
 META_FULL_AT = "full_at"  # the build's ``now`` (POSIX s)
+META_GENERATION = "generation"  # changes with every write: a process's copy is current if equal
 
 
 class Kind(StrEnum):
     VEHICLE = "v"
     TRIP = "t"
     CANCELED = "c"
+
+
+_KINDS = {kind.value: kind for kind in Kind}  # a dict lookup: the enum call costs 10x
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +60,12 @@ class CachedEntity:
     def from_text(cls, text: str) -> CachedEntity | None:
         """None for a value this module did not write (the entity is then encoded again)."""
         head, _, body = text.partition("|")
+        kind = _KINDS.get(head[:1])
         try:
-            return cls(Kind(head[:1]), float(head[1:]), base64.b64decode(body, validate=True))
+            number, record = float(head[1:]), base64.b64decode(body, validate=True)
         except ValueError:  # binascii.Error is a ValueError
             return None
+        return None if kind is None else cls(kind, number, record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,7 @@ class CacheMeta:
     epoch: str
     schedule: str
     full_at: float | None
+    generation: str = ""
 
 
 def meta_from_redis(fields: Mapping[str, str]) -> CacheMeta | None:
@@ -96,16 +103,22 @@ def meta_from_redis(fields: Mapping[str, str]) -> CacheMeta | None:
         full_at = float(fields.get(META_FULL_AT, ""))
     except ValueError:
         full_at = None
-    return CacheMeta(fields.get(META_EPOCH, ""), fields.get(META_SCHEDULE, ""), full_at)
+    return CacheMeta(
+        fields.get(META_EPOCH, ""),
+        fields.get(META_SCHEDULE, ""),
+        full_at,
+        fields.get(META_GENERATION, ""),
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class CacheChanges:
     """What one build writes: per feed the entities encoded and those no longer published;
-    ``meta`` only when it rebuilt the caches whole (``replace``)."""
+    ``meta`` only when it rebuilt the caches whole (``replace``), ``generation`` always."""
 
     written: Mapping[FeedName, Mapping[str, CachedEntity]]
     removed: Mapping[FeedName, Iterable[str]]
+    generation: str
     replace: bool = False
     meta: CacheMeta | None = None
     # Marked again for the next build: entities whose timestamp was capped at ``now``.
@@ -134,16 +147,13 @@ def cache_write(client: redis.Redis, changes: CacheChanges) -> None:
         written = changes.written.get(name, {})
         if written:
             pipe.hset(key, mapping={eid: entity.to_text() for eid, entity in written.items()})
+    fields = {META_GENERATION: changes.generation}
     if changes.meta is not None:
         meta = changes.meta
-        pipe.hset(
-            keys.FEED_CACHE_META,
-            mapping={
-                META_EPOCH: meta.epoch,
-                META_SCHEDULE: meta.schedule,
-                META_FULL_AT: repr(meta.full_at),
-            },
+        fields.update(
+            {META_EPOCH: meta.epoch, META_SCHEDULE: meta.schedule, META_FULL_AT: repr(meta.full_at)}
         )
+    pipe.hset(keys.FEED_CACHE_META, mapping=fields)
     dirty_vehicles, dirty_runs = list(changes.dirty_vehicles), list(changes.dirty_runs)
     if dirty_vehicles:
         pipe.sadd(keys.FEED_DIRTY_VEHICLES, *dirty_vehicles)

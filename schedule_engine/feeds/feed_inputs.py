@@ -58,7 +58,7 @@ from schedule_engine.feeds.snapshots import (
     VehicleSnapshot,
     WheelchairAccessible,
 )
-from schedule_engine.hot_state_read import FleetHotState, Hash, RunHotState
+from schedule_engine.hot_state_read import FleetHotState, Hash, RunHotState, VehicleHotState
 
 WHEELCHAIR_VALUES = {
     True: WheelchairAccessible.WHEELCHAIR_ACCESSIBLE,
@@ -117,14 +117,7 @@ def feed_inputs_assemble(
         vehicles.append(
             VehicleEntity(
                 vehicle=descriptor,
-                position=PositionSnapshot(
-                    latitude=where.latitude,
-                    longitude=where.longitude,
-                    timestamp=min(where.timestamp, now),
-                    bearing=where.bearing,
-                    speed=where.speed,
-                    odometer=where.odometer,
-                ),
+                position=_position(where, now),
                 run_id=rid if run_trip else None,
                 trip=run_trip,
                 stop_status=_stop_status(vehicle_reader, run) if on_trip else None,
@@ -155,6 +148,46 @@ def feed_inputs_assemble(
         if run_trip is not None:
             entities.append(_canceled_entity(run, run_trip, now))
     return FeedInputs(vehicles=tuple(vehicles), trips=tuple(entities))
+
+
+def vehicle_entity_refreshed(
+    published: VehicleEntity,
+    state: VehicleHotState,
+    *,
+    now: int,
+    vehicle_max_age_s: float,
+    on_skip: SkipHandler | None = None,
+) -> VehicleEntity | None:
+    """``published`` with the position and occupancy ``state`` holds now, as
+    ``feed_inputs_assemble`` would assemble it when nothing else about the vehicle or its
+    run changed (the caller knows that: ``schedule_engine.feeds.changes``); None when the
+    position is unusable or too old."""
+    reader = RecordReader(VEHICLE_POSITIONS_FEED, on_skip)
+    vid = state.vehicle_id
+    where = reader.use(
+        keys.vehicle_position(vid),
+        position.read_stored(vid, state.position),
+        state.position,
+        HotStateSkip.BAD_POSITION,
+    )
+    if where is None or where.timestamp < now - vehicle_max_age_s:
+        return None
+    return replace(
+        published,
+        position=_position(where, now),
+        occupancy=_occupancy(reader, vid, state.occupancy),
+    )
+
+
+def _position(where: position.Position, now: int) -> PositionSnapshot:
+    return PositionSnapshot(
+        latitude=where.latitude,
+        longitude=where.longitude,
+        timestamp=min(where.timestamp, now),
+        bearing=where.bearing,
+        speed=where.speed,
+        odometer=where.odometer,
+    )
 
 
 def _trip(fields: Hash) -> StoredRead[TripSnapshot]:

@@ -23,11 +23,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import math
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import redis
 from celery import shared_task
@@ -35,39 +34,20 @@ from django.conf import settings
 
 from databus import keys, notify
 from databus.redis import get_redis
-from schedule_engine.feeds.builders import (
-    TRIP_UPDATES_FEED,
-    feed_payload,
-    header_timestamp,
-    trip_update_record,
-    vehicle_position_record,
-)
-from schedule_engine.feeds.changes import (
-    changed_records_read,
-    full_rebuild_reason,
-    marks_take,
-    skip_owner,
-)
-from schedule_engine.feeds.entity_cache import (
-    Bounds,
-    CacheChanges,
-    CachedEntity,
-    CacheMeta,
-    Kind,
-    cache_read,
-    cache_write,
-    is_due,
-)
+from schedule_engine.feeds.changes import changed_records_read, full_rebuild_reason, marks_take
+from schedule_engine.feeds.entity_cache import Bounds, CacheMeta, cache_read, cache_write
 from schedule_engine.feeds.feed_inputs import (
     FeedInputs,
     feed_inputs_assemble,
-    stale_stop_time_updates_report,
+    vehicle_entity_refreshed,
 )
+from schedule_engine.feeds.layout import Decided, Payload, Skips, layout
+from schedule_engine.feeds.layout import Settings as LayoutSettings
 from schedule_engine.feeds.metrics import FEED_ENTITIES_SKIPPED
+from schedule_engine.feeds.mirror import mirror_get, mirror_set
 from schedule_engine.feeds.schedule_agreement import ScheduleIds, feed_inputs_agree
 from schedule_engine.feeds.schedule_ids import current_schedule_ids
-from schedule_engine.feeds.skips import RecordReader, entity_skip_record
-from schedule_engine.feeds.snapshots import EntitySkip, TripEntity
+from schedule_engine.feeds.skips import entity_skip_record
 from schedule_engine.feeds.store import (
     FeedName,
     FeedSummary,
@@ -120,47 +100,10 @@ return 0
 """
 
 
-@dataclass(frozen=True, slots=True)
-class _Payload:
-    payload: bytes  # a serialised FeedMessage
-    entity_count: int
-    header_timestamp: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Decided:
-    """The entities a build encoded, and which vehicles and runs it decided (None: all)."""
-
-    inputs: FeedInputs
-    vehicles: frozenset[str] | None
-    runs: frozenset[str] | None
-    canceled_until: Mapping[str, float]
-    skips: _Skips
-
-
-class _Skips:
-    """Counts and logs each skipped record (``skips.entity_skip_record``) and remembers
-    whose it was: that vehicle or run is decided again next build, so a record that stays
-    bad is counted on every build, as a full build counts it."""
-
-    def __init__(self) -> None:
-        self.vehicles: set[str] = set()
-        self.runs: set[str] = set()
-
-    def record(self, skip: EntitySkip) -> None:
-        entity_skip_record(skip)
-        vehicle_id, run_id = skip_owner(skip)
-        if vehicle_id is not None:
-            self.vehicles.add(vehicle_id)
-        if run_id is not None:
-            self.runs.add(run_id)
-
-
 def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
     started = time.perf_counter()
     previous = feed_summaries_get(client)
     marks = marks_take(client, now=now)
-    skips = _Skips()
     schedule = current_schedule_ids()
     schedule_id = "" if schedule is None else str(schedule.feed_id)
     reason = full_rebuild_reason(
@@ -170,16 +113,24 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
         now=now,
         interval_s=settings.FEED_FULL_REBUILD_INTERVAL_S,
     )
+    skips = Skips(entity_skip_record)
     if reason is None:
-        cached = cache_read(client)
+        mirror = mirror_get(marks.meta.generation)
+        cached = cache_read(client) if mirror is None else mirror.entities
+        known = {} if mirror is None else mirror.vehicles
         changed = changed_records_read(
-            client, marks, published_vehicles=cached[FeedName.VEHICLE_POSITIONS].keys()
+            client,
+            marks,
+            published_vehicles=cached[FeedName.VEHICLE_POSITIONS].keys(),
+            claims={vid: vehicle.claim for vid, vehicle in known.items()},
         )
         hot, vehicles, runs = changed.hot, changed.vehicles, changed.runs
+        telemetry_only = changed.refreshed
     else:
         logger.debug("feeds: full rebuild (%s)", reason)
-        cached = {name: {} for name in FeedName}
+        cached, known = {name: {} for name in FeedName}, {}
         hot, vehicles, runs = fleet_read(client, now=now), None, None
+        telemetry_only = ()
     inputs = feed_inputs_assemble(
         hot,
         now=int(now),
@@ -188,8 +139,46 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
         on_skip=skips.record,
     )
     inputs = _agreeing_with_schedule(inputs, schedule, now, log=reason is not None)
-    decided = _Decided(inputs, vehicles, runs, hot.canceled_until, skips)
-    changes, payloads = _cache_update(decided, cached, schedule, int(now), previous)
+    refreshed = [
+        (
+            state.vehicle_id,
+            vehicle_entity_refreshed(
+                known[state.vehicle_id].entity,
+                state,
+                now=int(now),
+                vehicle_max_age_s=settings.FEED_VEHICLE_MAX_AGE_S,
+                on_skip=skips.record,
+            ),
+        )
+        for state in telemetry_only
+    ]
+    decided = Decided(
+        inputs,
+        vehicles,
+        runs,
+        claims={state.vehicle_id: state.current_run for state in hot.vehicles},
+        canceled_until=hot.canceled_until,
+        refreshed=refreshed,
+        skips=skips,
+    )
+    generation = uuid.uuid4().hex
+    laid_out = layout(
+        decided,
+        cached,
+        known,
+        schedule=schedule,
+        now=int(now),
+        previous_headers={
+            name: None if summary is None else summary.header_timestamp
+            for name, summary in previous.items()
+        },
+        generation=generation,
+        settings=LayoutSettings(
+            Bounds(settings.FEED_VEHICLE_MAX_AGE_S, settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S),
+            settings.CANCELED_TRIP_PUBLISH_MARGIN_S,
+        ),
+    )
+    changes = laid_out.changes
     if reason is not None:
         changes = replace(
             changes,
@@ -197,109 +186,12 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
             meta=CacheMeta(epoch=marks.epoch, schedule=schedule_id, full_at=now),
         )
     cache_write(client, changes)
-    return _store(client, payloads, time.perf_counter() - started)
-
-
-def _cache_update(
-    decided: _Decided,
-    cached: Mapping[FeedName, Mapping[str, str]],
-    schedule: ScheduleIds | None,
-    now: int,
-    previous: Mapping[FeedName, FeedSummary | None],
-) -> tuple[CacheChanges, dict[FeedName, _Payload]]:
-    """Encode the decided entities, merge them into the cached ones, and lay out both
-    payloads (header, then every due entity by id); what the cache write must change."""
-    written, again_vehicles, again_runs = _encoded(decided, schedule, now)
-    removed: dict[FeedName, set[str]] = {}
-    for name, ids in (
-        (FeedName.VEHICLE_POSITIONS, decided.vehicles),
-        (FeedName.TRIP_UPDATES, decided.runs),
-    ):
-        removed[name] = set() if ids is None else set(ids) - written[name].keys()
-    bounds = Bounds(settings.FEED_VEHICLE_MAX_AGE_S, settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S)
-    stale = RecordReader(TRIP_UPDATES_FEED, entity_skip_record)
-    payloads: dict[FeedName, _Payload] = {}
-    for name in FeedName:
-        fresh, stored, gone = written[name], cached[name], removed[name]
-        records: list[bytes] = []
-        for eid in sorted((stored.keys() - gone) | fresh.keys()):
-            entity = fresh.get(eid) or CachedEntity.from_text(stored[eid])
-            if entity is None:  # not written by this version: decided again next build
-                gone.add(eid)
-                (again_runs if name is FeedName.TRIP_UPDATES else again_vehicles).add(eid)
-            elif is_due(entity, now, bounds):
-                records.append(entity.record)
-            elif entity.kind is Kind.TRIP:
-                # Kept while its run is in progress: fresh predictions replace it.
-                stale_stop_time_updates_report(
-                    stale, eid, entity.number, now, bounds.stop_time_update_max_age_s
-                )
-            else:
-                gone.add(eid)
-        before = previous[name]
-        header_before = None if before is None else before.header_timestamp
-        payloads[name] = _Payload(
-            feed_payload(now, header_before, records),
-            len(records),
-            header_timestamp(now, header_before),
-        )
-    changes = CacheChanges(
-        written=written,
-        removed=removed,
-        dirty_vehicles=again_vehicles,
-        dirty_runs=again_runs,
-    )
-    return changes, payloads
-
-
-def _encoded(
-    decided: _Decided, schedule: ScheduleIds | None, now: int
-) -> tuple[dict[FeedName, dict[str, CachedEntity]], set[str], set[str]]:
-    """The decided entities as cached records; the vehicles and runs to decide again next
-    build: an entity whose timestamp was capped at ``now`` (a clock ahead, a cancellation
-    without its time) is published with a later one by a later build."""
-    vehicles: dict[str, CachedEntity] = {}
-    trips: dict[str, CachedEntity] = {}
-    again_vehicles, again_runs = decided.skips.vehicles, decided.skips.runs
-    for item in decided.inputs.vehicles:
-        vid = item.vehicle.vehicle_id
-        if decided.vehicles is not None and vid not in decided.vehicles:
-            continue
-        record = vehicle_position_record(item, decided.skips.record)
-        if record is not None:
-            vehicles[vid] = CachedEntity(Kind.VEHICLE, item.position.timestamp, record)
-        if item.position.timestamp >= now:
-            again_vehicles.add(vid)
-    margin = settings.CANCELED_TRIP_PUBLISH_MARGIN_S
-    for item in decided.inputs.trips:
-        rid = item.run_id
-        if decided.runs is not None and rid not in decided.runs:
-            continue  # a run read for its vehicle's sake, without its predictions
-        record = trip_update_record(item, decided.skips.record)
-        if record is not None:
-            if item.trip.cancelled:
-                until = _canceled_until(decided, item, schedule, margin)
-                trips[rid] = CachedEntity(Kind.CANCELED, until, record)
-            else:
-                trips[rid] = CachedEntity(Kind.TRIP, item.timestamp, record)
-        if item.timestamp >= now:
-            again_runs.add(rid)
-    written = {FeedName.VEHICLE_POSITIONS: vehicles, FeedName.TRIP_UPDATES: trips}
-    return written, again_vehicles, again_runs
-
-
-def _canceled_until(
-    decided: _Decided, item: TripEntity, schedule: ScheduleIds | None, margin_s: float
-) -> float:
-    """When a CANCELED trip stops being published: its score in runs:canceled, or its
-    scheduled end plus the margin if earlier (``schedule_agreement``)."""
-    until = decided.canceled_until.get(item.run_id, math.inf)
-    end = None if schedule is None else schedule.trip_end_at(item.trip)
-    return until if end is None else min(until, end + margin_s)
+    mirror_set(generation, laid_out.entities, laid_out.vehicles)
+    return _store(client, laid_out.payloads, time.perf_counter() - started)
 
 
 def _store(
-    client: redis.Redis, payloads: Mapping[FeedName, _Payload], build_s: float
+    client: redis.Redis, payloads: Mapping[FeedName, Payload], build_s: float
 ) -> dict[FeedName, FeedSummary]:
     published: dict[FeedName, FeedSummary] = {}
     for name, built in payloads.items():

@@ -4,9 +4,11 @@ The hot state is written as the producers write it and marked as they mark it: p
 and occupancies through the ingest's own writer (``HotStateWriter``, whose pipeline
 marks the vehicles), a run's published progression and its lifecycle through the
 fixture writers plus the marks the matcher's compare-and-set and the lifecycle's
-MULTI/EXEC add (``mark_run``). Real Redis throughout. The reference is today's whole-fleet
-path (``fleet_read``, the assembly, the builders building each feed whole); a full rebuild
-is forced by dropping the caches' meta, as a Redis that lost its data would.
+MULTI/EXEC add (``mark_run``). Real Redis throughout; now and then the process's copy of
+the caches is dropped, as when the last build ran in another worker. The reference is
+today's whole-fleet path (``fleet_read``, the assembly, the builders building each feed
+whole); a full rebuild is forced by dropping the caches' meta, as a Redis that lost its
+data would.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from runs.domain.telemetry import occupancy, position, stop_time_updates, trip
 from schedule_engine.feeds.builders import build_trip_updates, build_vehicle_positions
 from schedule_engine.feeds.entity_cache import META_FULL_AT
 from schedule_engine.feeds.feed_inputs import feed_inputs_assemble
+from schedule_engine.feeds.mirror import mirror_forget
 from schedule_engine.feeds.snapshots import HotStateSkip
 from schedule_engine.feeds.store import FeedName, feed_get
 from schedule_engine.feeds.tasks import feeds_publish
@@ -170,6 +173,8 @@ def test_after_random_changes_incremental_builds_publish_what_the_whole_fleet_pa
         for _ in range(rng.randrange(1, 6)):
             random_change(redis_client, rng, now)
         now += rng.randrange(0, 60)  # vehicles and predictions age out, cancellations end
+        if rng.random() < 0.3:
+            mirror_forget()  # the last build ran in another worker: the caches are read
         feeds_publish(redis_client, now=now)
 
         published = {name: entities(payload) for name, payload in payloads(redis_client).items()}
