@@ -36,7 +36,7 @@ from realtime_engine.progression.matching import (
 from realtime_engine.progression.stop_events import RunStopEvent, stop_events_write
 from realtime_engine.progression.stop_status import stop_status_changes
 from realtime_engine.segment_history import segment_history_get
-from realtime_engine.ws.fanout import publish_stop_status
+from realtime_engine.ws.fanout import publish_stop_statuses
 from runs.services.thresholds import progression_config_get
 
 logger = logging.getLogger(__name__)
@@ -91,5 +91,7 @@ def observe_progression(batch: AcceptedBatch, redis_client) -> None:
     except Exception:
         mark_replay(redis_client, [(item, r) for item, r in written if item.events])
         raise
-    for item, status in stop_status_changes([item for item, _ in written], config):
-        publish_stop_status(item.run.run_id, status, vehicle_id=item.run.vehicle_id)
+    publish_stop_statuses(
+        (item.run.run_id, status, item.run.vehicle_id)
+        for item, status in stop_status_changes([item for item, _ in written], config)
+    )

@@ -28,10 +28,12 @@ from realtime_engine.ws.fanout import (
     publish_feed_status,
     publish_positions,
     publish_run_state,
+    publish_stop_statuses,
     publisher,
 )
 from realtime_engine.ws.groups import parse_topic
 from realtime_engine.ws.tickets import ticket_issue
+from runs.domain.telemetry.vehicle_stop_status import StopStatusCode, VehicleStopStatus
 from runs.models import Vehicle
 from runs.services.actors import DISPATCHER_GROUP
 from runs.tests.fixtures.people import make_user
@@ -114,6 +116,18 @@ def test_subscribe_gets_snapshot_then_live_position_run_state_and_feed_status(
         publish_feed_status("vehicle_positions", 1_790_000_000, entities=1, wait=True)
         feed = receive_until(ws, "feed_status")
         assert (feed["feed"], feed["header_timestamp"]) == ("vehicle_positions", 1_790_000_000)
+
+        # A batch's stop statuses go to the watched groups only ("all" here).
+        at_stop = VehicleStopStatus(StopStatusCode.STOPPED_AT, moved.timestamp, 4, "S4")
+        publish_stop_statuses([("run-1", at_stop, "bus-1")])
+        status = receive_until(ws, "stop_status")
+        assert (status["topic"], status["run_id"], status["vehicle_id"]) == (
+            "all",
+            "run-1",
+            "bus-1",
+        )
+        assert (status["status"]["current_stop_sequence"], status["status"]["stop_id"]) == (4, "S4")
+        assert status["status"]["current_status"] == "STOPPED_AT"
 
 
 def test_two_web_processes_each_deliver_every_message_to_their_own_clients(

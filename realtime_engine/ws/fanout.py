@@ -13,8 +13,9 @@ message per watched group (``all``, ``vehicle:…``, ``run:…``, ``route:…``)
 encoded once and sent with ``group_send``. Routes of runs are cached (a run's route
 never changes); a run seen for the first time costs one more pipeline.
 
-``publish_run_state`` (lifecycle transitions), ``publish_stop_status`` (progression)
-and ``publish_feed_status`` (feed builders) are for sync callers.
+``publish_run_state`` (lifecycle transitions), ``publish_stop_statuses`` (progression:
+a batch's, to watched groups only, as positions) and ``publish_feed_status`` (feed
+builders) are for sync callers.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 
 import msgspec
@@ -122,12 +123,16 @@ class LivePublisher:
         return asyncio.run_coroutine_threadsafe(coroutine, self._ensure_loop())
 
     async def _send(self, messages: Mapping[str, str]) -> None:
+        await self._send_pairs(list(messages.items()))
+
+    async def _send_pairs(self, messages: list[tuple[str, str]]) -> None:
+        """(group, encoded message) pairs, a group possibly more than once."""
         layer = get_channel_layer()
         results = await asyncio.gather(
-            *(layer.group_send(group, live_event(group, text)) for group, text in messages.items()),
+            *(layer.group_send(group, live_event(group, text)) for group, text in messages),
             return_exceptions=True,
         )
-        for group, result in zip(messages, results, strict=True):
+        for (group, _), result in zip(messages, results, strict=True):
             if isinstance(result, BaseException):
                 logger.warning("live: group_send to %s failed: %r", group, result)
 
@@ -140,6 +145,29 @@ class LivePublisher:
         future = self.submit(self._send(texts))
         if wait:
             future.result(timeout=WAIT_TIMEOUT_S)
+
+    def send_watched(self, sends: list[tuple[list[Topic], ServerMessage]]) -> None:
+        """Send each message to those of its topics' groups someone watches, all in one
+        submission that reads the watched groups once. For the progression's stop
+        statuses: a batch changes several runs' at once, and each run's vehicle, run and
+        route groups mostly have nobody (a group_send to one costs its Redis round trips
+        all the same); positions skip them the same way."""
+        if sends:
+            self.submit(self._send_watched(sends))
+
+    async def _send_watched(self, sends: list[tuple[list[Topic], ServerMessage]]) -> None:
+        try:
+            watched = _watched_groups(get_redis())
+            await self._send_pairs(
+                [
+                    (topic.group, encode(msgspec.structs.replace(message, topic=str(topic))))
+                    for topics, message in sends
+                    for topic in topics
+                    if topic.group in watched
+                ]
+            )
+        except Exception:
+            logger.exception("live: stop status fan-out failed")
 
     # --- positions -------------------------------------------------------------------
 
@@ -173,6 +201,7 @@ class LivePublisher:
             return taken
 
     def _runs_and_watchers(self, vehicle_ids: list[str]) -> tuple[dict[str, str], set[str]]:
+        # The claims and the watched groups in one round trip.
         client = get_redis()
         pipe = client.pipeline(transaction=False)
         pipe.mget([keys.vehicle_current_run(vid) for vid in vehicle_ids])
@@ -231,6 +260,13 @@ class LivePublisher:
 _publisher = LivePublisher()
 
 
+def _watched_groups(client) -> set[str]:
+    """The live groups someone watches now (``active_groups``)."""
+    pipe = client.pipeline(transaction=False)
+    active_groups_queue(pipe, time.time())
+    return set(pipe.execute()[-1])
+
+
 def publisher() -> LivePublisher:
     return _publisher
 
@@ -276,29 +312,31 @@ def publish_run_state(
     _publisher.send_message(groups.topics_of(vehicle_id, str(run_id), route_id), message, wait=wait)
 
 
-def publish_stop_status(
-    run_id: str,
-    status: VehicleStopStatus,
-    *,
-    vehicle_id: str | None = None,
-    route_id: str | None = None,
-    wait: bool = False,
-) -> None:
-    """A run's new stop status (progression producer)."""
-    message = StopStatusMessage(
-        topic="",
-        run_id=str(run_id),
-        status=StopStatusView(
-            current_status=status.current_status.value,
-            timestamp=status.timestamp,
-            current_stop_sequence=status.current_stop_sequence,
-            stop_id=status.stop_id,
-        ),
-        sent_at=time.time(),
-        vehicle_id=vehicle_id,
-        route_id=route_id,
+def publish_stop_statuses(changes: Iterable[tuple[str, VehicleStopStatus, str | None]]) -> None:
+    """Several runs' new stop statuses, (run id, status, vehicle id) each: one batch's
+    (progression observer), to the watched groups of their vehicle, run and all."""
+    sent_at = time.time()
+    _publisher.send_watched(
+        [
+            (
+                groups.topics_of(vehicle_id, str(run_id), None),
+                StopStatusMessage(
+                    topic="",
+                    run_id=str(run_id),
+                    status=StopStatusView(
+                        current_status=status.current_status.value,
+                        timestamp=status.timestamp,
+                        current_stop_sequence=status.current_stop_sequence,
+                        stop_id=status.stop_id,
+                    ),
+                    sent_at=sent_at,
+                    vehicle_id=vehicle_id,
+                    route_id=None,
+                ),
+            )
+            for run_id, status, vehicle_id in changes
+        ]
     )
-    _publisher.send_message(groups.topics_of(vehicle_id, str(run_id), route_id), message, wait=wait)
 
 
 def publish_feed_status(
