@@ -341,6 +341,16 @@ def append_only_start(client) -> None:
     raise RuntimeError("the append-only file's first rewrite did not finish")
 
 
+COMMANDS_SHOWN = 8
+
+
+def command_times(client) -> list[tuple[str, int]]:
+    """Each command's total µs since the last ``CONFIG RESETSTAT``, the costliest first."""
+    stats = client.info("commandstats")
+    times = [(name.removeprefix("cmdstat_"), int(v["usec"])) for name, v in stats.items()]
+    return sorted(times, key=lambda item: -item[1])
+
+
 def _cpu_with_children() -> float:
     """This process's CPU and that of its children waited for (the forked run starters)."""
     own, children = (
@@ -462,11 +472,13 @@ def measure_size(
     redis_pid = int(client.info("server")["process_id"])
     messages, aof, cpu = driver.messages, append_only_size(client), time.process_time()
     wall, redis_cpu = time.monotonic(), cpu_seconds(redis_pid)
+    client.config_resetstat()  # commandstats from here: where the server's time goes
     driver.drive(network.vehicle_ids[:size], seconds)
     messages = driver.messages - messages
     cpu, wall = time.process_time() - cpu, time.monotonic() - wall
     redis_cpu = cpu_seconds(redis_pid) - redis_cpu
     aof = append_only_size(client) - aof
+    commands = command_times(client)
     feeds_publish(client)
     footprint = redis_footprint(client)
     tables = table_use()
@@ -488,6 +500,10 @@ def measure_size(
     print(
         f"    Redis server CPU while driving: {1e6 * redis_cpu / messages:,.1f} µs per message; "
         f"append-only file: {aof / messages:,.0f} bytes per message"
+    )
+    print(
+        "    of which (commandstats, µs per message; scripts include their commands): "
+        + ", ".join(f"{name} {usec / messages:,.1f}" for name, usec in commands[:COMMANDS_SHOWN])
     )
     for name, usage in other_databases().items():
         print(f"    {name} database: {usage.keys:,} keys, {usage.bytes:,} bytes")
