@@ -13,12 +13,14 @@ import io
 import re
 from datetime import UTC, date, datetime, timedelta
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import OperationalError, connection
 
 from realtime_engine.ingest.history import DatabaseTarget, HistoryWriter
 from realtime_engine.models import PositionRecord
+from realtime_engine.position_partitions import maintenance
 from realtime_engine.position_partitions.maintenance import (
     detach,
     existing_partitions,
@@ -146,3 +148,12 @@ def test_the_status_command_flags_a_missing_today_until_maintain_creates_it(db):
     assert out.getvalue().count(today.name) == 2  # created, and the leftover dropped
     call_command("position_partitions", "status", stdout=out)
     assert f"{today.name} " in out.getvalue()
+
+
+def test_ddl_that_cannot_have_its_lock_soon_fails_rather_than_queue_the_ingest(db, monkeypatch):
+    monkeypatch.setattr(maintenance, "LOCK_TIMEOUT", "200ms")
+    t = DatabaseTarget.from_django()
+    with psycopg.connect(host=t.host, port=t.port, dbname=t.dbname, user=t.user) as reader:
+        reader.execute(f"SELECT count(*) FROM {TABLE}")  # a long report, its transaction open
+        with pytest.raises(OperationalError, match="lock timeout"):
+            run(at(day(40)), ahead_days=0)
