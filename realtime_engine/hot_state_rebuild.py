@@ -205,6 +205,9 @@ def _write(client: redis.Redis, plans: Iterable[RunRebuild], *, now: float) -> N
             rid = str(plan.run.pk)
             for action in plan.actions:
                 hot_state.ACTIONS[action](pipe, plan.run)
+            # The new epoch already makes the next feed build a full one; marked as well,
+            # as every lifecycle write is, so that hot state reads the same either way.
+            hot_state.mark_for_feeds(pipe, plan.run)
             if plan.last_seen:
                 # The flush silenced ingest's scores, not the vehicles: count silence from
                 # now (a fair grace), and never replace a score ingest wrote since.

@@ -179,8 +179,9 @@ ACTIONS: dict[Action, Callable[[object, Run], None]] = {
 }
 
 
-def _mark_for_feeds(pipe, run: Run) -> None:
-    """The feed build re-reads this run and its vehicle (every action touches one of them)."""
+def mark_for_feeds(pipe, run: Run) -> None:
+    """The feed build re-reads this run and its vehicle (every action touches one of them);
+    also queued by the hot-state rebuild beside the actions it performs."""
     pipe.sadd(keys.FEED_DIRTY_RUNS, str(run.pk))
     pipe.sadd(keys.FEED_DIRTY_VEHICLES, run.vehicle_id)
 
@@ -193,7 +194,7 @@ def apply(client: redis.Redis, run: Run, actions: Iterable[Action]) -> None:
     pipe = client.pipeline(transaction=True)
     for action in actions:
         ACTIONS[action](pipe, run)
-    _mark_for_feeds(pipe, run)
+    mark_for_feeds(pipe, run)
     pipe.execute()
 
 
@@ -270,5 +271,5 @@ def restore(client: redis.Redis, image: HotStateImage) -> None:
         pipe.zrem(keys.RUNS_CANCELED, rid)
     else:
         pipe.zadd(keys.RUNS_CANCELED, {rid: image.canceled_until})
-    _mark_for_feeds(pipe, image.run)
+    mark_for_feeds(pipe, image.run)
     pipe.execute()
