@@ -6,8 +6,8 @@ realtime_engine 0005 (one table, a surrogate id, the unique and BRIN indexes). T
 
 - **insert**: ``--rows`` positions of ``--vehicles`` vehicles at 1 Hz, written through
   the real writer (``realtime_engine.ingest.history.HistoryWriter``) in batches of
-  ``--batch``, into each layout in turn, ``--rounds`` interleaved rounds: rows/s (wall)
-  and the client's CPU µs per row.
+  ``--batch``, into each layout in turn, ``--rounds`` interleaved rounds: rows/s (wall),
+  the client's and the server's (the writer's backend, from /proc) CPU µs per row.
 - **bytes per row**: ``pg_total_relation_size`` (heap, indexes, TOAST) of what the
   writer stored, per row, for each layout.
 - **retention**: one past day holding M rows (``--sizes``, filled server-side), removed
@@ -25,6 +25,7 @@ import os
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 FLAT_MIGRATION = "0005_position_record_attributes"
 # The retention purge before the partitions (realtime_engine.ingest.history.purge_before).
@@ -64,21 +65,31 @@ def positions(rows: int, vehicles: int, start: int, received: float):
     ]
 
 
-def insert_rate(target, batch_positions: list, batch: int) -> tuple[float, float]:
-    """Write through the real writer; (rows/s wall, client CPU µs per row)."""
+def backend_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of one PostgreSQL backend, from /proc (same machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def insert_rate(target, batch_positions: list, batch: int) -> tuple[float, float, float]:
+    """Write through the real writer; (rows/s wall, client CPU µs per row, server CPU µs
+    per row: the writer's PostgreSQL backend, steadier than wall on a loaded machine)."""
     from realtime_engine.ingest.history import HistoryWriter
 
     writer = HistoryWriter(target)
     try:
         writer.write(batch_positions[:1])  # connect outside the timing
+        pid = writer._connect().info.backend_pid
+        server = backend_cpu_s(pid)
         wall, cpu = time.perf_counter(), time.process_time()
         for i in range(1, len(batch_positions), batch):
             writer.write(batch_positions[i : i + batch])
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        server = backend_cpu_s(pid) - server
     finally:
         writer.close()
     rows = len(batch_positions) - 1
-    return rows / wall, cpu / rows * 1e6
+    return rows / wall, cpu / rows * 1e6, server / rows * 1e6
 
 
 def connect(target, *, autocommit: bool = True):
@@ -196,7 +207,7 @@ def main() -> None:
         targets[layout] = DatabaseTarget.from_django()
     try:
         now = time.time()
-        rates: dict[str, list[tuple[float, float]]] = {layout: [] for layout in targets}
+        rates: dict[str, list[tuple[float, float, float]]] = {layout: [] for layout in targets}
         for r in range(args.rounds):
             # Each round a fresh hour of fixes (no conflicts), the same for both layouts.
             batch = positions(args.rows, args.vehicles, int(now) - 3600 * (r + 1), now)
@@ -208,9 +219,11 @@ def main() -> None:
         )
         for layout, runs in rates.items():
             print(
-                f"  {layout:<13} {statistics.median(r for r, _ in runs):>9,.0f} rows/s "
-                f"(runs {', '.join(f'{r:,.0f}' for r, _ in runs)}), "
-                f"client CPU {statistics.median(c for _, c in runs):.1f} us/row"
+                f"  {layout:<13} {statistics.median(r for r, _, _ in runs):>9,.0f} rows/s "
+                f"(runs {', '.join(f'{r:,.0f}' for r, _, _ in runs)}), "
+                f"CPU us/row: client {statistics.median(c for _, c, _ in runs):.1f}, "
+                f"server {statistics.median(v for _, _, v in runs):.1f} "
+                f"(runs {', '.join(f'{v:.1f}' for _, _, v in runs)})"
             )
         print("bytes per row (heap + indexes + TOAST, after VACUUM):")
         for layout, target in targets.items():
