@@ -24,6 +24,7 @@ from databus.metrics import REGISTRY
 from realtime_engine.ingest.batch import BatchPlan
 from realtime_engine.ingest.hot_state import HotStateWriter
 from runs.domain.telemetry import occupancy, position, stop_time_updates, trip
+from runs.tests.fixtures.feed import write_feed
 from schedule_engine.feeds.builders import build_trip_updates, build_vehicle_positions
 from schedule_engine.feeds.entity_cache import META_FULL_AT
 from schedule_engine.feeds.feed_inputs import feed_inputs_assemble
@@ -33,6 +34,7 @@ from schedule_engine.feeds.store import FeedName, feed_get
 from schedule_engine.feeds.tasks import feeds_publish
 from schedule_engine.feeds.tests.fleet_hot_state import write_progression, write_run
 from schedule_engine.hot_state_read import fleet_read
+from schedule_engine.testing import import_feed
 
 VEHICLES = 10
 RUNS = 7  # run r{i} is vehicle v{i}'s; v7..v9 have no run
@@ -307,3 +309,19 @@ def test_a_new_hot_state_epoch_or_the_interval_rebuilds_whole(db, redis_client, 
     unmarked_label_change(redis_client, "v1", "again")
     feeds_publish(redis_client, now=now + 30 + settings.FEED_FULL_REBUILD_INTERVAL_S)
     assert labels(redis_client) == {"v1": "again"}
+
+
+def test_another_gtfs_version_rebuilds_whole(db, redis_client, tmp_path):
+    now = int(time.time())
+    report(redis_client, "v1", now - 1)
+    unmarked_label_change(redis_client, "v1", "Bus 1")
+    import_feed(write_feed(tmp_path / "autumn"), name="autumn")
+    feeds_publish(redis_client, now=now)
+    unmarked_label_change(redis_client, "v1", "renamed")
+    feeds_publish(redis_client, now=now + 15)
+    assert labels(redis_client) == {"v1": "Bus 1"}
+
+    import_feed(write_feed(tmp_path / "winter", {"T1": 7 * 60, "T2": 9 * 60}), name="winter")
+    feeds_publish(redis_client, now=now + 30)
+
+    assert labels(redis_client) == {"v1": "renamed"}
