@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import math
 import os
 import threading
 import time
@@ -99,6 +100,8 @@ class LivePublisher:
         self._flush_pending = False
         self._last_flush = 0.0
         self._route_of_run: dict[str, str] = {}
+        # (monotonic time read, the watched groups): the last read, used by ``send_watched``.
+        self._watched: tuple[float, set[str]] = (-math.inf, set())
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = 0
         self._flush_lock: asyncio.Lock | None = None
@@ -148,16 +151,24 @@ class LivePublisher:
 
     def send_watched(self, sends: list[tuple[list[Topic], ServerMessage]]) -> None:
         """Send each message to those of its topics' groups someone watches, all in one
-        submission that reads the watched groups once. For the progression's stop
-        statuses: a batch changes several runs' at once, and each run's vehicle, run and
-        route groups mostly have nobody (a group_send to one costs its Redis round trips
-        all the same); positions skip them the same way."""
+        submission. For the progression's stop statuses: a batch changes several runs' at
+        once, and each run's vehicle, run and route groups mostly have nobody (a
+        group_send to one costs its Redis round trips all the same); positions skip them
+        the same way. The watched groups are those the last position flush read, unless
+        that is more than two flush intervals old."""
         if sends:
             self.submit(self._send_watched(sends))
 
+    def _watched_now(self) -> set[str]:
+        read_at, watched = self._watched
+        if time.monotonic() - read_at > 2 * settings.LIVE_PUBLISH_INTERVAL_MS / 1000:
+            watched = _watched_groups(get_redis())
+            self._watched = (time.monotonic(), watched)
+        return watched
+
     async def _send_watched(self, sends: list[tuple[list[Topic], ServerMessage]]) -> None:
         try:
-            watched = _watched_groups(get_redis())
+            watched = self._watched_now()
             await self._send_pairs(
                 [
                     (topic.group, encode(msgspec.structs.replace(message, topic=str(topic))))
@@ -207,6 +218,7 @@ class LivePublisher:
         pipe.mget([keys.vehicle_current_run(vid) for vid in vehicle_ids])
         active_groups_queue(pipe, time.time())
         run_ids, _, watched = pipe.execute()
+        self._watched = (time.monotonic(), set(watched))
         runs = {vid: rid for vid, rid in zip(vehicle_ids, run_ids, strict=True) if rid}
         unknown = sorted({rid for rid in runs.values() if rid not in self._route_of_run})
         if unknown:
