@@ -192,9 +192,7 @@ def records_read(
     _hgetall_each_queue(client, pipe, hash_keys)
     answers = pipe.execute()
     current_runs = dict(zip(claimed, answers.pop(0), strict=True)) if claimed else {}
-    hashes = [
-        dict(zip(pairs[::2], pairs[1::2], strict=True)) for answer in answers for pairs in answer
-    ]
+    hashes = [_as_dict(pairs) for answer in answers for pairs in answer]
     split: list[list[tuple[dict[str, str], ...]]] = []
     start = 0
     for ids, size in groups:
@@ -281,6 +279,12 @@ def _hgetall_each_queue(
 
 
 _T = TypeVar("_T")
+
+
+def _as_dict(pairs: list[str]) -> dict[str, str]:
+    """A flattened HGETALL reply as a dict (one iterator zipped with itself: no slices)."""
+    fields = iter(pairs)
+    return dict(zip(fields, fields, strict=True))
 
 
 def _groups(items: Sequence[_T], size: int) -> Iterator[tuple[_T, ...]]:

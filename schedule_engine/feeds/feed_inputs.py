@@ -172,10 +172,15 @@ def vehicle_entity_refreshed(
     )
     if where is None or where.timestamp < now - vehicle_max_age_s:
         return None
-    return replace(
-        published,
-        position=_position(where, now),
-        occupancy=_occupancy(reader, vid, state.occupancy),
+    # Constructed, not ``dataclasses.replace``d: this runs for every vehicle that reported.
+    return VehicleEntity(
+        published.vehicle,
+        _position(where, now),
+        published.run_id,
+        published.trip,
+        published.stop_status,
+        _occupancy(reader, vid, state.occupancy),
+        published.congestion,
     )
 
 
