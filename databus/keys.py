@@ -149,6 +149,10 @@ def feed(name: str) -> str:
 # makes; the feed build (schedule_engine.feeds.changes) re-encodes only what they name.
 FEED_DIRTY_VEHICLES = "feed_dirty:vehicles"
 FEED_DIRTY_RUNS = "feed_dirty:runs"
+# Sets: the marks a build took, kept until its caches are written (a build that dies leaves
+# them to the next one).
+FEED_TAKEN_VEHICLES = "feed_taken:vehicles"
+FEED_TAKEN_RUNS = "feed_taken:runs"
 
 
 def feed_entities(name: str) -> str:

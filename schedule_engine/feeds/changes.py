@@ -58,19 +58,28 @@ class Marks:
 
 
 def marks_take(client: redis.Redis, *, now: float) -> Marks:
-    """Take (read and clear) both mark sets with the caches' meta and the hot-state epoch, in
-    one MULTI/EXEC; also drops the cancellations whose publication has ended, as
-    ``hot_state_read.fleet_read`` does."""
+    """Take both mark sets with the caches' meta and the hot-state epoch, in one MULTI/EXEC;
+    also drops the cancellations whose publication has ended, as
+    ``hot_state_read.fleet_read`` does. The marks move to ``keys.FEED_TAKEN_*``, which the
+    cache write clears (``entity_cache.cache_write``): a build that dies before it leaves
+    them to the next build, which takes them again with the new ones."""
     pipe = client.pipeline(transaction=True)
-    pipe.smembers(keys.FEED_DIRTY_VEHICLES)
-    pipe.delete(keys.FEED_DIRTY_VEHICLES)
-    pipe.smembers(keys.FEED_DIRTY_RUNS)
-    pipe.delete(keys.FEED_DIRTY_RUNS)
+    for dirty, taken in TAKEN.items():
+        pipe.sunionstore(taken, [taken, dirty])
+        pipe.delete(dirty)
+        pipe.smembers(taken)
     pipe.hgetall(keys.FEED_CACHE_META)
     pipe.get(keys.HOT_STATE_EPOCH)
     pipe.zremrangebyscore(keys.RUNS_CANCELED, "-inf", f"({now}")
-    vehicles, _, runs, _, meta, epoch, _ = pipe.execute()
+    _, _, vehicles, _, _, runs, meta, epoch, _ = pipe.execute()
     return Marks(frozenset(vehicles), frozenset(runs), meta_from_redis(meta), epoch or "")
+
+
+# Each mark set and where a build keeps what it took from it.
+TAKEN = {
+    keys.FEED_DIRTY_VEHICLES: keys.FEED_TAKEN_VEHICLES,
+    keys.FEED_DIRTY_RUNS: keys.FEED_TAKEN_RUNS,
+}
 
 
 def full_rebuild_reason(

@@ -135,7 +135,8 @@ def cache_read(client: redis.Redis) -> dict[FeedName, dict[str, str]]:
 
 
 def cache_write(client: redis.Redis, changes: CacheChanges) -> None:
-    """One MULTI/EXEC: a reader never sees a cache half replaced, nor without its meta."""
+    """One MULTI/EXEC: a reader never sees a cache half replaced, nor without its meta, and
+    the marks the build took are cleared with the write that makes them redundant."""
     pipe = client.pipeline(transaction=True)
     for name in FeedName:
         key = keys.feed_entities(name)
@@ -154,6 +155,8 @@ def cache_write(client: redis.Redis, changes: CacheChanges) -> None:
             {META_EPOCH: meta.epoch, META_SCHEDULE: meta.schedule, META_FULL_AT: repr(meta.full_at)}
         )
     pipe.hset(keys.FEED_CACHE_META, mapping=fields)
+    # The marks this build took are in the caches now (``changes.marks_take``).
+    pipe.delete(keys.FEED_TAKEN_VEHICLES, keys.FEED_TAKEN_RUNS)
     dirty_vehicles, dirty_runs = list(changes.dirty_vehicles), list(changes.dirty_runs)
     if dirty_vehicles:
         pipe.sadd(keys.FEED_DIRTY_VEHICLES, *dirty_vehicles)

@@ -25,6 +25,7 @@ from realtime_engine.ingest.batch import BatchPlan
 from realtime_engine.ingest.hot_state import HotStateWriter
 from runs.domain.telemetry import occupancy, position, stop_time_updates, trip
 from runs.tests.fixtures.feed import write_feed
+from schedule_engine.feeds import tasks
 from schedule_engine.feeds.builders import build_trip_updates, build_vehicle_positions
 from schedule_engine.feeds.entity_cache import META_FULL_AT
 from schedule_engine.feeds.feed_inputs import feed_inputs_assemble
@@ -325,3 +326,23 @@ def test_another_gtfs_version_rebuilds_whole(db, redis_client, tmp_path):
     feeds_publish(redis_client, now=now + 30)
 
     assert labels(redis_client) == {"v1": "renamed"}
+
+
+def test_the_marks_a_build_took_before_it_died_are_taken_by_the_next(db, redis_client, monkeypatch):
+    now = int(time.time())
+    report(redis_client, "v1", now - 10, lat=9.93)
+    feeds_publish(redis_client, now=now)
+    report(redis_client, "v1", now - 1, lat=9.95)
+
+    def dies(*args, **kwargs):
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(tasks, "feed_inputs_assemble", dies)
+    with pytest.raises(RuntimeError):
+        feeds_publish(redis_client, now=now + 15)
+    monkeypatch.undo()
+    feeds_publish(redis_client, now=now + 30)
+
+    assert last_full_at(redis_client) == now
+    vehicle = entities(payloads(redis_client)[FeedName.VEHICLE_POSITIONS])["v1"].vehicle
+    assert vehicle.position.latitude == pytest.approx(9.95)
