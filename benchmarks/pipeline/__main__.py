@@ -94,6 +94,7 @@ class RampResult:
     steps: list[StepResult]
     published: int  # by the publisher, warm-up included
     tables: dict[str, tuple[int, int]]  # rows and bytes added over the whole ramp
+    totals: dict[str, tuple[int, int]]  # rows and bytes of each table afterwards
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -239,7 +240,7 @@ class Bench:
                 before = cpu_snapshot(self.processes())
                 _sleep_until(end)
                 after = cpu_snapshot(self.processes())
-                if publisher.process.poll() is not None:
+                if end < plan.end and publisher.process.poll() is not None:
                     raise RuntimeError(f"the publisher stopped: {publisher.log()[-2000:]}")
                 time.sleep(SETTLE_S)
                 publish_times.refresh()
@@ -247,7 +248,13 @@ class Bench:
                     step, first, end, before, after, sightings, publish_times
                 )
                 result.memory_bytes = redis_used_memory(self.redis) - self.baseline_memory
-                if number:  # the warm-up is not a step of the ramp
+                if not number:
+                    print(
+                        f"    warm-up, every {step.interval_s} s for {step.seconds} s: "
+                        f"{'settled' if result.sustained else 'NOT SETTLED'} ({result.lag_note})",
+                        flush=True,
+                    )
+                else:  # the warm-up is not a step of the ramp
                     results.append(result)
                     print(_step_line(result, options.vehicles), flush=True)
                     if not result.sustained:
@@ -256,6 +263,8 @@ class Bench:
             publisher.stop(signal.SIGTERM, timeout=30)
             for probe in probes:
                 probe.stop()
+            if os.environ.get("BENCH_PIPELINE_DEBUG"):
+                print(f"      debug feed probe: {vars(probes[1])}")
         summary = publisher.log().strip().splitlines()[-1]
         print(f"    publisher: {summary}", flush=True)
         self._drain()
@@ -268,7 +277,7 @@ class Bench:
             for name in self.tables
         }
         published = int(summary.split()[1]) if summary.startswith("published") else 0
-        return RampResult(results, published, tables)
+        return RampResult(results, published, tables, tables_after)
 
     def _start_publisher(self, plan: RampPlan, log_path: Path) -> ManagedProcess:
         output = self.workdir / "logs" / "publisher.log"
@@ -319,6 +328,15 @@ class Bench:
             for index, second, seen in sightings.of("redis position")
             if first <= second < end and (sent := publish_times.of(index, second)) is not None
         ]
+        if os.environ.get("BENCH_PIPELINE_DEBUG"):
+            for kind in KINDS:
+                seen = sightings.of(kind)
+                print(
+                    f"      debug {kind}: {len(seen)} sightings, seconds "
+                    f"{min((s for _, s, _ in seen), default=None)}.."
+                    f"{max((s for _, s, _ in seen), default=None)}, step {first}..{end}, "
+                    f"{len(publish_times.sent)} bursts logged"
+                )
         sustained, note = lag_verdict(redis_samples, first, end)
         return StepResult(step, first, end, published, cpu, latencies, sustained, note)
 
@@ -340,6 +358,15 @@ class Bench:
         from runs.models import Run
 
         return dict(Counter(Run.objects.values_list("run_lifecycle_state", flat=True)))
+
+    def print_footprint(self) -> None:
+        """The hot state by key template (``benchmarks.footprint``), as the ramp left it."""
+        from benchmarks.footprint import footprint_lines, redis_footprint
+
+        vehicles = len(self.network.trips)
+        print("hot state by key template after the ramp (MEMORY USAGE):")
+        for line in footprint_lines(redis_footprint(self.redis), vehicles=vehicles, runs=vehicles):
+            print(line)
 
     def close(self) -> None:
         self.stack.close()
@@ -409,10 +436,12 @@ def print_table(workers: int, ramp: RampResult, vehicles: int, feed_interval: in
         "per vehicle (one run each)"
     )
     for name, (rows, size) in ramp.tables.items() if ramp.published else ():
+        total_rows, total_bytes = ramp.totals[name]
         print(
             f"PostgreSQL {name}, over the whole ramp ({ramp.published} messages): {rows} rows "
             f"({rows / ramp.published:.3f} per message), {size / ramp.published:.0f} bytes per "
-            "message (pg_total_relation_size delta, indexes included)"
+            "message (pg_total_relation_size delta, indexes included); the table holds "
+            f"{total_rows} rows, {total_bytes / max(total_rows, 1):.0f} bytes per row"
         )
     print(f"(feeds are built every {feed_interval} s: publish → feed includes that wait)")
 
@@ -423,13 +452,20 @@ def main() -> None:
     parser.add_argument("--workers", default="1", help="worker counts to measure in turn, e.g. 1,3")
     parser.add_argument("--intervals", default="8,4,2,1", help="reporting intervals, s")
     parser.add_argument("--step-seconds", type=int, default=25)
-    parser.add_argument("--warmup-seconds", type=int, default=15)
+    parser.add_argument(
+        "--warmup-seconds",
+        type=int,
+        default=0,
+        help="default 20 s + 20 ms per vehicle: a worker's first fix of each trip loads "
+        "its geometry from PostgreSQL (cold cache), the warm-up absorbs it",
+    )
     parser.add_argument("--feed-interval", type=int, default=15, help="FEED_BUILD_INTERVAL_S")
     parser.add_argument("--sample", type=int, default=100, help="vehicles polled in Redis")
     parser.add_argument("--connections", type=int, default=4, help="publisher connections")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and logs")
     options = parser.parse_args()
     options.intervals = [int(v) for v in options.intervals.split(",")]
+    options.warmup_seconds = options.warmup_seconds or 20 + options.vehicles // 50
     worker_counts = [int(v) for v in options.workers.split(",")]
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(
@@ -446,7 +482,10 @@ def main() -> None:
             print(f"ramp with {workers} worker(s):", flush=True)
             ramp = bench.ramp(workers)
             print_table(workers, ramp, options.vehicles, options.feed_interval)
-            print(f"runs by state afterwards: {bench.run_states()}\n", flush=True)
+            print(f"runs by state afterwards: {bench.run_states()}", flush=True)
+            if workers == worker_counts[0]:
+                bench.print_footprint()
+            print()
     finally:
         with contextlib.suppress(Exception):
             bench.close()

@@ -73,8 +73,18 @@ def tree_cpu_s(root: int) -> float:
     return total
 
 
+def own_cpu_s() -> float:
+    """CPU seconds of this process alone: its children are the stack it measures."""
+    times = os.times()
+    return times.user + times.system
+
+
 def cpu_snapshot(processes: dict[str, int]) -> dict[str, float]:
-    return {name: tree_cpu_s(pid) for name, pid in processes.items()}
+    """CPU seconds of each named process tree; ``harness`` (this process) without its children."""
+    return {
+        name: own_cpu_s() if pid == os.getpid() else tree_cpu_s(pid)
+        for name, pid in processes.items()
+    }
 
 
 # ----- publish times --------------------------------------------------------------------------
