@@ -263,8 +263,6 @@ class Bench:
             publisher.stop(signal.SIGTERM, timeout=30)
             for probe in probes:
                 probe.stop()
-            if os.environ.get("BENCH_PIPELINE_DEBUG"):
-                print(f"      debug feed probe: {vars(probes[1])}")
         summary = publisher.log().strip().splitlines()[-1]
         print(f"    publisher: {summary}", flush=True)
         self._drain()
@@ -328,15 +326,6 @@ class Bench:
             for index, second, seen in sightings.of("redis position")
             if first <= second < end and (sent := publish_times.of(index, second)) is not None
         ]
-        if os.environ.get("BENCH_PIPELINE_DEBUG"):
-            for kind in KINDS:
-                seen = sightings.of(kind)
-                print(
-                    f"      debug {kind}: {len(seen)} sightings, seconds "
-                    f"{min((s for _, s, _ in seen), default=None)}.."
-                    f"{max((s for _, s, _ in seen), default=None)}, step {first}..{end}, "
-                    f"{len(publish_times.sent)} bursts logged"
-                )
         sustained, note = lag_verdict(redis_samples, first, end)
         return StepResult(step, first, end, published, cpu, latencies, sustained, note)
 
