@@ -246,9 +246,11 @@ def table_footprint(table: str) -> tuple[int, int]:
     from django.db import connection
 
     with connection.cursor() as cursor:
+        # pg_partition_tree lists nothing for a table that is not partitioned.
         cursor.execute(
-            "SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree(%s)",
-            [table],
+            "SELECT coalesce((SELECT sum(pg_total_relation_size(relid))"
+            " FROM pg_partition_tree(%s)), pg_total_relation_size(%s))",
+            [table, table],
         )
         size = int(cursor.fetchone()[0])
         cursor.execute(f'SELECT count(*) FROM "{table}"')  # a model's table name
