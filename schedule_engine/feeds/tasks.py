@@ -108,8 +108,7 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
     schedule = current_schedule_ids()
     schedule_id = "" if schedule is None else str(schedule.feed_id)
     reason = full_rebuild_reason(
-        marks.meta,
-        epoch=marks.epoch,
+        marks,
         schedule=schedule_id,
         now=now,
         interval_s=settings.FEED_FULL_REBUILD_INTERVAL_S,
@@ -129,7 +128,7 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
         telemetry_only = changed.refreshed
     else:
         # The interval's rebuild is routine; the others say something happened.
-        log = logger.debug if reason == "interval" else logger.info
+        log = logger.debug if reason in ("interval", "most runs changed") else logger.info
         log("feeds: full rebuild (%s)", reason)
         cached, known = {name: {} for name in FeedName}, {}
         hot, vehicles, runs = fleet_read(client, now=now), None, None
