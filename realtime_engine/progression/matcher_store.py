@@ -10,6 +10,7 @@ writes a resumed state with the same TTL. No I/O.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from databus import keys
 from runs.domain.progression.matching import Fix
@@ -52,7 +53,12 @@ def fix_from_member(member: str) -> Fix | None:
 
 
 def checkpoint_member(state: MatchState) -> str:
-    return json.dumps(state.to_redis(), sort_keys=True, separators=(",", ":"))
+    return checkpoint_member_of(state.to_redis())
+
+
+def checkpoint_member_of(fields: Mapping[str, str]) -> str:
+    """The checkpoint member of a state already laid out as its hash (``to_redis``)."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 
 def checkpoint_from_member(member: str, scheduled_start: float) -> MatchState | None:

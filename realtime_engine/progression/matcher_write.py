@@ -4,27 +4,33 @@ Writes, per run and only if its state is still the one read (a compare-and-set o
 state's ``revision`` and ``matched_at``), the new matcher state, the fixes it matched,
 a checkpoint, and the values ``published`` gives (they expire a day after the last
 write, so finished runs leave nothing behind). A run whose state another worker changed
-meanwhile is returned as lost, for ``observer`` to read and match again. ``mark_replay``
+meanwhile is returned as lost, for ``observer`` to read and match again; what a won
+write stored is held in ``written_runs`` for the run's next batch. ``mark_replay``
 marks runs whose stop events did not reach PostgreSQL. The stored layout is
 ``matcher_store``'s.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
+from dataclasses import replace
 
+import msgspec
 from django.conf import settings
 
 from databus import keys
+from realtime_engine.progression import written_runs
 from realtime_engine.progression.matcher_store import (
     KEY_TTL_S,
+    MATCHED_AT,
     checkpoint_member,
+    checkpoint_member_of,
     fix_member,
     progression_keys,
 )
 from realtime_engine.progression.matching import RunProgressed
 from realtime_engine.progression.published import published_fields
+from realtime_engine.progression.written_runs import WrittenRun
 from realtime_engine.segment_history import StopSegmentHistory
 
 # Per run six KEYS (state, fix log, checkpoints, stop status, updates, congestion), then
@@ -97,25 +103,36 @@ return #KEYS
 """
 
 
+# The script's arguments: cjson reads msgspec's JSON as json.dumps's, and it is written
+# several times faster.
+_encoder = msgspec.json.Encoder()
+
+
 def _flat(fields: Mapping[str, str] | None) -> list[str]:
     return [item for pair in (fields or {}).items() for item in pair]
 
 
-def _write_args(item: RunProgressed, history: StopSegmentHistory) -> str:
-    """The compare-and-set script's argument for one run (JSON: strings and string lists)."""
-    run, plan = item.run, item.plan
+def _write_args(item: RunProgressed, history: StopSegmentHistory) -> tuple[bytes, WrittenRun]:
+    """The compare-and-set script's argument for one run (JSON: strings and string lists),
+    and what the worker holds of the run once it is written (``written_runs``)."""
+    run, plan, state = item.run, item.plan, item.step.state
+    state_fields = state.to_redis()
+    end = checkpoint_member_of(state_fields)
+    # The start is usually the state read, whose member the worker holds from writing it.
+    start = run.checkpoint if plan.start is run.state and run.checkpoint else None
     arg: dict[str, object] = {
         "run": run.run_id,
         "revision": run.basis[0],
         "matched_at": run.basis[1],
-        "state": _flat(item.step.state.to_redis()),
+        "state": _flat(state_fields),
         "start_at": repr(plan.start.matched_at),
-        "start": checkpoint_member(plan.start),
-        "end_at": repr(item.step.state.matched_at),
-        "end": checkpoint_member(item.step.state),
+        "start": start or checkpoint_member(plan.start),
+        "end_at": repr(state.matched_at),
+        "end": end,
         "fixes": [v for fix in plan.fixes for v in (repr(fix.timestamp), fix_member(fix))],
         "publish": False,
     }
+    observed = run.observed  # a refused value leaves the published updates as they were
     published = published_fields(item, history)
     if published is not None:
         arg.update(
@@ -124,13 +141,17 @@ def _write_args(item: RunProgressed, history: StopSegmentHistory) -> str:
             updates=_flat(published.updates),
             congestion=_flat(published.congestion),  # empty: kept until the next segment
         )
-    return json.dumps(arg, separators=(",", ":"))
+        observed = published.observed
+    written = WrittenRun("", state_fields[MATCHED_AT], state, end, observed)
+    return _encoder.encode(arg), written
 
 
 def write_hot_state(
     redis_client, progressed: list[RunProgressed], history: StopSegmentHistory
 ) -> tuple[list[tuple[RunProgressed, int]], list[RunProgressed]]:
-    """One script for the batch: (runs written with their new revision, runs that lost)."""
+    """One script for the batch: (runs written with their new revision, runs that lost).
+    What a run's won write stored is held for its next batch (``written_runs``)."""
+    prepared = [_write_args(item, history) for item in progressed]
     replies = redis_client.eval(
         _WRITE_IF_UNCHANGED,
         RUN_KEY_COUNT * len(progressed) + 1,
@@ -138,14 +159,16 @@ def write_hot_state(
         keys.FEED_DIRTY_RUNS,
         settings.PROGRESSION_CHECKPOINTS,
         KEY_TTL_S,
-        *[_write_args(item, history) for item in progressed],
+        *[arg for arg, _ in prepared],
     )
     won, lost = [], []
-    for item, revision in zip(progressed, replies, strict=True):
+    for item, (_, written), revision in zip(progressed, prepared, replies, strict=True):
         if revision:
             won.append((item, int(revision)))
+            written_runs.remember(item.run.run_id, replace(written, revision=revision))
         else:
             lost.append(item)
+            written_runs.forget(item.run.run_id)
     return won, lost
 
 

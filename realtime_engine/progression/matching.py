@@ -1,9 +1,10 @@
 """The matching shell: read a batch's tracked runs and their matcher state, then match.
 
 Per batch, whatever its size: one MGET reads ``vehicle:{vid}:current_run`` of
-the batch's vehicles (``claimed_runs``); one reads those runs' projections, matcher
-states and published updates, and one more the fix logs and checkpoints of runs with a
-fix older than their state (``runs_to_match``). ``match_runs`` then folds every fix of a
+the batch's vehicles (``claimed_runs``); one script reads those runs' projections, and
+their matcher states and published updates unless this worker wrote them last and holds
+them (``written_runs``); one more reads the fix logs and checkpoints of runs with a fix
+older than their state (``runs_to_match``). ``match_runs`` then folds every fix of a
 Tracking (pre-trip) or In Progress run in timestamp order through the pure matcher
 (``ordering.plan_matching``: from the stored state, or, for a fix older than it, from
 the checkpoint before that fix), with the trip geometry and stop times from in-process
@@ -22,6 +23,7 @@ from prometheus_client import Counter
 from databus import keys
 from databus.metrics import REGISTRY
 from realtime_engine.ingest.batch import AcceptedBatch
+from realtime_engine.progression import written_runs
 from realtime_engine.progression.matcher_store import (
     MATCHED_AT,
     REPLAY_FROM,
@@ -81,6 +83,8 @@ class RunToMatch:
     fixes: tuple[Fix, ...]  # this batch's fixes of the run's vehicle
     # Times already observed (kept from the run's previous stop_time_updates), by stop_sequence.
     observed: Mapping[int, ObservedStop]
+    # ``state``'s checkpoint member when known (this worker wrote it): not encoded again.
+    checkpoint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,34 +133,92 @@ def claimed_runs(vehicle_ids: list[str], redis_client) -> list[tuple[str, str]]:
     return [(v, r) for v, r in zip(vehicle_ids, claims, strict=True) if r]
 
 
+# KEYS: per run its projection, matcher state and published updates. ARGV[1]: how many
+# projection fields follow, those fields, then per run the revision and matched_at of the
+# state the caller holds ('' for none). Per run: {projection} when the stored state is the
+# one held and carries no replay mark, else {projection, state, updates} (flat HGETALLs).
+_READ_RUNS = f"""
+local n = tonumber(ARGV[1])
+local fields = {{}}
+for j = 1, n do fields[j] = ARGV[1 + j] end
+local out = {{}}
+for i = 1, #KEYS / 3 do
+  local k = (i - 1) * 3
+  local projection = redis.call('HMGET', KEYS[k + 1], unpack(fields))
+  local revision, matched_at = ARGV[n + 2 * i], ARGV[n + 2 * i + 1]
+  local stored = redis.call('HMGET', KEYS[k + 2], '{REVISION}', '{MATCHED_AT}', '{REPLAY_FROM}')
+  if revision ~= '' and stored[1] == revision and stored[2] == matched_at and not stored[3] then
+    out[i] = {{projection}}
+  else
+    out[i] = {{projection, redis.call('HGETALL', KEYS[k + 2]), redis.call('HGETALL', KEYS[k + 3])}}
+  end
+end
+return out
+"""
+
+
+def _hash_of(flat: list[str]) -> dict[str, str]:
+    pairs = iter(flat)
+    return dict(zip(pairs, pairs, strict=True))
+
+
 def runs_to_match(
     claimed: list[tuple[str, str]], fixes: Mapping[str, list[Fix]], redis_client
 ) -> list[RunToMatch]:
-    """One round trip for each run's projection, matcher state and published updates; a
-    second only for runs with a fix not newer than their state (their log and checkpoints)."""
-    pipe = redis_client.pipeline(transaction=False)
-    for _, run_id in claimed:
-        pipe.hmget(keys.run(run_id), RUN_FIELDS)
-        pipe.hgetall(keys.run_progression(run_id))
-        pipe.hgetall(keys.run_stop_time_updates(run_id))
-    replies = pipe.execute()
+    """One round trip (a script) for each run's projection and, unless this worker wrote
+    the stored state (``written_runs``), its matcher state and published updates; a second
+    only for runs with a fix not newer than their state (their log and checkpoints)."""
+    if not claimed:
+        return []
+    held = [written_runs.recall(run_id) for _, run_id in claimed]
+    replies = redis_client.eval(
+        _READ_RUNS,
+        3 * len(claimed),
+        *[
+            key
+            for _, run_id in claimed
+            for key in (
+                keys.run(run_id),
+                keys.run_progression(run_id),
+                keys.run_stop_time_updates(run_id),
+            )
+        ],
+        len(RUN_FIELDS),
+        *RUN_FIELDS,
+        *[v for entry in held for v in ((entry.revision, entry.matched_at) if entry else ("", ""))],
+    )
     runs = []
-    for index, (vehicle_id, run_id) in enumerate(claimed):
-        (state, trip_id, start_date, start_time), stored, published = replies[
-            3 * index : 3 * index + 3
-        ]
+    for (vehicle_id, run_id), reply, entry in zip(claimed, replies, held, strict=True):
+        state, trip_id, start_date, start_time = reply[0]
         if state not in MATCHED_STATES:
             continue
         trip = trip_to_match(trip_id, start_date, start_time)
         if trip is None:
             continue
-        scheduled_start = trip.scheduled_start
+        if len(reply) == 1:  # the state this worker wrote, as it wrote it
+            runs.append(
+                RunToMatch(
+                    run_id=run_id,
+                    vehicle_id=vehicle_id,
+                    trip=trip,
+                    state=entry.state,
+                    basis=(entry.revision, entry.matched_at),
+                    checkpoints=(),
+                    logged=(),
+                    replay_from=None,
+                    fixes=tuple(fixes[vehicle_id]),
+                    observed=entry.observed,
+                    checkpoint=entry.checkpoint,
+                )
+            )
+            continue
+        stored, published = _hash_of(reply[1]), _hash_of(reply[2])
         runs.append(
             RunToMatch(
                 run_id=run_id,
                 vehicle_id=vehicle_id,
                 trip=trip,
-                state=MatchState.from_redis(stored, scheduled_start=scheduled_start),
+                state=MatchState.from_redis(stored, scheduled_start=trip.scheduled_start),
                 basis=(stored.get(REVISION, "0"), stored.get(MATCHED_AT, "")),
                 checkpoints=(),
                 logged=(),
@@ -199,8 +261,11 @@ def _with_history(runs: list[RunToMatch], redis_client) -> list[RunToMatch]:
 
 def _observed_of(published: Mapping[str, str]) -> dict[int, ObservedStop]:
     updates = updates_contract.from_redis(published)
-    if updates is None:
-        return {}
+    return {} if updates is None else observed_stops(updates)
+
+
+def observed_stops(updates: updates_contract.StopTimeUpdates) -> dict[int, ObservedStop]:
+    """The stops a run's published updates say it passed, as the next match reads them."""
     return {
         u.stop_sequence: ObservedStop(float(u.arrival or u.departure), u.departure)
         for u in updates.updates

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from realtime_engine.progression.congestion import congestion_of
-from realtime_engine.progression.matching import RunProgressed
+from realtime_engine.progression.matching import RunProgressed, observed_stops
 from realtime_engine.progression.predictions import predictions_of
 from realtime_engine.progression.stop_status import stop_status_of
 from realtime_engine.segment_history import StopSegmentHistory
@@ -22,6 +22,7 @@ from runs.domain.telemetry import congestion_level as congestion_contract
 from runs.domain.telemetry import stop_time_updates as updates_contract
 from runs.domain.telemetry import vehicle_stop_status as stop_status_contract
 from runs.domain.telemetry.rejection import TelemetryRejected
+from schedule_engine.predictions.predictor import ObservedStop
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ class PublishedFields:
     status: Mapping[str, str] | None  # None: no stop status (pre-trip), the hash is removed
     updates: Mapping[str, str] | None  # None: no stop times to predict, the hash is removed
     congestion: Mapping[str, str] | None  # None: no segment completed, the hash is kept
+    # The observed stops of ``updates`` as a read of the hash gives them back.
+    observed: Mapping[int, ObservedStop]
 
 
 def published_fields(
@@ -52,4 +55,5 @@ def published_fields(
         # The matcher state still advances; the published values stay as they were.
         logger.warning("progression: run %s not published: %s", progressed.run.run_id, error)
         return None
-    return PublishedFields(status_fields, update_fields, congestion_fields)
+    observed = observed_stops(updates) if updates else {}
+    return PublishedFields(status_fields, update_fields, congestion_fields, observed)

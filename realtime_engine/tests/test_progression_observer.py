@@ -19,6 +19,8 @@ from databus import keys
 from realtime_engine import segment_history, trip_schedules
 from realtime_engine.ingest.batch import AcceptedBatch
 from realtime_engine.models import StopEvent
+from realtime_engine.progression import written_runs
+from realtime_engine.progression.matcher_store import progression_keys
 from realtime_engine.progression.observer import observe_progression
 from realtime_engine.progression.stop_events import RunStopEvent, stop_events_write
 from runs.domain.lifecycle.states import RunState
@@ -236,3 +238,38 @@ def test_observed_history_of_a_segment_refines_the_predictions(redis_client, lin
     by_sequence = {u.stop_sequence: u for u in published_updates(redis_client, line_run).updates}
     assert by_sequence[10].arrival - by_sequence[9].departure == 300
     assert by_sequence[7].arrival - by_sequence[5].departure == 120  # no history: the schedule
+
+
+def test_a_run_matched_from_what_the_worker_wrote_ends_as_one_read_back_from_redis(
+    redis_client, line_run
+):
+    """The worker keeps what it wrote for a run (``written_runs``) and reads Redis only when
+    another writer changed it: both ways give the same published values and events."""
+    rid = str(line_run.pk)
+    drive = [(0.0, 0, 0.0), (100.0, 40, 8.0), (400.0, 100, 0.0), (405.0, 110, 0.0)]
+    drive += [(460.0, 160, 9.0), (1300.0, 280, 10.0), (1500.0, 300, 10.0)]
+
+    def outcome(*, read_back: bool) -> list:
+        outcomes = []
+        for metres, at_s, speed in drive:
+            if read_back:
+                written_runs.clear()
+            observe(redis_client, metres, at_s, speed)
+            state = redis_client.hgetall(keys.run_progression(rid))
+            state.pop("revision")
+            outcomes.append(
+                (
+                    state,
+                    redis_client.hgetall(keys.run_stop_time_updates(rid)),
+                    redis_client.hgetall(keys.run_vehicle_stop_status(rid)),
+                    redis_client.hgetall(keys.run_congestion_level(rid)),
+                )
+            )
+        events = StopEvent.objects.filter(run=line_run).order_by("stop_sequence")
+        return [outcomes, list(events.values_list("stop_sequence", "arrived_at", "departed_at"))]
+
+    held = outcome(read_back=False)
+    assert written_runs.recall(rid) is not None
+    redis_client.delete(*progression_keys(rid))
+    StopEvent.objects.filter(run=line_run).delete()
+    assert outcome(read_back=True) == held
