@@ -25,6 +25,8 @@ from runs.domain.telemetry.fields import (
     require,
 )
 from runs.domain.telemetry.limits import (
+    MILLISECONDS_THRESHOLD,
+    MIN_POSIX_SECONDS,
     STOP_SEQUENCE_RANGE,
     STOP_TIME_MAX_OFFSET_S,
     UNCERTAINTY_RANGE_S,
@@ -93,10 +95,48 @@ def _check_order(updates: Sequence[StopTimeUpdate], timestamp: int) -> None:
         previous_sequence = update.stop_sequence
 
 
+def _plainly_valid(updates: Sequence[StopTimeUpdate], timestamp: int) -> bool:
+    """True only for rows ``_check_order`` accepts, checked in one pass without building
+    anything: integer times, each row with its arrival (the predictor's every row). The
+    progression producer validates a whole trip's rows on every matched position; any
+    other row (a missing arrival, a float, a value out of bounds) is left to
+    ``_check_order``, which accepts or names the fault."""
+    low = max(timestamp - STOP_TIME_MAX_OFFSET_S, MIN_POSIX_SECONDS)
+    high = min(timestamp + STOP_TIME_MAX_OFFSET_S, MILLISECONDS_THRESHOLD - 1)
+    lowest_sequence, highest_sequence = STOP_SEQUENCE_RANGE
+    least_uncertainty, most_uncertainty = UNCERTAINTY_RANGE_S
+    previous_sequence, previous_time = -1, None
+    for update in updates:
+        sequence, arrival, departure = update.stop_sequence, update.arrival, update.departure
+        uncertainty = update.uncertainty_s
+        if (
+            sequence.__class__ is not int
+            or not previous_sequence < sequence <= highest_sequence
+            or sequence < lowest_sequence
+            or arrival.__class__ is not int
+            or not low <= arrival <= high
+            or (previous_time is not None and arrival <= previous_time)
+        ):
+            return False
+        if departure is not None and (
+            departure.__class__ is not int or not arrival <= departure <= high
+        ):
+            return False
+        if uncertainty is not None and (
+            uncertainty.__class__ is not int
+            or not max(0, least_uncertainty) <= uncertainty <= most_uncertainty
+        ):
+            return False
+        previous_sequence = sequence
+        previous_time = arrival if departure is None else departure
+    return True
+
+
 def validate_for_write(value: StopTimeUpdates) -> dict[str, str]:
     """Strict: the hash fields; raises ``TelemetryRejected`` on a missing or invalid value."""
     timestamp = check_timestamp(require(TIMESTAMP, value.timestamp))
-    _check_order(value.updates, timestamp)
+    if not _plainly_valid(value.updates, timestamp):
+        _check_order(value.updates, timestamp)
     return {TIMESTAMP: str(timestamp), UPDATES: _encoder.encode(value.updates).decode()}
 
 
