@@ -109,4 +109,3 @@ def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily
 
 # Registered once, when this module is first imported (by backend.health.probes).
 REGISTRY.register(FeedCollector())
-
