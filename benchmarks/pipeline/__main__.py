@@ -49,7 +49,7 @@ from pathlib import Path
 
 from benchmarks.chaos.stack import Stack, StackOptions, machine
 from benchmarks.generated_network import network_generate, network_import, runs_start
-from benchmarks.pipeline.plan import RampPlan, Step, steps_text
+from benchmarks.pipeline.plan import RampPlan, Step, reports_at, steps_text
 from benchmarks.pipeline.probes import (
     FeedProbe,
     HotStateProbe,
@@ -310,7 +310,7 @@ class Bench:
             1
             for second in range(first, end)
             for trip in self.network.trips
-            if (second + trip.index) % step.interval_s == 0
+            if reports_at(trip.index, second, step.interval_s)
         )
         cpu = {name: after[name] - before.get(name, 0.0) for name in after if name in before}
         latencies = {}
