@@ -50,17 +50,21 @@ def predictions_of(
         observed=observed,
         history=segment_history_at_hour(history, int(at // 3600) % 24),  # the UTC hour
     )
+    # Positional and in a list: a trip's every stop, on every matched position.
+    update = updates_contract.StopTimeUpdate
     return updates_contract.StopTimeUpdates(
         timestamp=progressed.at,
         updates=tuple(
-            updates_contract.StopTimeUpdate(
-                stop_sequence=p.stop_sequence,
-                stop_id=p.stop_id,
-                arrival=p.arrival,
-                departure=p.departure,
-                uncertainty_s=None if p.observed else p.uncertainty_s,
-                observed=p.observed,
-            )
-            for p in predictions
+            [
+                update(
+                    p.stop_sequence,
+                    p.stop_id,
+                    p.arrival,
+                    p.departure,
+                    None if p.observed else p.uncertainty_s,
+                    p.observed,
+                )
+                for p in predictions
+            ]
         ),
     )

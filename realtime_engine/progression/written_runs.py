@@ -18,13 +18,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from operator import attrgetter
 
 from runs.domain.progression.state import MatchState
 from schedule_engine.predictions.predictor import ObservedStop
 
 # A national fleet's runs (50,000) fit; an entry is a state and a trip's observed stops.
 MAX_ENTRIES = 100_000
-_FLOAT_FIELDS = tuple(f.name for f in fields(MatchState) if f.type in ("float", float))
+_float_fields = attrgetter(*(f.name for f in fields(MatchState) if f.type in ("float", float)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +47,9 @@ def recall(run_id: str) -> WrittenRun | None:
 
 def remember(run_id: str, entry: WrittenRun) -> None:
     """Hold what a won compare-and-set wrote for ``run_id`` (a NaN would not read back)."""
-    state = entry.state
-    if any(getattr(state, name) != getattr(state, name) for name in _FLOAT_FIELDS):
+    # A NaN makes the sum NaN (so may +inf with -inf: that run is then read back instead).
+    total = sum(_float_fields(entry.state))
+    if total != total:
         forget(run_id)
         return
     with _lock:
