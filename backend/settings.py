@@ -151,6 +151,9 @@ try:
     # Observed travel-time history for predictions: reloaded this often, over this many days.
     PREDICTION_HISTORY_REFRESH_S = env.env_float("PREDICTION_HISTORY_REFRESH_S", 300.0)
     PREDICTION_HISTORY_DAYS = env.env_int("PREDICTION_HISTORY_DAYS", 28, minimum=1)
+    # How often beat derives the history's samples from the newest stop events (a stop
+    # event reaches predictions after at most this plus the refresh above).
+    PREDICTION_SAMPLES_INTERVAL_S = env.env_float("PREDICTION_SAMPLES_INTERVAL_S", 60.0)
     LIVE_MAP_TILE_URL = env.env_str("LIVE_MAP_TILE_URL", "")
     # Live WebSocket updates (realtime_engine.ws): publish tick, per-client queue bound, heartbeat.
     LIVE_PUBLISH_INTERVAL_MS = env.env_int("LIVE_PUBLISH_INTERVAL_MS", 100, minimum=1)

@@ -13,6 +13,13 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 3600.0,
         "options": {"expires": 3600.0},
     },
+    # The prediction history's samples (realtime_engine.segment_samples) from the stop
+    # events upserted since the last run; every worker reloads them on its own timer.
+    "update-segment-samples": {
+        "task": "realtime_engine.update_segment_samples",
+        "schedule": float(settings.PREDICTION_SAMPLES_INTERVAL_S),
+        "options": {"expires": float(settings.PREDICTION_SAMPLES_INTERVAL_S)},
+    },
     # Both GTFS-RT feeds into feed:* (schedule_engine.feeds); a build that waited longer
     # than one interval is dropped: the next one is due and reads fresher state.
     "build-gtfs-rt-feeds": {

@@ -57,7 +57,7 @@ class StopEvent(models.Model):
 
     Written by the progression observer (``realtime_engine.progression.stop_events``) in one
     multi-row upsert per ingest batch, never through the ORM on the hot path; read by
-    the prediction history refresh (travel times of a segment by hour of day).
+    the segment samples' update (``realtime_engine.segment_samples``: travel times by hour).
     """
 
     class Source(models.TextChoices):
@@ -88,10 +88,60 @@ class StopEvent(models.Model):
             # History: "segment leaving stop S, at hour H, recently" starts from its first stop.
             models.Index(fields=["stop_id", "arrived_at"], name="stop_event_stop_time_idx"),
             models.Index(fields=["arrived_at"], name="stop_event_arrived_idx"),
+            # The segment samples' update: "rows upserted since revision R" (every upsert
+            # sets the revision), without a scan of the whole table each minute.
+            models.Index(fields=["revision"], name="stop_event_revision_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.trip_id} #{self.stop_sequence} {self.stop_id} ({self.source})"
+
+
+class SegmentTravelSample(models.Model):
+    """One run's travel time between two consecutive recorded stops: a prediction sample.
+
+    Derived from ``StopEvent`` rows by ``realtime_engine.segment_samples`` (a periodic task),
+    keyed like the event it leaves from, (run, stop_sequence), so deriving a run again
+    rewrites its samples instead of adding any. Bounded: each (from stop, to stop, hour)
+    keeps its newest ``MAX_SAMPLES`` by ``reached_at``, none older than
+    ``PREDICTION_HISTORY_DAYS``. Read whole by ``realtime_engine.segment_history``.
+    """
+
+    pk = models.CompositePrimaryKey("run", "stop_sequence")
+    run = models.ForeignKey("runs.Run", on_delete=models.CASCADE, related_name="+")
+    stop_sequence = models.PositiveIntegerField(help_text="Of the stop the segment leaves.")
+    from_stop_id = models.CharField(max_length=255)
+    to_stop_id = models.CharField(max_length=255)
+    hour = models.PositiveSmallIntegerField(help_text="UTC hour of arrived_at.")
+    arrived_at = models.DateTimeField(help_text="Arrival at the stop the segment leaves.")
+    reached_at = models.DateTimeField(help_text="Arrival at the next recorded stop.")
+
+    class Meta:
+        indexes = [
+            # The trim to the newest samples of a key, and the load's order within a key.
+            models.Index(
+                fields=["from_stop_id", "to_stop_id", "hour", "-reached_at"],
+                name="segment_sample_key_idx",
+            ),
+            models.Index(fields=["arrived_at"], name="segment_sample_arrived_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_stop_id} -> {self.to_stop_id} @ {self.hour}h"
+
+
+class SegmentSampleWatermark(models.Model):
+    """The newest ``StopEvent.revision`` the segment samples were derived from (one row).
+
+    No row: the next update derives every run of the history's days (a rebuild).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    revision = models.BigIntegerField()
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"segment samples up to revision {self.revision}"
 
 
 class BrokerCredential(models.Model):

@@ -10,6 +10,7 @@ from django.conf import settings
 from databus.redis import get_redis
 from realtime_engine.position_partitions.maintenance import maintain
 from realtime_engine.scans import scan_stale_runs as scan
+from realtime_engine.segment_samples import segment_samples_update
 from runs.services.thresholds import thresholds_get
 
 
@@ -23,6 +24,13 @@ def maintain_position_partitions() -> dict:
         retention_days=settings.POSITION_RETENTION_DAYS,
     )
     return report.as_dict()
+
+
+@shared_task(name="realtime_engine.update_segment_samples")
+def update_segment_samples() -> dict:
+    """Derive the prediction history's samples of the stop events upserted since the last
+    run, trim and expire them (PREDICTION_HISTORY_DAYS); returns what it did."""
+    return segment_samples_update(days=settings.PREDICTION_HISTORY_DAYS).as_dict()
 
 
 # The retention task's name before the history was partitioned: tasks already queued by
