@@ -23,6 +23,7 @@ from realtime_engine.progression import written_runs
 from realtime_engine.progression.matcher_store import progression_keys
 from realtime_engine.progression.observer import observe_progression
 from realtime_engine.progression.stop_events import RunStopEvent, stop_events_write
+from realtime_engine.segment_samples import segment_samples_update
 from runs.domain.lifecycle.states import RunState
 from runs.domain.progression.stop_events import EventSource, StopCall
 from runs.domain.telemetry import congestion_level, stop_time_updates, vehicle_stop_status
@@ -231,6 +232,7 @@ def test_observed_history_of_a_segment_refines_the_predictions(redis_client, lin
             ),
         ]
     stop_events_write(earlier)
+    segment_samples_update(days=28)  # the periodic task
     segment_history.invalidate()
 
     observe(redis_client, 0.0, 0, 0.0)
