@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint contracts services bench bench-ingest bench-streams bench-import bench-progression bench-live bench-feeds bench-footprint bench-broker bench-history bench-pipeline chaos soak clean-run bench-tracked
+.PHONY: test demo lint contracts services bench bench-ingest bench-streams bench-import bench-progression bench-live bench-feeds bench-footprint bench-broker bench-history bench-pipeline chaos soak clean-run bench-tracked bench-segments
 
 # Install the locked set only when the lock or the project metadata changed.
 # The code runs from the checkout (manage.py, celery -A databus), so only the
@@ -34,7 +34,7 @@ demo: $(STAMP)
 	@$(PY) scripts/ensure_services.py --create-database
 	@$(PY) scripts/demo.py
 
-bench: bench-ingest bench-streams bench-import bench-progression bench-feeds bench-live bench-footprint bench-broker bench-history bench-pipeline bench-tracked
+bench: bench-ingest bench-streams bench-import bench-progression bench-feeds bench-live bench-footprint bench-broker bench-history bench-pipeline bench-tracked bench-segments
 
 bench-ingest: services
 	$(PY) -m benchmarks.ingest
@@ -81,6 +81,12 @@ bench-broker: $(STAMP)
 # retention (scratch databases); BENCH_HISTORY_ARGS="--rows 200000 --sizes 250000,1000000".
 bench-history: services
 	$(PY) -m benchmarks.history $(BENCH_HISTORY_ARGS)
+
+# The prediction history: the former full reload of the stop events vs the bounded sample
+# table's rebuild, incremental task run and reload (scratch database; about 2 minutes);
+# BENCH_SEGMENTS_ARGS="--events 1000000 --touched 6000" (the defaults).
+bench-segments: services
+	$(PY) -m benchmarks.segment_history $(BENCH_SEGMENTS_ARGS)
 
 # The fault matrix and the 30-minute soak start private PostgreSQL, Redis and Mosquitto
 # of their own (docs/reliability.md); options through CHAOS_ARGS / SOAK_ARGS.
