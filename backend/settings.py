@@ -18,12 +18,14 @@ from backend import content_security
 from databus import env, keys
 from runs.domain.lifecycle.thresholds import Thresholds
 from runs.domain.progression.config import ProgressionConfig
+from runs.domain.progression.prediction_refresh import RefreshConfig
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # The thresholds' defaults live in the domain's config dataclasses (one spelling each).
 _DETECTION = Thresholds()
 _MATCHING = ProgressionConfig()
+_REFRESH = RefreshConfig()
 # None in the config (STOPPED_AT at any speed) is a negative number in the environment.
 _MATCHING_STOPPED_MAX_SPEED_MPS = (
     -1.0 if _MATCHING.stopped_max_speed_mps is None else _MATCHING.stopped_max_speed_mps
@@ -148,6 +150,18 @@ try:
     # Matcher states kept per run to re-match a fix that reaches a worker late (several
     # workers share one subscription): a fix older than all of them is dropped, counted.
     PROGRESSION_CHECKPOINTS = env.env_int("PROGRESSION_CHECKPOINTS", 16, minimum=1)
+    # A run's predictions are computed again only when its stop or status changes, its
+    # schedule deviation moves by this much, or the last computation is this old (s;
+    # runs.domain.progression.prediction_refresh). The age stays under the feed's 120 s.
+    PREDICTION_REFRESH_DEVIATION_S = env.env_float(
+        "PREDICTION_REFRESH_DEVIATION_S", _REFRESH.deviation_s
+    )
+    PREDICTION_REFRESH_MAX_AGE_S = env.env_float("PREDICTION_REFRESH_MAX_AGE_S", _REFRESH.max_age_s)
+    if PREDICTION_REFRESH_MAX_AGE_S >= FEED_STOP_TIME_UPDATE_MAX_AGE_S:
+        raise env.ConfigError(
+            "PREDICTION_REFRESH_MAX_AGE_S must be below FEED_STOP_TIME_UPDATE_MAX_AGE_S "
+            "(a moving run would age out of TripUpdates)"
+        )
     # Observed travel-time history for predictions: reloaded this often, over this many days.
     PREDICTION_HISTORY_REFRESH_S = env.env_float("PREDICTION_HISTORY_REFRESH_S", 300.0)
     PREDICTION_HISTORY_DAYS = env.env_int("PREDICTION_HISTORY_DAYS", 28, minimum=1)

@@ -29,15 +29,18 @@ from realtime_engine.progression.matcher_store import (
     progression_keys,
 )
 from realtime_engine.progression.matching import RunProgressed
+from realtime_engine.progression.predictions import refresh_config
 from realtime_engine.progression.published import published_fields
 from realtime_engine.progression.written_runs import WrittenRun
 from realtime_engine.segment_history import StopSegmentHistory
+from runs.domain.progression.prediction_refresh import RefreshConfig
 
 # Per run six KEYS (state, fix log, checkpoints, stop status, updates, congestion), then
 # the feed's dirty-run set; ARGV[1] the checkpoints kept, ARGV[2] the TTL, then one JSON
 # argument per run (see ``_write_args``). Writes a run only if its state's revision and
-# matched_at are still those read, and marks a run whose published values it replaced;
-# returns per run its new revision, or false when it lost the race.
+# matched_at are still those read; replaces its stop time updates only when they were
+# computed again (``refreshed``), and marks the run for the feeds only then or with a new
+# congestion level; returns per run its new revision, or false when it lost the race.
 RUN_KEY_COUNT = 6
 _WRITE_IF_UNCHANGED = """
 local limit = tonumber(ARGV[1])
@@ -75,9 +78,10 @@ for i = 3, #ARGV do
     for j = 1, 3 do redis.call('EXPIRE', KEYS[k + j], ttl) end
     if run.publish then
       replace(KEYS[k + 4], run.status)
-      replace(KEYS[k + 5], run.updates)
+      if run.refreshed then replace(KEYS[k + 5], run.updates) end
       if #run.congestion > 0 then replace(KEYS[k + 6], run.congestion) end
-      redis.call('SADD', KEYS[#KEYS], run.run)
+      -- The trip update (and the vehicle's stop status: a change refreshes) changed.
+      if run.refreshed or #run.congestion > 0 then redis.call('SADD', KEYS[#KEYS], run.run) end
     end
     out[i - 2] = revision
   end
@@ -112,10 +116,17 @@ def _flat(fields: Mapping[str, str] | None) -> list[str]:
     return [item for pair in (fields or {}).items() for item in pair]
 
 
-def _write_args(item: RunProgressed, history: StopSegmentHistory) -> tuple[bytes, WrittenRun]:
+def _write_args(
+    item: RunProgressed, history: StopSegmentHistory, refresh: RefreshConfig
+) -> tuple[bytes, WrittenRun]:
     """The compare-and-set script's argument for one run (JSON: strings and string lists),
     and what the worker holds of the run once it is written (``written_runs``)."""
-    run, plan, state = item.run, item.plan, item.step.state
+    run, plan = item.run, item.plan
+    published = published_fields(item, history, refresh)
+    # The state carries what the stored updates are computed from: the new basis once
+    # they are replaced, else the stored one (a refused value replaces nothing).
+    basis = run.state.prediction if published is None else published.basis
+    state = replace(item.step.state, prediction=basis)
     state_fields = state.to_redis()
     end = checkpoint_member_of(state_fields)
     # The start is usually the state read, whose member the worker holds from writing it.
@@ -133,11 +144,11 @@ def _write_args(item: RunProgressed, history: StopSegmentHistory) -> tuple[bytes
         "publish": False,
     }
     observed = run.observed  # a refused value leaves the published updates as they were
-    published = published_fields(item, history)
     if published is not None:
         arg.update(
             publish=True,
             status=_flat(published.status),
+            refreshed=published.refreshed,
             updates=_flat(published.updates),
             congestion=_flat(published.congestion),  # empty: kept until the next segment
         )
@@ -151,7 +162,8 @@ def write_hot_state(
 ) -> tuple[list[tuple[RunProgressed, int]], list[RunProgressed]]:
     """One script for the batch: (runs written with their new revision, runs that lost).
     What a run's won write stored is held for its next batch (``written_runs``)."""
-    prepared = [_write_args(item, history) for item in progressed]
+    refresh = refresh_config()
+    prepared = [_write_args(item, history, refresh) for item in progressed]
     replies = redis_client.eval(
         _WRITE_IF_UNCHANGED,
         RUN_KEY_COUNT * len(progressed) + 1,

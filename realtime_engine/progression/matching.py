@@ -93,6 +93,7 @@ class RunProgressed:
     plan: MatchPlan
     step: MatchStep  # the last fix's
     events: tuple[StopCall, ...]  # of every fix matched, in order
+    steps: tuple[MatchStep, ...] = ()  # every fix's, in order (empty: ``step`` alone)
 
     @property
     def at(self) -> int:
@@ -283,7 +284,7 @@ def match_runs(runs: list[RunToMatch], config: ProgressionConfig) -> list[RunPro
         )
         matched = match_fixes(run.trip.geometry, plan.start, plan.fixes, config)
         if matched is not None:
-            progressed.append(RunProgressed(run, plan, matched.step, matched.events))
+            progressed.append(RunProgressed(run, plan, matched.step, matched.events, matched.steps))
         else:
             FIXES_DROPPED.inc(plan.dropped)  # the others are counted once written
     return progressed

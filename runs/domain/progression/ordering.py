@@ -49,6 +49,8 @@ class MatchedRun:
 
     step: MatchStep
     events: tuple[StopCall, ...]
+    # Every step, in order (the producer decides per fix when predictions are refreshed).
+    steps: tuple[MatchStep, ...] = ()
 
 
 def _order_key(fix: Fix) -> tuple:
@@ -119,11 +121,12 @@ def match_fixes(
     geometry: TripGeometry, start: MatchState, fixes: Sequence[Fix], config: ProgressionConfig
 ) -> MatchedRun | None:
     """Fold ``fixes`` (timestamp order) from ``start``; None when there is none."""
-    state, step, events = start, None, []
+    state, steps, events = start, [], []
     for fix in fixes:
         step = match_position(geometry, state, fix, config)
         state = step.state
+        steps.append(step)
         events.extend(step.events)
-    if step is None:
+    if not steps:
         return None
-    return MatchedRun(step, tuple(events))
+    return MatchedRun(steps[-1], tuple(events), tuple(steps))

@@ -4,6 +4,13 @@ Written by the progression producer after each position (``to_redis``: a flat
 str→str hash) and read back before the next one (``from_redis``: tolerant, a
 missing or unreadable field falls back to its initial value, so a damaged hash
 costs at most a re-acquisition, never a crash).
+
+Beside the matcher's own fields the state carries ``prediction``: what the run's
+published predictions were last computed from (``PredictionBasis``). The matcher
+neither reads nor carries it; the producer sets it on the state it writes
+(``runs.domain.progression.prediction_refresh`` decides when it moves). Kept in the
+state, so in every checkpoint, a re-match from a checkpoint decides from the basis of
+that point of the fold, as one worker matching every fix in order would.
 """
 
 from __future__ import annotations
@@ -11,6 +18,52 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from runs.domain.progression.status import Phase
+from runs.domain.telemetry.vehicle_stop_status import StopStatusCode
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionBasis:
+    """The inputs of the run's last prediction: the fix it was computed at, the schedule
+    deviation then, and where the vehicle was (phase, stop index, stop status)."""
+
+    at: float  # the fix's timestamp (POSIX s): the stop time updates' timestamp
+    delay_s: float  # seconds behind schedule then (negative: early)
+    phase: Phase
+    stop_index: int  # the progress's stop (at or next), an index of the trip's stops
+    status: StopStatusCode
+
+    def to_redis(self) -> dict[str, str]:
+        return {
+            PREDICTED_AT: repr(self.at),
+            PREDICTED_DELAY_S: repr(self.delay_s),
+            PREDICTED_PHASE: self.phase.value,
+            PREDICTED_STOP_INDEX: str(self.stop_index),
+            PREDICTED_STATUS: self.status.value,
+        }
+
+    @classmethod
+    def from_redis(cls, raw: dict[str, str]) -> PredictionBasis | None:
+        """None when a field is missing or unreadable: the next fix predicts afresh."""
+        try:
+            at, delay_s = float(raw[PREDICTED_AT]), float(raw[PREDICTED_DELAY_S])
+            basis = cls(
+                at,
+                delay_s,
+                Phase(raw[PREDICTED_PHASE]),
+                int(raw[PREDICTED_STOP_INDEX]),
+                StopStatusCode(raw[PREDICTED_STATUS]),
+            )
+        except (KeyError, ValueError):
+            return None
+        return basis if at - at == 0.0 and delay_s - delay_s == 0.0 else None  # finite
+
+
+# The basis's fields in run:{rid}:progression (and in its checkpoints).
+PREDICTED_AT = "predicted_at"
+PREDICTED_DELAY_S = "predicted_delay_s"
+PREDICTED_PHASE = "predicted_phase"
+PREDICTED_STOP_INDEX = "predicted_stop_index"
+PREDICTED_STATUS = "predicted_status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +83,8 @@ class MatchState:
     noise_m2: float = 0.0  # GPS noise variance estimate (m²), see matching._noise_estimate
     offset_m: float = 0.0  # signed distance off the shape of the last matched fix (left > 0)
     still_count: int = 0  # consecutive fixes of a bus standing still, averaged into distance_m
+    # What the published predictions were computed from (None: none yet); see the module.
+    prediction: PredictionBasis | None = None
 
     def to_redis(self) -> dict[str, str]:
         # Written three times per run and batch (state, two checkpoints): the field names
@@ -38,6 +93,8 @@ class MatchState:
         for name in _FIELD_NAMES:
             value = getattr(self, name)
             out[name] = ("1" if value else "0") if value.__class__ is bool else str(value)
+        if self.prediction is not None:
+            out.update(self.prediction.to_redis())
         return out
 
     @classmethod
@@ -50,13 +107,18 @@ class MatchState:
                 values[name] = _parse(text, default)
         if "scheduled_start" in raw:
             values["scheduled_start"] = _parse(raw["scheduled_start"], scheduled_start)
+        if PREDICTED_AT in raw:
+            values["prediction"] = PredictionBasis.from_redis(raw)
         return cls(**values)
 
 
-_FIELD_NAMES = tuple(field.name for field in fields(MatchState))
-# Every field but scheduled_start, whose default is the caller's, with its initial value.
+# The flat fields (``prediction`` is laid out by ``PredictionBasis``).
+_FIELD_NAMES = tuple(field.name for field in fields(MatchState) if field.name != "prediction")
+# Every flat field but scheduled_start, whose default is the caller's, with its initial value.
 _DEFAULTS = tuple(
-    (field.name, field.default) for field in fields(MatchState) if field.name != "scheduled_start"
+    (field.name, field.default)
+    for field in fields(MatchState)
+    if field.name not in ("scheduled_start", "prediction")
 )
 
 
