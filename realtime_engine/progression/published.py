@@ -4,8 +4,9 @@
 ``vehicle_stop_status`` (absent while pre-trip: such a vehicle is not on-route),
 ``stop_time_updates`` and ``congestion_level``, each through its contract's
 ``validate_for_write``. The stop time updates are computed and replaced only when the
-batch moved the run's prediction basis (``predictions.refreshed_basis``): the stored ones
-are those of the stored basis, so a basis unchanged leaves them as they are. A value the
+batch moved the run's prediction basis (``predictions.refreshed_basis``) or re-matched it
+from a checkpoint: the stored ones are those of the stored basis, so a basis unchanged
+leaves them as they are. A value the
 contract refuses publishes nothing for that run this time (logged); the matcher state
 still advances, with its basis as it was. No I/O.
 """
