@@ -169,6 +169,26 @@ def test_events_arriving_over_time_and_rewritten_are_picked_up(make_run):
     assert SegmentTravelSample.objects.filter(from_stop_id="X").exists()
 
 
+def other_session() -> psycopg.Connection:
+    params = connection.settings_dict
+    return psycopg.connect(
+        dbname=params["NAME"],
+        host=params["HOST"],
+        port=params["PORT"] or 5432,
+        user=params["USER"],
+    )
+
+
+def test_an_update_while_another_runs_does_nothing(make_run):
+    record(make_run(), [(1, "A", 900), (2, "B", 800)])
+    with other_session() as other:
+        other.execute("SELECT pg_advisory_xact_lock(hashtext('realtime_engine.segment_samples'))")
+        assert not segment_samples_update(days=DAYS).locked
+    assert not SegmentTravelSample.objects.exists()
+    assert segment_samples_update(days=DAYS).locked  # the other's transaction ended
+    assert SegmentTravelSample.objects.count() == 1
+
+
 @pytest.mark.django_db(transaction=True)  # committed: the reload thread's session sees it
 def test_a_reload_in_flight_serves_the_cached_history(make_run, settings):
     record(make_run(), [(1, "A", 900), (2, "B", 800)])
@@ -178,12 +198,7 @@ def test_a_reload_in_flight_serves_the_cached_history(make_run, settings):
     assert len(held) == 1
 
     # Another session holds the table: a reload now waits for it.
-    locker = psycopg.connect(
-        dbname=connection.settings_dict["NAME"],
-        host=connection.settings_dict["HOST"],
-        port=connection.settings_dict["PORT"] or 5432,
-        user=connection.settings_dict["USER"],
-    )
+    locker = other_session()
     try:
         locker.execute("SET lock_timeout = '20s'")
         locker.execute(f"LOCK TABLE {SegmentTravelSample._meta.db_table} IN ACCESS EXCLUSIVE MODE")
