@@ -1,6 +1,7 @@
 """Reads of the schedule, for the current feed unless a feed is given.
 
-The interface other parts use: `current_feed_get`, `scheduled_trip_get`,
+The interface other parts use: `current_feed_get`, `scheduled_trip_get` (and
+`scheduled_trips_get` for many at once),
 `trip_geometry_get` (in-process cache, no query per call), `trip_instance_end_get`
 and `service_day_trips`. Reads only; the import and activation are in `services`.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
@@ -75,16 +77,32 @@ STOP_COLUMNS = ("stop_sequence", "stop_id", "arrival_s", "departure_s", "timepoi
 
 def scheduled_trip_get(trip_id: str, *, feed: Feed | None = None) -> ScheduledTrip | None:
     """A trip of the current feed (or of ``feed``) with its stops in order, or None."""
+    return scheduled_trips_get([trip_id], feed=feed).get(trip_id)
+
+
+def scheduled_trips_get(
+    trip_ids: Iterable[str], *, feed: Feed | None = None
+) -> dict[str, ScheduledTrip]:
+    """The trips of the current feed (or of ``feed``) among ``trip_ids``, with their stops in
+    order; an unknown trip is left out. Two queries however many trips are asked for."""
+    trip_ids = list(dict.fromkeys(trip_ids))
+    if not trip_ids:
+        return {}
     feed_filter = {"feed": feed} if feed is not None else {"feed__is_current": True}
-    trip = Trip.objects.filter(trip_id=trip_id, **feed_filter).first()
-    if trip is None:
-        return None
-    rows = (
-        StopTime.objects.filter(feed_id=trip.feed_id, trip_id=trip_id)
-        .order_by("stop_sequence")
-        .values_list(*STOP_COLUMNS)
-    )
-    return _scheduled_trip(trip, rows)
+    trips = {
+        trip.trip_id: trip for trip in Trip.objects.filter(trip_id__in=trip_ids, **feed_filter)
+    }
+    if not trips:
+        return {}
+    rows: dict[str, list[tuple]] = defaultdict(list)
+    feed_ids = {trip.feed_id for trip in trips.values()}
+    for trip_id, *row in (
+        StopTime.objects.filter(feed_id__in=feed_ids, trip_id__in=list(trips))
+        .order_by("trip_id", "stop_sequence")
+        .values_list("trip_id", *STOP_COLUMNS)
+    ):
+        rows[trip_id].append(row)
+    return {trip_id: _scheduled_trip(trip, rows[trip_id]) for trip_id, trip in trips.items()}
 
 
 def trip_instance_end_get(

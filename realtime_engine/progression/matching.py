@@ -31,7 +31,11 @@ from realtime_engine.progression.matcher_store import (
     checkpoint_from_member,
     fix_from_member,
 )
-from realtime_engine.progression.run_trips import TripToMatch, trip_to_match
+from realtime_engine.progression.run_trips import (
+    TripToMatch,
+    trip_to_match,
+    trips_to_match_prefetch,
+)
 from runs.domain.lifecycle.states import RunState
 from runs.domain.progression.config import ProgressionConfig
 from runs.domain.progression.matching import Fix, MatchStep
@@ -188,6 +192,7 @@ def runs_to_match(
         *RUN_FIELDS,
         *[v for entry in held for v in ((entry.revision, entry.matched_at) if entry else ("", ""))],
     )
+    trips_to_match_prefetch(reply[0][1] for reply in replies if reply[0][0] in MATCHED_STATES)
     runs = []
     for (vehicle_id, run_id), reply, entry in zip(claimed, replies, held, strict=True):
         state, trip_id, start_date, start_time = reply[0]

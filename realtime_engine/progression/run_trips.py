@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from realtime_engine.progression.scheduled_stops import scheduled_stops, start_shift_s
-from realtime_engine.trip_schedules import TripSchedule, trip_schedule_get
+from realtime_engine.trip_schedules import (
+    TripSchedule,
+    trip_schedule_get,
+    trip_schedules_prefetch,
+)
 from runs.domain.geometry import TripGeometry
 from schedule_engine.predictions.predictor import RunScheduledStop
 from schedule_engine.selectors import trip_geometry_get
@@ -103,6 +108,14 @@ def trip_to_match(
                 _entries.clear()
             _entries[key] = entry
     return entry
+
+
+def trips_to_match_prefetch(trip_ids: Iterable[str | None]) -> None:
+    """Read the schedules of the batch's trips that no cache holds in one query, before
+    ``trip_to_match`` asks for them one by one (a cold worker under a full fleet)."""
+    trip_schedules_prefetch(
+        {trip_id: trip_geometry_get(trip_id) for trip_id in set(trip_ids) if trip_id}
+    )
 
 
 def clear() -> None:
