@@ -429,14 +429,17 @@ FROM {runs} AS r CROSS JOIN generate_series(1, %s) AS n
 
 def segment_history_cost(rows: int) -> None:
     """Stop events as a month of service leaves them, ``rows`` of them (spread over the
-    runs here, within the prediction history's days), then the one query every ingest
-    worker runs each ``PREDICTION_HISTORY_REFRESH_S`` (``segment_history_load``), timed;
-    and the table's bytes per row at that size."""
+    runs here, within the prediction history's days); then the sample table derived from
+    them (``segment_samples_update`` with no watermark: the one-time rebuild, timed), and
+    the load every ingest worker runs in its background thread each
+    ``PREDICTION_HISTORY_REFRESH_S`` (``segment_history_load``, bounded by the network:
+    timed); and the stop events' bytes per row at that size."""
     from django.conf import settings
     from django.db import connection
 
     from realtime_engine.models import StopEvent
     from realtime_engine.segment_history import segment_history_load
+    from realtime_engine.segment_samples import segment_samples_rebuild
     from runs.models import Run
 
     days = settings.PREDICTION_HISTORY_DAYS
@@ -449,15 +452,18 @@ def segment_history_cost(rows: int) -> None:
         cursor.execute(f"ANALYZE {table}")
     after = table_use()[table]
     added = after.rows - before.rows
+    wall = time.monotonic()
+    derived = segment_samples_rebuild(days=days)
+    rebuild_s = time.monotonic() - wall
     cpu, wall = time.process_time(), time.monotonic()
     segments = segment_history_load(days)
     cpu, wall = time.process_time() - cpu, time.monotonic() - wall
     print(
         f"\nstop events: {added:,} more rows (a month's spread over {runs:,} runs): "
-        f"{(after.bytes - before.bytes) / added:,.0f} bytes per row; the prediction history's "
-        f"load (segment_history_load, {days} days) read {after.rows:,} rows into "
-        f"{len(segments):,} segments in {wall:.1f} s ({1e6 * wall / after.rows:.2f} µs per row, "
-        f"{1e6 * cpu / after.rows:.2f} µs of it in this process)"
+        f"{(after.bytes - before.bytes) / added:,.0f} bytes per row; the sample table's "
+        f"rebuild from {after.rows:,} rows ({derived.written:,} samples) took {rebuild_s:.1f} s; "
+        f"the prediction history's load (segment_history_load, {days} days) read "
+        f"{len(segments):,} segments in {wall:.2f} s ({cpu:.2f} s of it in this process)"
     )
 
 
