@@ -58,7 +58,12 @@ def test_on_schedule_the_updates_stay_until_their_age_or_a_stop_change(redis_cli
     observer_tests.assert_strictly_increasing(updates)
     # The basis is stored in the matcher state: any worker decides from what Redis holds.
     stored = redis_client.hgetall(keys.run_progression(str(line_run.pk)))
-    assert float(stored[state_contract.PREDICTED_AT]) == START + 227
+    basis = state_contract.PredictionBasis.from_text(stored[state_contract.PREDICTION])
+    assert (basis.at, basis.stop_index, basis.status) == (
+        START + 227,
+        2,
+        StopStatusCode.INCOMING_AT,
+    )
 
 
 def test_a_deviation_jump_is_predicted_at_once(redis_client, line_run):
@@ -75,9 +80,6 @@ def test_a_state_without_its_basis_is_predicted_on_the_next_fix(redis_client, li
     drive(redis_client, 140)
     assert drive(redis_client, 145)[0] == 140
     # As the hot-state rebuild resumes a state (and another worker reads it): no basis.
-    fields = [f for f in redis_client.hkeys(keys.run_progression(str(line_run.pk)))]
-    redis_client.hdel(
-        keys.run_progression(str(line_run.pk)), *[f for f in fields if f.startswith("predicted_")]
-    )
+    redis_client.hdel(keys.run_progression(str(line_run.pk)), state_contract.PREDICTION)
     written_runs.clear()
     assert drive(redis_client, 150)[0::2] == (150, True)
