@@ -6,15 +6,23 @@ migration and one fails (measured: one of two exits 1 on a duplicate table). Her
 each waits for the lock, then sees what the other applied and has nothing left to
 do. The lock belongs to the migrating connection's session: PostgreSQL releases it
 if the process dies, so a crashed deploy never leaves it held.
+
+The waiting instance polls (``pg_try_advisory_lock`` every ``POLL_S``) rather than block in
+``pg_advisory_lock``: a blocked statement is an open transaction, and a migration that
+builds an index CONCURRENTLY waits for every open transaction, so the two deadlocked
+(PostgreSQL cancelled the index build, leaving the non-atomic migration half applied).
 """
 
 from __future__ import annotations
+
+import time
 
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
 from django.db import connections
 
 # One key for the whole project (advisory locks are per database): b"databus\x00" as an int64.
 MIGRATE_LOCK_KEY = 0x6461746162757300
+POLL_S = 0.5
 
 
 class Command(DjangoMigrateCommand):
@@ -29,7 +37,11 @@ class Command(DjangoMigrateCommand):
             if not cursor.fetchone()[0]:
                 if options["verbosity"] >= 1:
                     self.stdout.write("Waiting for another instance's migrate to finish…")
-                cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATE_LOCK_KEY])
+                while True:
+                    time.sleep(POLL_S)
+                    cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATE_LOCK_KEY])
+                    if cursor.fetchone()[0]:
+                        break
         try:
             return super().handle(*args, **options)
         finally:
