@@ -33,6 +33,7 @@ from realtime_engine.progression.predictions import refresh_config
 from realtime_engine.progression.published import published_fields
 from realtime_engine.progression.written_runs import WrittenRun
 from realtime_engine.segment_history import StopSegmentHistory
+from runs.domain.progression.matching import Fix
 from runs.domain.progression.prediction_refresh import RefreshConfig
 
 # Per run six KEYS (state, fix log, checkpoints, stop status, updates, congestion), then
@@ -106,6 +107,32 @@ end
 return #KEYS
 """
 
+
+# KEYS: per run its progression hash and fix log; ARGV: per run the count of its fixes, then
+# (timestamp, member) pairs. Logs the fixes and marks a replay from the earliest (as
+# ``_MARK_REPLAY``), so the next compare-and-set of any worker folds them in.
+_HAND_OFF = """
+local a = 1
+for i = 1, #KEYS, 2 do
+  local n = tonumber(ARGV[a])
+  local earliest = nil
+  for j = a + 1, a + 2 * n, 2 do
+    redis.call('ZADD', KEYS[i + 1], ARGV[j], ARGV[j + 1])
+    local t = tonumber(ARGV[j])
+    if earliest == nil or t < earliest then earliest = t end
+  end
+  a = a + 1 + 2 * n
+  if earliest ~= nil then
+    local now = redis.call('TIME')
+    local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
+    local f = redis.call('HMGET', KEYS[i], 'revision', 'replay_from')
+    if f[2] and tonumber(f[2]) and tonumber(f[2]) < earliest then earliest = tonumber(f[2]) end
+    redis.call('HSET', KEYS[i], 'replay_from', string.format('%.17g', earliest),
+               'revision', string.format('%.0f', math.max((tonumber(f[1]) or 0) + 1, clock)))
+  end
+end
+return #KEYS / 2
+"""
 
 # The script's arguments: cjson reads msgspec's JSON as json.dumps's, and it is written
 # several times faster.
@@ -191,4 +218,27 @@ def mark_replay(redis_client, runs: list[tuple[RunProgressed, int]]) -> None:
         len(runs),
         *[keys.run_progression(item.run.run_id) for item, _ in runs],
         *[repr(item.plan.fixes[0].timestamp) for item, _ in runs],
+    )
+
+
+def hand_off(redis_client, runs: Mapping[str, list[Fix]]) -> None:
+    """Log these runs' fixes and mark them for replay: a worker that keeps losing the
+    compare-and-set (another writes the run faster than it can read, match and write) hands
+    its fixes to whichever write comes next, instead of dropping them."""
+    if not runs:
+        return
+    args: list[str] = []
+    for fixes in runs.values():
+        args.append(str(len(fixes)))
+        for fix in fixes:
+            args += (repr(fix.timestamp), fix_member(fix))
+    redis_client.eval(
+        _HAND_OFF,
+        2 * len(runs),
+        *[
+            key
+            for run_id in runs
+            for key in (keys.run_progression(run_id), keys.run_progression_fixes(run_id))
+        ],
+        *args,
     )

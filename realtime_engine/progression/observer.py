@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 
 from realtime_engine.ingest.batch import AcceptedBatch
-from realtime_engine.progression.matcher_write import mark_replay, write_hot_state
+from realtime_engine.progression.matcher_write import hand_off, mark_replay, write_hot_state
 from realtime_engine.progression.matching import (
     CAS_RETRIES,
     FIXES_DROPPED,
@@ -41,8 +41,10 @@ from runs.services.thresholds import progression_config_get
 
 logger = logging.getLogger(__name__)
 
-# A batch reads, matches and writes a contended run again at most this many times.
+# A batch reads, matches and writes a contended run again at most this many times; after
+# HAND_OFF_AFTER losses its fixes are logged for the next writer, so none is lost.
 MAX_ATTEMPTS = 8
+HAND_OFF_AFTER = 3
 
 
 def observe_progression(batch: AcceptedBatch, redis_client) -> None:
@@ -54,7 +56,7 @@ def observe_progression(batch: AcceptedBatch, redis_client) -> None:
     config = progression_config_get()
     history = segment_history_get()
     written: list[tuple[RunProgressed, int]] = []
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(1, MAX_ATTEMPTS + 1):
         if not pending:
             break
         progressed = match_runs(runs_to_match(pending, fixes, redis_client), config)
@@ -71,12 +73,18 @@ def observe_progression(batch: AcceptedBatch, redis_client) -> None:
         pending = [(item.run.vehicle_id, item.run.run_id) for item in lost]
         if lost:
             CAS_RETRIES.inc(len(lost))
+            if attempt == HAND_OFF_AFTER:
+                # Starved by a faster writer of the same runs: log the fixes for whichever
+                # write comes next (this worker's next attempt included).
+                hand_off(redis_client, {rid: fixes[vid] for vid, rid in pending})
     else:
         if pending:
-            # Still contended after every attempt (workers in lockstep): these fixes are lost.
-            FIXES_DROPPED.inc(sum(len(fixes[vehicle_id]) for vehicle_id, _ in pending))
-            logger.warning(
-                "progression: %d runs contended past %d attempts", len(pending), MAX_ATTEMPTS
+            # Handed off (``HAND_OFF_AFTER``) and still contended: another worker's next
+            # write of these runs folds their fixes in.
+            logger.info(
+                "progression: %d runs contended past %d attempts, fixes handed off",
+                len(pending),
+                MAX_ATTEMPTS,
             )
     if not written:
         return

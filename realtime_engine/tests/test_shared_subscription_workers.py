@@ -121,8 +121,9 @@ def drain(env, celery_worker_factory, tmp_path, names, messages, redis_client, r
                     MQTT_CLIENT_ID=name,
                     INGEST_BATCH_MAX="10",
                     # The window for late fixes spans the whole backlog (about 40 writes per
-                    # run): a worker stalled on a cold cache while the other raced ahead
-                    # must still have its fixes re-matched, not dropped as too late.
+                    # run): a worker stalled while the other raced ahead must still have its
+                    # fixes re-matched, not dropped as too late. A worker starved of
+                    # compare-and-sets hands its fixes off (``observer.HAND_OFF_AFTER``).
                     PROGRESSION_CHECKPOINTS="64",
                     WORKER_METRICS_PORT=str(metrics_port),
                 ),
@@ -135,8 +136,10 @@ def drain(env, celery_worker_factory, tmp_path, names, messages, redis_client, r
         # A worker that finds no epoch marker rebuilds hot state at start, resuming matcher
         # state from stop events: let that finish first, so the pass measures matching alone.
         wait_for(
-            lambda: redis_client.exists(keys.HOT_STATE_EPOCH)
-            and not redis_client.exists(keys.HOT_STATE_REBUILD_LOCK),
+            lambda: (
+                redis_client.exists(keys.HOT_STATE_EPOCH)
+                and not redis_client.exists(keys.HOT_STATE_REBUILD_LOCK)
+            ),
             30,
             "the start-up hot-state rebuild",
         )

@@ -27,8 +27,13 @@ def fanout_calls(monkeypatch) -> list[tuple]:
 def test_a_run_state_change_is_sent_to_the_run_vehicle_and_route(fanout_calls):
     notify.run_state_changed(
         notify.RunStateChanged(
-            run_id="7", state="In Progress", previous_state="Confirmed", event="run_started",
-            vehicle_id="bus-1", route_id="R1", trip_id="T1",
+            run_id="7",
+            state="In Progress",
+            previous_state="Confirmed",
+            event="run_started",
+            vehicle_id="bus-1",
+            route_id="R1",
+            trip_id="T1",
         )
     )
     assert fanout_calls == [
