@@ -10,24 +10,21 @@ from realtime_engine import trip_schedules
 from realtime_engine.progression import run_trips
 from schedule_engine import geometry_cache
 from schedule_engine.selectors import scheduled_trip_get, scheduled_trips_get
-from schedule_engine.testing import TINY_FEED, import_feed, write_feed
+from tests.test_db_health import tiny_feed  # noqa: F401 (the imported tiny network)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tiny_feed")]
 
 TRIPS = ("T1", "LATE", "FREQ")
 
 
-@pytest.fixture
-def tiny_feed(tmp_path):
-    feed = import_feed(write_feed(tmp_path / "tiny", TINY_FEED))
-    trip_schedules.clear()
+@pytest.fixture(autouse=True)
+def no_prepared_trips():
     run_trips.clear()
-    yield feed
-    trip_schedules.clear()
+    yield
     run_trips.clear()
 
 
-def test_many_trips_are_read_with_the_same_stops_as_one_at_a_time(tiny_feed):
+def test_many_trips_are_read_with_the_same_stops_as_one_at_a_time():
     together = scheduled_trips_get([*TRIPS, "NO-SUCH-TRIP"])
     assert set(together) == set(TRIPS), "an unknown trip is left out"
     for trip_id in TRIPS:
@@ -36,7 +33,7 @@ def test_many_trips_are_read_with_the_same_stops_as_one_at_a_time(tiny_feed):
         assert sequences == sorted(sequences) and sequences
 
 
-def test_a_cold_cache_reads_a_batchs_trips_in_one_go_then_serves_them_without_a_query(tiny_feed):
+def test_a_cold_cache_reads_a_batchs_trips_in_one_go_then_serves_them_without_a_query():
     geometry_cache.trip_geometry("T1")  # the geometry cache's own read, not counted below
     with CaptureQueriesContext(connection) as queries:
         run_trips.trips_to_match_prefetch([*TRIPS, None, "T1"])
@@ -50,16 +47,14 @@ def test_a_cold_cache_reads_a_batchs_trips_in_one_go_then_serves_them_without_a_
     assert [s.trip.trip_id for s in schedules] == list(TRIPS)
 
 
-def test_an_unknown_trip_is_remembered_as_unknown(tiny_feed):
+def test_an_unknown_trip_is_remembered_as_unknown():
     run_trips.trips_to_match_prefetch(["NO-SUCH-TRIP"])
     with CaptureQueriesContext(connection) as queries:
         assert trip_schedules.trip_schedule_get("NO-SUCH-TRIP", None) is None
     assert len(queries) == 0
 
 
-def test_expired_entries_read_again_keep_their_objects_and_the_prepared_trips(
-    tiny_feed, monkeypatch
-):
+def test_expired_entries_read_again_keep_their_objects_and_the_prepared_trips(monkeypatch):
     run_trips.trips_to_match_prefetch(TRIPS)
     geometry = geometry_cache.trip_geometry("T1")
     before = trip_schedules.trip_schedule_get("T1", geometry)
