@@ -98,13 +98,8 @@ def feed_inputs_assemble(
         vid = state.vehicle_id
         descriptor = _vehicle(vid, state.metadata)
         descriptors[vid] = descriptor
-        where = vehicle_reader.use(
-            keys.vehicle_position(vid),
-            position.read_stored(vid, state.position),
-            state.position,
-            HotStateSkip.BAD_POSITION,
-        )
-        if where is None or where.timestamp < now - vehicle_max_age_s:
+        where = _fresh_position(vehicle_reader, state, now, vehicle_max_age_s)
+        if where is None:
             continue
         rid = state.current_run if state.current_run in active else None
         run = hot.runs.get(rid) if rid else None
@@ -164,13 +159,8 @@ def vehicle_entity_refreshed(
     position is unusable or too old."""
     reader = RecordReader(VEHICLE_POSITIONS_FEED, on_skip)
     vid = state.vehicle_id
-    where = reader.use(
-        keys.vehicle_position(vid),
-        position.read_stored(vid, state.position),
-        state.position,
-        HotStateSkip.BAD_POSITION,
-    )
-    if where is None or where.timestamp < now - vehicle_max_age_s:
+    where = _fresh_position(reader, state, now, vehicle_max_age_s)
+    if where is None:
         return None
     # Constructed, not ``dataclasses.replace``d: this runs for every vehicle that reported.
     return VehicleEntity(
@@ -182,6 +172,21 @@ def vehicle_entity_refreshed(
         _occupancy(reader, vid, state.occupancy),
         published.congestion,
     )
+
+
+def _fresh_position(
+    reader: RecordReader, state: VehicleHotState, now: int, max_age_s: float
+) -> position.Position | None:
+    """The vehicle's stored position if usable (else reported) and at most ``max_age_s`` old."""
+    where = reader.use(
+        keys.vehicle_position(state.vehicle_id),
+        position.read_stored(state.vehicle_id, state.position),
+        state.position,
+        HotStateSkip.BAD_POSITION,
+    )
+    if where is None or where.timestamp < now - max_age_s:
+        return None
+    return where
 
 
 def _position(where: position.Position, now: int) -> PositionSnapshot:
