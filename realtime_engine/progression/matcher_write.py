@@ -12,7 +12,7 @@ marks runs whose stop events did not reach PostgreSQL. The stored layout is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import msgspec
@@ -90,46 +90,26 @@ end
 return out
 """
 
-# KEYS: run progression hashes; ARGV: per run the first fix whose events were not
-# written. Keeps the earliest mark and moves the revision on, so a worker that read the
-# state before the mark loses its compare-and-set and reads the mark.
+# KEYS: per run its progression hash and fix log; ARGV: per run the time to replay from,
+# the count of fixes to log, then their (timestamp, member) pairs. Logs the fixes, keeps the
+# earliest mark and moves the revision on, so a worker that read the state before the mark
+# loses its compare-and-set and reads the mark (and the logged fixes).
 _MARK_REPLAY = """
 local now = redis.call('TIME')
 local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
-for i, key in ipairs(KEYS) do
-  local f = redis.call('HMGET', key, 'revision', 'replay_from')
-  local mark = tonumber(ARGV[i])
-  if f[2] and tonumber(f[2]) and tonumber(f[2]) < mark then mark = tonumber(f[2]) end
-  local revision = math.max((tonumber(f[1]) or 0) + 1, clock)
-  redis.call('HSET', key, 'replay_from', string.format('%.17g', mark),
-             'revision', string.format('%.0f', revision))
-end
-return #KEYS
-"""
-
-
-# KEYS: per run its progression hash and fix log; ARGV: per run the count of its fixes, then
-# (timestamp, member) pairs. Logs the fixes and marks a replay from the earliest (as
-# ``_MARK_REPLAY``), so the next compare-and-set of any worker folds them in.
-_HAND_OFF = """
 local a = 1
 for i = 1, #KEYS, 2 do
-  local n = tonumber(ARGV[a])
-  local earliest = nil
-  for j = a + 1, a + 2 * n, 2 do
+  local mark = tonumber(ARGV[a])
+  local n = tonumber(ARGV[a + 1])
+  for j = a + 2, a + 1 + 2 * n, 2 do
     redis.call('ZADD', KEYS[i + 1], ARGV[j], ARGV[j + 1])
-    local t = tonumber(ARGV[j])
-    if earliest == nil or t < earliest then earliest = t end
   end
-  a = a + 1 + 2 * n
-  if earliest ~= nil then
-    local now = redis.call('TIME')
-    local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
-    local f = redis.call('HMGET', KEYS[i], 'revision', 'replay_from')
-    if f[2] and tonumber(f[2]) and tonumber(f[2]) < earliest then earliest = tonumber(f[2]) end
-    redis.call('HSET', KEYS[i], 'replay_from', string.format('%.17g', earliest),
-               'revision', string.format('%.0f', math.max((tonumber(f[1]) or 0) + 1, clock)))
-  end
+  a = a + 2 + 2 * n
+  local f = redis.call('HMGET', KEYS[i], 'revision', 'replay_from')
+  if f[2] and tonumber(f[2]) and tonumber(f[2]) < mark then mark = tonumber(f[2]) end
+  local revision = math.max((tonumber(f[1]) or 0) + 1, clock)
+  redis.call('HSET', KEYS[i], 'replay_from', string.format('%.17g', mark),
+             'revision', string.format('%.0f', revision))
 end
 return #KEYS / 2
 """
@@ -211,13 +191,31 @@ def write_hot_state(
     return won, lost
 
 
-def mark_replay(redis_client, runs: list[tuple[RunProgressed, int]]) -> None:
-    """The stop events of these writes did not reach PostgreSQL: the next fix replays them."""
+def _replay_mark(redis_client, runs: Sequence[tuple[str, float, Sequence[Fix]]]) -> None:
+    """Mark each (run, replay from, fixes to log) in one script."""
+    if not runs:
+        return
+    args: list[str] = []
+    for _, mark, fixes in runs:
+        args += (repr(mark), str(len(fixes)))
+        for fix in fixes:
+            args += (repr(fix.timestamp), fix_member(fix))
     redis_client.eval(
         _MARK_REPLAY,
-        len(runs),
-        *[keys.run_progression(item.run.run_id) for item, _ in runs],
-        *[repr(item.plan.fixes[0].timestamp) for item, _ in runs],
+        2 * len(runs),
+        *[
+            key
+            for run_id, _, _ in runs
+            for key in (keys.run_progression(run_id), keys.run_progression_fixes(run_id))
+        ],
+        *args,
+    )
+
+
+def mark_replay(redis_client, runs: list[tuple[RunProgressed, int]]) -> None:
+    """The stop events of these writes did not reach PostgreSQL: the next fix replays them."""
+    _replay_mark(
+        redis_client, [(item.run.run_id, item.plan.fixes[0].timestamp, ()) for item, _ in runs]
     )
 
 
@@ -225,20 +223,11 @@ def hand_off(redis_client, runs: Mapping[str, list[Fix]]) -> None:
     """Log these runs' fixes and mark them for replay: a worker that keeps losing the
     compare-and-set (another writes the run faster than it can read, match and write) hands
     its fixes to whichever write comes next, instead of dropping them."""
-    if not runs:
-        return
-    args: list[str] = []
-    for fixes in runs.values():
-        args.append(str(len(fixes)))
-        for fix in fixes:
-            args += (repr(fix.timestamp), fix_member(fix))
-    redis_client.eval(
-        _HAND_OFF,
-        2 * len(runs),
-        *[
-            key
-            for run_id in runs
-            for key in (keys.run_progression(run_id), keys.run_progression_fixes(run_id))
+    _replay_mark(
+        redis_client,
+        [
+            (run_id, min(f.timestamp for f in fixes), fixes)
+            for run_id, fixes in runs.items()
+            if fixes
         ],
-        *args,
     )
