@@ -11,6 +11,7 @@ RUN python -m venv /opt/venv \
 COPY backend ./backend
 COPY databus ./databus
 COPY runs ./runs
+COPY alerts ./alerts
 COPY realtime_engine ./realtime_engine
 COPY schedule_engine ./schedule_engine
 RUN /opt/venv/bin/pip install --no-cache-dir --no-deps .
@@ -31,6 +32,7 @@ COPY manage.py ./
 COPY backend ./backend
 COPY databus ./databus
 COPY runs ./runs
+COPY alerts ./alerts
 COPY realtime_engine ./realtime_engine
 COPY schedule_engine ./schedule_engine
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \

@@ -124,6 +124,10 @@ try:
     FEED_FULL_REBUILD_INTERVAL_S = env.env_int("FEED_FULL_REBUILD_INTERVAL_S", 300, minimum=1)
     # A cancelled trip stays in TripUpdates until its scheduled end plus this (its date only).
     CANCELED_TRIP_PUBLISH_MARGIN_S = env.env_int("CANCELED_TRIP_PUBLISH_MARGIN_S", 3600, minimum=0)
+    # Which parts of a vehicle's descriptor riders see in the feeds: some agencies keep the
+    # fleet label or licence plate private (the id is always published; GTFS-RT needs it).
+    FEED_PUBLISH_VEHICLE_LABEL = env.env_bool("FEED_PUBLISH_VEHICLE_LABEL", True)
+    FEED_PUBLISH_LICENSE_PLATE = env.env_bool("FEED_PUBLISH_LICENSE_PLATE", False)
     # Run lifecycle detection (shortened by end-to-end tests). The defaults are the domain's
     # (DESIGN.md): settings only override them; runs.services.thresholds builds the config.
     RUN_STALE_AFTER_S = env.env_float("RUN_STALE_AFTER_S", _DETECTION.stale_after_s)
@@ -242,6 +246,7 @@ INSTALLED_APPS = [
     "csp",  # django-csp's checks of its settings
     "channels",
     "runs",
+    "alerts",
     "realtime_engine",
     "schedule_engine",
 ]

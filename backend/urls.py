@@ -18,6 +18,7 @@ urlpatterns = [
     # Swagger UI's split view (its start-up script is a file: no inline script, for the CSP),
     # answering OPTIONS too (backend/api_docs.py).
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/alerts/", include("alerts.urls")),
     path("api/", include("runs.urls")),
     path("api/schedule/", include("schedule_engine.urls")),
     path("", include("realtime_engine.urls")),

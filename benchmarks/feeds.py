@@ -175,7 +175,7 @@ def measure(runs: int, repeats: int, *, stages: bool) -> dict[str, Timing]:
     from schedule_engine.feeds.entity_cache import cache_read
     from schedule_engine.feeds.feed_inputs import feed_inputs_assemble
     from schedule_engine.feeds.mirror import mirror_forget
-    from schedule_engine.feeds.store import FeedName, feed_get
+    from schedule_engine.feeds.store import HOT_STATE_FEEDS, FeedName, feed_get
     from schedule_engine.feeds.tasks import cyclic_gc_paused, feeds_publish
     from schedule_engine.hot_state_read import fleet_read
 
@@ -204,7 +204,7 @@ def measure(runs: int, repeats: int, *, stages: bool) -> dict[str, Timing]:
         repeats,
     )
     results["incremental, nothing changed"] = timed_each(publish, lambda: None, repeats)
-    sizes = {name: len(feed_get(client, name).payload) / 1e6 for name in FeedName}
+    sizes = {name: len(feed_get(client, name).payload) / 1e6 for name in HOT_STATE_FEEDS}
     for label, timing in results.items():
         print(f"  feeds_publish, {label + ':':<62} {timing}")
     print(

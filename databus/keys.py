@@ -166,3 +166,10 @@ def feed_entities(name: str) -> str:
 FEED_CACHE_META = "feed_cache_meta"
 # String with a TTL: the token of the feed build under way, so that builds run one at a time.
 FEED_BUILD_LOCK = "feed_build:lock"
+
+# Hash: every dispatcher trip operation still published (a trip cancelled ahead of any run,
+# a trip added to the schedule, stops skipped on a trip), field = operation id, value = one
+# record (contract: runs.domain.projections.trip_operations). A cache of the
+# ``runs.TripOperation`` rows: written by ``runs.services.trip_operations`` and re-written
+# whole from PostgreSQL by the hot-state rebuild; read by every TripUpdates build.
+TRIP_OPERATIONS = "trip_operations"

@@ -177,9 +177,9 @@ def redis_run_states(client: redis.Redis, run_ids: Iterable[str]) -> tuple[dict,
 
 
 def feed_headers(client: redis.Redis) -> dict[str, int | None]:
-    from schedule_engine.feeds.store import FeedName, feed_header_timestamp_get
+    from schedule_engine.feeds.store import HOT_STATE_FEEDS, feed_header_timestamp_get
 
-    return {name.value: feed_header_timestamp_get(client, name) for name in FeedName}
+    return {name.value: feed_header_timestamp_get(client, name) for name in HOT_STATE_FEEDS}
 
 
 def trip_update_trip_ids(client: redis.Redis) -> set[str]:

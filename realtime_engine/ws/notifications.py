@@ -7,7 +7,7 @@ topics and to all; a rebuilt feed to all).
 
 from __future__ import annotations
 
-from databus.notify import FeedPublished, RunStateChanged
+from databus.notify import AlertChanged, FeedPublished, RunStateChanged
 from realtime_engine.ws.fanout import publish_feed_status, publish_run_state
 
 
@@ -27,3 +27,7 @@ class LiveFanout:
 
     def feed_published(self, feed: FeedPublished) -> None:
         publish_feed_status(feed.feed, feed.header_timestamp, entities=feed.entities)
+
+    def alert_changed(self, change: AlertChanged) -> None:
+        # The live ``alert`` message is sent by the alerts work (docs/api/websocket.md).
+        return None

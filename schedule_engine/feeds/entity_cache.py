@@ -27,7 +27,7 @@ from enum import StrEnum
 import redis
 
 from databus import keys
-from schedule_engine.feeds.store import FeedName
+from schedule_engine.feeds.store import HOT_STATE_FEEDS, FeedName
 
 # Fields of keys.FEED_CACHE_META.
 META_EPOCH = "epoch"  # keys.HOT_STATE_EPOCH as read when the caches were fully built ("" none)
@@ -129,16 +129,16 @@ class CacheChanges:
 def cache_read(client: redis.Redis) -> dict[FeedName, dict[str, str]]:
     """Both feeds' cached entities as stored (parsed only when used): one round trip."""
     pipe = client.pipeline(transaction=False)
-    for name in FeedName:
+    for name in HOT_STATE_FEEDS:
         pipe.hgetall(keys.feed_entities(name))
-    return dict(zip(FeedName, pipe.execute(), strict=True))
+    return dict(zip(HOT_STATE_FEEDS, pipe.execute(), strict=True))
 
 
 def cache_write(client: redis.Redis, changes: CacheChanges) -> None:
     """One MULTI/EXEC: a reader never sees a cache half replaced, nor without its meta, and
     the marks the build took are cleared with the write that makes them redundant."""
     pipe = client.pipeline(transaction=True)
-    for name in FeedName:
+    for name in HOT_STATE_FEEDS:
         key = keys.feed_entities(name)
         if changes.replace:
             pipe.delete(key)

@@ -37,7 +37,7 @@ from schedule_engine.feeds.mirror import PublishedVehicle
 from schedule_engine.feeds.schedule_agreement import ScheduleIds
 from schedule_engine.feeds.skips import RecordReader
 from schedule_engine.feeds.snapshots import EntitySkip, TripEntity, VehicleEntity
-from schedule_engine.feeds.store import FeedName
+from schedule_engine.feeds.store import HOT_STATE_FEEDS, FeedName
 
 
 class Skips:
@@ -122,7 +122,7 @@ def layout(
     stale = RecordReader(TRIP_UPDATES_FEED, decided.skips.report)
     payloads: dict[FeedName, Payload] = {}
     entities: dict[FeedName, dict[str, CachedEntity]] = {}
-    for name in FeedName:
+    for name in HOT_STATE_FEEDS:
         fresh, stored, gone = written[name], cached[name], removed[name]
         for eid, entity in fresh.items():
             if entity.kind is not Kind.CANCELED and entity.number >= now:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from schedule_engine.feeds.entity_cache import CachedEntity
 from schedule_engine.feeds.snapshots import VehicleEntity
-from schedule_engine.feeds.store import FeedName
+from schedule_engine.feeds.store import HOT_STATE_FEEDS, FeedName
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class PublishedVehicle:
 class Mirror:
     generation: str = ""
     entities: dict[FeedName, dict[str, CachedEntity]] = field(
-        default_factory=lambda: {name: {} for name in FeedName}
+        default_factory=lambda: {name: {} for name in HOT_STATE_FEEDS}
     )
     vehicles: dict[str, PublishedVehicle] = field(default_factory=dict)
 

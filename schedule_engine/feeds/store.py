@@ -39,6 +39,12 @@ class FeedName(StrEnum):
 
     VEHICLE_POSITIONS = "vehicle_positions"
     TRIP_UPDATES = "trip_updates"
+    ALERTS = "alerts"
+
+
+# The feeds built from the fleet's hot state (``tasks``); Alerts is built from the service
+# alerts in PostgreSQL by the ``alerts`` app.
+HOT_STATE_FEEDS: tuple[FeedName, ...] = (FeedName.VEHICLE_POSITIONS, FeedName.TRIP_UPDATES)
 
 
 @dataclass(frozen=True, slots=True)

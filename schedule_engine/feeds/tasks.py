@@ -49,6 +49,7 @@ from schedule_engine.feeds.schedule_agreement import ScheduleIds, feed_inputs_ag
 from schedule_engine.feeds.schedule_ids import current_schedule_ids
 from schedule_engine.feeds.skips import entity_skip_record
 from schedule_engine.feeds.store import (
+    HOT_STATE_FEEDS,
     FeedName,
     FeedSummary,
     StoredFeed,
@@ -130,7 +131,7 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
         # The interval's rebuild is routine; the others say something happened.
         log = logger.debug if reason in ("interval", "most runs changed") else logger.info
         log("feeds: full rebuild (%s)", reason)
-        cached, known = {name: {} for name in FeedName}, {}
+        cached, known = {name: {} for name in HOT_STATE_FEEDS}, {}
         hot, vehicles, runs = fleet_read(client, now=now), None, None
         telemetry_only = ()
     inputs = feed_inputs_assemble(

@@ -31,7 +31,7 @@ from schedule_engine.feeds.entity_cache import META_FULL_AT
 from schedule_engine.feeds.feed_inputs import feed_inputs_assemble
 from schedule_engine.feeds.mirror import mirror_forget
 from schedule_engine.feeds.snapshots import HotStateSkip
-from schedule_engine.feeds.store import FeedName, feed_get
+from schedule_engine.feeds.store import HOT_STATE_FEEDS, FeedName, feed_get
 from schedule_engine.feeds.tasks import feeds_publish
 from schedule_engine.feeds.tests.fleet_hot_state import write_progression, write_run
 from schedule_engine.hot_state_read import fleet_read
@@ -102,7 +102,7 @@ def progress(client, i: int, at: int) -> None:
 
 
 def payloads(client) -> dict[FeedName, bytes]:
-    return {name: feed_get(client, name).payload for name in FeedName}
+    return {name: feed_get(client, name).payload for name in HOT_STATE_FEEDS}
 
 
 def entities(payload: bytes) -> dict[str, rt.FeedEntity]:

@@ -7,7 +7,7 @@ import time
 from google.transit import gtfs_realtime_pb2 as rt
 
 from databus import keys
-from schedule_engine.feeds.store import FeedName, feed_get
+from schedule_engine.feeds.store import HOT_STATE_FEEDS, FeedName, feed_get
 from schedule_engine.feeds.tasks import feeds_publish
 from schedule_engine.feeds.tests.fleet_hot_state import write_fleet
 from tests.support.processes import wait_for
@@ -69,7 +69,7 @@ def test_a_beat_worker_publishes_the_feeds_within_seconds(
 
     try:
         wait_for(
-            lambda: all(redis_client.exists(keys.feed(name)) for name in FeedName),
+            lambda: all(redis_client.exists(keys.feed(name)) for name in HOT_STATE_FEEDS),
             timeout=30,
             what="both feeds in Redis",
             interval=0.2,

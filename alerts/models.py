@@ -1,0 +1,1 @@
+"""Service alerts (filled in by the alerts work)."""

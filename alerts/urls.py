@@ -1,0 +1,3 @@
+"""URL routes of the alerts app (mounted at ``/api/alerts/``)."""
+
+urlpatterns: list = []
