@@ -66,6 +66,14 @@ DEFAULT = PredictionConfig()
 SegmentHistory = Mapping[tuple[str, str], Sequence[float]]
 
 
+def horizon_uncertainty_s(arrival: float, now: float, config: PredictionConfig = DEFAULT) -> int:
+    """A predicted time's uncertainty: the base, plus so much per minute of horizon (none
+    for a stop due now or past)."""
+    ahead_s = arrival - now
+    minutes = ahead_s / 60.0 if ahead_s > 0 else 0.0
+    return round(config.uncertainty_base_s + config.uncertainty_per_minute_s * minutes)
+
+
 def predict_stop_times(
     schedule: Sequence[RunScheduledStop],
     *,
@@ -84,7 +92,6 @@ def predict_stop_times(
     """
     observed = observed or {}
     history = history or {}
-    base_s, per_minute_s = config.uncertainty_base_s, config.uncertainty_per_minute_s
     min_samples, prior = config.min_history_samples, config.schedule_prior_samples
     hold, tolerance_s = config.hold_at_timepoints, config.early_tolerance_s
     out: list[StopPrediction] = []
@@ -126,12 +133,13 @@ def predict_stop_times(
         departure_s = round(departure)
         if departure_s < arrival_s:
             departure_s = arrival_s
-        # Grows with the horizon in minutes (none for a stop due now or past).
-        ahead_s = arrival_s - now
-        uncertainty = base_s + per_minute_s * (ahead_s / 60.0 if ahead_s > 0 else 0.0)
         out.append(
             StopPrediction(
-                stop.stop_sequence, stop.stop_id, arrival_s, departure_s, round(uncertainty)
+                stop.stop_sequence,
+                stop.stop_id,
+                arrival_s,
+                departure_s,
+                horizon_uncertainty_s(arrival_s, now, config),
             )
         )
         last = departure_s
