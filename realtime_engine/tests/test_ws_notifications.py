@@ -21,6 +21,9 @@ def fanout_calls(monkeypatch) -> list[tuple]:
     monkeypatch.setattr(
         notifications, "publish_feed_status", lambda *a, **kw: calls.append(("feed_status", a, kw))
     )
+    monkeypatch.setattr(
+        notifications, "publish_alert", lambda *a, **kw: calls.append(("alert", a, kw))
+    )
     return calls
 
 
@@ -56,3 +59,19 @@ def test_a_published_feed_is_sent_to_everyone(fanout_calls):
         notify.FeedPublished(feed="vehicle_positions", header_timestamp=1_790_000_000, entities=2)
     )
     assert fanout_calls == [("feed_status", ("vehicle_positions", 1_790_000_000), {"entities": 2})]
+
+
+def test_a_changed_alert_is_sent_as_it_was_committed(fanout_calls):
+    change = notify.AlertChanged(
+        alert_id=3,
+        action="ended",
+        active=False,
+        cause="CONSTRUCTION",
+        effect="DETOUR",
+        severity="WARNING",
+        header="Stop S2 closed",
+        route_ids=("R1",),
+        stop_ids=("S2",),
+    )
+    notify.alert_changed(change)
+    assert fanout_calls == [("alert", (change,), {})]

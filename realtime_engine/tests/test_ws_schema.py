@@ -7,7 +7,7 @@ import json
 import pytest
 
 from realtime_engine.ws.fanout import plan_position_messages
-from realtime_engine.ws.groups import ALL, BadTopic, Topic, TopicKind, parse_topic
+from realtime_engine.ws.groups import ALERTS, ALL, BadTopic, Topic, TopicKind, parse_topic
 from realtime_engine.ws.messages import (
     DETAIL_MAX_CHARS,
     ECHO_MAX_CHARS,
@@ -24,6 +24,7 @@ from realtime_engine.ws.messages import (
     ("text", "topic"),
     [
         ("all", ALL),
+        ("alerts", ALERTS),
         ("route:R10", Topic(TopicKind.ROUTE, "R10")),
         ("run:5f0c-1", Topic(TopicKind.RUN, "5f0c-1")),
         ("vehicle:bus.7", Topic(TopicKind.VEHICLE, "bus.7")),
@@ -35,7 +36,9 @@ def test_topics_parse_and_print_back(text, topic):
     assert str(topic) == text
 
 
-@pytest.mark.parametrize("text", ["", "everything", "all:x", "route:", "planet:mars", None, 7])
+@pytest.mark.parametrize(
+    "text", ["", "everything", "all:x", "alerts:R1", "route:", "planet:mars", None, 7]
+)
 def test_bad_topics_are_refused(text):
     with pytest.raises(BadTopic):
         parse_topic(text)
@@ -49,7 +52,8 @@ def test_group_names_are_valid_channel_layer_names_and_distinct():
     ]
     names = [t.group for t in odd]
     assert len(set(names)) == 3
-    for name in [*names, ALL.group]:
+    assert ALERTS.group not in {ALL.group, Topic(TopicKind.ROUTE, "alerts").group}
+    for name in [*names, ALL.group, ALERTS.group]:
         assert len(name) < 100 and all(c.isascii() and (c.isalnum() or c in "-_.") for c in name)
 
 

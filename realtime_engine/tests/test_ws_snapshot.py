@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from databus import keys
+from databus.notify import AlertChanged
 from realtime_engine.ws.groups import parse_topic
 from realtime_engine.ws.snapshot import snapshot_read
 from runs.domain.lifecycle.states import RunState
@@ -144,7 +145,57 @@ def test_a_snapshot_writes_nothing(fleet):
     fleet.zadd(keys.RUNS_CANCELED, {"run-6": NOW - 3600})  # expired: only a feed build drops it
     before = {key: fleet.dump(key) for key in fleet.scan_iter()}
 
-    for topic in ("all", "route:R10", "vehicle:bus-1", "run:run-1"):
-        snapshot_read(fleet, parse_topic(topic))
+    for topic in ("all", "alerts", "route:R10", "vehicle:bus-1", "run:run-1"):
+        snapshot_read(fleet, parse_topic(topic), ACTIVE_ALERTS)
 
     assert {key: fleet.dump(key) for key in fleet.scan_iter()} == before
+
+
+def active_alert(alert_id: int, route_ids=(), stop_ids=()) -> AlertChanged:
+    return AlertChanged(
+        alert_id=alert_id,
+        action="active",
+        active=True,
+        cause="CONSTRUCTION",
+        effect="DETOUR",
+        severity="WARNING",
+        header=f"alert {alert_id}",
+        route_ids=route_ids,
+        stop_ids=stop_ids,
+    )
+
+
+# One on route R10 and a stop of it, one on a stop only, one agency-wide (names nothing).
+ACTIVE_ALERTS = (
+    active_alert(1, route_ids=("R10",), stop_ids=("S4",)),
+    active_alert(2, stop_ids=("S9",)),
+    active_alert(3),
+)
+
+
+def alert_ids(snapshot) -> list[int] | None:
+    return None if snapshot.alerts is None else [alert.alert_id for alert in snapshot.alerts]
+
+
+def test_all_and_alerts_list_every_active_alert_and_a_route_those_naming_it(fleet):
+    everything = snapshot_read(fleet, parse_topic("all"), ACTIVE_ALERTS)
+    assert alert_ids(everything) == [1, 2, 3]
+    first = everything.alerts[0]
+    assert (first.effect, first.header, first.route_ids, first.stop_ids) == (
+        "DETOUR",
+        "alert 1",
+        ["R10"],
+        ["S4"],
+    )
+    only_alerts = snapshot_read(fleet, parse_topic("alerts"), ACTIVE_ALERTS)
+    assert alert_ids(only_alerts) == [1, 2, 3]
+    assert (only_alerts.vehicles, only_alerts.runs) == ([], [])
+    assert alert_ids(snapshot_read(fleet, parse_topic("route:R10"), ACTIVE_ALERTS)) == [1]
+    assert alert_ids(snapshot_read(fleet, parse_topic("route:R20"), ACTIVE_ALERTS)) == []
+    # No alert active: the list is there, empty, so a client drops what it showed.
+    assert alert_ids(snapshot_read(fleet, parse_topic("all"))) == []
+
+
+def test_a_run_or_vehicle_snapshot_carries_no_alerts(fleet):
+    for topic in ("run:run-1", "vehicle:bus-1"):
+        assert snapshot_read(fleet, parse_topic(topic), ACTIVE_ALERTS).alerts is None

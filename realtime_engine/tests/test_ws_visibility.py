@@ -32,8 +32,14 @@ MINE, THEIRS, NOBODYS = frozenset({7}), frozenset({8}), frozenset()
         (OPERATOR, "all", MINE, False),
         (OPERATOR, "route:R1", MINE, False),
         (OPERATOR_WITHOUT_DRIVER, "run:r-1", MINE, False),
+        # Service alerts are public information: every role watches them.
+        (DISPATCHER, "alerts", NOBODYS, True),
+        (OPERATOR, "alerts", NOBODYS, True),
+        (OPERATOR_WITHOUT_DRIVER, "alerts", NOBODYS, True),
         (SYSTEM, "all", NOBODYS, False),
+        (SYSTEM, "alerts", NOBODYS, False),
         (None, "all", NOBODYS, False),
+        (None, "alerts", NOBODYS, False),
         (None, "run:r-1", MINE, False),
     ],
 )
@@ -48,6 +54,7 @@ def test_topic_visibility(actor, topic, operated_by, visible):
         (OPERATOR, "vehicle:V1", True),
         (OPERATOR, "all", False),
         (OPERATOR, "route:R1", False),
+        (OPERATOR, "alerts", False),
         (DISPATCHER, "run:r-1", False),  # a dispatcher's subscribe costs no query
         (None, "run:r-1", False),
     ],

@@ -14,8 +14,8 @@ encoded once and sent with ``group_send``. Routes of runs are cached (a run's ro
 never changes); a run seen for the first time costs one more pipeline.
 
 ``publish_run_state`` (lifecycle transitions), ``publish_stop_statuses`` (progression:
-a batch's, to watched groups only, as positions) and ``publish_feed_status`` (feed
-builders) are for sync callers.
+a batch's, to watched groups only, as positions), ``publish_feed_status`` (feed
+builders) and ``publish_alert`` (service alerts) are for sync callers.
 """
 
 from __future__ import annotations
@@ -35,11 +35,14 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from databus import keys
+from databus.notify import AlertChanged
 from databus.redis import get_redis
 from realtime_engine.ws import groups
 from realtime_engine.ws.active_groups import active_groups_queue
+from realtime_engine.ws.alerts import alert_view
 from realtime_engine.ws.groups import Topic
 from realtime_engine.ws.messages import (
+    AlertMessage,
     FeedStatusMessage,
     PositionMessage,
     RunStateMessage,
@@ -363,3 +366,15 @@ def publish_feed_status(
         entities=entities,
     )
     _publisher.send_message([groups.ALL], message, wait=wait)
+
+
+def publish_alert(change: AlertChanged, *, wait: bool = False) -> None:
+    """A service alert was created, updated or ended, to all, alerts and the routes it names.
+
+    Sent to those groups whether watched or not (unlike stop statuses): an alert changes
+    rarely, and a subscriber whose snapshot read missed the change must get the message.
+    """
+    message = AlertMessage(
+        topic="", action=change.action, alert=alert_view(change), sent_at=time.time()
+    )
+    _publisher.send_message(groups.alert_topics(change.route_ids), message, wait=wait)

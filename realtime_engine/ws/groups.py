@@ -1,4 +1,5 @@
-"""Subscription topics (``all``, ``route:{id}``, ``run:{id}``, ``vehicle:{id}``) and their groups.
+"""Subscription topics (``all``, ``alerts``, ``route:{id}``, ``run:{id}``, ``vehicle:{id}``)
+and their groups.
 
 The one place that turns a topic into a channel-layer group name. Read by the consumer
 (subscribe/unsubscribe), the fan-out (where to send) and the live-group registry. Pure.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -20,6 +22,7 @@ MAX_ID_LENGTH = 255
 
 class TopicKind(StrEnum):
     ALL = "all"
+    ALERTS = "alerts"  # the active service alerts only: public, every role watches it
     ROUTE = "route"
     RUN = "run"
     VEHICLE = "vehicle"
@@ -35,14 +38,17 @@ class Topic:
     ident: str = ""
 
     def __str__(self) -> str:
-        return self.kind.value if self.kind is TopicKind.ALL else f"{self.kind}:{self.ident}"
+        return self.kind.value if self.kind in WHOLE_KINDS else f"{self.kind}:{self.ident}"
 
     @property
     def group(self) -> str:
         return group_name(self)
 
 
+# Kinds that name one topic each, without an id.
+WHOLE_KINDS = frozenset({TopicKind.ALL, TopicKind.ALERTS})
 ALL = Topic(TopicKind.ALL)
+ALERTS = Topic(TopicKind.ALERTS)
 
 
 def parse_topic(text: object) -> Topic:
@@ -51,19 +57,21 @@ def parse_topic(text: object) -> Topic:
         raise BadTopic("topic must be a non-empty string")
     if text == TopicKind.ALL:
         return ALL
+    if text == TopicKind.ALERTS:
+        return ALERTS
     kind_text, sep, ident = text.partition(":")
     try:
         kind = TopicKind(kind_text)
     except ValueError:
         raise BadTopic(f"unknown topic kind {kind_text!r}") from None
-    if kind is TopicKind.ALL or not sep or not ident or len(ident) > MAX_ID_LENGTH:
-        raise BadTopic(f"topic {text!r} is not all, route:ID, run:ID or vehicle:ID")
+    if kind in WHOLE_KINDS or not sep or not ident or len(ident) > MAX_ID_LENGTH:
+        raise BadTopic(f"topic {text!r} is not all, alerts, route:ID, run:ID or vehicle:ID")
     return Topic(kind, ident)
 
 
 def group_name(topic: Topic) -> str:
-    if topic.kind is TopicKind.ALL:
-        return f"{GROUP_PREFIX}all"
+    if topic.kind in WHOLE_KINDS:
+        return f"{GROUP_PREFIX}{topic.kind}"
     ident = topic.ident
     if not _SAFE_ID.fullmatch(ident):
         ident = "h" + hashlib.sha1(ident.encode()).hexdigest()
@@ -94,6 +102,12 @@ def topics_of(
     if route_id:
         topics.append(route_topic(route_id))
     return topics
+
+
+def alert_topics(route_ids: Iterable[str]) -> list[Topic]:
+    """Every topic a service alert's message belongs to: ``all``, ``alerts`` and the routes
+    it names (stops have no topic of their own; the message names them)."""
+    return [ALL, ALERTS, *(route_topic(route_id) for route_id in dict.fromkeys(route_ids))]
 
 
 ALL_GROUP = group_name(ALL)

@@ -123,11 +123,28 @@ class RunView(msgspec.Struct, omit_defaults=True):
     next_stop: NextStopView | None = None
 
 
+class AlertView(msgspec.Struct, omit_defaults=True):
+    """A service alert as a live map shows it: GTFS-RT enum names, the header in the default
+    language, the routes and stops its informed entities name."""
+
+    alert_id: int
+    active: bool
+    cause: str
+    effect: str
+    severity: str
+    header: str
+    route_ids: list[str] = []
+    stop_ids: list[str] = []
+
+
 class Snapshot(_Message, tag="snapshot"):
     topic: str
     vehicles: list[VehicleUpdate]
     runs: list[RunView]
     at: float
+    # The active alerts of the topic (``all``, ``alerts``: every one; ``route:``: those
+    # naming the route); absent from the topics that carry no alerts.
+    alerts: list[AlertView] | None = None
 
 
 class PositionMessage(_Message, tag="position"):
@@ -165,6 +182,16 @@ class FeedStatusMessage(_Message, tag="feed_status"):
     entities: int | None = None
 
 
+class AlertMessage(_Message, tag="alert"):
+    """A service alert was created, updated or ended; ``alert.active`` says whether it is
+    to be shown now (an ended one, or one whose periods are all past or ahead, is not)."""
+
+    topic: str
+    action: str
+    alert: AlertView
+    sent_at: float
+
+
 class Subscribed(_Message, tag="subscribed"):
     topic: str
 
@@ -193,6 +220,7 @@ ServerMessage = (
     | RunStateMessage
     | StopStatusMessage
     | FeedStatusMessage
+    | AlertMessage
     | Subscribed
     | Unsubscribed
     | ErrorMessage

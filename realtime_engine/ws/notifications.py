@@ -2,13 +2,13 @@
 
 Installed by ``realtime_engine.apps`` when Django starts: each notification becomes the
 live message ``fanout`` sends for it (a run's new state to its run, vehicle and route
-topics and to all; a rebuilt feed to all).
+topics and to all; a rebuilt feed to all; a service alert to all, alerts and its routes).
 """
 
 from __future__ import annotations
 
 from databus.notify import AlertChanged, FeedPublished, RunStateChanged
-from realtime_engine.ws.fanout import publish_feed_status, publish_run_state
+from realtime_engine.ws.fanout import publish_alert, publish_feed_status, publish_run_state
 
 
 class LiveFanout:
@@ -29,5 +29,4 @@ class LiveFanout:
         publish_feed_status(feed.feed, feed.header_timestamp, entities=feed.entities)
 
     def alert_changed(self, change: AlertChanged) -> None:
-        # The live ``alert`` message is sent by the alerts work (docs/api/websocket.md).
-        return None
+        publish_alert(change)

@@ -4,7 +4,8 @@ Reads (never writes) through the one hot-state reader, ``schedule_engine.hot_sta
 the vehicles and runs a topic holds, as raw hashes. What is here is the choice of those
 records per topic and the pure decoding of them through the contracts into the views
 (vehicles' position and occupancy, runs' projection, stop status and next stop not yet
-passed). A snapshot of ``all`` does not share the feed build's ``fleet_read``: its runs
+passed), and of the active service alerts the caller read (``alerts``: which of them a
+topic lists). A snapshot of ``all`` does not share the feed build's ``fleet_read``: its runs
 are those claiming a vehicle or in the tracking sets (not the cancelled ones), and it
 writes nothing. Synchronous: the consumer runs it in a worker thread. Used by ``consumer``.
 
@@ -17,11 +18,13 @@ counted and logged once per key (``schedule_engine.feeds.skips``, feed ``ws_snap
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import redis
 
 from databus import keys
+from databus.notify import AlertChanged
+from realtime_engine.ws.alerts import snapshot_alerts
 from realtime_engine.ws.groups import Topic, TopicKind
 from realtime_engine.ws.messages import (
     NextStopView,
@@ -145,15 +148,20 @@ def vehicle_updates(
     return updates
 
 
-def snapshot_read(client: redis.Redis, topic: Topic) -> Snapshot:
-    """The current vehicles and runs of ``topic``.
+def snapshot_read(
+    client: redis.Redis, topic: Topic, alerts: Sequence[AlertChanged] = ()
+) -> Snapshot:
+    """The current vehicles and runs of ``topic``, and which of the active ``alerts`` it lists.
 
     The runs of ``all`` (and of a route) are those claiming a vehicle and those in the
-    tracking sets; the vehicles are those with a stored position.
+    tracking sets; the vehicles are those with a stored position. ``alerts`` holds only
+    alerts, no vehicle or run.
     """
     reader = RecordReader(WS_SNAPSHOT_FEED)
     vehicles: Iterable[VehicleHotState]
-    if topic.kind is TopicKind.VEHICLE:
+    if topic.kind is TopicKind.ALERTS:
+        vehicles, runs = [], []
+    elif topic.kind is TopicKind.VEHICLE:
         vehicles = records_read(client, vehicle_ids=[topic.ident]).vehicles
         claims = [vehicle.current_run for vehicle in vehicles if vehicle.current_run]
         runs = run_views(reader, records_read(client, run_ids=claims).runs.values())
@@ -179,4 +187,5 @@ def snapshot_read(client: redis.Redis, topic: Topic) -> Snapshot:
         vehicles=vehicle_updates(reader, vehicles, run_by_vehicle),
         runs=runs,
         at=time.time(),
+        alerts=snapshot_alerts(topic, alerts),
     )
