@@ -1,9 +1,13 @@
 /* databus live map: draws the current feed's network, streams vehicles from /ws/live/.
  *
  * Data flow: GET /live/network.json (routes, shapes, stops) once; a WebSocket subscribed
- * to "all" gives a snapshot, then position / run_state / stop_status / feed_status
+ * to "all" gives a snapshot, then position / run_state / stop_status / feed_status / alert
  * messages (docs/api/websocket.md). A click on a vehicle or a run row loads
- * /api/runs/{id}/ and /api/runs/{id}/history/. Everything is served by this server.
+ * /api/runs/{id}/ and /api/runs/{id}/history/. Active service alerts are listed in their
+ * panel; the routes and stops they name are drawn over in the alert style (dashed orange
+ * lines, ringed stops), and a click on one of them or on the panel's entry shows the
+ * alert. A snapshot replaces the alerts shown; an "alert" message that is no longer active
+ * (ended, or outside its periods) removes one. Everything is served by this server.
  * The WebSocket authenticates with the page's session cookie (same origin, so the
  * server's Origin check admits it); no ticket is needed.
  */
@@ -19,9 +23,15 @@
     "Short Turned": "#ef6c00", "Cancelled": "#6d4c41",
   };
   const NO_RUN_COLOR = "#78909c";
+  const ALERT_COLOR = "#ef6c00";
+  // GTFS-RT SeverityLevel names, most severe first.
+  const SEVERITY_ORDER = ["SEVERE", "WARNING", "INFO", "UNKNOWN_SEVERITY"];
+  const SEVERITY_COLORS = { SEVERE: "#c62828", WARNING: "#ef6c00", INFO: "#1e88e5", UNKNOWN_SEVERITY: "#78909c" };
 
   const vehicles = new Map(); // vehicle_id -> {data, marker}
   const runs = new Map(); // run_id -> run view
+  const alerts = new Map(); // alert_id -> alert view (active ones only)
+  const network = { routes: new Map(), stops: new Map() }; // route_id -> route, stop_id -> stop
   let selectedVehicle = null;
   let socket = null;
   let retryMs = 1000;
@@ -31,6 +41,7 @@
   if (config.tileUrl) {
     L.tileLayer(config.tileUrl, { maxZoom: 19 }).addTo(map);
   }
+  const alertLayer = L.layerGroup().addTo(map); // redrawn whenever the active alerts change
 
   function colorOf(vehicle) {
     const run = vehicle.run_id && runs.get(vehicle.run_id);
@@ -158,6 +169,8 @@
 
   function showDetail(title, fields, history) {
     document.getElementById("detail").hidden = false;
+    // An alert has no transitions (history null): no heading for them either.
+    document.getElementById("detail-history-title").hidden = history === null;
     document.getElementById("detail-title").textContent = title;
     const list = document.getElementById("detail-fields");
     list.replaceChildren();
@@ -167,7 +180,7 @@
     }
     const items = document.getElementById("detail-history");
     items.replaceChildren();
-    for (const transition of history) {
+    for (const transition of history || []) {
       const when = new Date(transition.created_at).toLocaleTimeString();
       const verdict = transition.accepted ? "" : ` (refused: ${transition.refusal})`;
       items.append(text("li", `${when} ${transition.event}: ${transition.from_state} → ${transition.to_state}${verdict}`,
@@ -178,8 +191,121 @@
   function applySnapshot(message) {
     for (const run of message.runs) runs.set(run.run_id, run);
     for (const vehicle of message.vehicles) upsertVehicle(vehicle);
+    if (Array.isArray(message.alerts)) {
+      alerts.clear();
+      for (const alert of message.alerts) if (alert.active) alerts.set(alert.alert_id, alert);
+      renderAlerts();
+    }
     refreshMarkers();
     renderRuns();
+  }
+
+  // --- service alerts ---------------------------------------------------------------
+
+  function applyAlert(message) {
+    const alert = message.alert;
+    if (alert.active && message.action !== "ended") {
+      alerts.set(alert.alert_id, alert);
+    } else {
+      alerts.delete(alert.alert_id);
+    }
+    renderAlerts();
+  }
+
+  function orderedAlerts() {
+    const rank = (alert) => {
+      const index = SEVERITY_ORDER.indexOf(alert.severity);
+      return index < 0 ? SEVERITY_ORDER.length : index;
+    };
+    return [...alerts.values()].sort((a, b) => rank(a) - rank(b) || b.alert_id - a.alert_id);
+  }
+
+  function routeLabel(routeId) {
+    const route = network.routes.get(routeId);
+    return route && route.short_name ? route.short_name : routeId;
+  }
+
+  function stopLabel(stopId) {
+    const stop = network.stops.get(stopId);
+    return stop && stop.name ? `${stop.name} (${stopId})` : stopId;
+  }
+
+  function severityBadge(severity) {
+    const badge = text("span", (severity || "").replace("_SEVERITY", ""), "severity");
+    badge.style.background = SEVERITY_COLORS[severity] || NO_RUN_COLOR;
+    return badge;
+  }
+
+  function showAlert(alert) {
+    showDetail(`Alert: ${alert.header}`, {
+      severity: alert.severity, effect: alert.effect, cause: alert.cause,
+      routes: (alert.route_ids || []).map(routeLabel).join(", "),
+      stops: (alert.stop_ids || []).map(stopLabel).join(", "),
+      alert: `#${alert.alert_id}`,
+    }, null);
+  }
+
+  function showAlerts(list, where) {
+    if (list.length === 1) { showAlert(list[0]); return; }
+    const fields = {};
+    for (const alert of list) fields[`${alert.severity} ${alert.effect}`] = alert.header;
+    showDetail(`${list.length} alerts on ${where}`, fields, null);
+  }
+
+  function renderAlertPanel(ordered) {
+    const list = document.getElementById("alerts");
+    list.replaceChildren();
+    for (const alert of ordered) {
+      const item = document.createElement("li");
+      item.className = "alert-item";
+      item.dataset.alertId = String(alert.alert_id);
+      const where = [...(alert.route_ids || []).map((id) => `route ${routeLabel(id)}`),
+                     ...(alert.stop_ids || []).map((id) => `stop ${stopLabel(id)}`)].join(" · ");
+      item.append(severityBadge(alert.severity), text("span", alert.effect, "effect"),
+                  text("span", alert.header, "header"), text("span", where, "where"));
+      item.addEventListener("click", () => showAlert(alert));
+      list.append(item);
+    }
+    if (!ordered.length) list.append(text("li", "no active alerts", "none"));
+    document.getElementById("alert-count").textContent = `(${ordered.length})`;
+  }
+
+  function renderAlertLayer(ordered) {
+    alertLayer.clearLayers();
+    const byRoute = new Map();
+    const byStop = new Map();
+    for (const alert of ordered) {
+      for (const id of alert.route_ids || []) byRoute.set(id, [...(byRoute.get(id) || []), alert]);
+      for (const id of alert.stop_ids || []) byStop.set(id, [...(byStop.get(id) || []), alert]);
+    }
+    for (const [routeId, named] of byRoute) {
+      const route = network.routes.get(routeId);
+      for (const shape of route ? route.shapes : []) {
+        if (!shape.length) continue;
+        const line = L.polyline(shape, { color: ALERT_COLOR, weight: 7, opacity: 0.9, dashArray: "10 8",
+                                         className: "alert-route" });
+        line.on("click", () => showAlerts(named, `route ${routeLabel(routeId)}`));
+        line.bindTooltip(`${named.length} alert(s) on route ${routeLabel(routeId)}`);
+        line.addTo(alertLayer);
+        line.getElement().dataset.routeId = routeId;
+      }
+    }
+    for (const [stopId, named] of byStop) {
+      const stop = network.stops.get(stopId);
+      if (!stop) continue;
+      const ring = L.circleMarker([stop.lat, stop.lon], { radius: 9, color: ALERT_COLOR, weight: 3,
+                                                          fillOpacity: 0, className: "alert-stop" });
+      ring.on("click", () => showAlerts(named, `stop ${stopLabel(stopId)}`));
+      ring.bindTooltip(`${named.length} alert(s) at ${stopLabel(stopId)}`);
+      ring.addTo(alertLayer);
+      ring.getElement().dataset.stopId = stopId;
+    }
+  }
+
+  function renderAlerts() {
+    const ordered = orderedAlerts();
+    renderAlertPanel(ordered);
+    renderAlertLayer(ordered);
   }
 
   function applyRunState(message) {
@@ -196,6 +322,7 @@
       case "snapshot": applySnapshot(message); break;
       case "position": for (const v of message.vehicles) upsertVehicle(v); break;
       case "run_state": applyRunState(message); break;
+      case "alert": applyAlert(message); break;
       case "stop_status": {
         const run = runs.get(message.run_id);
         if (run) { run.stop_status = message.status; renderRuns(); }
@@ -242,10 +369,13 @@
   }, SNAPSHOT_REFRESH_MS);
 
   async function drawNetwork() {
-    const network = await getJson("/live/network.json");
+    const drawn = await getJson("/live/network.json");
+    for (const route of drawn.routes) network.routes.set(route.route_id, route);
+    for (const stop of drawn.stops) network.stops.set(stop.stop_id, stop);
     const bounds = L.latLngBounds([]);
-    const palette = ["#1565c0", "#c2185b", "#00897b", "#6a1b9a", "#ef6c00", "#283593"];
-    network.routes.forEach((route, index) => {
+    // No orange: that is the alerts' colour.
+    const palette = ["#1565c0", "#c2185b", "#00897b", "#6a1b9a", "#283593", "#558b2f"];
+    drawn.routes.forEach((route, index) => {
       const color = route.color || palette[index % palette.length];
       for (const shape of route.shapes) {
         if (!shape.length) continue;
@@ -254,10 +384,10 @@
         shape.forEach((point) => bounds.extend(point));
       }
     });
-    for (const stop of network.stops) {
+    for (const stop of drawn.stops) {
       L.circleMarker([stop.lat, stop.lon], { radius: 3, color: "#37474f", weight: 1, fillColor: "#fff", fillOpacity: 1 })
         .bindTooltip(`${stop.name || stop.stop_id}`).addTo(map);
-      if (!network.routes.length) bounds.extend([stop.lat, stop.lon]);
+      if (!drawn.routes.length) bounds.extend([stop.lat, stop.lon]);
     }
     if (bounds.isValid()) map.fitBounds(bounds, { padding: [20, 20] });
   }
