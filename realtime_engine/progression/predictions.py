@@ -7,8 +7,11 @@ the pure ``runs.domain.progression.prediction_refresh`` picks (a stop completed 
 changed, the deviation moved, the last computation old): ``refreshed_basis`` folds that
 decision over a batch's fixes from the basis stored in the matcher state, and
 ``predictions_of`` computes the updates from the resulting basis alone (with the observed
-stops), so they are the same whichever fix of which batch reached it. Called by
-``published`` for every run matched; no I/O.
+stops), so they are the same whichever fix of which batch reached it. A run of a
+headway-based instance (frequencies.txt ``exact_times=0``, ``schedule_engine.blocks``)
+is predicted from its position and running times only: it has no timetable to wait
+for. Called by ``published`` for every run matched; no I/O but the frequency index's
+one read per GTFS version and process.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from runs.domain.progression.prediction_refresh import RefreshConfig, basis_afte
 from runs.domain.progression.state import PredictionBasis
 from runs.domain.progression.status import Phase
 from runs.domain.telemetry import stop_time_updates as updates_contract
+from schedule_engine.blocks import headway_based
+from schedule_engine.gtfs_import.fields import format_time
 from schedule_engine.predictions.inputs import schedule_deviation_s
 from schedule_engine.predictions.predictor import ObservedStop, predict_stop_times
 
@@ -66,6 +71,13 @@ def refreshed_basis(progressed: RunProgressed, config: RefreshConfig) -> Predict
     )
 
 
+def headway_based_instance(trip: TripToMatch) -> bool:
+    """Whether the run's trip instance runs without a timetable (exact_times=0)."""
+    scheduled = trip.schedule.trip
+    start_time = format_time(scheduled.stops[0].departure_s + trip.start_shift_s)
+    return headway_based(trip.trip_id, start_time, feed_id=scheduled.feed_id)
+
+
 def observed_after(progressed: RunProgressed) -> dict[int, ObservedStop]:
     """The run's observed stops including those the matched fixes completed."""
     observed = dict(progressed.run.observed)
@@ -91,6 +103,7 @@ def predictions_of(
         delay_s=basis.delay_s,
         observed=observed,
         history=segment_history_at_hour(history, int(at // 3600) % 24),  # the UTC hour
+        headway_based=headway_based_instance(progressed.run.trip),
     )
     # Positional and in a list: a trip's every stop, on every refresh.
     update = updates_contract.StopTimeUpdate

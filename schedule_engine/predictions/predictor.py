@@ -5,9 +5,14 @@ For the next stop the vehicle's current deviation from the schedule applies
 observed travel time of that segment (``SegmentHistory``: the shell selects the
 same hour of day) when there are enough samples, else the scheduled one.
 Recovery: a late bus cuts a scheduled layover short and an early one waits in it;
-at timepoints a bus more than ``early_tolerance_s`` early waits. Stops already
-passed keep their observed times. Each prediction carries an uncertainty growing
-with the horizon; times are strictly increasing in stop_sequence order.
+at timepoints a bus more than ``early_tolerance_s`` early waits. A headway-based trip
+(frequencies.txt ``exact_times=0``) has no timetable to recover to: nothing waits.
+The next stop's time, deviation plus scheduled time, is the position's time plus the
+scheduled running time from there, so such a trip's predictions are travel times
+from the position (history, else the template's running times) and nothing else.
+Stops already passed keep their observed times. Each prediction carries an
+uncertainty growing with the horizon; times are strictly increasing in stop_sequence
+order.
 """
 
 from __future__ import annotations
@@ -83,17 +88,22 @@ def predict_stop_times(
     observed: Mapping[int, ObservedStop] | None = None,
     history: SegmentHistory | None = None,
     config: PredictionConfig = DEFAULT,
+    headway_based: bool = False,
 ) -> tuple[StopPrediction, ...]:
     """Every stop of the trip, sorted by stop_sequence, times strictly increasing.
 
     ``next_index``: the stop the vehicle is at or heading to; ``delay_s``: its
     current deviation from the schedule there; ``observed``: stop events by
     stop_sequence (stops before ``next_index`` without one are left out).
+    ``headway_based``: the trip has no timetable (a frequencies.txt instance with
+    exact_times=0), so nothing waits for a scheduled departure: its stop times are
+    only running and dwell times, and the times follow from the position alone.
     """
     observed = observed or {}
     history = history or {}
     min_samples, prior = config.min_history_samples, config.schedule_prior_samples
     hold, tolerance_s = config.hold_at_timepoints, config.early_tolerance_s
+    timetable = not headway_based
     out: list[StopPrediction] = []
     last = -1
     for stop in schedule[:next_index]:
@@ -121,10 +131,10 @@ def predict_stop_times(
             arrival = previous_arrival + travel
         dwell = stop.departure - stop.arrival
         departure = arrival + dwell
-        if dwell > 0:
+        if timetable and dwell > 0:
             # A layover: a late bus cuts it short, an early one waits for its time.
             departure = arrival if arrival >= stop.departure else stop.departure
-        if hold and stop.timepoint and departure < stop.departure - tolerance_s:
+        if timetable and hold and stop.timepoint and departure < stop.departure - tolerance_s:
             # Recovery at a timepoint: a bus more than the tolerated earliness ahead waits.
             departure = stop.departure - tolerance_s
         arrival_s = round(arrival)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from schedule_engine.predictions.inputs import schedule_deviation_s
 from schedule_engine.predictions.predictor import (
     ObservedStop,
     PredictionConfig,
@@ -82,3 +83,56 @@ def test_uncertainty_grows_with_the_horizon():
     uncertainties = [p.uncertainty_s for p in out]
     assert uncertainties == sorted(uncertainties)
     assert uncertainties[-1] > uncertainties[0]
+
+
+# A headway-based (exact_times=0) instance: its template has a 4-minute dwell at S2 and a
+# timepoint at S3, which a timetabled trip would wait for. Stops 600 m apart.
+HEADWAY_TEMPLATE = [
+    RunScheduledStop(1, "S0", T0, T0),
+    RunScheduledStop(2, "S1", T0 + 120, T0 + 120),
+    RunScheduledStop(3, "S2", T0 + 240, T0 + 480),
+    RunScheduledStop(4, "S3", T0 + 600, T0 + 600, timepoint=True),
+    RunScheduledStop(5, "S4", T0 + 720, T0 + 720),
+]
+HEADWAY_DISTANCES = [0.0, 600.0, 1200.0, 1800.0, 2400.0]
+
+
+def _shifted(stops, shift_s):
+    return [
+        RunScheduledStop(
+            s.stop_sequence, s.stop_id, s.arrival + shift_s, s.departure + shift_s, s.timepoint
+        )
+        for s in stops
+    ]
+
+
+@pytest.mark.parametrize("shift_s", [-900, -300, 0, 240, 1800])
+def test_headway_based_predictions_come_from_the_position_not_a_schedule(shift_s):
+    # The same bus (300 m past S0 at T0 + 100, heading to S1): whichever nominal start its
+    # instance has, late or early against it, the prediction is the same: running and
+    # dwell times from the position, observed history where there is some.
+    stops = _shifted(HEADWAY_TEMPLATE, shift_s)
+    at = T0 + 100
+    delay = schedule_deviation_s(stops, HEADWAY_DISTANCES, distance_m=300.0, at=at, departed=True)
+    history = {("S1", "S2"): [150.0]}
+    out = predict_stop_times(
+        stops, next_index=1, now=at, delay_s=delay, history=history, headway_based=True
+    )
+    by_seq = {p.stop_sequence: (p.arrival - at, p.departure - at) for p in out}
+    # 60 s to S1 at the template's pace, the observed 150 s to S2, its 240 s dwell, then the
+    # template's 360 s arrival to arrival (dwell included) to S3 and 120 s to S4.
+    assert by_seq == {2: (60, 60), 3: (210, 450), 4: (570, 570), 5: (690, 690)}
+
+
+def test_headway_based_bus_ahead_of_its_nominal_start_is_not_held():
+    # 10 minutes "early" against the nominal start: a timetabled trip would wait at the
+    # S2 layover and the S3 timepoint; a headway-based one drives on.
+    stops = _shifted(HEADWAY_TEMPLATE, 600)
+    at = T0 + 100
+    delay = schedule_deviation_s(stops, HEADWAY_DISTANCES, distance_m=300.0, at=at, departed=True)
+    assert delay == -560
+    timetabled = predict_stop_times(stops, next_index=1, now=at, delay_s=delay)
+    headway = predict_stop_times(stops, next_index=1, now=at, delay_s=delay, headway_based=True)
+    assert {p.stop_sequence: p.departure for p in timetabled}[3] == T0 + 600 + 480
+    assert [p.arrival - at for p in headway] == [60, 180, 540, 660]
+    assert [p.departure - at for p in headway] == [60, 420, 540, 660]
