@@ -128,6 +128,9 @@ try:
     # fleet label or licence plate private (the id is always published; GTFS-RT needs it).
     FEED_PUBLISH_VEHICLE_LABEL = env.env_bool("FEED_PUBLISH_VEHICLE_LABEL", True)
     FEED_PUBLISH_LICENSE_PLATE = env.env_bool("FEED_PUBLISH_LICENSE_PLATE", False)
+    # A dispatcher's added trip is NEW in TripUpdates; consumers (and the MobilityData
+    # validator's rules) that predate NEW know only the deprecated ADDED: publish that instead.
+    FEED_ADDED_TRIPS_AS_ADDED = env.env_bool("FEED_ADDED_TRIPS_AS_ADDED", False)
     # Run lifecycle detection (shortened by end-to-end tests). The defaults are the domain's
     # (DESIGN.md): settings only override them; runs.services.thresholds builds the config.
     RUN_STALE_AFTER_S = env.env_float("RUN_STALE_AFTER_S", _DETECTION.stale_after_s)

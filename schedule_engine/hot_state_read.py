@@ -13,7 +13,9 @@ scripts that return every hash (redis-py's per-command cost is what limits a lar
   run or route (``realtime_engine.ws.snapshot``) and for an incremental feed build (the
   vehicles and runs marked since the last one, some runs without their predictions);
   ``located_vehicle_ids_read`` and ``claimed_or_active_run_ids_read`` choose them for a
-  route or for everything; ``run_sets_read`` says which of some runs are in the sets.
+  route or for everything; ``run_sets_read`` says which of some runs are in the sets;
+  ``trip_claims_read`` which run claims each of some trips (a feed build: the trips a
+  dispatcher's operation names, the next trips of the runs' blocks).
 
 Nothing here decodes: a missing hash reads as ``{}``, and each caller takes the values
 through the contracts (``runs.domain.telemetry``, ``runs.domain.projections``) with its
@@ -236,6 +238,14 @@ def run_sets_read(client: redis.Redis, run_ids: Sequence[str]) -> RunSets:
             if score is not None
         },
     )
+
+
+def trip_claims_read(client: redis.Redis, trip_ids: Sequence[str]) -> dict[str, str | None]:
+    """The run claiming each of ``trip_ids`` (``trip:{tid}:current_run``; None: none): one MGET."""
+    if not trip_ids:
+        return {}
+    claims = client.mget([keys.trip_current_run(tid) for tid in trip_ids])
+    return dict(zip(trip_ids, claims, strict=True))
 
 
 def fleet_read(client: redis.Redis, *, now: float) -> FleetHotState:

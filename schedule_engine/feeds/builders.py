@@ -24,6 +24,7 @@ from google.transit import gtfs_realtime_pb2 as rt
 from schedule_engine.feeds.snapshots import (
     EntitySkip,
     HotStateSkip,
+    StopRelationship,
     StopTimeUpdateSnapshot,
     TripEntity,
     TripSnapshot,
@@ -39,8 +40,8 @@ TRIP_UPDATES_FEED = "trip_updates"
 SkipHandler = Callable[[EntitySkip], None]
 
 _VehiclePosition = rt.VehiclePosition
-_CANCELED = rt.TripDescriptor.CANCELED
-_SCHEDULED = rt.TripDescriptor.SCHEDULED
+_TRIP_RELATIONSHIP = rt.TripDescriptor.ScheduleRelationship.Value
+_STOP_RELATIONSHIP = rt.TripUpdate.StopTimeUpdate.ScheduleRelationship.Value
 _STOP_SCHEDULED = rt.TripUpdate.StopTimeUpdate.SCHEDULED
 
 
@@ -61,11 +62,13 @@ def _new_feed(now: int, previous: int | None) -> rt.FeedMessage:
 def _fill_trip(descriptor: rt.TripDescriptor, trip: TripSnapshot) -> None:
     descriptor.trip_id = trip.trip_id
     descriptor.route_id = trip.route_id
-    descriptor.direction_id = trip.direction_id
+    if trip.direction_id is not None:
+        descriptor.direction_id = trip.direction_id
     descriptor.start_date = trip.start_date
-    descriptor.start_time = trip.start_time
+    if trip.start_time:
+        descriptor.start_time = trip.start_time
     # Set even when SCHEDULED (the proto default): consumers and validators want it explicit.
-    descriptor.schedule_relationship = _CANCELED if trip.cancelled else _SCHEDULED
+    descriptor.schedule_relationship = _TRIP_RELATIONSHIP(trip.relationship.value)
 
 
 def _fill_vehicle(descriptor: rt.VehicleDescriptor, vehicle: VehicleSnapshot) -> None:
@@ -198,7 +201,8 @@ def increasing_updates(
 
     GTFS-RT requires strictly increasing stop_sequence and non-decreasing times;
     consumers (and the validator) treat equal times at consecutive stops as
-    suspicious, so a time not after its predecessor is moved one second later.
+    suspicious, so a time not after its predecessor is moved one second later. A stop
+    without times (SKIPPED, NO_DATA) keeps its place and takes no part in the ordering.
     """
     ordered: list[StopTimeUpdateSnapshot] = []
     last_time = None
@@ -206,12 +210,21 @@ def increasing_updates(
         if ordered and ordered[-1].stop_sequence == update.stop_sequence:
             continue
         arrival = update.arrival_time
+        if arrival is None or update.departure_time is None:
+            ordered.append(update)
+            continue
         if last_time is not None and arrival <= last_time:
             arrival = last_time + 1
         departure = max(update.departure_time, arrival)
         if (arrival, departure) != (update.arrival_time, update.departure_time):
             update = StopTimeUpdateSnapshot(
-                update.stop_sequence, update.stop_id, arrival, departure, update.uncertainty_s
+                update.stop_sequence,
+                update.stop_id,
+                arrival,
+                departure,
+                update.uncertainty_s,
+                update.relationship,
+                update.scheduled,
             )
         ordered.append(update)
         last_time = departure
@@ -225,7 +238,9 @@ def build_trip_updates(
     previous_timestamp: int | None = None,
     on_skip: SkipHandler | None = None,
 ) -> rt.FeedMessage:
-    """One entity per run (id: the run id); a cancelled run as a CANCELED trip."""
+    """One entity per run (id: the run id) or per trip no run is behind (a dispatcher's
+    operation, a block's next trip: ``TripEntity.run_id`` is its id); a CANCELED trip
+    without stop time updates."""
     feed = _new_feed(now, previous_timestamp)
     entities = feed.entity
     for item in trips:
@@ -251,10 +266,22 @@ def _fill_trip_update(entity: rt.FeedEntity, item: TripEntity) -> None:
     for update in increasing_updates(item.stop_time_updates):
         stu = updates.add()
         stu.stop_sequence = update.stop_sequence
-        stu.stop_id = update.stop_id
-        stu.schedule_relationship = _STOP_SCHEDULED
+        if update.stop_id:
+            stu.stop_id = update.stop_id
+        relationship = update.relationship
+        stu.schedule_relationship = (
+            _STOP_SCHEDULED
+            if relationship is StopRelationship.SCHEDULED
+            else _STOP_RELATIONSHIP(relationship.value)
+        )
+        if update.arrival_time is None or update.departure_time is None:
+            continue  # SKIPPED or NO_DATA: no times
         stu.arrival.time = update.arrival_time
         stu.departure.time = update.departure_time
+        if update.scheduled:
+            # A NEW trip's times are its schedule: consumers compute no delay without it.
+            stu.arrival.scheduled_time = update.arrival_time
+            stu.departure.scheduled_time = update.departure_time
         if update.uncertainty_s is not None:
             stu.arrival.uncertainty = update.uncertainty_s
             stu.departure.uncertainty = update.uncertainty_s

@@ -29,7 +29,7 @@ on every build, as a full build counts it.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 
@@ -57,12 +57,14 @@ class Marks:
     meta: CacheMeta | None  # None: no cache (never built, or Redis lost it)
     epoch: str  # keys.HOT_STATE_EPOCH now ("" when absent)
     published_trips: int = 0  # entities in the TripUpdates cache
+    operations: Mapping[str, str] = field(default_factory=dict)  # keys.TRIP_OPERATIONS
 
 
 def marks_take(client: redis.Redis, *, now: float) -> Marks:
     """Take both mark sets with the caches' meta and the hot-state epoch, in one MULTI/EXEC;
     also drops the cancellations whose publication has ended, as
-    ``hot_state_read.fleet_read`` does. The marks move to ``keys.FEED_TAKEN_*``, which the
+    ``hot_state_read.fleet_read`` does, and reads the dispatchers' trip operations (every
+    build publishes them whole: ``operations``). The marks move to ``keys.FEED_TAKEN_*``, which the
     cache write clears (``entity_cache.cache_write``): a build that dies before it leaves
     them to the next build, which takes them again with the new ones."""
     pipe = client.pipeline(transaction=True)
@@ -74,8 +76,23 @@ def marks_take(client: redis.Redis, *, now: float) -> Marks:
     pipe.get(keys.HOT_STATE_EPOCH)
     pipe.zremrangebyscore(keys.RUNS_CANCELED, "-inf", f"({now}")
     pipe.hlen(keys.feed_entities(FeedName.TRIP_UPDATES))
-    _, _, vehicles, _, _, runs, meta, epoch, _, trips = pipe.execute()
-    return Marks(frozenset(vehicles), frozenset(runs), meta_from_redis(meta), epoch or "", trips)
+    pipe.hgetall(keys.TRIP_OPERATIONS)
+    _, _, vehicles, _, _, runs, meta, epoch, _, trips, operations = pipe.execute()
+    return Marks(
+        frozenset(vehicles), frozenset(runs), meta_from_redis(meta), epoch or "", trips, operations
+    )
+
+
+def changed_operation_trips(
+    before: Mapping[str, str] | None, now: Mapping[str, str]
+) -> frozenset[str] | None:
+    """The trips whose published operations differ between two builds' digests (None:
+    the last build's are unknown)."""
+    if before is None:
+        return None
+    return frozenset(
+        trip_id for trip_id in before.keys() | now.keys() if before.get(trip_id) != now.get(trip_id)
+    )
 
 
 # Each mark set and where a build keeps what it took from it.

@@ -8,7 +8,14 @@ what decides that without reading the hot state again:
 - ``TRIP``: the stop time updates' timestamp (left out, and reported, once older than
   their max age, as ``feed_inputs`` does);
 - ``CANCELED``: until when the CANCELED trip is published (its score in ``runs:canceled``,
-  or its scheduled end plus the margin if that is earlier).
+  or its scheduled end plus the margin if that is earlier);
+- ``NEXT``: the next trip of a run's block (``block_trips``), its run's predictions'
+  timestamp (left out with them, without a report of its own).
+
+The dispatchers' operations' own entities are not cached: every build decides them
+from the whole ``keys.TRIP_OPERATIONS`` hash. The meta keeps a digest of each trip's
+operations (``META_OPERATIONS``), so that a build re-decides the runs of the trips whose
+operations changed since the last build.
 
 Layout: one hash per feed (``keys.feed_entities``), entity id → ``<kind><number>|<record
 in base64>`` (the hot-state client is a text client, as in ``store``), and
@@ -20,6 +27,7 @@ two functions at the end are the I/O.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -34,12 +42,16 @@ META_EPOCH = "epoch"  # keys.HOT_STATE_EPOCH as read when the caches were fully 
 META_SCHEDULE = "schedule"  # the current GTFS version's id then ("" none)
 META_FULL_AT = "full_at"  # the build's ``now`` (POSIX s)
 META_GENERATION = "generation"  # changes with every write: a process's copy is current if equal
+META_OPERATIONS = (
+    "operations"  # JSON: trip_id → digest of its published operations (``operations``)
+)
 
 
 class Kind(StrEnum):
     VEHICLE = "v"
     TRIP = "t"
     CANCELED = "c"
+    NEXT = "n"
 
 
 _KINDS = {kind.value: kind for kind in Kind}  # a dict lookup: the enum call costs 10x
@@ -82,7 +94,7 @@ def is_due(entity: CachedEntity, now: float, bounds: Bounds) -> bool:
     cancellation)."""
     if entity.kind is Kind.VEHICLE:
         return not entity.number < now - bounds.vehicle_max_age_s
-    if entity.kind is Kind.TRIP:
+    if entity.kind is Kind.TRIP or entity.kind is Kind.NEXT:
         return not entity.number < now - bounds.stop_time_update_max_age_s
     return not now > entity.number
 
@@ -93,6 +105,7 @@ class CacheMeta:
     schedule: str
     full_at: float | None
     generation: str = ""
+    operations: Mapping[str, str] | None = None  # None: not recorded (every trip changed)
 
 
 def meta_from_redis(fields: Mapping[str, str]) -> CacheMeta | None:
@@ -108,7 +121,18 @@ def meta_from_redis(fields: Mapping[str, str]) -> CacheMeta | None:
         fields.get(META_SCHEDULE, ""),
         full_at,
         fields.get(META_GENERATION, ""),
+        _digests(fields.get(META_OPERATIONS)),
     )
+
+
+def _digests(text: str | None) -> Mapping[str, str] | None:
+    try:
+        digests = json.loads(text) if text else None
+    except ValueError:
+        return None
+    if not isinstance(digests, dict) or not all(isinstance(v, str) for v in digests.values()):
+        return None
+    return digests
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +148,7 @@ class CacheChanges:
     # Marked again for the next build: entities whose timestamp was capped at ``now``.
     dirty_vehicles: Iterable[str] = ()
     dirty_runs: Iterable[str] = ()
+    operations: Mapping[str, str] | None = None  # the digests this build published
 
 
 def cache_read(client: redis.Redis) -> dict[FeedName, dict[str, str]]:
@@ -149,6 +174,8 @@ def cache_write(client: redis.Redis, changes: CacheChanges) -> None:
         if written:
             pipe.hset(key, mapping={eid: entity.to_text() for eid, entity in written.items()})
     fields = {META_GENERATION: changes.generation}
+    if changes.operations is not None:
+        fields[META_OPERATIONS] = json.dumps(dict(changes.operations), sort_keys=True)
     if changes.meta is not None:
         meta = changes.meta
         fields.update(

@@ -15,8 +15,12 @@ What is published (decided here, nowhere else):
   ``FEED_STOP_TIME_UPDATE_MAX_AGE_S``), and every run in ``runs:canceled`` (until its
   score, POSIX s) with a trip, as a CANCELED trip. Vehicles without a run are never in
   TripUpdates.
+  A dispatcher's operations (``operations``, decided from ``keys.TRIP_OPERATIONS``) add
+  their own entities, and the stops a SKIP_STOPS names are SKIPPED in the TripUpdate of
+  the run operating that trip on that date.
 Entity timestamps are capped at ``now``: a vehicle clock slightly ahead must not
-put an entity after the feed header (a GTFS-RT validator error).
+put an entity after the feed header (a GTFS-RT validator error). A vehicle descriptor
+carries a label and a licence plate only where ``descriptors`` makes them public.
 
 A stored record the contracts cannot use (unreadable, or a value outside the telemetry
 bounds) is reported to ``on_skip`` with its key and left out: a bad position leaves its
@@ -32,7 +36,6 @@ from dataclasses import dataclass, replace
 
 from databus import keys
 from runs.domain.projections import run as run_projection
-from runs.domain.projections import vehicle_metadata
 from runs.domain.telemetry import (
     congestion_level,
     occupancy,
@@ -43,6 +46,12 @@ from runs.domain.telemetry import (
 )
 from runs.domain.telemetry.fields import StoredRead
 from schedule_engine.feeds.builders import TRIP_UPDATES_FEED, VEHICLE_POSITIONS_FEED, SkipHandler
+from schedule_engine.feeds.descriptors import (
+    SETTINGS_DEFAULT,
+    DescriptorPolicy,
+    vehicle_descriptor,
+)
+from schedule_engine.feeds.operations import NO_OPERATIONS, Operations, with_skipped_stops
 from schedule_engine.feeds.skips import RecordReader
 from schedule_engine.feeds.snapshots import (
     CongestionLevel,
@@ -53,25 +62,25 @@ from schedule_engine.feeds.snapshots import (
     StopStatusSnapshot,
     StopTimeUpdateSnapshot,
     TripEntity,
+    TripRelationship,
     TripSnapshot,
     VehicleEntity,
     VehicleSnapshot,
-    WheelchairAccessible,
 )
 from schedule_engine.hot_state_read import FleetHotState, Hash, RunHotState, VehicleHotState
-
-WHEELCHAIR_VALUES = {
-    True: WheelchairAccessible.WHEELCHAIR_ACCESSIBLE,
-    False: WheelchairAccessible.WHEELCHAIR_INACCESSIBLE,
-}
 
 
 @dataclass(frozen=True, slots=True)
 class FeedInputs:
-    """The builders' inputs: one entity per vehicle, one per published run."""
+    """The builders' inputs: one entity per vehicle, one per published run, one per
+    published operation that is not merged into a run's (``operations``), and the next
+    trips of the runs' blocks (``next_trips``: added by the build after the schedule
+    agreement, ``block_trips``)."""
 
     vehicles: tuple[VehicleEntity, ...]
     trips: tuple[TripEntity, ...]
+    operations: tuple[TripEntity, ...] = ()
+    next_trips: tuple[TripEntity, ...] = ()
 
 
 def feed_inputs_assemble(
@@ -81,6 +90,8 @@ def feed_inputs_assemble(
     vehicle_max_age_s: float,
     stop_time_update_max_age_s: float,
     on_skip: SkipHandler | None = None,
+    operations: Operations = NO_OPERATIONS,
+    descriptors: DescriptorPolicy = SETTINGS_DEFAULT,
 ) -> FeedInputs:
     """The VehiclePositions and TripUpdates entities the hot state says to publish.
 
@@ -93,11 +104,11 @@ def feed_inputs_assemble(
     trip_reads = {rid: _trip(run.trip) for rid, run in hot.runs.items()}
     trips = {rid: read.value for rid, read in trip_reads.items()}
     vehicles: list[VehicleEntity] = []
-    descriptors: dict[str, VehicleSnapshot] = {}
+    vehicles_by_id: dict[str, VehicleSnapshot] = {}
     for state in hot.vehicles:
         vid = state.vehicle_id
-        descriptor = _vehicle(vid, state.metadata)
-        descriptors[vid] = descriptor
+        descriptor = vehicle_descriptor(vid, state.metadata, descriptors)
+        vehicles_by_id[vid] = descriptor
         where = _fresh_position(vehicle_reader, state, now, vehicle_max_age_s)
         if where is None:
             continue
@@ -129,9 +140,13 @@ def feed_inputs_assemble(
             keys.run_trip(rid), trip_reads[rid], run.trip, HotStateSkip.BAD_TRIP
         )
         entity = _in_progress_entity(
-            trip_reader, run, run_trip, descriptors, now, stop_time_update_max_age_s
+            trip_reader, run, run_trip, vehicles_by_id, now, stop_time_update_max_age_s
         )
         if entity is not None:
+            skipped = operations.skipped_stops.get((entity.trip.trip_id, entity.trip.start_date))
+            if skipped:
+                updates = with_skipped_stops(entity.stop_time_updates, skipped)
+                entity = replace(entity, stop_time_updates=updates)
             entities.append(entity)
     for rid in sorted(hot.canceled - hot.in_progress):
         run = hot.runs.get(rid)
@@ -142,7 +157,9 @@ def feed_inputs_assemble(
         )
         if run_trip is not None:
             entities.append(_canceled_entity(run, run_trip, now))
-    return FeedInputs(vehicles=tuple(vehicles), trips=tuple(entities))
+    return FeedInputs(
+        vehicles=tuple(vehicles), trips=tuple(entities), operations=operations.entities
+    )
 
 
 def vehicle_entity_refreshed(
@@ -234,16 +251,6 @@ def _trip(fields: Hash) -> StoredRead[TripSnapshot]:
             start_time=descriptor.start_time,
         ),
         read.bad_fields,
-    )
-
-
-def _vehicle(vehicle_id: str, fields: Hash) -> VehicleSnapshot:
-    metadata = vehicle_metadata.from_redis(vehicle_id, fields)
-    return VehicleSnapshot(
-        vehicle_id=vehicle_id,
-        label=metadata.label,
-        license_plate=metadata.license_plate,
-        wheelchair_accessible=WHEELCHAIR_VALUES.get(metadata.wheelchair_accessible),
     )
 
 
@@ -374,6 +381,6 @@ def _canceled_entity(run: RunHotState, run_trip: TripSnapshot, now: int) -> Trip
     cancelled_at = None if projection is None else projection.last_event_at
     return TripEntity(
         run_id=run.run_id,
-        trip=replace(run_trip, cancelled=True),
+        trip=replace(run_trip, relationship=TripRelationship.CANCELED),
         timestamp=now if cancelled_at is None else min(int(cancelled_at), now),
     )

@@ -15,6 +15,9 @@ skips to the ``Skips`` it is given.
   (and reported, as the full build reports it) until its run is decided again.
 - An entity whose timestamp was capped at ``now`` (a clock ahead, a cancellation without
   its time) is marked for the next build, whose ``now`` gives it a later one.
+- The next trip of a run's block (``FeedInputs.next_trips``) is cached with its run
+  (decided, and left out, with it); the dispatchers' operations' entities
+  (``FeedInputs.operations``) are encoded by every build and not cached.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from schedule_engine.feeds.block_trips import next_trip_id, owner_run_id
 from schedule_engine.feeds.builders import (
     TRIP_UPDATES_FEED,
     feed_payload,
@@ -112,9 +116,11 @@ def layout(
         FeedName.TRIP_UPDATES: (
             set()
             if decided.runs is None
-            else set(decided.runs) - written[FeedName.TRIP_UPDATES].keys()
+            else {eid for rid in decided.runs for eid in (rid, next_trip_id(rid))}
+            - written[FeedName.TRIP_UPDATES].keys()
         ),
     }
+    operations = _operation_records(decided)
     again = {
         FeedName.VEHICLE_POSITIONS: decided.skips.vehicles,
         FeedName.TRIP_UPDATES: decided.skips.runs,
@@ -126,10 +132,15 @@ def layout(
         fresh, stored, gone = written[name], cached[name], removed[name]
         for eid, entity in fresh.items():
             if entity.kind is not Kind.CANCELED and entity.number >= now:
-                again[name].add(eid)  # capped at now: a later build gives it a later one
+                # Capped at now: a later build gives it a later one.
+                again[name].add(owner_run_id(eid) if entity.kind is Kind.NEXT else eid)
         kept: dict[str, CachedEntity] = {}
         records: list[bytes] = []
-        for eid in sorted((stored.keys() - gone) | fresh.keys()):
+        extra = operations if name is FeedName.TRIP_UPDATES else {}
+        for eid in sorted((stored.keys() - gone) | fresh.keys() | extra.keys()):
+            if eid in extra:
+                records.append(extra[eid])
+                continue
             entity = fresh.get(eid) or _parsed(stored[eid])
             if entity is None:  # not written by this version: decided again next build
                 gone.add(eid)
@@ -228,7 +239,23 @@ def _encoded(
                 decided.skips.runs.add(rid)
         else:
             trips[rid] = CachedEntity(Kind.TRIP, item.timestamp, record)
+    for item in decided.inputs.next_trips:
+        if decided.runs is not None and owner_run_id(item.run_id) not in decided.runs:
+            continue
+        record = trip_update_record(item, on_skip)
+        if record is not None:
+            trips[item.run_id] = CachedEntity(Kind.NEXT, item.timestamp, record)
     return {FeedName.VEHICLE_POSITIONS: vehicles, FeedName.TRIP_UPDATES: trips}, published
+
+
+def _operation_records(decided: Decided) -> dict[str, bytes]:
+    """The operations' entities, encoded (a value protobuf refuses: left out, reported)."""
+    records = {}
+    for item in decided.inputs.operations:
+        record = trip_update_record(item, decided.skips.record)
+        if record is not None:
+            records[item.run_id] = record
+    return records
 
 
 def _canceled_until(

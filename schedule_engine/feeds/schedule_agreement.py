@@ -16,6 +16,14 @@ and decides per entity:
   of an unknown stop is dropped, and so is the trip update if none is left (a trip that
   is not CANCELED needs at least one). A CANCELED trip is published only until its
   scheduled end on its own service date plus ``canceled_margin_s``.
+- A run of a frequency-based trip with ``exact_times=0`` has no schedule to be late
+  against: its trip (in both feeds) and its stop time updates are UNSCHEDULED, as the
+  GTFS-RT reference requires of such a trip. ``exact_times=1`` stays SCHEDULED.
+- A dispatcher's operation (``FeedInputs.operations``): an added trip (NEW or ADDED)
+  names a trip_id the schedule lacks, by definition, but its route and every stop must
+  exist, else it is dropped; a cancelled or stop-skipping trip must exist, and takes its
+  route and direction from the schedule when the operation does not say them. A stop
+  time update naming only a stop_sequence (a skipped stop) is kept.
 
 Everything left out is counted by ``(feed, reason)``: the caller turns that into the
 ``databus_feed_entities_skipped_total`` counter. For a vehicle kept without its trip,
@@ -32,7 +40,14 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from schedule_engine.feeds.feed_inputs import FeedInputs
-from schedule_engine.feeds.snapshots import TripEntity, TripSnapshot, VehicleEntity
+from schedule_engine.feeds.snapshots import (
+    StopRelationship,
+    StopTimeUpdateSnapshot,
+    TripEntity,
+    TripRelationship,
+    TripSnapshot,
+    VehicleEntity,
+)
 from schedule_engine.feeds.store import FeedName
 from schedule_engine.service_days import trip_instance_end
 
@@ -46,11 +61,15 @@ class SkipReason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TripFacts:
-    """What the feeds need of one GTFS trip: its route, and its span (GTFS seconds)."""
+    """What the feeds need of one GTFS trip: its route, its span (GTFS seconds), its
+    direction, and whether it is frequency-based (``exact_times``: None when it is not,
+    else whether every window of it has exact times)."""
 
     route_id: str
     first_departure_s: int | None = None
     last_arrival_s: int | None = None
+    direction_id: int | None = None
+    exact_times: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +116,40 @@ def feed_inputs_agree(
         for entity in inputs.trips
         if (agreeing := _trip_agreeing(entity, schedule, now, canceled_margin_s, skipped))
     )
-    return FeedInputs(vehicles=vehicles, trips=trips), skipped
+    operations = tuple(
+        agreeing
+        for entity in inputs.operations
+        if (agreeing := _operation_agreeing(entity, schedule, now, canceled_margin_s, skipped))
+    )
+    return (
+        FeedInputs(
+            vehicles=vehicles,
+            trips=trips,
+            operations=operations,
+            next_trips=inputs.next_trips,
+        ),
+        skipped,
+    )
+
+
+def _headway_based(trip: TripSnapshot, schedule: ScheduleIds) -> bool:
+    facts = schedule.trips.get(trip.trip_id)
+    return facts is not None and facts.exact_times is False
+
+
+def _unscheduled(trip: TripSnapshot) -> TripSnapshot:
+    return replace(trip, relationship=TripRelationship.UNSCHEDULED)
+
+
+def _unscheduled_updates(
+    updates: tuple[StopTimeUpdateSnapshot, ...],
+) -> tuple[StopTimeUpdateSnapshot, ...]:
+    return tuple(
+        u
+        if u.relationship is StopRelationship.SKIPPED
+        else replace(u, relationship=StopRelationship.UNSCHEDULED)
+        for u in updates
+    )
 
 
 def _unknown(trip: TripSnapshot, schedule: ScheduleIds) -> SkipReason | None:
@@ -118,6 +170,8 @@ def _vehicle_agreeing(
     if reason := _unknown(entity.trip, schedule):
         skipped[FeedName.VEHICLE_POSITIONS, reason] += 1
         return replace(entity, run_id=None, trip=None, stop_status=None, congestion=None)
+    if _headway_based(entity.trip, schedule) and not entity.trip.cancelled:
+        entity = replace(entity, trip=_unscheduled(entity.trip))
     if entity.stop_status is not None and entity.stop_status.stop_id not in schedule.stops:
         skipped[FeedName.VEHICLE_POSITIONS, SkipReason.UNKNOWN_STOP] += 1
         return replace(entity, stop_status=None)
@@ -140,10 +194,55 @@ def _trip_agreeing(
             skipped[FeedName.TRIP_UPDATES, SkipReason.CANCELED_TRIP_ENDED] += 1
             return None
         return entity
-    updates = tuple(u for u in entity.stop_time_updates if u.stop_id in schedule.stops)
+    if _headway_based(entity.trip, schedule):
+        entity = replace(
+            entity,
+            trip=_unscheduled(entity.trip),
+            stop_time_updates=_unscheduled_updates(entity.stop_time_updates),
+        )
+    return _known_stops(entity, schedule, skipped)
+
+
+def _known_stops(entity: TripEntity, schedule: ScheduleIds, skipped: Skipped) -> TripEntity | None:
+    """``entity`` without its stop time updates of unknown stops (None if none is left)."""
+    updates = tuple(
+        u for u in entity.stop_time_updates if not u.stop_id or u.stop_id in schedule.stops
+    )
     if len(updates) == len(entity.stop_time_updates):
         return entity
     skipped[FeedName.TRIP_UPDATES, SkipReason.UNKNOWN_STOP] += len(entity.stop_time_updates) - len(
         updates
     )
     return replace(entity, stop_time_updates=updates) if updates else None
+
+
+_ADDED = (TripRelationship.NEW, TripRelationship.ADDED)
+
+
+def _operation_agreeing(
+    entity: TripEntity,
+    schedule: ScheduleIds,
+    now: float,
+    canceled_margin_s: float,
+    skipped: Skipped,
+) -> TripEntity | None:
+    trip = entity.trip
+    if trip.relationship in _ADDED:
+        if trip.route_id not in schedule.routes:
+            skipped[FeedName.TRIP_UPDATES, SkipReason.UNKNOWN_ROUTE] += 1
+            return None
+        if any(u.stop_id not in schedule.stops for u in entity.stop_time_updates):
+            skipped[FeedName.TRIP_UPDATES, SkipReason.UNKNOWN_STOP] += 1
+            return None  # an added trip is all its stops, or it is not the trip announced
+        return entity
+    facts = schedule.trips.get(trip.trip_id)
+    if facts is not None:
+        entity = replace(
+            entity,
+            trip=replace(
+                trip,
+                route_id=trip.route_id or facts.route_id,
+                direction_id=facts.direction_id if trip.direction_id is None else trip.direction_id,
+            ),
+        )
+    return _trip_agreeing(entity, schedule, now, canceled_margin_s, skipped)

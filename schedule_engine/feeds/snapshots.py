@@ -38,6 +38,34 @@ class OccupancyStatusCode(StrEnum):
     NOT_BOARDABLE = "NOT_BOARDABLE"
 
 
+class TripRelationship(StrEnum):
+    """``TripDescriptor.ScheduleRelationship`` values databus publishes.
+
+    SCHEDULED: a trip of the GTFS run as scheduled (or with the stops its SKIPPED
+    updates name); CANCELED: it does not run; NEW: an extra trip outside the GTFS (a
+    dispatcher's added trip; ADDED is the deprecated spelling some consumers still
+    need); UNSCHEDULED: an instance of a frequency-based trip with ``exact_times=0``,
+    which has no schedule to be late against (every stop time update UNSCHEDULED too).
+    """
+
+    SCHEDULED = "SCHEDULED"
+    ADDED = "ADDED"
+    UNSCHEDULED = "UNSCHEDULED"
+    CANCELED = "CANCELED"
+    NEW = "NEW"
+
+
+class StopRelationship(StrEnum):
+    """``StopTimeUpdate.ScheduleRelationship``: SKIPPED carries no times (the spec makes
+    them optional, and a time at a stop the bus does not serve only misleads);
+    NO_DATA none either; UNSCHEDULED is the only one allowed in an UNSCHEDULED trip."""
+
+    SCHEDULED = "SCHEDULED"
+    SKIPPED = "SKIPPED"
+    NO_DATA = "NO_DATA"
+    UNSCHEDULED = "UNSCHEDULED"
+
+
 class CongestionLevel(StrEnum):
     UNKNOWN_CONGESTION_LEVEL = "UNKNOWN_CONGESTION_LEVEL"
     RUNNING_SMOOTHLY = "RUNNING_SMOOTHLY"
@@ -58,14 +86,19 @@ class VehicleSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class TripSnapshot:
-    """``TripDescriptor`` as in the GTFS (``run:{rid}:trip``); ``cancelled`` → CANCELED."""
+    """``TripDescriptor`` as in the GTFS (``run:{rid}:trip``), or as a dispatcher's
+    operation gives it, with the relationship it is published with."""
 
     trip_id: str
     route_id: str
-    direction_id: int
+    direction_id: int | None
     start_date: str  # YYYYMMDD
     start_time: str  # HH:MM:SS, may exceed 24:00:00
-    cancelled: bool = False
+    relationship: TripRelationship = TripRelationship.SCHEDULED
+
+    @property
+    def cancelled(self) -> bool:
+        return self.relationship is TripRelationship.CANCELED
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,18 +141,24 @@ class VehicleEntity:
 
 @dataclass(frozen=True, slots=True)
 class StopTimeUpdateSnapshot:
-    """A predicted (or, for a stop already passed, observed) arrival and departure."""
+    """A predicted (or, for a stop already passed, observed) arrival and departure; a
+    SKIPPED or NO_DATA stop has no times (None)."""
 
     stop_sequence: int
     stop_id: str
-    arrival_time: int  # POSIX seconds
-    departure_time: int
+    arrival_time: int | None  # POSIX seconds
+    departure_time: int | None
     uncertainty_s: int | None = None
+    relationship: StopRelationship = StopRelationship.SCHEDULED
+    # A NEW trip's own schedule (``StopTimeEvent.scheduled_time``: it has no GTFS row).
+    scheduled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class TripEntity:
-    """One TripUpdates entity: a run's trip, its vehicle and its stop time updates."""
+    """One TripUpdates entity: a run's trip, its vehicle and its stop time updates.
+    ``run_id`` is the entity id: the run's, or one of ``entity_ids``' for an entity no
+    run is behind (a dispatcher's operation, a block's next trip)."""
 
     run_id: str
     trip: TripSnapshot
@@ -143,6 +182,7 @@ class HotStateSkip(StrEnum):
     STALE_STOP_TIME_UPDATES = "stale_stop_time_updates"  # older than the bound: left out
     BAD_RUN = "bad_run"  # a run projection a snapshot could not use
     BUILD_FAILED = "build_failed"  # protobuf refused a value: the entity is left out
+    BAD_TRIP_OPERATION = "bad_trip_operation"  # a dispatcher's operation unreadable: ignored
 
 
 @dataclass(frozen=True, slots=True)

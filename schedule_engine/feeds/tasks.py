@@ -16,6 +16,13 @@ A full build (``changes.full_rebuild_reason``: no cache, hot state rebuilt, anot
 version, or ``FEED_FULL_REBUILD_INTERVAL_S`` since the last) reads the whole hot state
 (``fleet_read``) and replaces the caches; it lays out its payloads the same way, so
 both kinds of build publish the same bytes for the same hot state.
+
+Every build also publishes the dispatchers' trip operations (``operations``: the whole
+``keys.TRIP_OPERATIONS`` hash, read with the marks) and re-decides the runs of the trips
+whose operations changed since the last build (their digests are kept in the caches'
+meta); and, after the schedule agreement, the next trip of each decided run's block
+(``block_trips``, with ``schedule_engine.blocks``). The settings say which vehicle
+descriptor fields are public and whether an added trip is NEW or ADDED.
 """
 
 from __future__ import annotations
@@ -34,7 +41,16 @@ from django.conf import settings
 
 from databus import keys, notify
 from databus.redis import get_redis
-from schedule_engine.feeds.changes import changed_records_read, full_rebuild_reason, marks_take
+from schedule_engine import blocks
+from schedule_engine.feeds.block_trips import candidates, next_trip_entities
+from schedule_engine.feeds.changes import (
+    Marks,
+    changed_operation_trips,
+    changed_records_read,
+    full_rebuild_reason,
+    marks_take,
+)
+from schedule_engine.feeds.descriptors import DescriptorPolicy
 from schedule_engine.feeds.entity_cache import Bounds, CacheMeta, cache_read, cache_write
 from schedule_engine.feeds.feed_inputs import (
     FeedInputs,
@@ -45,9 +61,17 @@ from schedule_engine.feeds.layout import Decided, Payload, Skips, layout
 from schedule_engine.feeds.layout import Settings as LayoutSettings
 from schedule_engine.feeds.metrics import FEED_ENTITIES_SKIPPED
 from schedule_engine.feeds.mirror import mirror_get, mirror_set
+from schedule_engine.feeds.operations import (
+    Operations,
+    OperationsContext,
+    context_ids,
+    operations_decide,
+    operations_published,
+)
 from schedule_engine.feeds.schedule_agreement import ScheduleIds, feed_inputs_agree
 from schedule_engine.feeds.schedule_ids import current_schedule_ids
 from schedule_engine.feeds.skips import entity_skip_record
+from schedule_engine.feeds.snapshots import TripRelationship
 from schedule_engine.feeds.store import (
     HOT_STATE_FEEDS,
     FeedName,
@@ -57,7 +81,12 @@ from schedule_engine.feeds.store import (
     feed_summaries_get,
     payload_etag,
 )
-from schedule_engine.hot_state_read import fleet_read
+from schedule_engine.hot_state_read import (
+    fleet_read,
+    records_read,
+    run_sets_read,
+    trip_claims_read,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +144,15 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
         interval_s=settings.FEED_FULL_REBUILD_INTERVAL_S,
     )
     skips = Skips(entity_skip_record)
+    descriptors = DescriptorPolicy(
+        label=settings.FEED_PUBLISH_VEHICLE_LABEL,
+        license_plate=settings.FEED_PUBLISH_LICENSE_PLATE,
+    )
+    operations = _operations(client, marks, now, descriptors, skips)
     if reason is None:
+        marks = replace(
+            marks, runs=marks.runs | _runs_of_changed_operations(client, marks, operations)
+        )
         mirror = mirror_get(marks.meta.generation)
         cached = cache_read(client) if mirror is None else mirror.entities
         known = {} if mirror is None else mirror.vehicles
@@ -140,8 +177,11 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
         vehicle_max_age_s=settings.FEED_VEHICLE_MAX_AGE_S,
         stop_time_update_max_age_s=settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S,
         on_skip=skips.record,
+        operations=operations,
+        descriptors=descriptors,
     )
     inputs = _agreeing_with_schedule(inputs, schedule, now, log=reason is not None)
+    inputs = _with_next_trips(client, inputs, schedule, operations, now, runs)
     refreshed = [
         (
             state.vehicle_id,
@@ -181,7 +221,7 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
             settings.CANCELED_TRIP_PUBLISH_MARGIN_S,
         ),
     )
-    changes = laid_out.changes
+    changes = replace(laid_out.changes, operations=operations.digests)
     if reason is not None:
         changes = replace(
             changes,
@@ -191,6 +231,71 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
     cache_write(client, changes)
     mirror_set(generation, laid_out.entities, laid_out.vehicles)
     return _store(client, laid_out.payloads, time.perf_counter() - started)
+
+
+def _operations(
+    client: redis.Redis, marks: Marks, now: float, descriptors: DescriptorPolicy, skips: Skips
+) -> Operations:
+    """The operations published at ``now``, decided with the claims of the trips they name
+    (and the metadata of added trips' vehicles): a few round trips when there are any."""
+    published = operations_published(marks.operations, now=now, on_skip=skips.record)
+    trip_ids, vehicle_ids = context_ids(published)
+    context = OperationsContext()
+    if trip_ids or vehicle_ids:
+        claims = trip_claims_read(client, trip_ids)
+        run_ids = sorted({rid for rid in claims.values() if rid})
+        records = records_read(client, vehicle_ids=vehicle_ids, context_run_ids=run_ids)
+        context = OperationsContext(
+            claims=claims,
+            runs=records.runs,
+            in_progress=run_sets_read(client, run_ids).in_progress,
+            vehicles={state.vehicle_id: state.metadata for state in records.vehicles},
+        )
+    added = TripRelationship.ADDED if settings.FEED_ADDED_TRIPS_AS_ADDED else TripRelationship.NEW
+    return operations_decide(published, context, added_relationship=added, descriptors=descriptors)
+
+
+def _runs_of_changed_operations(
+    client: redis.Redis, marks: Marks, operations: Operations
+) -> frozenset[str]:
+    """The runs claiming a trip whose published operations changed since the last build
+    (all the trips named, then or now, when the last build's are unknown)."""
+    before = None if marks.meta is None else marks.meta.operations
+    changed = changed_operation_trips(before, operations.digests)
+    if changed is None:
+        changed = frozenset(operations.digests)
+    claims = trip_claims_read(client, sorted(changed))
+    return frozenset(rid for rid in claims.values() if rid)
+
+
+def _with_next_trips(
+    client: redis.Redis,
+    inputs: FeedInputs,
+    schedule: ScheduleIds | None,
+    operations: Operations,
+    now: float,
+    runs: frozenset[str] | None,
+) -> FeedInputs:
+    """``inputs`` with the next trips of the decided runs' blocks (``block_trips``)."""
+    if schedule is None:
+        return inputs
+    leading = [entity for entity in inputs.trips if runs is None or entity.run_id in runs]
+    wanted = candidates(leading)
+    if not wanted:
+        return inputs
+    following = blocks.next_trips_in_block(wanted, feed_id=schedule.feed_id)
+    if not following:
+        return inputs
+    claims = trip_claims_read(client, sorted({trip.trip_id for trip in following.values()}))
+    entities = next_trip_entities(
+        leading,
+        following,
+        claimed={trip_id for trip_id, rid in claims.items() if rid},
+        operations=operations,
+        timezone=schedule.timezone,
+        now=now,
+    )
+    return replace(inputs, next_trips=entities)
 
 
 def _store(

@@ -13,6 +13,7 @@ from schedule_engine.feeds.snapshots import (
     StopStatusSnapshot,
     StopTimeUpdateSnapshot,
     TripEntity,
+    TripRelationship,
     TripSnapshot,
     VehicleEntity,
     VehicleSnapshot,
@@ -76,7 +77,9 @@ def test_trip_updates_cancelled_runs_and_no_vehicle_without_a_run():
         StopTimeUpdateSnapshot(4, "A", NOW + 100, NOW + 110, 40),
         StopTimeUpdateSnapshot(6, "B", NOW + 100, NOW + 100, 50),  # not after its predecessor
     )
-    cancelled = TripSnapshot("1", "C53", 0, "20260216", "11:00:00", cancelled=True)
+    cancelled = TripSnapshot(
+        "1", "C53", 0, "20260216", "11:00:00", relationship=TripRelationship.CANCELED
+    )
     message = parse(
         build_trip_updates(
             [TripEntity("run-1", TRIP, NOW, BUS, updates), TripEntity("run-2", cancelled, NOW)],

@@ -68,7 +68,8 @@ def test_the_standard_fleet_is_read_and_assembled_into_both_feeds(redis_client):
         "R1",
         0,
     )
-    assert (on_run.vehicle.label, on_run.vehicle.license_plate) == ("Bus 1", "SJB-1234")
+    # The default descriptor policy (the settings' defaults): the plate stays private.
+    assert (on_run.vehicle.label, on_run.vehicle.license_plate) == ("Bus 1", None)
     assert on_run.vehicle.wheelchair_accessible is WheelchairAccessible.WHEELCHAIR_ACCESSIBLE
     assert on_run.stop_status.status is StopStatusCode.IN_TRANSIT_TO
     assert (on_run.stop_status.current_stop_sequence, on_run.stop_status.stop_id) == (3, "S3")

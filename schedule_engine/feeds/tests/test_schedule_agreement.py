@@ -18,6 +18,7 @@ from schedule_engine.feeds.snapshots import (
     StopStatusSnapshot,
     StopTimeUpdateSnapshot,
     TripEntity,
+    TripRelationship,
     TripSnapshot,
     VehicleEntity,
     VehicleSnapshot,
@@ -42,7 +43,8 @@ MARGIN = 3600
 
 
 def trip(trip_id: str = "T1", *, route_id: str = "R1", start_time="08:00:00", cancelled=False):
-    return TripSnapshot(trip_id, route_id, 0, DAY.strftime("%Y%m%d"), start_time, cancelled)
+    relationship = TripRelationship.CANCELED if cancelled else TripRelationship.SCHEDULED
+    return TripSnapshot(trip_id, route_id, 0, DAY.strftime("%Y%m%d"), start_time, relationship)
 
 
 def vehicle_on(descriptor: TripSnapshot, stop_id: str = "S2") -> VehicleEntity:
@@ -124,7 +126,7 @@ def test_a_cancelled_trip_is_published_until_its_scheduled_end_plus_the_margin()
 
 
 def test_a_cancelled_trip_of_a_day_long_past_is_not_published():
-    old = TripSnapshot("T1", "R1", 0, "20260216", "08:00:00", cancelled=True)
+    old = TripSnapshot("T1", "R1", 0, "20260216", "08:00:00", TripRelationship.CANCELED)
 
     assert agree(trips=[TripEntity("c", old, 1_000)], now=T1_END)[0].trips == ()
 
