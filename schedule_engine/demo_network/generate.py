@@ -3,10 +3,14 @@
 Alderport Transit is a fictional agency of a fictional town on the Oregon coast
 plain (origin 44.600 N, 123.100 W, America/Los_Angeles). Its streets are a grid
 of 200 m blocks: numbered avenues run east-west, tree-named streets north-south.
-Four routes: 1 (north-south, with a jog), 2 (crosstown), 3 (a one-way loop) and
-10 (a frequency-based shuttle, frequencies.txt with exact_times 1 on weekdays and
-0 at weekends). Weekday, Saturday and Sunday service from about 05:00 to after
-midnight, with two holidays in calendar_dates.txt.
+Five routes: 1 (north-south, with a jog), 2 (crosstown), 3 (a one-way loop), 10 (a
+frequency-based shuttle, frequencies.txt with exact_times 1 on weekdays and 0 at
+weekends) and 20 (the Downtown Circulator, a weekday loop around Central Station run
+by headway only: exact_times 0, no timetable). Weekday, Saturday and Sunday service
+from about 05:00 to after midnight, with two holidays in calendar_dates.txt. The
+timetabled trips of routes 1, 2 and 3 are chained into blocks (trips.txt
+``block_id``): one bus runs a block's trips in turn, turning at the terminal after
+at least ``MIN_LAYOVER_S``, so a late bus's next trip can be predicted late.
 
 The output (`demo/gtfs/*.txt` at the repository root, imported by `make demo`) is
 committed; this script is how it was made and is deterministic. Imports only the
@@ -18,6 +22,8 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+from collections import defaultdict
+from dataclasses import dataclass
 
 from runs.domain.geometry import LocalProjection
 from schedule_engine.demo_network import AGENCY_TIMEZONE, DEMO_NETWORK_DIR
@@ -29,6 +35,10 @@ STOP_OFFSET_M = 8.0  # stops stand on the kerb, not on the centre line
 SHAPE_STEP_M = 50.0
 SPEED_M_S = 7.0
 DWELL_S = 20
+# A bus turns at its terminal after at least this long (recovery time and the driver's break),
+# and returns to the garage rather than wait longer than MAX_LAYOVER_S (its block ends).
+MIN_LAYOVER_S = 300
+MAX_LAYOVER_S = 1800
 
 STREETS = ["Alder", "Birch", "Cedar", "Dogwood", "Elm", "Fir", "Hemlock", "Juniper", "Laurel"]
 AVENUES = [
@@ -91,6 +101,18 @@ ROUTES = [
         "both_ways": True,
         "headsigns": ("Southport", "Westgate"),
         "frequency": True,
+    },
+    {
+        "route_id": "20",
+        "short": "20",
+        "long": "Downtown Circulator",
+        "color": "00838F",
+        "path": [(2, 4), (4, 4), (4, 7), (2, 7), (2, 4)],
+        "stops": [(2, 4), (3, 4), (4, 4), (4, 5), (4, 7), (3, 7), (2, 6), (2, 4)],
+        "both_ways": False,
+        "headsigns": ("Downtown Circulator",),
+        # Weekdays only, by headway: (from, to, minutes), exact_times 0.
+        "headway_only": [("06:30", "09:30", 8), ("09:30", "16:00", 12), ("16:00", "19:30", 8)],
     },
 ]
 # Central Station: a station whose platforms are the stops at this grid point.
@@ -157,6 +179,44 @@ def departures(service: str) -> list[int]:
     return times
 
 
+@dataclass(frozen=True)
+class Run:
+    """A timetabled trip as a block sees it: when and where it starts and ends."""
+
+    start_s: int
+    end_s: int
+    origin: tuple[int, int]
+    terminus: tuple[int, int]
+    row: list  # its trips.txt row, whose block_id is filled in
+
+
+def blocks_assign(runs: list[Run]) -> list[int]:
+    """A block number for each run (one route and service day): a bus at a run's origin,
+    free at least ``MIN_LAYOVER_S`` and at most ``MAX_LAYOVER_S`` before it starts, takes
+    it (the one that waited least, so layovers stay short); without one, a bus (a new
+    block) pulls out of the garage. A bus that waited longer has gone back there."""
+    free: list[tuple[int, tuple[int, int], int]] = []  # (free from, where, block)
+    assigned: dict[int, int] = {}
+    buses = 0
+    for index in sorted(range(len(runs)), key=lambda i: (runs[i].start_s, runs[i].row[2])):
+        run = runs[index]
+        ready = [
+            bus
+            for bus in free
+            if bus[1] == run.origin and MIN_LAYOVER_S <= run.start_s - bus[0] <= MAX_LAYOVER_S
+        ]
+        if ready:
+            bus = max(ready)
+            free.remove(bus)
+            block = bus[2]
+        else:
+            buses += 1
+            block = buses
+        assigned[index] = block
+        free.append((run.end_s, run.terminus, block))
+    return [assigned[i] for i in range(len(runs))]
+
+
 def write(name: str, header: list[str], rows: list[list]) -> None:
     with (DEMO_NETWORK_DIR / name).open("w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -167,6 +227,7 @@ def write(name: str, header: list[str], rows: list[list]) -> None:
 def main() -> None:
     stops: dict[tuple[int, int], list] = {}
     shapes, trips, stop_times, frequencies = [], [], [], []
+    chains: dict[tuple[str, str], list[Run]] = defaultdict(list)
     for route in ROUTES:
         for direction in range(2 if route["both_ways"] else 1):
             corners = route["path"] if direction == 0 else route["path"][::-1]
@@ -187,40 +248,47 @@ def main() -> None:
                         point[0] * BLOCK_M + STOP_OFFSET_M, point[1] * BLOCK_M + STOP_OFFSET_M
                     )
                     stops[point] = [stop_id(point), stop_name(point), lat, lon]
-            for service in HEADWAYS:
-                starts = departures(service)
-                if route.get("frequency"):
+            services = ["WK"] if route.get("headway_only") else list(HEADWAYS)
+            for service in services:
+                frequency_based = route.get("frequency") or route.get("headway_only")
+                if frequency_based:
                     trip_id = f"{route['route_id']}-{service}-{direction}-F"
-                    trip_starts = [starts[0]]
-                    exact = 1 if service == "WK" else 0
-                    for start, end, headway in HEADWAYS[service]:
+                    if route.get("headway_only"):
+                        windows, exact = route["headway_only"], 0
+                    else:
+                        # Every other bus of the timetabled routes' headways.
+                        windows = [(a, b, h / 2) for a, b, h in HEADWAYS[service]]
+                        exact = 1 if service == "WK" else 0
+                    trip_starts = [minutes(windows[0][0]) * 60]
+                    for start, end, headway in windows:
                         frequencies.append(
                             [
                                 trip_id,
                                 hms(minutes(start) * 60),
                                 hms(minutes(end) * 60),
-                                headway * 60 // 2,
+                                round(headway * 60),
                                 exact,
                             ]
                         )
                 else:
-                    trip_starts = starts
+                    trip_starts = departures(service)
                 for start in trip_starts:
-                    trip_id = (
-                        f"{route['route_id']}-{service}-{direction}-F"
-                        if route.get("frequency")
-                        else f"{route['route_id']}-{service}-{direction}-{hms(start)[:5]}"
-                    )
-                    trips.append(
-                        [
-                            route["route_id"],
-                            service,
-                            trip_id,
-                            route["headsigns"][direction],
-                            direction,
-                            shape_id,
-                        ]
-                    )
+                    if not frequency_based:
+                        trip_id = f"{route['route_id']}-{service}-{direction}-{hms(start)[:5]}"
+                    row = [
+                        route["route_id"],
+                        service,
+                        trip_id,
+                        route["headsigns"][direction],
+                        direction,
+                        shape_id,
+                        "",  # block_id, given below to the timetabled trips
+                    ]
+                    trips.append(row)
+                    if not frequency_based:
+                        chains[(route["route_id"], service)].append(
+                            Run(start, start + offsets[-1], route_stops[0], route_stops[-1], row)
+                        )
                     for sequence, (point, offset) in enumerate(
                         zip(route_stops, offsets, strict=True), start=1
                     ):
@@ -229,6 +297,9 @@ def main() -> None:
                         stop_times.append(
                             [trip_id, hms(arrival), hms(departure), stops[point][0], sequence, 1]
                         )
+    for (route_id, service), runs in chains.items():
+        for run, block in zip(runs, blocks_assign(runs), strict=True):
+            run.row[-1] = f"{route_id}-{service}-B{block:02d}"
     station_lat, station_lon = latlon(
         STATION_POINT[0] * BLOCK_M + 20, STATION_POINT[1] * BLOCK_M + 20
     )
@@ -286,7 +357,15 @@ def main() -> None:
     )
     write(
         "trips.txt",
-        ["route_id", "service_id", "trip_id", "trip_headsign", "direction_id", "shape_id"],
+        [
+            "route_id",
+            "service_id",
+            "trip_id",
+            "trip_headsign",
+            "direction_id",
+            "shape_id",
+            "block_id",
+        ],
         trips,
     )
     write(
