@@ -27,6 +27,13 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": float(settings.FEED_BUILD_INTERVAL_S),
         "options": {"expires": float(settings.FEED_BUILD_INTERVAL_S)},
     },
+    # The trip operations' hash (runs.services.trip_operations) rewritten from PostgreSQL:
+    # repairs a write lost after its commit and drops operations past their time bound.
+    "sync-trip-operations": {
+        "task": "runs.trip_operations_sync",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
     # Runs whose telemetry stopped: In Progress → No Signal → Cancelled (realtime_engine.tasks).
     "scan-stale-runs": {
         "task": "runs.scan_stale_runs",

@@ -5,7 +5,8 @@ back empty: ``realtime_engine.hot_state_watch``) and by ``manage.py hot_state re
 From the ``Run`` rows, under their row locks, it performs the lifecycle actions that
 re-create each run's hot state (``runs.domain.lifecycle.rebuild``, the functions of
 ``runs.services.hot_state``): projections, resource claims, the tracking / in-progress
-sets, vehicle metadata and the publication of cancelled trips. From the stop events it
+sets, vehicle metadata and the publication of cancelled trips; the dispatchers' trip
+operations (``keys.TRIP_OPERATIONS``, ``runs.services.trip_operations``). From the stop events it
 resumes the map-matcher's state and the observed times predictions keep
 (``runs.domain.progression.resume``). No event is applied: no run changes state.
 
@@ -57,6 +58,7 @@ from runs.domain.telemetry import stop_time_updates as updates_contract
 from runs.domain.telemetry.rejection import TelemetryRejected
 from runs.models import Run, RunLifecycleTransition
 from runs.services import hot_state
+from runs.services.trip_operations import trip_operations_sync
 from schedule_engine.selectors import trip_geometry_get
 
 logger = logging.getLogger(__name__)
@@ -263,6 +265,7 @@ def hot_state_rebuild(
             ]
             plans = [plan for plan in plans if plan.actions]
             _write(client, plans, now=now)
+            trip_operations_sync(client, now=now)
             marked = client.register_script(_MARK_IF_LOCKED)(
                 keys=[keys.HOT_STATE_REBUILD_LOCK, keys.HOT_STATE_EPOCH], args=[token, now]
             )

@@ -188,3 +188,98 @@ class RunLifecycleTransition(models.Model):
     def __str__(self) -> str:
         verdict = "applied" if self.accepted else "refused"
         return f"{self.event} {self.from_state}→{self.to_state} ({verdict})"
+
+
+class TripOperation(models.Model):
+    """A dispatcher's change to a trip that no run carries: cancelled ahead, added, or
+    with stops skipped. Published in TripUpdates (through ``keys.TRIP_OPERATIONS``) from
+    ``active_from`` until ``active_until``, or until ended (re-enabled, for a cancel)."""
+
+    class Kind(models.TextChoices):
+        CANCEL = "cancel"
+        ADD = "add"
+        SKIP_STOPS = "skip_stops"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    trip_id = models.CharField(max_length=255)
+    start_date = models.DateField()  # the service day
+    start_time = models.CharField(max_length=8, blank=True)  # "HH:MM:SS", may exceed 24:00:00
+    route_id = models.CharField(max_length=255, blank=True)
+    direction_id = models.PositiveSmallIntegerField(null=True, blank=True)
+    # ADD: the vehicle that runs the added trip.
+    vehicle = models.ForeignKey(
+        Vehicle, on_delete=models.PROTECT, null=True, blank=True, related_name="trip_operations"
+    )
+    # ADD: [{stop_sequence, stop_id, arrival_time, departure_time}], times "HH:MM:SS" of
+    # the service day (as in stop_times.txt), turned into instants when published.
+    stop_times = models.JSONField(default=list, blank=True)
+    skipped_stop_sequences = models.JSONField(default=list, blank=True)  # SKIP_STOPS
+    active_from = models.DateTimeField()
+    active_until = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # SKIP_STOPS: the DETOUR service alert created with it (``alerts.Alert`` id; no foreign
+    # key: the alerts app sits beside this one, and an alert outlives its detour's row).
+    alert_id = models.PositiveIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    feed_version = models.CharField(max_length=64, blank=True)  # the GTFS feed it was checked on
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["ended_at", "active_until"], name="tripop_open_until_idx"),
+            models.Index(fields=["trip_id", "start_date"], name="tripop_trip_date_idx"),
+        ]
+        constraints = [
+            # One open cancellation, one open added trip per trip and service day.
+            models.UniqueConstraint(
+                fields=["trip_id", "start_date"],
+                condition=Q(kind="cancel", ended_at__isnull=True),
+                name="tripop_one_open_cancel",
+            ),
+            models.UniqueConstraint(
+                fields=["trip_id", "start_date"],
+                condition=Q(kind="add", ended_at__isnull=True),
+                name="tripop_one_open_add",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.trip_id} {self.start_date}"
+
+
+class TripOperationAttempt(models.Model):
+    """One attempted trip operation, accepted or refused, with who asked and why it was refused."""
+
+    class Action(models.TextChoices):
+        CANCEL = "cancel"
+        REENABLE = "reenable"
+        ADD = "add"
+        SKIP_STOPS = "skip_stops"
+        END = "end"
+
+    operation = models.ForeignKey(
+        TripOperation, on_delete=models.SET_NULL, null=True, blank=True, related_name="attempts"
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    accepted = models.BooleanField()
+    refusal = models.CharField(max_length=16, blank=True)  # invalid, conflict, forbidden, …
+    reason = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_role = models.CharField(max_length=16, choices=ROLE_CHOICES)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        verdict = "accepted" if self.accepted else f"refused ({self.refusal})"
+        return f"{self.action} {verdict}"

@@ -15,7 +15,7 @@ from databus import keys
 from runs.domain.telemetry import occupancy as occupancy_contract
 from runs.domain.telemetry import position as position_contract
 from runs.domain.telemetry import vehicle_stop_status as stop_status_contract
-from runs.models import Run, RunLifecycleTransition, Vehicle
+from runs.models import Run, RunLifecycleTransition, TripOperation, TripOperationAttempt, Vehicle
 from schedule_engine.feeds.skips import RecordReader
 from schedule_engine.feeds.snapshots import HotStateSkip
 from schedule_engine.hot_state_read import records_read
@@ -81,6 +81,23 @@ def run_history_get(*, run_id) -> QuerySet[RunLifecycleTransition]:
 def run_hot_state_get(client: redis.Redis, *, run_id) -> dict[str, str]:
     """The ``run:{rid}`` projection as stored in hot state (empty when not projected)."""
     return client.hgetall(keys.run(str(run_id)))
+
+
+def trip_operation_list_active(
+    *, kind: str | None = None, trip_id: str | None = None, now: dt.datetime | None = None
+) -> QuerySet[TripOperation]:
+    """Trip operations published now or later: not ended, not past their time bound."""
+    now = now or dt.datetime.now(dt.UTC)
+    operations = TripOperation.objects.filter(ended_at__isnull=True, active_until__gt=now)
+    if kind:
+        operations = operations.filter(kind=kind)
+    if trip_id:
+        operations = operations.filter(trip_id=trip_id)
+    return operations.order_by("active_from", "id")
+
+
+def trip_operation_history_get(*, operation_id: int) -> QuerySet[TripOperationAttempt]:
+    return TripOperationAttempt.objects.filter(operation_id=operation_id).select_related("actor")
 
 
 def vehicle_list() -> QuerySet[Vehicle]:

@@ -1,8 +1,10 @@
 """Celery tasks of the runs app: thin interfaces to the lifecycle service, no rules.
 
 ``run_event_detected`` applies an event a detector proposed, as ``system``, and clears
-the event's pending marker (``runs.services.pending_event``). The stale-run scan's beat
-task is ``realtime_engine.tasks.scan_stale_runs``.
+the event's pending marker (``runs.services.pending_event``). ``trip_operations_sync``
+rewrites the trip operations' hash from PostgreSQL (beat: a write lost after a commit,
+a time bound passed). The stale-run scan's beat task is
+``realtime_engine.tasks.scan_stale_runs``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from runs.domain.lifecycle.events import RunEvent
 from runs.services.actors import SYSTEM
 from runs.services.lifecycle import RunConflict, RunNotFound, run_event_apply
 from runs.services.pending_event import pending_event_clear
+from runs.services.trip_operations import trip_operations_sync as operations_sync
 
 
 @shared_task(
@@ -40,3 +43,9 @@ def run_event_detected(run_id: str, event: str, details: dict | None = None) -> 
         "state": decision.target.value,
         "reasons": list(decision.reasons),
     }
+
+
+@shared_task(name="runs.trip_operations_sync")
+def trip_operations_sync() -> int:
+    """Write ``keys.TRIP_OPERATIONS`` whole from PostgreSQL; returns how many it holds."""
+    return operations_sync()

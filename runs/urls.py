@@ -10,6 +10,15 @@ from runs.api.runs import (
     RunHistoryApi,
     RunStateApi,
 )
+from runs.api.trip_operations import (
+    AddedTripCreateApi,
+    CancellationCreateApi,
+    CancellationReenableApi,
+    OperationEndApi,
+    OperationListApi,
+    RunVehicleChangeApi,
+    SkippedStopsCreateApi,
+)
 from runs.api.vehicles import VehicleDetailApi, VehicleListApi
 
 urlpatterns = [
@@ -22,6 +31,21 @@ urlpatterns = [
     path("runs/<str:run_id>/state/", RunStateApi.as_view(), name="run-state"),
     path("runs/<str:run_id>/events/", RunEventCreateApi.as_view(), name="run-events"),
     path("runs/<str:run_id>/history/", RunHistoryApi.as_view(), name="run-history"),
+    path("runs/<str:run_id>/vehicle/", RunVehicleChangeApi.as_view(), name="run-vehicle"),
+    path("trips/cancellations/", CancellationCreateApi.as_view(), name="trip-cancellations"),
+    path(
+        "trips/cancellations/<int:operation_id>/reenable/",
+        CancellationReenableApi.as_view(),
+        name="trip-cancellation-reenable",
+    ),
+    path("trips/added/", AddedTripCreateApi.as_view(), name="trips-added"),
+    path("trips/skipped-stops/", SkippedStopsCreateApi.as_view(), name="trips-skipped-stops"),
+    path("trip-operations/", OperationListApi.as_view(), name="trip-operations"),
+    path(
+        "trip-operations/<int:operation_id>/end/",
+        OperationEndApi.as_view(),
+        name="trip-operation-end",
+    ),
     path("vehicles/", VehicleListApi.as_view(), name="vehicles"),
     path("vehicles/<str:vehicle_id>/", VehicleDetailApi.as_view(), name="vehicle-detail"),
 ]

@@ -173,6 +173,25 @@ ROWS = (
         run_scoped(400),
         body={"event": "not_an_event"},
     ),
+    # Trip operations: any role reads the active ones; dispatchers write (the service refuses
+    # operators, recorded: 403 where the body is valid, as a path without one is).
+    Row("api/trips/cancellations/", "post", "/api/trips/cancellations/", with_role(400)),
+    Row(
+        "api/trips/cancellations/<int:operation_id>/reenable/",
+        "post",
+        "/api/trips/cancellations/999999/reenable/",
+        {**with_role(404), "operator_own": 403, "operator_other": 403},
+    ),
+    Row("api/trips/added/", "post", "/api/trips/added/", with_role(400)),
+    Row("api/trips/skipped-stops/", "post", "/api/trips/skipped-stops/", with_role(400)),
+    Row("api/trip-operations/", "get", "/api/trip-operations/", with_role(200)),
+    Row(
+        "api/trip-operations/<int:operation_id>/end/",
+        "post",
+        "/api/trip-operations/999999/end/",
+        {**with_role(404), "operator_own": 403, "operator_other": 403},
+    ),
+    Row("api/runs/<str:run_id>/vehicle/", "post", "/api/runs/{run}/vehicle/", run_scoped(400)),
     # The fleet: every role reads it (a driver picks the bus they sign on to).
     Row("api/vehicles/", "get", "/api/vehicles/", with_role(200)),
     Row("api/vehicles/<str:vehicle_id>/", "get", "/api/vehicles/{vehicle}/", with_role(200)),

@@ -23,7 +23,7 @@ from runs.domain.lifecycle.states import RunState
 from runs.domain.projections import run as run_contract
 from runs.domain.projections import vehicle_metadata as metadata_contract
 from runs.domain.telemetry import trip as trip_contract
-from runs.models import Run
+from runs.models import Run, Vehicle
 from runs.services.schedule import trip_scheduled_end_get
 
 # A finished run's projection stays readable (state API, feeds: a CANCELED trip) this long.
@@ -79,7 +79,11 @@ def trip_descriptor(run: Run) -> dict[str, str]:
 
 def vehicle_metadata(run: Run) -> metadata_contract.VehicleMetadata:
     """The run's vehicle as ``vehicle:{vid}:metadata`` holds it."""
-    vehicle = run.vehicle
+    return vehicle_metadata_of(run.vehicle)
+
+
+def vehicle_metadata_of(vehicle: Vehicle) -> metadata_contract.VehicleMetadata:
+    """A vehicle as ``vehicle:{vid}:metadata`` holds it."""
     return metadata_contract.VehicleMetadata(
         vehicle_id=vehicle.pk,
         label=vehicle.label or None,
@@ -100,10 +104,24 @@ def _claim_resources(pipe, run: Run) -> None:
 
 
 def _write_vehicle_metadata(pipe, run: Run) -> None:
+    vehicle_metadata_write(pipe, run.vehicle)
+
+
+def vehicle_metadata_write(pipe, vehicle: Vehicle) -> None:
+    """``vehicle:{vid}:metadata`` from the row (also for the vehicle of an added trip)."""
     pipe.hset(
-        keys.vehicle_metadata(run.vehicle_id),
-        mapping=metadata_contract.validate_for_write(vehicle_metadata(run)),
+        keys.vehicle_metadata(vehicle.pk),
+        mapping=metadata_contract.validate_for_write(vehicle_metadata_of(vehicle)),
     )
+
+
+def vehicle_claim_release(client: redis.Redis, vehicle_id: str, run_id: str) -> None:
+    """The vehicle a run left (``change_vehicle``): its claim goes if it still names the run,
+    and the feeds re-read the vehicle (its VehiclePosition no longer carries the run)."""
+    pipe = client.pipeline(transaction=True)
+    pipe.eval(_RELEASE_IF_OWNED, 1, keys.vehicle_current_run(vehicle_id), run_id)
+    pipe.sadd(keys.FEED_DIRTY_VEHICLES, vehicle_id)
+    pipe.execute()
 
 
 def _sync_state(pipe, run: Run) -> None:

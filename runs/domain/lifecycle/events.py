@@ -19,3 +19,5 @@ class RunEvent(StrEnum):
     RUN_COMPLETED = "run_completed"
     RUN_TRACKING_RESTORED = "run_tracking_restored"
     RUN_TRACKING_EXPIRED = "run_tracking_expired"
+    # A dispatcher moves a claiming run to another vehicle (runs.services.trip_operations).
+    CHANGE_VEHICLE = "change_vehicle"

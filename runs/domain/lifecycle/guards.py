@@ -30,6 +30,8 @@ class Guard(StrEnum):
     TELEMETRY_FRESH = "telemetry_fresh"
     TELEMETRY_EXPIRED = "telemetry_expired"
     AT_TERMINAL_STOP = "at_terminal_stop"
+    VEHICLE_CHANGE_AUTHORIZED = "vehicle_change_authorized"
+    NEW_VEHICLE_UNCLAIMED = "new_vehicle_unclaimed"
 
 
 Predicate = Callable[[RunSnapshot, EventContext], bool]
@@ -37,6 +39,10 @@ Predicate = Callable[[RunSnapshot, EventContext], bool]
 CANCELLATION_ROLES = frozenset({ActorRole.SYSTEM, ActorRole.DISPATCHER, ActorRole.OPERATOR})
 INTERRUPTION_ROLES = frozenset({ActorRole.SYSTEM, ActorRole.DISPATCHER, ActorRole.OPERATOR})
 SHORT_TURN_ROLES = frozenset({ActorRole.SYSTEM, ActorRole.DISPATCHER})
+VEHICLE_CHANGE_ROLES = frozenset({ActorRole.SYSTEM, ActorRole.DISPATCHER})
+# ``change_vehicle`` details: the runs (ids) that held the requested vehicle when the
+# service looked, under the run's lock (the snapshot knows only the run's own resources).
+VEHICLE_CLAIMED_BY = "vehicle_claimed_by"
 
 
 def actor_may_act_on_run(snapshot: RunSnapshot, context: EventContext) -> bool:
@@ -110,6 +116,19 @@ def at_terminal_stop(snapshot: RunSnapshot, context: EventContext) -> bool:
     )
 
 
+def vehicle_change_authorized(snapshot: RunSnapshot, context: EventContext) -> bool:
+    return context.actor_role in VEHICLE_CHANGE_ROLES
+
+
+def new_vehicle_unclaimed(snapshot: RunSnapshot, context: EventContext) -> bool:
+    """No other run held the vehicle the run moves to (``details.vehicle_claimed_by`` empty).
+
+    The partial unique index on claiming runs' vehicles is the durable check; this one
+    records the refusal with its reason instead of a bare conflict."""
+    holders = context.details.get(VEHICLE_CLAIMED_BY, ())
+    return isinstance(holders, list | tuple) and not holders
+
+
 @dataclass(frozen=True, slots=True)
 class GuardSpec:
     predicate: Predicate
@@ -148,5 +167,11 @@ GUARDS: dict[Guard, GuardSpec] = {
     ),
     Guard.AT_TERMINAL_STOP: GuardSpec(
         at_terminal_stop, "the vehicle's position is not at the trip's terminal stop"
+    ),
+    Guard.VEHICLE_CHANGE_AUTHORIZED: GuardSpec(
+        vehicle_change_authorized, "only dispatchers may change a run's vehicle", authorization=True
+    ),
+    Guard.NEW_VEHICLE_UNCLAIMED: GuardSpec(
+        new_vehicle_unclaimed, "the new vehicle is claimed by another run"
     ),
 }

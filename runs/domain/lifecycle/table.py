@@ -94,6 +94,19 @@ TRANSITIONS: tuple[Transition, ...] = (
         (A.SYNC_STATE, A.ADD_TO_TRACKING, A.ADD_TO_IN_PROGRESS),
     ),
     Transition(S.NO_SIGNAL, E.RUN_TRACKING_EXPIRED, S.CANCELLED, (G.TELEMETRY_EXPIRED,), _CANCEL),
+    # A dispatcher moves a run to another vehicle while it holds its resources: the state
+    # stays; the row already names the new vehicle (runs.services.trip_operations), so the
+    # projection, the claims and the metadata are written again from it.
+    *(
+        Transition(
+            state,
+            E.CHANGE_VEHICLE,
+            state,
+            (G.VEHICLE_CHANGE_AUTHORIZED, G.NEW_VEHICLE_UNCLAIMED, G.RESOURCES_UNCLAIMED),
+            (A.WRITE_PROJECTION, A.CLAIM_RESOURCES, A.WRITE_VEHICLE_METADATA),
+        )
+        for state in (S.INITIALIZED, S.CONFIRMED, S.TRACKING, S.IN_PROGRESS, S.NO_SIGNAL)
+    ),
 )
 
 TRANSITION_BY_KEY: dict[tuple[RunState, RunEvent], Transition] = {

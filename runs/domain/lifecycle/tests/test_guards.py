@@ -67,6 +67,14 @@ CASES = {
         (snapshot(S, position=at_terminal()), context()),
         (snapshot(S, position=FAR_BEFORE_TERMINAL), context()),
     ),
+    Guard.VEHICLE_CHANGE_AUTHORIZED: (
+        (snapshot(S), context(ActorRole.DISPATCHER)),
+        (snapshot(S), context(ActorRole.OPERATOR, actor_operates_run=True)),
+    ),
+    Guard.NEW_VEHICLE_UNCLAIMED: (
+        (snapshot(S), context(details={"vehicle_id": "V2", "vehicle_claimed_by": []})),
+        (snapshot(S), context(details={"vehicle_id": "V2", "vehicle_claimed_by": ["run-2"]})),
+    ),
 }
 
 
