@@ -43,6 +43,7 @@ from databus import keys, notify
 from databus.redis import get_redis
 from schedule_engine import blocks
 from schedule_engine.feeds.block_trips import candidates, next_trip_entities
+from schedule_engine.feeds.builders import SkipHandler
 from schedule_engine.feeds.changes import (
     Marks,
     changed_operation_trips,
@@ -148,7 +149,9 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
         label=settings.FEED_PUBLISH_VEHICLE_LABEL,
         license_plate=settings.FEED_PUBLISH_LICENSE_PLATE,
     )
-    operations = _operations(client, marks, now, descriptors, skips)
+    operations = operations_for_build(
+        client, marks.operations, now=now, descriptors=descriptors, on_skip=skips.record
+    )
     if reason is None:
         marks = replace(
             marks, runs=marks.runs | _runs_of_changed_operations(client, marks, operations)
@@ -233,12 +236,18 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
     return _store(client, laid_out.payloads, time.perf_counter() - started)
 
 
-def _operations(
-    client: redis.Redis, marks: Marks, now: float, descriptors: DescriptorPolicy, skips: Skips
+def operations_for_build(
+    client: redis.Redis,
+    records: Mapping[str, str],
+    *,
+    now: float,
+    descriptors: DescriptorPolicy,
+    on_skip: SkipHandler | None = None,
 ) -> Operations:
-    """The operations published at ``now``, decided with the claims of the trips they name
-    (and the metadata of added trips' vehicles): a few round trips when there are any."""
-    published = operations_published(marks.operations, now=now, on_skip=skips.record)
+    """What the ``keys.TRIP_OPERATIONS`` ``records`` published at ``now`` add, decided with
+    the claims of the trips they name (and the metadata of added trips' vehicles): a few
+    round trips when there are any."""
+    published = operations_published(records, now=now, on_skip=on_skip)
     trip_ids, vehicle_ids = context_ids(published)
     context = OperationsContext()
     if trip_ids or vehicle_ids:

@@ -4,11 +4,12 @@ The hot state is written as the producers write it and marked as they mark it: p
 and occupancies through the ingest's own writer (``HotStateWriter``, whose pipeline
 marks the vehicles), a run's published progression and its lifecycle through the
 fixture writers plus the marks the matcher's compare-and-set and the lifecycle's
-MULTI/EXEC add (``mark_run``). Real Redis throughout; now and then the process's copy of
-the caches is dropped, as when the last build ran in another worker. The reference is
-today's whole-fleet path (``fleet_read``, the assembly, the builders building each feed
-whole); a full rebuild is forced by dropping the caches' meta, as a Redis that lost its
-data would.
+MULTI/EXEC add (``mark_run``), and the dispatchers' trip operations as their service
+writes them (``keys.TRIP_OPERATIONS``, no mark: every build reads them). Real Redis
+throughout; now and then the process's copy of the caches is dropped, as when the last
+build ran in another worker. The reference is today's whole-fleet path (``fleet_read``,
+the assembly, the builders building each feed whole); a full rebuild is forced by
+dropping the caches' meta, as a Redis that lost its data would.
 """
 
 from __future__ import annotations
@@ -23,16 +24,23 @@ from databus import keys
 from databus.metrics import REGISTRY
 from realtime_engine.ingest.batch import BatchPlan
 from realtime_engine.ingest.hot_state import HotStateWriter
+from runs.domain.projections import trip_operations
+from runs.domain.projections.trip_operations import (
+    AddedStopTime,
+    TripOperationKind,
+    TripOperationRecord,
+)
 from runs.domain.telemetry import occupancy, position, stop_time_updates, trip
 from runs.tests.fixtures.feed import write_feed
 from schedule_engine.feeds import tasks
 from schedule_engine.feeds.builders import build_trip_updates, build_vehicle_positions
+from schedule_engine.feeds.descriptors import DescriptorPolicy
 from schedule_engine.feeds.entity_cache import META_FULL_AT
 from schedule_engine.feeds.feed_inputs import feed_inputs_assemble
 from schedule_engine.feeds.mirror import mirror_forget
 from schedule_engine.feeds.snapshots import HotStateSkip
 from schedule_engine.feeds.store import HOT_STATE_FEEDS, FeedName, feed_get
-from schedule_engine.feeds.tasks import feeds_publish
+from schedule_engine.feeds.tasks import feeds_publish, operations_for_build
 from schedule_engine.feeds.tests.fleet_hot_state import write_progression, write_run
 from schedule_engine.hot_state_read import fleet_read
 from schedule_engine.testing import import_feed
@@ -77,6 +85,7 @@ def start_run(client, i: int, now: int) -> None:
         mapping={"id": vid, "label": f"Bus {i}", "license_plate": "", "wheelchair_accessible": "1"},
     )
     client.set(keys.vehicle_current_run(vid), rid)
+    client.set(keys.trip_current_run(descriptor(i).trip_id), rid)
     client.sadd(keys.RUNS_TRACKING, rid)
     client.sadd(keys.RUNS_IN_PROGRESS, rid)
     client.zrem(keys.RUNS_CANCELED, rid)
@@ -88,7 +97,7 @@ def finish_run(client, i: int, now: int, *, cancel_for_s: int | None = None) -> 
     rid, vid = f"r{i}", f"v{i}"
     client.srem(keys.RUNS_TRACKING, rid)
     client.srem(keys.RUNS_IN_PROGRESS, rid)
-    client.delete(keys.vehicle_current_run(vid))
+    client.delete(keys.vehicle_current_run(vid), keys.trip_current_run(descriptor(i).trip_id))
     if cancel_for_s is not None:
         write_run(client, rid, vid, descriptor(i), state="Cancelled", last_event_at=now)
         client.zadd(keys.RUNS_CANCELED, {rid: now + cancel_for_s})
@@ -121,9 +130,56 @@ def last_full_at(client) -> float:
     return float(client.hget(keys.FEED_CACHE_META, META_FULL_AT))
 
 
+def operation(
+    client, rng: random.Random, now: int, kind: TripOperationKind | None = None, i: int = -1
+) -> None:
+    """A dispatcher starts (or ends) an operation on a trip (T-7 to T-9 have no run), or
+    adds one; some start later or have ended (``is_published``)."""
+    op_id = str(rng.randrange(6))
+    if kind is None and rng.random() < 0.3:
+        client.hdel(keys.TRIP_OPERATIONS, op_id)
+        return
+    i = rng.randrange(VEHICLES) if i < 0 else i
+    chosen = kind is None  # a random one: random times
+    kind = rng.choice(list(TripOperationKind)) if kind is None else kind
+    start = now + rng.choice([-600, -600, 30])
+    common = dict(
+        operation_id=op_id,
+        kind=kind,
+        start_date="20261122",
+        active_from=start if chosen else now - 600,
+        active_until=start + rng.choice([40, 3600]) if chosen else now + 7200,
+    )
+    if kind is TripOperationKind.ADD:
+        record = TripOperationRecord(
+            trip_id=f"EXTRA-{op_id}",
+            route_id="R1",
+            direction_id=0,
+            start_time="11:00:00",
+            vehicle_id=f"v{i}",
+            stop_times=(
+                AddedStopTime(1, "S1", now + 60, now + 60),
+                AddedStopTime(2, "S4", now + 600, now + 610),
+            ),
+            **common,
+        )
+    elif kind is TripOperationKind.CANCEL:
+        record = TripOperationRecord(trip_id=descriptor(i).trip_id, route_id="R1", **common)
+    else:
+        record = TripOperationRecord(
+            trip_id=descriptor(i).trip_id,
+            skipped_stop_sequences=tuple(sorted(rng.sample([3, 4, 5], rng.randrange(1, 3)))),
+            **common,
+        )
+    client.hset(keys.TRIP_OPERATIONS, op_id, trip_operations.encode(record))
+
+
 def random_change(client, rng: random.Random, now: int) -> None:
     i = rng.randrange(VEHICLES)
     kind = rng.random()
+    if kind < 0.2:
+        operation(client, rng, now)
+        return
     if kind < 0.45:
         # Most fixes are a few seconds old; some come from a clock ahead of ours.
         at = now + 20 if rng.random() < 0.1 else now - rng.randrange(15)
@@ -142,25 +198,50 @@ def random_change(client, rng: random.Random, now: int) -> None:
 
 
 def reference_entities(client, now: int, settings) -> dict[FeedName, dict[str, rt.FeedEntity]]:
-    """What today's whole-fleet path publishes: every record read, both feeds built whole
-    by the builders (the caches untouched)."""
+    """What today's whole-fleet path publishes: every record read (the operations too),
+    both feeds built whole by the builders (the caches untouched)."""
+    descriptors = DescriptorPolicy(
+        settings.FEED_PUBLISH_VEHICLE_LABEL, settings.FEED_PUBLISH_LICENSE_PLATE
+    )
+    operations = operations_for_build(
+        client, client.hgetall(keys.TRIP_OPERATIONS), now=now, descriptors=descriptors
+    )
     inputs = feed_inputs_assemble(
         fleet_read(client, now=now),
         now=now,
         vehicle_max_age_s=settings.FEED_VEHICLE_MAX_AGE_S,
         stop_time_update_max_age_s=settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S,
+        operations=operations,
+        descriptors=descriptors,
     )
     return {
         FeedName.VEHICLE_POSITIONS: entities(
             build_vehicle_positions(inputs.vehicles, now=now).SerializeToString()
         ),
         FeedName.TRIP_UPDATES: entities(
-            build_trip_updates(inputs.trips, now=now).SerializeToString()
+            build_trip_updates(inputs.trips + inputs.operations, now=now).SerializeToString()
         ),
     }
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+def operation_kinds(trip_updates: dict[str, rt.FeedEntity]) -> set[str]:
+    """Which kinds of operation the TripUpdates show."""
+    kinds = {eid.split("-")[0] for eid in trip_updates if "-" in eid}
+    skipped = rt.TripUpdate.StopTimeUpdate.SKIPPED
+    if any(
+        u.schedule_relationship == skipped
+        for eid, entity in trip_updates.items()
+        if "-" not in eid
+        for u in entity.trip_update.stop_time_update
+    ):
+        kinds.add("skipped in a run")
+    return kinds
+
+
+SKIP, CANCEL, ADD = TripOperationKind.SKIP_STOPS, TripOperationKind.CANCEL, TripOperationKind.ADD
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_after_random_changes_incremental_builds_publish_what_the_whole_fleet_path_does(
     db, redis_client, settings, seed
 ):
@@ -171,10 +252,19 @@ def test_after_random_changes_incremental_builds_publish_what_the_whole_fleet_pa
         start_run(redis_client, i, now)
     feeds_publish(redis_client, now=now)
     first = now
+    seen: set[str] = set()
 
-    for _ in range(30):
-        for _ in range(rng.randrange(1, 6)):
-            random_change(redis_client, rng, now)
+    # Each kind at least once, on a trip without a run and one with (if it still runs).
+    forced = {1: (SKIP, 1), 8: (CANCEL, 8), 16: (ADD, 2), 24: (SKIP, 9), 32: (SKIP, 3)}
+    for step in range(40):
+        if step + 1 in forced and forced[step + 1][1] < RUNS:
+            start_run(redis_client, forced[step + 1][1], now)  # fresh for the next build:
+            progress(redis_client, forced[step + 1][1], now)  # which sees only the operation
+        if step in forced:
+            operation(redis_client, rng, now, *forced[step])  # alone: its run is not marked
+        else:
+            for _ in range(rng.randrange(1, 6)):
+                random_change(redis_client, rng, now)
         now += rng.randrange(0, 60)  # vehicles and predictions age out, cancellations end
         if rng.random() < 0.3:
             mirror_forget()  # the last build ran in another worker: the caches are read
@@ -182,7 +272,9 @@ def test_after_random_changes_incremental_builds_publish_what_the_whole_fleet_pa
 
         published = {name: entities(payload) for name, payload in payloads(redis_client).items()}
         assert published == reference_entities(redis_client, now, settings), now
+        seen |= operation_kinds(published[FeedName.TRIP_UPDATES])
     assert last_full_at(redis_client) == first
+    assert seen == {"cancel", "add", "skip", "skipped in a run"}  # every kind was exercised
     incremental = payloads(redis_client)
     assert full_rebuild_payloads(redis_client, now) == incremental  # same bytes: same ETag
 
