@@ -6,3 +6,8 @@ class AlertsConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "alerts"
+
+    def ready(self) -> None:
+        # The worker autodiscovers only the apps databus.celery lists: importing the tasks
+        # here registers alerts.feed.build wherever Django starts (worker, beat, web).
+        from alerts import tasks  # noqa: F401

@@ -34,6 +34,14 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 60.0,
         "options": {"expires": 60.0},
     },
+    # The GTFS-RT Alerts feed into feed:alerts (alerts.feed), from the service alerts in
+    # PostgreSQL: an alert's period that starts or ends shows without a change; every change
+    # queues a build of its own too.
+    "build-gtfs-rt-alerts": {
+        "task": "alerts.feed.build",
+        "schedule": float(settings.FEED_BUILD_INTERVAL_S),
+        "options": {"expires": float(settings.FEED_BUILD_INTERVAL_S)},
+    },
     # Runs whose telemetry stopped: In Progress → No Signal → Cancelled (realtime_engine.tasks).
     "scan-stale-runs": {
         "task": "runs.scan_stale_runs",

@@ -18,4 +18,6 @@ urlpatterns = [
         {"name": FeedName.TRIP_UPDATES},
         name="gtfs-rt-trip-updates",
     ),
+    # Built from the service alerts in PostgreSQL by the alerts app (alerts.feed).
+    path("gtfs-rt/alerts.pb", feed_view, {"name": FeedName.ALERTS}, name="gtfs-rt-alerts"),
 ]

@@ -1,0 +1,82 @@
+"""Build and publish the GTFS-RT Alerts feed: read the alerts, build, store, notify.
+
+``alerts_feed_publish`` reads every published alert (active or upcoming: riders are told
+ahead) from PostgreSQL (``selectors.alerts_published``), builds the feed with the pure
+builder (``feed_builder``), stores it as ``feed:alerts`` exactly as the hot-state feeds are
+stored (``schedule_engine.feeds.store.feed_save``: the header timestamp never goes back)
+and tells live clients through ``databus.notify.feed_published``. The feed endpoint
+(``/gtfs-rt/alerts.pb``) serves what is stored, with the other feeds' formats and
+validators.
+
+One build at a time: a PostgreSQL advisory lock held from the read to the store, so a build
+that read before a change was committed cannot store after the build the change queued
+(both in the same second would carry the same header timestamp, and the older could win).
+Called by the Celery task (``tasks``), which beat runs every ``FEED_BUILD_INTERVAL_S`` and
+every alert change queues on commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+import redis
+from django.db import connection, transaction
+
+from alerts.feed_builder import build_alerts
+from alerts.selectors import alerts_published
+from databus import notify
+from schedule_engine.feeds.store import (
+    FeedName,
+    FeedSummary,
+    StoredFeed,
+    feed_header_timestamp_get,
+    feed_save,
+    payload_etag,
+)
+
+logger = logging.getLogger(__name__)
+
+# pg_advisory_xact_lock key of the Alerts build ("ALRT" as a 32-bit integer).
+BUILD_LOCK_KEY = 0x414C5254
+
+
+def alerts_feed_publish(client: redis.Redis, *, now: float | None = None) -> FeedSummary | None:
+    """Build and store the Alerts feed; its summary (None: a newer feed is already stored)."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [BUILD_LOCK_KEY])
+        started = time.perf_counter()
+        moment = time.time() if now is None else now
+        alerts = alerts_published(now=dt.datetime.fromtimestamp(moment, dt.UTC))
+
+        def skipped(alert_id: int, why: str) -> None:
+            logger.warning("alerts feed: alert %d left out (%s)", alert_id, why)
+
+        message = build_alerts(
+            alerts,
+            now=int(moment),
+            previous=feed_header_timestamp_get(client, FeedName.ALERTS),
+            on_skip=skipped,
+        )
+        payload = message.SerializeToString()
+        summary = FeedSummary(
+            name=FeedName.ALERTS,
+            header_timestamp=message.header.timestamp,
+            etag=payload_etag(payload),
+            entity_count=len(message.entity),
+            built_at=time.time(),
+            build_seconds=time.perf_counter() - started,
+        )
+        if not feed_save(client, StoredFeed(summary=summary, payload=payload)):
+            logger.info("feed alerts not stored: a newer one is already published")
+            return None
+    notify.feed_published(
+        notify.FeedPublished(
+            feed=FeedName.ALERTS.value,
+            header_timestamp=summary.header_timestamp,
+            entities=summary.entity_count,
+        )
+    )
+    return summary
