@@ -10,7 +10,8 @@ what decides that without reading the hot state again:
 - ``CANCELED``: until when the CANCELED trip is published (its score in ``runs:canceled``,
   or its scheduled end plus the margin if that is earlier);
 - ``NEXT``: the next trip of a run's block (``block_trips``), its run's predictions'
-  timestamp (left out with them, without a report of its own).
+  timestamp (left out with them, without a report of its own), and which trip instance
+  it is (``trip_key``: left out as soon as a run publishes that trip, or it is cancelled).
 
 The dispatchers' operations' own entities are not cached: every build decides them
 from the whole ``keys.TRIP_OPERATIONS`` hash. The meta keeps a digest of each trip's
@@ -18,10 +19,10 @@ operations (``META_OPERATIONS``), so that a build re-decides the runs of the tri
 operations changed since the last build.
 
 Layout: one hash per feed (``keys.feed_entities``), entity id → ``<kind><number>|<record
-in base64>`` (the hot-state client is a text client, as in ``store``), and
-``keys.FEED_CACHE_META`` (what the caches were fully built from). Shared by every worker:
-the build task runs on any of them. The parsing and the publication test are pure; the
-two functions at the end are the I/O.
+in base64>`` and, for NEXT, ``|<trip key>`` (the hot-state client is a text client, as in
+``store``), and ``keys.FEED_CACHE_META`` (what the caches were fully built from). Shared
+by every worker: the build task runs on any of them. The parsing and the publication test
+are pure; the two functions at the end are the I/O.
 """
 
 from __future__ import annotations
@@ -64,20 +65,28 @@ class CachedEntity:
     kind: Kind
     number: float  # the timestamp or, for CANCELED, the end of publication (POSIX s)
     record: bytes
+    trip: str = ""  # NEXT: the trip instance it describes (``trip_key``)
 
     def to_text(self) -> str:
-        return f"{self.kind}{self.number!r}|" + base64.b64encode(self.record).decode("ascii")
+        text = f"{self.kind}{self.number!r}|" + base64.b64encode(self.record).decode("ascii")
+        return f"{text}|{self.trip}" if self.trip else text
 
     @classmethod
     def from_text(cls, text: str) -> CachedEntity | None:
         """None for a value this module did not write (the entity is then encoded again)."""
-        head, _, body = text.partition("|")
+        head, _, rest = text.partition("|")
+        body, _, trip = rest.partition("|")  # base64 has no "|"
         kind = _KINDS.get(head[:1])
         try:
             number, record = float(head[1:]), base64.b64decode(body, validate=True)
         except ValueError:  # binascii.Error is a ValueError
             return None
-        return None if kind is None else cls(kind, number, record)
+        return None if kind is None else cls(kind, number, record, trip)
+
+
+def trip_key(trip_id: str, start_date: str) -> str:
+    """One trip instance, as a NEXT entity keeps it."""
+    return f"{trip_id} {start_date}"
 
 
 @dataclass(frozen=True, slots=True)

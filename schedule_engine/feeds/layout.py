@@ -16,8 +16,10 @@ skips to the ``Skips`` it is given.
 - An entity whose timestamp was capped at ``now`` (a clock ahead, a cancellation without
   its time) is marked for the next build, whose ``now`` gives it a later one.
 - The next trip of a run's block (``FeedInputs.next_trips``) is cached with its run
-  (decided, and left out, with it); the dispatchers' operations' entities
-  (``FeedInputs.operations``) are encoded by every build and not cached.
+  (decided, and left out, with it), and left out as soon as a run decided since
+  publishes that trip instance or a dispatcher cancels it (``Decided.superseded``); the
+  dispatchers' operations' entities (``FeedInputs.operations``) are encoded by every
+  build and not cached.
 """
 
 from __future__ import annotations
@@ -35,7 +37,14 @@ from schedule_engine.feeds.builders import (
     vehicle_position_record,
 )
 from schedule_engine.feeds.changes import skip_owner
-from schedule_engine.feeds.entity_cache import Bounds, CacheChanges, CachedEntity, Kind, is_due
+from schedule_engine.feeds.entity_cache import (
+    Bounds,
+    CacheChanges,
+    CachedEntity,
+    Kind,
+    is_due,
+    trip_key,
+)
 from schedule_engine.feeds.feed_inputs import FeedInputs, stale_stop_time_updates_report
 from schedule_engine.feeds.mirror import PublishedVehicle
 from schedule_engine.feeds.schedule_agreement import ScheduleIds
@@ -75,6 +84,8 @@ class Decided:
     # Vehicles refreshed from their position alone: (id, entity now, or None: left out).
     refreshed: Sequence[tuple[str, VehicleEntity | None]] = ()
     skips: Skips = field(default_factory=lambda: Skips(lambda skip: None))
+    # Trip instances (``entity_cache.trip_key``) no block's next-trip entity may describe.
+    superseded: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +156,8 @@ def layout(
             if entity is None:  # not written by this version: decided again next build
                 gone.add(eid)
                 again[name].add(eid)
+            elif entity.kind is Kind.NEXT and entity.trip in decided.superseded:
+                gone.add(eid)
             elif is_due(entity, now, settings.bounds):
                 records.append(entity.record)
                 kept[eid] = entity
@@ -244,7 +257,8 @@ def _encoded(
             continue
         record = trip_update_record(item, on_skip)
         if record is not None:
-            trips[item.run_id] = CachedEntity(Kind.NEXT, item.timestamp, record)
+            key = trip_key(item.trip.trip_id, item.trip.start_date)
+            trips[item.run_id] = CachedEntity(Kind.NEXT, item.timestamp, record, key)
     return {FeedName.VEHICLE_POSITIONS: vehicles, FeedName.TRIP_UPDATES: trips}, published
 
 

@@ -52,7 +52,13 @@ from schedule_engine.feeds.changes import (
     marks_take,
 )
 from schedule_engine.feeds.descriptors import DescriptorPolicy
-from schedule_engine.feeds.entity_cache import Bounds, CacheMeta, cache_read, cache_write
+from schedule_engine.feeds.entity_cache import (
+    Bounds,
+    CacheMeta,
+    cache_read,
+    cache_write,
+    trip_key,
+)
 from schedule_engine.feeds.feed_inputs import (
     FeedInputs,
     feed_inputs_assemble,
@@ -206,6 +212,13 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
         canceled_until=hot.canceled_until,
         refreshed=refreshed,
         skips=skips,
+        superseded=frozenset(
+            trip_key(trip_id, start_date)
+            for trip_id, start_date in (
+                *((entity.trip.trip_id, entity.trip.start_date) for entity in inputs.trips),
+                *operations.cancelled,
+            )
+        ),
     )
     generation = uuid.uuid4().hex
     laid_out = layout(

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils.http import http_date
 from google.transit import gtfs_realtime_pb2 as rt
 
+from alerts.feed import alerts_feed_publish
 from schedule_engine.feeds.builders import build_trip_updates
 from schedule_engine.feeds.metrics import STALE_AFTER_BUILD_INTERVALS
 from schedule_engine.feeds.store import FeedName, FeedSummary, StoredFeed, feed_save, payload_etag
@@ -36,10 +37,11 @@ def scraper(settings) -> dict[str, str]:
 
 @pytest.fixture
 def published(db, redis_client):
-    """The standard fleet's feeds, built now."""
+    """The standard fleet's feeds, and the (empty) Alerts feed, built now."""
     now = int(time.time())
     fleet = write_fleet(redis_client, now)
     feeds_publish(redis_client, now=now)
+    alerts_feed_publish(redis_client, now=now)
     return fleet
 
 
