@@ -144,6 +144,31 @@ ROWS = (
     # Public feeds, like every GTFS-RT feed.
     Row("gtfs-rt/vehicle-positions.pb", "get", "/gtfs-rt/vehicle-positions.pb", public(200)),
     Row("gtfs-rt/trip-updates.pb", "get", "/gtfs-rt/trip-updates.pb", public(200)),
+    # Service alerts: public in the feed; any role reads them, dispatchers write them (an
+    # operator is refused before the body or the alert is looked at; alert 0 never exists).
+    Row("gtfs-rt/alerts.pb", "get", "/gtfs-rt/alerts.pb", public(200)),
+    Row("api/alerts/", "get", "/api/alerts/", with_role(200)),
+    Row(
+        "api/alerts/",
+        "post",
+        "/api/alerts/",
+        {**with_role(400), "operator_own": 403, "operator_other": 403},
+        body={"effect": "SNOW"},
+    ),
+    Row("api/alerts/<str:alert_id>/", "get", "/api/alerts/0/", with_role(404)),
+    Row(
+        "api/alerts/<str:alert_id>/",
+        "patch",
+        "/api/alerts/0/",
+        {**with_role(404), "operator_own": 403, "operator_other": 403},
+        body={"effect": "SNOW"},
+    ),
+    Row(
+        "api/alerts/<str:alert_id>/end/",
+        "post",
+        "/api/alerts/0/end/",
+        {**with_role(404), "operator_own": 403, "operator_other": 403},
+    ),
     # The API's description: public (it documents the code, no data).
     Row("api/schema/", "get", "/api/schema/", drf_public(200)),
     Row("api/docs/", "get", "/api/docs/", drf_public(200)),
@@ -294,11 +319,13 @@ def scene(
     login_counters_cleared,  # noqa: F811
 ) -> Scene:
     settings.METRICS_TOKEN = METRICS_TOKEN
+    from alerts.feed import alerts_feed_publish
     from databus.redis import get_redis
     from schedule_engine.feeds.tasks import feeds_publish
 
     run = run_in_state(RunState.INITIALIZED)  # operated by ``operator``
     feeds_publish(get_redis())
+    alerts_feed_publish(get_redis())  # the Alerts feed is built by the alerts app
     staff = make_user("staff-no-role", None)
     staff.is_staff = True
     staff.save(update_fields=["is_staff"])
