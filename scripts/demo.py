@@ -2,10 +2,12 @@
 
 Applies migrations, creates a demo admin user, imports the demo network when it
 is not current yet (on a clock inside its service hours when it is night in
-Alderport), then starts web (uvicorn, ASGI), a Celery worker with the
-MQTT consumer, Celery beat and the fleet simulator, prints where to look, and
-stops them all on Ctrl-C. Services must already answer (`make demo` runs
-scripts/ensure_services.py first).
+Alderport), announces what a dispatcher's day has (one active service alert, one
+detour: a trip's stops skipped with a DETOUR alert, through the same services as the
+API), then starts web (uvicorn, ASGI), a Celery worker with the MQTT consumer,
+Celery beat and the fleet simulator, prints where to look, and stops them all on
+Ctrl-C. Services must already answer (`make demo` runs scripts/ensure_services.py
+first).
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ ADMIN_PASSWORD = os.environ.get("DEMO_ADMIN_PASSWORD", "databus-demo")
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or "databus-demo-metrics-token-not-a-secret"
 DEMO_GTFS = ROOT / "demo" / "gtfs"
 LOG_DIR = ROOT / ".run" / "demo"
+# The demo's alert and detour (schedule_engine/demo_network/generate.py's network).
+ALERT_HEADER = "Route 2: roadworks on 5th Ave, expect delays at Elm St"
+ALERT_ROUTE, ALERT_STOP = "2", "AP404"
+DETOUR_ROUTE = "1"
+DETOUR_SEQUENCES = (3, 4)  # northbound: Cedar St & 5th Ave (Central Station) and & 7th Ave
+DETOUR_HEADER = "Route 1 detours: Cedar St closed between 5th and 7th Ave"
 
 
 def manage(*args: str) -> None:
@@ -50,6 +58,90 @@ def ensure_admin() -> None:
     user.save()
     dispatcher, _ = Group.objects.get_or_create(name="dispatcher")
     user.groups.add(dispatcher)
+
+
+def dispatcher_day() -> list[str]:
+    """One active alert and one detour (the next northbound route 1 trip skips two stops,
+    with a DETOUR alert), made once: a demo started again while they last finds them.
+    The lines to print."""
+    from django.contrib.auth.models import User
+
+    from alerts.selectors import alert_input_of, alerts_active
+    from alerts.services import alert_create
+    from alerts.values import ActivePeriod, AlertInput, InformedEntity, Translation
+    from runs.models import TripOperation
+    from runs.services.actors import actor_for_user
+    from runs.services.trip_operations import trip_skip_stops
+    from schedule_engine.selectors import current_feed_get, service_day_trips
+
+    actor = actor_for_user(User.objects.get(username=ADMIN_USER))
+    now = dt.datetime.now(dt.UTC)
+    active = {alert_input_of(a).default_header(): a for a in alerts_active(now=now)}
+    lines = []
+    if ALERT_HEADER not in active:
+        alert = alert_create(
+            actor=actor,
+            data=AlertInput(
+                header=(Translation("", ALERT_HEADER),),
+                informed_entities=(
+                    InformedEntity(route_id=ALERT_ROUTE),
+                    InformedEntity(stop_id=ALERT_STOP),
+                ),
+                active_periods=(ActivePeriod(start=now, end=now + dt.timedelta(hours=6)),),
+                cause="CONSTRUCTION",
+                effect="SIGNIFICANT_DELAYS",
+                severity="WARNING",
+            ),
+        )
+        active[ALERT_HEADER] = alert
+    lines.append(f"alert #{active[ALERT_HEADER].pk}: {ALERT_HEADER}")
+    held = TripOperation.objects.filter(
+        kind=TripOperation.Kind.SKIP_STOPS,
+        route_id=DETOUR_ROUTE,
+        ended_at=None,
+        active_until__gt=now,
+    ).first()
+    if held is not None:
+        sequences = ", ".join(map(str, held.skipped_stop_sequences))
+        return [*lines, f"detour: trip {held.trip_id} skips stops {sequences} (made earlier)"]
+    feed = current_feed_get()
+    today = now.astimezone(zoneinfo.ZoneInfo(feed.timezone)).date()
+    upcoming = [
+        t
+        for t in service_day_trips(today, feed=feed)
+        if t.route_id == DETOUR_ROUTE and t.direction_id == 0 and t.first_departure > now
+    ]
+    if not upcoming:
+        return [*lines, "detour: no route 1 trip left today"]
+    trip = upcoming[0]
+    outcome = trip_skip_stops(
+        actor=actor,
+        trip_id=trip.trip_id,
+        start_date=today,
+        stop_sequences=DETOUR_SEQUENCES,
+        detour_alert=True,
+    )
+    if not outcome.accepted:
+        return [*lines, f"detour: not made ({outcome.refusal}: {dict(outcome.errors)})"]
+    operation = outcome.operation
+    if operation.alert_id is None:
+        # The trip operation did not announce it itself: the dispatcher does.
+        alert_create(
+            actor=actor,
+            data=AlertInput(
+                header=(Translation("", DETOUR_HEADER),),
+                informed_entities=tuple(
+                    InformedEntity(trip_id=trip.trip_id, trip_start_date=today, stop_id=s.stop_id)
+                    for s in trip.stop_times
+                    if s.stop_sequence in DETOUR_SEQUENCES
+                ),
+                active_periods=(ActivePeriod(start=now, end=operation.active_until),),
+                cause="CONSTRUCTION",
+                effect="DETOUR",
+            ),
+        )
+    skipped = ", ".join(s.stop_id for s in trip.stop_times if s.stop_sequence in DETOUR_SEQUENCES)
+    return [*lines, f"detour: trip {trip.trip_id} skips {skipped}: {DETOUR_HEADER}"]
 
 
 def demo_network_in_service() -> Path:
@@ -116,8 +208,10 @@ def main() -> int:
     os.environ.update(env)
     manage("migrate", "--noinput", "-v", "0")
     ensure_admin()
+    announced = []
     if DEMO_GTFS.exists():
         manage("import_gtfs", str(demo_network_in_service()), "--activate", "--name", "demo")
+        announced = dispatcher_day()
     base = f"http://127.0.0.1:{PORT}"
     celery = [PYTHON, "-m", "celery", "-A", "databus"]
     processes = {
@@ -154,6 +248,9 @@ def main() -> int:
     print(f"  live map        {base}/live/")
     print(f"  vehicle feed    {base}/gtfs-rt/vehicle-positions.pb?format=text")
     print(f"  trip updates    {base}/gtfs-rt/trip-updates.pb?format=text")
+    print(f"  alerts feed     {base}/gtfs-rt/alerts.pb?format=text")
+    for line in announced:
+        print(f"                  {line}")
     print(f"  admin           {base}/admin/   (user {ADMIN_USER!r}, password {ADMIN_PASSWORD!r})")
     print(f"  API docs        {base}/api/docs/")
     print(f"  health          {base}/healthz   {base}/readyz")
