@@ -1,4 +1,4 @@
-"""The GTFS-RT builders: bytes that parse, monotone header, CANCELED trips, ordered updates."""
+"""The GTFS-RT builders: parsed bytes, monotone header, schedule relationships, ordered updates."""
 
 from google.transit import gtfs_realtime_pb2 as rt
 
@@ -10,6 +10,7 @@ from schedule_engine.feeds.snapshots import (
     OccupancySnapshot,
     OccupancyStatusCode,
     PositionSnapshot,
+    StopRelationship,
     StopStatusSnapshot,
     StopTimeUpdateSnapshot,
     TripEntity,
@@ -22,6 +23,7 @@ from schedule_engine.feeds.snapshots import (
 from schedule_engine.feeds.store import FeedName
 
 NOW = 1_771_257_600
+STU = rt.TripUpdate.StopTimeUpdate
 TRIP = TripSnapshot("30095100", "D96", 1, "20260216", "10:30:00")
 BUS = VehicleSnapshot("4582", "4582", "DC-123", WheelchairAccessible.WHEELCHAIR_ACCESSIBLE)
 ON_ROUTE = VehicleEntity(
@@ -131,3 +133,45 @@ def test_an_entity_protobuf_refuses_is_left_out_and_reported_the_rest_built():
         (FeedName.TRIP_UPDATES.value, "run-bad", HotStateSkip.BUILD_FAILED),
     ]
     assert "out of range" in skipped[0].detail
+
+
+def test_each_relationship_is_published_as_the_spec_gives_it():
+    skipped_in_run = (
+        StopTimeUpdateSnapshot(4, "A", NOW + 100, NOW + 110, 40),
+        StopTimeUpdateSnapshot(5, "", None, None, relationship=StopRelationship.SKIPPED),
+        StopTimeUpdateSnapshot(6, "B", NOW + 90, NOW + 95, 40),  # earlier than 4: moved on
+    )
+    added = TripSnapshot("X-1", "D96", None, "20260216", "", TripRelationship.NEW)
+    new_stop = StopTimeUpdateSnapshot(1, "A", NOW + 60, NOW + 70, scheduled=True)
+    headway = TripSnapshot("H", "D96", 0, "20260216", "10:30:00", TripRelationship.UNSCHEDULED)
+    free = StopTimeUpdateSnapshot(
+        1, "A", NOW + 60, NOW + 60, relationship=StopRelationship.UNSCHEDULED
+    )
+
+    message = parse(
+        build_trip_updates(
+            [
+                TripEntity("run-1", TRIP, NOW, BUS, skipped_in_run),
+                TripEntity("add-1", added, NOW, BUS, (new_stop,)),
+                TripEntity("run-2", headway, NOW, BUS, (free,)),
+            ],
+            now=NOW,
+        )
+    )
+
+    run, new, unscheduled = (e.trip_update for e in message.entity)
+    assert [u.schedule_relationship for u in run.stop_time_update] == [
+        STU.SCHEDULED,
+        STU.SKIPPED,
+        STU.SCHEDULED,
+    ]
+    skipped = run.stop_time_update[1]
+    assert not (skipped.HasField("arrival") or skipped.HasField("departure") or skipped.stop_id)
+    assert run.stop_time_update[2].arrival.time > run.stop_time_update[0].departure.time
+    assert new.trip.schedule_relationship == rt.TripDescriptor.NEW
+    assert not new.trip.HasField("direction_id") and not new.trip.HasField("start_time")
+    assert new.stop_time_update[0].arrival.scheduled_time == NOW + 60
+    assert new.stop_time_update[0].departure.scheduled_time == NOW + 70
+    assert not run.stop_time_update[0].arrival.HasField("scheduled_time")
+    assert unscheduled.trip.schedule_relationship == rt.TripDescriptor.UNSCHEDULED
+    assert unscheduled.stop_time_update[0].schedule_relationship == STU.UNSCHEDULED
