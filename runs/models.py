@@ -208,7 +208,7 @@ class TripOperation(models.Model):
     direction_id = models.PositiveSmallIntegerField(null=True, blank=True)
     # ADD: the vehicle that runs the added trip.
     vehicle = models.ForeignKey(
-        Vehicle, on_delete=models.PROTECT, null=True, blank=True, related_name="trip_operations"
+        Vehicle, on_delete=models.PROTECT, null=True, blank=True, related_name="added_trips"
     )
     # ADD: [{stop_sequence, stop_id, arrival_time, departure_time}], times "HH:MM:SS" of
     # the service day (as in stop_times.txt), turned into instants when published.

@@ -34,7 +34,7 @@ urlpatterns = [
     path("runs/<str:run_id>/vehicle/", RunVehicleChangeApi.as_view(), name="run-vehicle"),
     path("trips/cancellations/", CancellationCreateApi.as_view(), name="trip-cancellations"),
     path(
-        "trips/cancellations/<int:operation_id>/reenable/",
+        "trips/cancellations/<str:operation_id>/reenable/",
         CancellationReenableApi.as_view(),
         name="trip-cancellation-reenable",
     ),
@@ -42,7 +42,7 @@ urlpatterns = [
     path("trips/skipped-stops/", SkippedStopsCreateApi.as_view(), name="trips-skipped-stops"),
     path("trip-operations/", OperationListApi.as_view(), name="trip-operations"),
     path(
-        "trip-operations/<int:operation_id>/end/",
+        "trip-operations/<str:operation_id>/end/",
         OperationEndApi.as_view(),
         name="trip-operation-end",
     ),

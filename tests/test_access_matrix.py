@@ -202,7 +202,7 @@ ROWS = (
     # operators, recorded: 403 where the body is valid, as a path without one is).
     Row("api/trips/cancellations/", "post", "/api/trips/cancellations/", with_role(400)),
     Row(
-        "api/trips/cancellations/<int:operation_id>/reenable/",
+        "api/trips/cancellations/<str:operation_id>/reenable/",
         "post",
         "/api/trips/cancellations/999999/reenable/",
         {**with_role(404), "operator_own": 403, "operator_other": 403},
@@ -211,7 +211,7 @@ ROWS = (
     Row("api/trips/skipped-stops/", "post", "/api/trips/skipped-stops/", with_role(400)),
     Row("api/trip-operations/", "get", "/api/trip-operations/", with_role(200)),
     Row(
-        "api/trip-operations/<int:operation_id>/end/",
+        "api/trip-operations/<str:operation_id>/end/",
         "post",
         "/api/trip-operations/999999/end/",
         {**with_role(404), "operator_own": 403, "operator_other": 403},

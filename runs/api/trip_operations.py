@@ -79,6 +79,13 @@ class OperationOutput(serializers.ModelSerializer):
 WRITE_RESPONSES = {409: ConflictOutput}
 
 
+def _operation_id(text: str) -> int:
+    """The id in the path (``<str:…>``, so that any path segment gets the JSON 404)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise exceptions.NotFound("no such trip operation")
+    return int(text)
+
+
 def _answer(outcome: OperationOutcome, created: bool) -> Response:
     """The operation (201 or 200), or the refusal as its status."""
     if outcome.accepted:
@@ -124,8 +131,10 @@ class CancellationReenableApi(RunApi):
         request=None,
         responses={200: OperationOutput, 404: ErrorOutput, **WRITE_RESPONSES},
     )
-    def post(self, request, operation_id: int):
-        outcome = service.trip_reenable(actor=self.actor(), operation_id=operation_id)
+    def post(self, request, operation_id: str):
+        outcome = service.trip_reenable(
+            actor=self.actor(), operation_id=_operation_id(operation_id)
+        )
         return _answer(outcome, created=False)
 
 
@@ -213,12 +222,14 @@ class SkippedStopsCreateApi(RunApi):
 
 class OperationEndApi(RunApi):
     @extend_schema(
-        operation_id="trip_operations_end",
+        operation_id="trip_operation_end",
         request=None,
         responses={200: OperationOutput, 404: ErrorOutput, **WRITE_RESPONSES},
     )
-    def post(self, request, operation_id: int):
-        outcome = service.operation_end(actor=self.actor(), operation_id=operation_id)
+    def post(self, request, operation_id: str):
+        outcome = service.operation_end(
+            actor=self.actor(), operation_id=_operation_id(operation_id)
+        )
         return _answer(outcome, created=False)
 
 
@@ -229,7 +240,7 @@ class OperationListApi(RunApi, GenericAPIView):
         trip_id = serializers.CharField(required=False, max_length=255)
 
     @extend_schema(
-        operation_id="trip_operations_list",
+        operation_id="trip_operation_list",
         parameters=[FilterInput],
         responses={200: OperationOutput(many=True)},
     )

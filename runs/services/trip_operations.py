@@ -451,13 +451,15 @@ def trip_operations_sync(client: redis.Redis | None = None, *, now: float | None
     nor past its ``active_until``. One MULTI/EXEC; returns how many records it holds."""
     client = client or get_redis()
     now = time.time() if now is None else now
-    feed = schedule.current_feed_get()
     records: dict[str, str] = {}
+    operations = list(
+        TripOperation.objects.filter(ended_at__isnull=True, active_until__gt=_utc(now))
+    )
+    # The feed only when there is something to publish: the rebuild's queries stay few.
+    feed = schedule.current_feed_get() if operations else None
     if feed is not None:
         tz = ZoneInfo(feed.timezone)
-        for operation in TripOperation.objects.filter(
-            ended_at__isnull=True, active_until__gt=_utc(now)
-        ):
+        for operation in operations:
             text = _encoded(operation, tz)
             if text is not None:
                 records[str(operation.pk)] = text
