@@ -1,31 +1,152 @@
 """Service alerts on ``/ws/live/``, against a real uvicorn process, Redis and PostgreSQL.
 
-An alert a dispatcher creates through the REST API reaches connected clients of every
-role as an ``alert`` message (``all`` and ``route:`` for dispatchers, ``alerts`` for
-everyone), its end too, and a subscriber's snapshot lists the active alerts.
+An alert a dispatcher creates through the REST API of the web process reaches connected
+clients of every role as an ``alert`` message (``all`` and ``route:`` for dispatchers,
+``alerts`` for everyone), its end too, and a subscriber's snapshot lists the alerts
+active now (not the upcoming or ended ones). The network is the tiny feed of
+``runs.tests.fixtures.feed`` (route R1, stops S1-S4), current, as the alerts' rules ask.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import urllib.error
+import urllib.request
 from contextlib import ExitStack
 from dataclasses import replace
 
 import pytest
+from knox.models import AuthToken
 
 from databus.notify import AlertChanged
-from realtime_engine.tests.live_support import bearer, open_ws, receive_until, subscribe
+from realtime_engine.tests.live_support import (
+    AsgiServer,
+    bearer,
+    open_ws,
+    receive_until,
+    subscribe,
+)
 from realtime_engine.ws.fanout import publish_alert
 from runs.services.actors import OPERATOR_GROUP
 from runs.tests.fixtures.people import make_user
 
-pytest_plugins = ["runs.tests.fixtures.people", "realtime_engine.tests.live_fixtures"]
+pytest_plugins = [
+    "runs.tests.fixtures.feed",
+    "runs.tests.fixtures.people",
+    "realtime_engine.tests.live_fixtures",
+]
 pytestmark = pytest.mark.django_db(transaction=True)
+
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def knox_key(user) -> str:
-    from knox.models import AuthToken
-
     return AuthToken.objects.create(user)[1]
+
+
+def api(server: AsgiServer, key: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    """POST ``body`` (or GET) to the web process's API with a knox token."""
+    request = urllib.request.Request(
+        f"{server.http}{path}",
+        method="GET" if body is None else "POST",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Token {key}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def create_alert(server: AsgiServer, key: str, **overrides) -> int:
+    body = {
+        "cause": "CONSTRUCTION",
+        "effect": "DETOUR",
+        "severity": "WARNING",
+        "header": [{"text": "Route 1 detours around Stop S2"}],
+        "active_periods": [{"start": (NOW - dt.timedelta(hours=1)).isoformat()}],
+        "informed_entities": [{"route_id": "R1"}, {"stop_id": "S2"}],
+        **overrides,
+    }
+    status, created = api(server, key, "/api/alerts/", body)
+    assert status == 201, created
+    return created["id"]
+
+
+def end_alert(server: AsgiServer, key: str, alert_id: int) -> None:
+    status, ended = api(server, key, f"/api/alerts/{alert_id}/end/", {})
+    assert status == 200, ended
+
+
+def detour_view(alert_id: int, *, active: bool = True) -> dict:
+    return {
+        "alert_id": alert_id,
+        "active": active,
+        "cause": "CONSTRUCTION",
+        "effect": "DETOUR",
+        "severity": "WARNING",
+        "header": "Route 1 detours around Stop S2",
+        "route_ids": ["R1"],
+        "stop_ids": ["S2"],
+    }
+
+
+def test_a_dispatchers_alert_reaches_clients_of_every_role_and_so_does_its_end(
+    asgi_server, gtfs_feed, token, operator
+):
+    server = asgi_server()
+    with ExitStack() as stack:
+        dispatcher_all = stack.enter_context(open_ws(server, **bearer(token)))
+        dispatcher_route = stack.enter_context(open_ws(server, **bearer(token)))
+        driver = stack.enter_context(open_ws(server, **bearer(knox_key(operator.user))))
+        assert subscribe(dispatcher_all, "all")["alerts"] == []
+        assert subscribe(dispatcher_route, "route:R1")["alerts"] == []
+        assert subscribe(driver, "alerts")["alerts"] == []
+        clients = {"all": dispatcher_all, "route:R1": dispatcher_route, "alerts": driver}
+
+        alert_id = create_alert(server, token)
+        for topic, ws in clients.items():
+            message = receive_until(ws, "alert")
+            assert (message["topic"], message["action"]) == (topic, "created")
+            assert message["alert"] == detour_view(alert_id)
+
+        end_alert(server, token, alert_id)
+        for ws in clients.values():
+            message = receive_until(ws, "alert")
+            assert message["action"] == "ended"
+            assert message["alert"] == detour_view(alert_id, active=False)
+
+
+def test_a_subscribers_snapshot_lists_the_alerts_active_now(
+    asgi_server, gtfs_feed, token, operator
+):
+    server = asgi_server()
+    detour = create_alert(server, token)
+    at_a_stop = create_alert(
+        server,
+        token,
+        effect="STOP_MOVED",
+        severity="INFO",
+        header=[{"text": "Stop S3 moved 20 m north"}],
+        informed_entities=[{"stop_id": "S3"}],
+    )
+    create_alert(  # told ahead of time, not active yet
+        server, token, active_periods=[{"start": (NOW + dt.timedelta(hours=2)).isoformat()}]
+    )
+    end_alert(server, token, create_alert(server, token))
+
+    with open_ws(server, **bearer(token)) as ws:
+        everything = subscribe(ws, "all")["alerts"]
+        assert sorted(alert["alert_id"] for alert in everything) == [detour, at_a_stop]
+        assert {alert["alert_id"]: alert for alert in everything}[detour] == detour_view(detour)
+        assert [a["alert_id"] for a in subscribe(ws, "route:R1")["alerts"]] == [detour]
+        assert "alerts" not in subscribe(ws, "vehicle:V1")
+    with open_ws(server, **bearer(knox_key(operator.user))) as ws:
+        told = subscribe(ws, "alerts")
+        assert sorted(alert["alert_id"] for alert in told["alerts"]) == [detour, at_a_stop]
+        assert (told["vehicles"], told["runs"]) == ([], [])
 
 
 def test_an_alert_message_goes_to_all_alerts_and_the_routes_it_names_only(

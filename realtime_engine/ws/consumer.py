@@ -14,6 +14,8 @@ bound. When the server shuts down gracefully, every connection is closed with
 ``CloseCode.GOING_AWAY`` (``shutdown``). Anything that fails while handling an event or
 in a connection's task closes it with ``CloseCode.INTERNAL_ERROR`` and still leaves the
 hub's groups: a consumer that died without that would stay a member, renewed forever.
+A snapshot is read in a worker thread: hot state, and for the topics that list them
+(``ws.alerts``) the active service alerts, in one bounded query set.
 Schema: docs/api/websocket.md.
 """
 
@@ -24,14 +26,16 @@ import logging
 import random
 import time
 
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
+from alerts.selectors import alert_summaries_active
 from databus.redis import get_redis
 from realtime_engine.ws.active_groups import active_groups_touch
+from realtime_engine.ws.alerts import carries_alerts
 from realtime_engine.ws.groups import BadTopic, Topic, parse_topic
 from realtime_engine.ws.hub import hub
 from realtime_engine.ws.messages import (
@@ -68,7 +72,10 @@ _operators_of = database_sync_to_async(topic_operators_read)
 def _read_snapshot(topic: Topic) -> str:
     client = get_redis()
     active_groups_touch(client, [topic.group])
-    return encode(snapshot_read(client, topic))
+    # Touched before the alerts are read: an alert committed after this read reaches the
+    # topic as a live message (``fanout.publish_alert`` sends to every group it names).
+    active = alert_summaries_active(now=timezone.now()) if carries_alerts(topic) else ()
+    return encode(snapshot_read(client, topic, active))
 
 
 # Snapshot reads in flight, by group: subscribers arriving meanwhile (a reconnect storm)
@@ -80,8 +87,11 @@ _snapshots_reading: dict[str, asyncio.Future] = {}
 async def _snapshot_text(topic: Topic) -> str:
     reading = _snapshots_reading.get(topic.group)
     if reading is None:
+        # In a thread of its own (not the one of the role and operator reads): a fleet's
+        # snapshot takes a while. It may read the alerts, so its connection is looked after
+        # like every database call's (closed when old or broken).
         reading = asyncio.ensure_future(
-            sync_to_async(_read_snapshot, thread_sensitive=False)(topic)
+            database_sync_to_async(_read_snapshot, thread_sensitive=False)(topic)
         )
         _snapshots_reading[topic.group] = reading
         reading.add_done_callback(lambda _: _snapshots_reading.pop(topic.group, None))
