@@ -3,6 +3,7 @@ from early morning to after midnight, weekdays and weekends, with a frequency-ba
 a headway-only weekday circulator, and blocks one bus runs in turn."""
 
 import datetime as dt
+import importlib.util
 import json
 import subprocess
 import sys
@@ -10,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from alerts.models import ServiceAlert
+from alerts.selectors import alerts_active
+from realtime_engine.tests.lifecycle_support import demo_feed_at_peak
+from runs.models import TripOperation
 from schedule_engine import blocks, selectors
 from schedule_engine.demo_network import DEMO_NETWORK_DIR
 from schedule_engine.models import Route, Stop
@@ -91,3 +96,30 @@ def test_demo_blocks_chain_trips_with_a_layover_at_the_terminal():
     timetabled = [t for t in by_id.values() if not t.frequency_based]
     # Every timetabled trip is in a block, and all but each block's last have a next trip.
     assert chained >= len(timetabled) - 20
+
+
+def _demo_script():
+    """``scripts/demo.py`` (what ``make demo`` runs) as a module."""
+    path = Path(__file__).resolve().parents[2] / "scripts" / "demo.py"
+    spec = importlib.util.spec_from_file_location("demo_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.django_db
+def test_make_demo_starts_with_an_active_alert_and_a_detour(tmp_path):
+    now = dt.datetime.now(dt.UTC)
+    import_feed(demo_feed_at_peak(tmp_path / "gtfs", now), name="demo")
+    demo = _demo_script()
+    demo.ensure_admin()
+    lines = demo.dispatcher_day()
+    assert {a.effect for a in alerts_active(now=now)} == {"SIGNIFICANT_DELAYS", "DETOUR"}
+    detour = TripOperation.objects.get()
+    assert (detour.kind, detour.route_id, detour.direction_id) == ("skip_stops", "1", 0)
+    assert detour.skipped_stop_sequences == [3, 4]
+    assert detour.active_until > now
+    assert any(detour.trip_id in line for line in lines)
+    # A demo started again finds them instead of announcing them twice.
+    demo.dispatcher_day()
+    assert (ServiceAlert.objects.count(), TripOperation.objects.count()) == (2, 1)
