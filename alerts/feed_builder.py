@@ -3,7 +3,8 @@
 The header is the other feeds' (``schedule_engine.feeds.builders``): version 2.0,
 FULL_DATASET, a timestamp that never goes below the previous feed's. One entity per alert,
 id ``alert-<pk>``, in id order (the same alerts give the same bytes): its active periods
-as POSIX seconds, its informed entities (a trip as a TripDescriptor with the trip id, its
+as POSIX seconds, in both ``active_period`` and ``communication_period`` (see
+``_fill_alert``), its informed entities (a trip as a TripDescriptor with the trip id, its
 start date and route as given), cause, effect, severity, and header, description and URL
 as TranslatedStrings (``language`` set only when the dispatcher gave one).
 
@@ -62,7 +63,11 @@ def build_alerts(
 def _fill_alert(message: rt.Alert, published: PublishedAlert) -> None:
     alert = published.alert
     for period in alert.active_periods:
+        # The same ranges twice: communication_period is the field the current spec
+        # names for "when riders are told", active_period (deprecated in its favour) the
+        # one most consumers still read (OpenTripPlanner, OneBusAway).
         _fill_period(message.active_period.add(), period)
+        _fill_period(message.communication_period.add(), period)
     for entity in alert.informed_entities:
         _fill_selector(message.informed_entity.add(), entity)
     message.cause = rt.Alert.Cause.Value(alert.cause)

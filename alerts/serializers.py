@@ -127,26 +127,26 @@ class ActivePeriodBody(serializers.Serializer):
     )
 
 
-def _gtfs_id(what: str) -> StrictCharField:
+def _gtfs_id(table: str) -> StrictCharField:
     return StrictCharField(
         max_length=ID_MAX_LENGTH,
         required=False,
         allow_blank=True,
-        help_text=f"a {what} of the current GTFS version; blank or absent: any",
+        help_text=f"an id of {table} in the current GTFS version; blank or absent: not given",
     )
 
 
 class InformedEntityBody(serializers.Serializer):
-    agency_id = _gtfs_id("agency_id")
-    route_id = _gtfs_id("route_id")
+    agency_id = _gtfs_id("agency.txt")
+    route_id = _gtfs_id("routes.txt")
     route_type = StrictIntegerField(
         required=False, allow_null=True, min_value=0, max_value=ROUTE_TYPE_MAX
     )
     direction_id = StrictIntegerField(
         required=False, allow_null=True, min_value=0, max_value=1, help_text="with a route_id"
     )
-    stop_id = _gtfs_id("stop_id")
-    trip_id = _gtfs_id("trip_id")
+    stop_id = _gtfs_id("stops.txt")
+    trip_id = _gtfs_id("trips.txt")
     trip_start_date = StrictDateField(
         required=False, allow_null=True, help_text="the trip's service date; with a trip_id"
     )
