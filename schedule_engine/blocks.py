@@ -20,25 +20,31 @@ Callers that know the current version's id pass it (``feed_id``: a feed build's
 ``ScheduleIds.feed_id``, a matched trip's ``ScheduledTrip.feed_id``), so no query is
 needed to learn it; the last ``KEPT_VERSIONS`` versions' indexes are kept. When the
 database cannot be read, the indexes in hand keep serving and what is not held is
-reported absent (no propagation, a timetable assumed) until it can be read again.
+reported absent (no propagation, a timetable assumed); reads are retried
+``db_health.RETRY_AFTER_S`` later, not on every call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
+import time
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from databus.db_health import DATABASE_UNAVAILABLE, Outage
+from databus.db_health import DATABASE_UNAVAILABLE, RETRY_AFTER_S, Outage
 from schedule_engine import selectors
 from schedule_engine.gtfs_import.errors import FieldError
 from schedule_engine.gtfs_import.fields import format_time, parse_time
 from schedule_engine.models import Feed, Frequency, Trip
 from schedule_engine.predictions.block_propagation import BlockStopTime, NextBlockTrip
 from schedule_engine.service_days import FrequencyWindow
+
+T = TypeVar("T")
 
 KEPT_VERSIONS = 2
 # Next trips with their stop times held per version: a day's published runs and more.
@@ -72,6 +78,7 @@ class _Version:
 _versions: dict[int, _Version] = {}
 _lock = threading.RLock()
 _outage = Outage("block index")
+_paused_until = -math.inf  # time.monotonic(): no database read before then (an outage)
 
 
 def next_trips_in_block(
@@ -86,12 +93,7 @@ def next_trips_in_block(
         return {}
     missing = [pair for pair in dict.fromkeys(trips) if pair not in version.next_trips]
     if missing:
-        try:
-            _resolve(version, missing)
-        except DATABASE_UNAVAILABLE as error:
-            _outage.failed(error)
-        else:
-            _outage.recovered()
+        _read(lambda: _resolve(version, missing), None)
     found = (version.next_trips.get(pair) for pair in trips)
     return {pair: nxt for pair, nxt in zip(trips, found, strict=True) if nxt is not None}
 
@@ -114,10 +116,8 @@ def headway_based(trip_id: str, start_time: str | None, *, feed_id: int | None =
     if version is None:
         return False
     if version.frequencies is None:
-        try:
-            _load_frequencies(version)
-        except DATABASE_UNAVAILABLE as error:
-            _outage.failed(error)
+        version.frequencies = _read(lambda: _frequencies(version.feed), None)
+        if version.frequencies is None:
             return False
     windows = version.frequencies.get(trip_id, ())
     if not windows:
@@ -132,8 +132,27 @@ def headway_based(trip_id: str, start_time: str | None, *, feed_id: int | None =
 
 def clear() -> None:
     """Forget every version's indexes (tests)."""
+    global _paused_until
     with _lock:
         _versions.clear()
+        _paused_until = -math.inf
+
+
+def _read(read: Callable[[], T], otherwise: T) -> T:
+    """What the database ``read`` gives, or ``otherwise`` while the database cannot be
+    read. After a failure, reads pause for ``RETRY_AFTER_S``: a feed build or the ingest
+    thread must not pay a connection attempt per call while PostgreSQL is down."""
+    global _paused_until
+    if time.monotonic() < _paused_until:
+        return otherwise
+    try:
+        value = read()
+    except DATABASE_UNAVAILABLE as error:
+        _outage.failed(error)
+        _paused_until = time.monotonic() + RETRY_AFTER_S
+        return otherwise
+    _outage.recovered()
+    return value
 
 
 def _version(feed_id: int | None) -> _Version | None:
@@ -141,15 +160,14 @@ def _version(feed_id: int | None) -> _Version | None:
     if version is not None:
         return version
     with _lock:
-        try:
-            feed = (
+        feed = _read(
+            lambda: (
                 Feed.objects.filter(pk=feed_id).first()
                 if feed_id is not None
                 else selectors.current_feed_get()
-            )
-        except DATABASE_UNAVAILABLE as error:
-            _outage.failed(error)
-            return None
+            ),
+            None,
+        )
         if feed is None:
             return None
         if feed.pk not in _versions:
@@ -184,13 +202,14 @@ def _load_blocks(version: _Version) -> None:
     version.blocks, version.trips = dict(blocks), trips
 
 
-def _load_frequencies(version: _Version) -> None:
+def _frequencies(feed: Feed) -> dict[str, tuple[FrequencyWindow, ...]]:
+    """The version's frequencies.txt windows by trip, in one query."""
     windows: dict[str, list[FrequencyWindow]] = defaultdict(list)
-    for trip_id, *window in Frequency.objects.filter(feed=version.feed).values_list(
+    for trip_id, *window in Frequency.objects.filter(feed=feed).values_list(
         "trip_id", "start_s", "end_s", "headway_s", "exact_times"
     ):
         windows[trip_id].append(FrequencyWindow(*window))
-    version.frequencies = {trip_id: tuple(w) for trip_id, w in windows.items()}
+    return {trip_id: tuple(w) for trip_id, w in windows.items()}
 
 
 def _services(version: _Version, date: dt.date) -> frozenset[str]:

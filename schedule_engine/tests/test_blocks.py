@@ -1,9 +1,12 @@
 """Blocks: the trip a vehicle runs next on a service day, and which instances are headway-based."""
 
 import datetime as dt
+import time
 
 import pytest
+from django.db import OperationalError
 
+from databus.db_health import RETRY_AFTER_S
 from schedule_engine import blocks
 from schedule_engine.predictions.block_propagation import BlockStopTime
 from schedule_engine.testing import TINY_FEED, import_feed, write_feed
@@ -147,3 +150,26 @@ def test_headway_based_instances_are_those_of_exact_times_0_windows(feed):
     assert not blocks.headway_based("MIXED", "12:20:00", feed_id=feed.pk)
     assert blocks.headway_based("MIXED", "13:20:00", feed_id=feed.pk)
     assert not blocks.headway_based("MIXED", "bad", feed_id=feed.pk)
+
+
+@pytest.mark.django_db
+def test_while_the_database_cannot_be_read_what_is_held_serves_and_reads_pause(feed, monkeypatch):
+    assert blocks.headway_based("HEADWAY", "10:30:00", feed_id=feed.pk)  # the index, held
+    attempts = []
+
+    def unreadable(*args, **kwargs):
+        attempts.append(args)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    readable = blocks.selectors.scheduled_trips_get
+    monkeypatch.setattr(blocks.selectors, "scheduled_trips_get", unreadable)
+    # Nothing propagated (not an error in the feed build), and no retry on the next call.
+    assert blocks.next_trip_in_block("T1", MONDAY, feed_id=feed.pk) is None
+    assert blocks.next_trip_in_block("T1", MONDAY, feed_id=feed.pk) is None
+    assert len(attempts) == 1
+    assert blocks.headway_based("HEADWAY", "10:30:00", feed_id=feed.pk)
+    # Readable again, and the pause over: the next call reads.
+    monkeypatch.setattr(blocks.selectors, "scheduled_trips_get", readable)
+    later = time.monotonic() + RETRY_AFTER_S + 1
+    monkeypatch.setattr(blocks.time, "monotonic", lambda: later)
+    assert blocks.next_trip_in_block("T1", MONDAY, feed_id=feed.pk).trip_id == "B2"
