@@ -6,7 +6,7 @@ run's change of vehicle.
 - ``trip_add`` / ``operation_end``: a trip outside the schedule, with its stop times and
   vehicle, published as NEW;
 - ``trip_skip_stops`` / ``operation_end``: some stops of a trip SKIPPED (a detour or a
-  closure), optionally with a DETOUR service alert;
+  closure), optionally with a DETOUR service alert (``alerts.services``) that ends with it;
 - ``run_vehicle_change``: a claiming run moves to another vehicle, through the lifecycle
   service (event ``change_vehicle``).
 
@@ -38,6 +38,8 @@ import redis
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 
+from alerts.services import AlertInvalid, AlertNotFound, alert_create, alert_end
+from alerts.values import DEFAULT_LANGUAGE, ActivePeriod, AlertInput, InformedEntity, Translation
 from databus import keys
 from databus.redis import get_redis
 from runs.domain.lifecycle.events import RunEvent
@@ -641,12 +643,54 @@ def _close_lapsed(trip_id: str, start_date: dt.date) -> None:
         operation.save(update_fields=["ended_at"])
 
 
-def _detour_alert_create(actor: Actor, operation: TripOperation, trip: ScheduledTrip) -> int | None:
-    return None
+def _detour_alert_create(actor: Actor, operation: TripOperation, trip: ScheduledTrip) -> int:
+    """The DETOUR alert of a skip: the trip on its day, and each skipped stop of it, for as
+    long as the skip is published (``alerts.services``; created in this transaction)."""
+    skipped = [
+        stop for stop in trip.stops if stop.stop_sequence in operation.skipped_stop_sequences
+    ]
+    feed = schedule.current_feed_get()
+    names = dict(
+        schedule.stop_list(feed=feed)
+        .filter(stop_id__in=[stop.stop_id for stop in skipped])
+        .values_list("stop_id", "name")
+    )
+    day = operation.start_date
+    header = f"Detour: trip {trip.trip_id} on {day.isoformat()} does not serve " + ", ".join(
+        names.get(stop.stop_id) or stop.stop_id for stop in skipped
+    )
+    entities = (
+        InformedEntity(trip_id=trip.trip_id, trip_start_date=day),
+        *(
+            InformedEntity(trip_id=trip.trip_id, trip_start_date=day, stop_id=stop.stop_id)
+            for stop in skipped
+        ),
+    )
+    try:
+        alert = alert_create(
+            actor=actor,
+            data=AlertInput(
+                header=(Translation(DEFAULT_LANGUAGE, header[:200]),),
+                informed_entities=entities,
+                active_periods=(
+                    ActivePeriod(start=operation.active_from, end=operation.active_until),
+                ),
+                effect="DETOUR",
+            ),
+        )
+    except AlertInvalid as error:
+        raise _Refused(Refusal.INVALID, {"detour_alert": str(error.errors)}) from error
+    except PermissionError as error:  # alerts are a dispatcher's (not the system's)
+        raise _Refused(Refusal.FORBIDDEN, {"detour_alert": str(error)}) from error
+    return alert.pk
 
 
 def _detour_alert_end(actor: Actor, alert_id: int) -> None:
-    return None
+    """The skip's DETOUR alert ends with it (one a dispatcher ended already stays so)."""
+    try:
+        alert_end(actor=actor, alert_id=alert_id)
+    except AlertNotFound:
+        logger.warning("trip operation's detour alert %s is gone", alert_id)
 
 
 def _now() -> dt.datetime:

@@ -356,6 +356,34 @@ def test_skipped_stops_are_published_and_ended(ready, dispatcher_api, tomorrow):
     assert dispatcher_api.get("/api/trip-operations/").json()["results"] == []
 
 
+def test_a_skip_with_a_detour_alert_ends_with_it(ready, dispatcher_api, tomorrow):
+    from alerts.models import ServiceAlert
+
+    response = dispatcher_api.post(
+        "/api/trips/skipped-stops/",
+        {
+            "trip_id": "T2",
+            "start_date": tomorrow.isoformat(),
+            "stop_sequences": [2, 3],
+            "detour_alert": True,
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    alert = ServiceAlert.objects.get(pk=body["alert_id"])
+    assert alert.effect == "DETOUR" and alert.ended_at is None
+    entities = set(alert.informed_entities.values_list("trip_id", "trip_start_date", "stop_id"))
+    assert entities == {("T2", tomorrow, ""), ("T2", tomorrow, "S2"), ("T2", tomorrow, "S3")}
+    period = alert.active_periods.get()
+    assert int(period.end.timestamp()) == stored(ready, body["id"]).active_until
+
+    dispatcher_api.post(f"/api/trip-operations/{body['id']}/end/")
+    alert.refresh_from_db()
+    assert alert.ended_at is not None
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
