@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from runs.domain.telemetry.vehicle_stop_status import StopStatusCode
@@ -15,6 +16,7 @@ from schedule_engine.feeds.schedule_agreement import (
 )
 from schedule_engine.feeds.snapshots import (
     PositionSnapshot,
+    StopRelationship,
     StopStatusSnapshot,
     StopTimeUpdateSnapshot,
     TripEntity,
@@ -138,3 +140,85 @@ def test_a_cancelled_frequency_instance_ends_with_its_own_start():
 
     assert agree(trips=[instance], now=ends + MARGIN)[0].trips == (instance,)
     assert agree(trips=[instance], now=ends + MARGIN + 1)[0].trips == ()
+
+
+HEADWAY = ScheduleIds(
+    feed_id=3,
+    timezone=TZ,
+    trips={
+        "H1": TripFacts("R1", 10 * 3600, 10 * 3600 + 900, 1, exact_times=False),
+        "E1": TripFacts("R1", 6 * 3600, 6 * 3600 + 720, 0, exact_times=True),
+    },
+    routes=frozenset({"R1"}),
+    stops=frozenset({"S1", "S2"}),
+)
+
+
+def test_a_run_of_an_exact_times_zero_trip_is_unscheduled_and_an_exact_times_one_is_not():
+    updates = (update(1, "S1"), update(2, "S2"))
+    headway, exact = (
+        TripEntity(rid, trip(trip_id, start_time="10:30:00"), 1_000, stop_time_updates=updates)
+        for rid, trip_id in (("h", "H1"), ("e", "E1"))
+    )
+
+    inputs, skipped = feed_inputs_agree(
+        FeedInputs((vehicle_on(headway.trip, "S1"),), (headway, exact)),
+        HEADWAY,
+        now=T1_END,
+        canceled_margin_s=MARGIN,
+    )
+
+    unscheduled, scheduled = inputs.trips
+    assert unscheduled.trip.relationship is TripRelationship.UNSCHEDULED
+    assert {u.relationship for u in unscheduled.stop_time_updates} == {StopRelationship.UNSCHEDULED}
+    assert inputs.vehicles[0].trip.relationship is TripRelationship.UNSCHEDULED
+    assert scheduled == exact
+    assert not skipped
+
+
+def test_an_added_trip_needs_its_route_and_every_stop_but_not_its_trip_id():
+    def added(route_id: str, *stops: str) -> TripEntity:
+        new = TripSnapshot("EXTRA", route_id, 0, "20261201", "09:00:00", TripRelationship.NEW)
+        updates = tuple(update(seq, stop) for seq, stop in enumerate(stops, 1))
+        return TripEntity(f"add-{route_id}-{len(stops)}", new, 1_000, stop_time_updates=updates)
+
+    kept = added("R1", "S1", "S2")
+    inputs, skipped = feed_inputs_agree(
+        FeedInputs((), (), operations=(kept, added("R9", "S1", "S2"), added("R1", "S1", "S7"))),
+        SCHEDULE,
+        now=T1_END,
+        canceled_margin_s=MARGIN,
+    )
+
+    assert inputs.operations == (kept,)
+    assert skipped == {
+        (FeedName.TRIP_UPDATES, SkipReason.UNKNOWN_ROUTE): 1,
+        (FeedName.TRIP_UPDATES, SkipReason.UNKNOWN_STOP): 1,
+    }
+
+
+def test_an_operation_on_a_scheduled_trip_takes_its_route_and_direction_from_the_schedule():
+    unnamed = TripSnapshot("E1", "", None, "20261201", "", TripRelationship.CANCELED)
+    skipped_only = TripSnapshot("H1", "", None, "20261201", "")
+    skip = StopTimeUpdateSnapshot(2, "", None, None, relationship=StopRelationship.SKIPPED)
+
+    inputs, skipped = feed_inputs_agree(
+        FeedInputs(
+            (),
+            (),
+            operations=(
+                TripEntity("cancel-1", unnamed, 1_000),
+                TripEntity("skip-2", skipped_only, 1_000, stop_time_updates=(skip,)),
+                TripEntity("cancel-3", replace(unnamed, trip_id="GONE"), 1_000),
+            ),
+        ),
+        HEADWAY,
+        now=1_000,
+        canceled_margin_s=MARGIN,
+    )
+
+    cancel, skipped_stops = inputs.operations
+    assert (cancel.trip.route_id, cancel.trip.direction_id) == ("R1", 0)
+    assert (skipped_stops.trip.route_id, skipped_stops.trip.direction_id) == ("R1", 1)
+    assert skipped_stops.stop_time_updates == (skip,)  # a stop named by its sequence alone
+    assert skipped == {(FeedName.TRIP_UPDATES, SkipReason.UNKNOWN_TRIP): 1}
