@@ -63,6 +63,7 @@ from runs.services.lifecycle import (
 from schedule_engine import selectors as schedule
 from schedule_engine.gtfs_import.errors import FieldError
 from schedule_engine.gtfs_import.fields import parse_time
+from schedule_engine.models import Feed
 from schedule_engine.scheduled import ScheduledTrip
 from schedule_engine.service_days import service_day_origin
 
@@ -170,8 +171,7 @@ def trip_cancel_ahead(
         if _open(Kind.CANCEL, trip_id, start_date).exists():
             raise _Refused(Refusal.CONFLICT, {"trip_id": "the trip is already cancelled that day"})
         now = _now()
-        active_until = until or _after_trip(trip, start_date, trip.start_time)
-        _check_until(active_until, now)
+        active_until = _bound(until, _after_trip(trip, start_date, trip.start_time), now)
         return TripOperation.objects.create(
             kind=Kind.CANCEL,
             trip_id=trip_id,
@@ -331,8 +331,7 @@ def trip_skip_stops(
                 Refusal.INVALID, {"stop_sequences": "skipping every stop cancels the trip"}
             )
         now = _now()
-        active_until = until or _after_trip(trip, start_date, trip.start_time)
-        _check_until(active_until, now)
+        active_until = _bound(until, _after_trip(trip, start_date, trip.start_time), now)
         operation = TripOperation.objects.create(
             kind=Kind.SKIP_STOPS,
             trip_id=trip_id,
@@ -583,14 +582,14 @@ def _end(actor: Actor, operation_id: int, kinds: tuple[str, ...], wrong_kind: st
     return operation
 
 
-def _current_feed():
+def _current_feed() -> Feed:
     feed = schedule.current_feed_get()
     if feed is None:
         raise _Refused(Refusal.INVALID, {"trip_id": "no GTFS feed is current"})
     return feed
 
 
-def _trip_running_on(trip_id: str, start_date: dt.date) -> tuple[object, ScheduledTrip]:
+def _trip_running_on(trip_id: str, start_date: dt.date) -> tuple[Feed, ScheduledTrip]:
     """The current feed and the trip, which must run on ``start_date`` in it."""
     feed = _current_feed()
     trip = schedule.scheduled_trip_get(trip_id, feed=feed)
@@ -612,6 +611,19 @@ def _after_trip(trip: ScheduledTrip, start_date: dt.date, start_time: str) -> dt
     if end is None:
         raise _Refused(Refusal.INVALID, {"trip_id": "the trip has no stop times"})
     return end.astimezone(dt.UTC) + dt.timedelta(seconds=settings.CANCELED_TRIP_PUBLISH_MARGIN_S)
+
+
+def _bound(until: dt.datetime | None, latest: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """``until`` as given (no later than ``latest``: the trip is over by then, and its
+    cancellation or skip tells riders nothing more), or ``latest``."""
+    if until is not None and until > latest:
+        raise _Refused(
+            Refusal.INVALID,
+            {"until": f"at the latest the trip's end plus the margin, {latest.isoformat()}"},
+        )
+    active_until = until or latest
+    _check_until(active_until, now)
+    return active_until
 
 
 def _check_until(until: dt.datetime, now: dt.datetime, field_name: str = "until") -> None:

@@ -186,6 +186,7 @@ def test_a_trip_cancelled_twice_the_same_day_is_a_conflict(ready, dispatcher_api
         ({"trip_id": "NOPE"}, "trip_id"),  # not in the current GTFS
         ({"start_date": "2025-06-01"}, "start_date"),  # outside the calendar: does not run
         ({"until": "2020-01-01T00:00:00Z"}, "until"),  # in the past
+        ({"until": "2099-01-01T00:00:00Z"}, "until"),  # long after the trip is over
         ({"start_date": "not a date"}, "start_date"),
         ({"trip_id": "T" * 300}, "trip_id"),
     ],
