@@ -6,4 +6,6 @@ the stop events observed so far and a history of segment travel times (a value t
 shell loads from the stop-event table). The rules live with the schedule engine
 (DESIGN.md's layout) and import nothing above ``runs.domain``; the shell stays in
 ``realtime_engine`` because it reads the matcher's state, which that app owns.
+``block_propagation`` predicts the next trip of a run's block from the run's delay at
+the end of its trip (the TripUpdates feed calls it). docs/predictions.md explains both.
 """
