@@ -212,13 +212,7 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
         canceled_until=hot.canceled_until,
         refreshed=refreshed,
         skips=skips,
-        superseded=frozenset(
-            trip_key(trip_id, start_date)
-            for trip_id, start_date in (
-                *((entity.trip.trip_id, entity.trip.start_date) for entity in inputs.trips),
-                *operations.cancelled,
-            )
-        ),
+        superseded=_superseded(inputs, operations),
     )
     generation = uuid.uuid4().hex
     laid_out = layout(
@@ -318,6 +312,15 @@ def _with_next_trips(
         now=now,
     )
     return replace(inputs, next_trips=entities)
+
+
+def _superseded(inputs: FeedInputs, operations: Operations) -> frozenset[str]:
+    """The trip instances a block's next-trip entity, cached with its run, may no longer
+    describe: those a run decided now publishes, and those a dispatcher cancelled."""
+    published = ((entity.trip.trip_id, entity.trip.start_date) for entity in inputs.trips)
+    return frozenset(
+        trip_key(trip_id, start_date) for trip_id, start_date in (*published, *operations.cancelled)
+    )
 
 
 def _store(
