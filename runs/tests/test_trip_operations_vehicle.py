@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.contrib.auth.models import User
 from google.transit import gtfs_realtime_pb2 as rt
 
 from databus import keys
@@ -64,9 +65,24 @@ def test_the_claim_moves_with_the_run(
     assert recorded.payload["vehicle_id"] == "V2"
 
 
-def test_the_feeds_name_the_new_vehicle(run_in_state, other_vehicle, dispatcher_api, redis_client):
+@pytest.mark.parametrize("via", ["api", "admin"])
+def test_the_feeds_name_the_new_vehicle(
+    via, run_in_state, other_vehicle, dispatcher_api, client, redis_client
+):
     run = run_in_state(RunState.IN_PROGRESS)
-    assert change(dispatcher_api, run, "V2").status_code == 200
+    if via == "api":
+        assert change(dispatcher_api, run, "V2").status_code == 200
+    else:
+        client.force_login(User.objects.create_superuser("boss", "boss@example.org", None))
+        client.post(
+            "/admin/runs/run/",
+            {
+                "action": "change_vehicle",
+                "_selected_action": [str(run.pk)],
+                "apply": "1",
+                "vehicle_id": "V2",
+            },
+        )
     run.refresh_from_db()
     write_position(redis_client, run, lat=STOPS[0][1], lon=STOPS[0][2], speed=5.0, age_s=1)
     now = int(time.time())
