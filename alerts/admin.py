@@ -238,6 +238,10 @@ class ServiceAlertAdmin(admin.ModelAdmin):
         # What the admin logs and redirects to is the alert the service wrote.
         form.instance.pk = alert.pk
 
+    def construct_change_message(self, request, form, formsets, add):
+        # The service replaced the parts (the formsets saved nothing): log the alert's own.
+        return super().construct_change_message(request, form, [], add)
+
     @admin.action(permissions=["change"], description="End now (leaves the Alerts feed)")
     def end_now(self, request, queryset):
         actor = actor_for_user(request.user)

@@ -15,7 +15,13 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from alerts.validation import ID_MAX_LENGTH, LANGUAGE_MAX_LENGTH
+from alerts.validation import (
+    ENTITY_NAMES_NOTHING,
+    ID_MAX_LENGTH,
+    LANGUAGE_MAX_LENGTH,
+    PERIOD_ENDS_BEFORE_START,
+    PERIOD_WITHOUT_BOUNDS,
+)
 from alerts.values import (
     CAUSES,
     EFFECTS,
@@ -71,9 +77,12 @@ class AlertActivePeriod(models.Model):
             models.CheckConstraint(
                 condition=Q(start=None) | Q(end=None) | Q(end__gt=models.F("start")),
                 name="alert_period_ends_after_start",
+                violation_error_message=PERIOD_ENDS_BEFORE_START,
             ),
             models.CheckConstraint(
-                condition=~Q(start=None) | ~Q(end=None), name="alert_period_has_a_bound"
+                condition=~Q(start=None) | ~Q(end=None),
+                name="alert_period_has_a_bound",
+                violation_error_message=PERIOD_WITHOUT_BOUNDS,
             ),
         ]
 
@@ -106,6 +115,7 @@ class AlertInformedEntity(models.Model):
                 | ~Q(stop_id="")
                 | ~Q(trip_id=""),
                 name="alert_entity_names_something",
+                violation_error_message=ENTITY_NAMES_NOTHING,
             )
         ]
 

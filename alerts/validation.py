@@ -69,6 +69,11 @@ ROUTE_TYPES: frozenset[int] = frozenset(
 )
 ROUTE_TYPE_MAX = max(ROUTE_TYPES)
 
+# Also the messages of the database constraints that hold the same rules (alerts.models).
+PERIOD_WITHOUT_BOUNDS = "give a start, an end or both (no period at all: always)"
+PERIOD_ENDS_BEFORE_START = "the end must be after the start"
+ENTITY_NAMES_NOTHING = "give an agency_id, route_id, route_type, stop_id or trip_id"
+
 Errors = dict[str, Any]
 
 
@@ -192,7 +197,7 @@ def periods_problems(periods: Sequence[ActivePeriod]) -> list:
 def _period_problems(period: ActivePeriod) -> Errors:
     item: Errors = {}
     if period.start is None and period.end is None:
-        return {"non_field_errors": ["give a start, an end or both (no period at all: always)"]}
+        return {"non_field_errors": [PERIOD_WITHOUT_BOUNDS]}
     for name, value in (("start", period.start), ("end", period.end)):
         if value is None:
             continue
@@ -202,7 +207,7 @@ def _period_problems(period: ActivePeriod) -> Errors:
             item[name] = ["may not be before 1970-01-01T00:00:00Z"]
     bounded = not item and period.start is not None and period.end is not None
     if bounded and period.end <= period.start:
-        item["end"] = ["must be after the start"]
+        item["end"] = [PERIOD_ENDS_BEFORE_START]
     return item
 
 
@@ -224,7 +229,7 @@ def _entity_problems(entity: InformedEntity, refs: ScheduleRefs | None) -> Error
 
     named = (entity.agency_id, entity.route_id, entity.stop_id, entity.trip_id)
     if not any(named) and entity.route_type is None:
-        add("non_field_errors", "give an agency_id, route_id, route_type, stop_id or trip_id")
+        add("non_field_errors", ENTITY_NAMES_NOTHING)
     for name in ("agency_id", "route_id", "stop_id", "trip_id"):
         value = getattr(entity, name)
         if len(value) > ID_MAX_LENGTH:
