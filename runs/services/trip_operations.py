@@ -138,7 +138,7 @@ def stop_time_inputs(items: object) -> list[StopTimeInput]:
         departure = item.get("departure_time") or arrival
         if not isinstance(sequence, int) or isinstance(sequence, bool):
             raise ValueError(f"stop time {i}: stop_sequence must be an integer")
-        if not isinstance(stop_id, str) or not 0 < len(stop_id) <= 255:
+        if not isinstance(stop_id, str) or not 0 < len(stop_id) <= 255 or "\x00" in stop_id:
             raise ValueError(f"stop time {i}: stop_id must be a stop id")
         for name, value in (("arrival_time", arrival), ("departure_time", departure)):
             try:
@@ -449,45 +449,50 @@ def operation_record(operation: TripOperation, tz: ZoneInfo) -> contract.TripOpe
 
 def trip_operations_sync(client: redis.Redis | None = None, *, now: float | None = None) -> int:
     """Write ``keys.TRIP_OPERATIONS`` whole from PostgreSQL: every operation neither ended
-    nor past its ``active_until``. One MULTI/EXEC; returns how many records it holds."""
+    nor past its ``active_until`` (and the metadata of the added trips' vehicles). One
+    MULTI/EXEC; returns how many records it holds."""
     client = client or get_redis()
     now = time.time() if now is None else now
-    records: dict[str, str] = {}
     operations = list(
-        TripOperation.objects.filter(ended_at__isnull=True, active_until__gt=_utc(now))
+        TripOperation.objects.filter(
+            ended_at__isnull=True, active_until__gt=_utc(now)
+        ).select_related("vehicle")
     )
     # The feed only when there is something to publish: the rebuild's queries stay few.
     feed = schedule.current_feed_get() if operations else None
-    if feed is not None:
-        tz = ZoneInfo(feed.timezone)
-        for operation in operations:
-            text = _encoded(operation, tz)
-            if text is not None:
-                records[str(operation.pk)] = text
+    tz = ZoneInfo(feed.timezone) if feed is not None else None
     pipe = client.pipeline(transaction=True)
     pipe.delete(keys.TRIP_OPERATIONS)
-    if records:
-        pipe.hset(keys.TRIP_OPERATIONS, mapping=records)
+    written = 0
+    for operation in operations if tz is not None else ():
+        written += _write(pipe, operation, tz)
     pipe.execute()
-    return len(records)
+    return written
 
 
 def _publish(operation_id: int) -> None:
     """After commit: the operation's record, or its removal once ended."""
-    operation = TripOperation.objects.filter(pk=operation_id).first()
+    operation = TripOperation.objects.select_related("vehicle").filter(pk=operation_id).first()
     feed = schedule.current_feed_get()
     client = get_redis()
     if operation is None or operation.ended_at is not None or feed is None:
         client.hdel(keys.TRIP_OPERATIONS, str(operation_id))
         return
-    text = _encoded(operation, ZoneInfo(feed.timezone))
-    if text is not None:
-        pipe = client.pipeline(transaction=True)
-        pipe.hset(keys.TRIP_OPERATIONS, str(operation.pk), text)
-        if operation.vehicle_id:
-            # The added trip's VehicleDescriptor (the feed reads it from the metadata).
-            hot_state.vehicle_metadata_write(pipe, operation.vehicle)
-        pipe.execute()
+    pipe = client.pipeline(transaction=True)
+    _write(pipe, operation, ZoneInfo(feed.timezone))
+    pipe.execute()
+
+
+def _write(pipe, operation: TripOperation, tz: ZoneInfo) -> bool:
+    """Queue the operation's record (and its vehicle's metadata: the VehicleDescriptor of an
+    added trip comes from it); False if the record cannot be published."""
+    text = _encoded(operation, tz)
+    if text is None:
+        return False
+    pipe.hset(keys.TRIP_OPERATIONS, str(operation.pk), text)
+    if operation.vehicle is not None:
+        hot_state.vehicle_metadata_write(pipe, operation.vehicle)
+    return True
 
 
 def _encoded(operation: TripOperation, tz: ZoneInfo) -> str | None:

@@ -464,6 +464,7 @@ def test_the_hot_state_rebuild_restores_the_hash(ready, dispatcher_api, tomorrow
 
     assert report.rebuilt
     assert ready.hgetall(keys.TRIP_OPERATIONS) == before
+    assert ready.hget(keys.vehicle_metadata("V2"), "label") == "Bus 2"  # the added trip's
 
 
 def test_the_sync_drops_operations_past_their_bound(ready, dispatcher, tomorrow):
