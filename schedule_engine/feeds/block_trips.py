@@ -23,6 +23,7 @@ It is decided with its run (an incremental build re-decides it when the run chan
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
@@ -56,8 +57,14 @@ def owner_run_id(entity_id: str) -> str:
 
 
 def service_day(trip: TripSnapshot) -> dt.date | None:
+    return _date(trip.start_date)
+
+
+@functools.lru_cache(maxsize=64)
+def _date(start_date: str) -> dt.date | None:
+    # Cached: a build asks for every published run, on a handful of distinct dates.
     try:
-        return dt.datetime.strptime(trip.start_date, "%Y%m%d").date()
+        return dt.datetime.strptime(start_date, "%Y%m%d").date()
     except ValueError:
         return None
 
