@@ -24,7 +24,6 @@ become instants through the agency time zone's service-day origin
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import logging
 import time
@@ -391,9 +390,14 @@ def run_vehicle_change(*, actor: Actor, run_id, vehicle_id: str) -> EventOutcome
                 and (run.state, RunEvent.CHANGE_VEHICLE) in TRANSITION_BY_KEY
             )
             if may_move:
+                # Both vehicles' keys, to put back if the change does not commit.
                 images.append(hot_state.capture(client, run))
-                moved = copy.copy(run)
-                moved.vehicle = vehicle
+                moved = Run(
+                    pk=run.pk,
+                    vehicle_id=vehicle.pk,
+                    trip_id=run.trip_id,
+                    operator_id=run.operator_id,
+                )
                 images.append(hot_state.capture(client, moved))
                 Run.objects.filter(pk=run.pk).update(vehicle=vehicle)
             outcome = run_event_apply(

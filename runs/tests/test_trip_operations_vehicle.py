@@ -174,3 +174,30 @@ def test_an_unknown_or_the_same_vehicle_is_a_400(run_in_state, dispatcher_api, v
     response = change(dispatcher_api, run, vehicle_id)
     assert response.status_code == 400
     assert "vehicle_id" in response.json()["errors"]
+
+
+def test_a_change_that_does_not_commit_puts_hot_state_back(
+    run_in_state, other_vehicle, dispatcher, redis_client, monkeypatch
+):
+    """Redis is written inside the transaction; when it fails after that, both vehicles'
+    keys and the run's projection are as before, and so is the row."""
+    from runs.services import hot_state, trip_operations
+
+    run = run_in_state(RunState.TRACKING)
+    rid = str(run.pk)
+
+    def lost(*args, **kwargs):
+        raise ConnectionError("Redis went away")
+
+    monkeypatch.setattr(hot_state, "vehicle_claim_release", lost)
+    with pytest.raises(ConnectionError):
+        trip_operations.run_vehicle_change(
+            actor=actor_for_user(dispatcher), run_id=run.pk, vehicle_id="V2"
+        )
+
+    run.refresh_from_db()
+    assert run.vehicle_id == "V1"
+    assert redis_client.get(keys.vehicle_current_run("V1")) == rid
+    assert redis_client.get(keys.vehicle_current_run("V2")) is None
+    assert redis_client.hget(keys.run(rid), "vehicle_id") == "V1"
+    assert not redis_client.exists(keys.vehicle_metadata("V2"))
