@@ -33,6 +33,7 @@
   const alerts = new Map(); // alert_id -> alert view (active ones only)
   const network = { routes: new Map(), stops: new Map() }; // route_id -> route, stop_id -> stop
   let selectedVehicle = null;
+  let shownAlert = null; // the alert the detail panel shows, if any
   let socket = null;
   let retryMs = 1000;
 
@@ -168,6 +169,7 @@
   }
 
   function showDetail(title, fields, history) {
+    shownAlert = null;
     document.getElementById("detail").hidden = false;
     // An alert has no transitions (history null): no heading for them either.
     document.getElementById("detail-history-title").hidden = history === null;
@@ -204,12 +206,14 @@
 
   function applyAlert(message) {
     const alert = message.alert;
-    if (alert.active && message.action !== "ended") {
+    const active = alert.active && message.action !== "ended";
+    if (active) {
       alerts.set(alert.alert_id, alert);
     } else {
       alerts.delete(alert.alert_id);
     }
     renderAlerts();
+    if (shownAlert === alert.alert_id) showAlert(alert, active ? "active" : message.action);
   }
 
   function orderedAlerts() {
@@ -236,13 +240,15 @@
     return badge;
   }
 
-  function showAlert(alert) {
+  function showAlert(alert, status = "active") {
     showDetail(`Alert: ${alert.header}`, {
+      status: status === "active" ? "active" : `${status}: no longer shown`,
       severity: alert.severity, effect: alert.effect, cause: alert.cause,
       routes: (alert.route_ids || []).map(routeLabel).join(", "),
       stops: (alert.stop_ids || []).map(stopLabel).join(", "),
       alert: `#${alert.alert_id}`,
     }, null);
+    shownAlert = alert.alert_id;
   }
 
   function showAlerts(list, where) {
