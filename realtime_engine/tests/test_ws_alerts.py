@@ -17,8 +17,12 @@ from contextlib import ExitStack
 from dataclasses import replace
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from knox.models import AuthToken
 
+from alerts.services import alert_create
+from alerts.values import AlertInput, InformedEntity, Translation
 from databus.notify import AlertChanged
 from realtime_engine.tests.live_support import (
     AsgiServer,
@@ -27,8 +31,10 @@ from realtime_engine.tests.live_support import (
     receive_until,
     subscribe,
 )
+from realtime_engine.ws import consumer
 from realtime_engine.ws.fanout import publish_alert
-from runs.services.actors import OPERATOR_GROUP
+from realtime_engine.ws.groups import parse_topic
+from runs.services.actors import OPERATOR_GROUP, actor_for_user
 from runs.tests.fixtures.people import make_user
 
 pytest_plugins = [
@@ -195,3 +201,35 @@ def test_an_alert_message_goes_to_all_alerts_and_the_routes_it_names_only(
         # route:R2 was not named: the first alert it gets is the next one, which names it.
         publish_alert(replace(change, alert_id=42, route_ids=("R2",)), wait=True)
         assert receive_until(watching["route:R2"], "alert")["alert"]["alert_id"] == 42
+
+
+def test_a_snapshots_alerts_cost_the_same_queries_however_many_there_are(
+    gtfs_feed, dispatcher, redis_client
+):
+    actor = actor_for_user(dispatcher)
+
+    def add_alerts(count: int) -> None:
+        for n in range(count):
+            alert_create(
+                actor=actor,
+                data=AlertInput(
+                    header=(Translation("", f"alert {n}"),),
+                    informed_entities=(InformedEntity(route_id="R1"), InformedEntity(stop_id="S2")),
+                ),
+            )
+
+    def snapshot_queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as queries:
+            text = consumer._read_snapshot(parse_topic("all"))
+        return len(json.loads(text)["alerts"]), len(queries)
+
+    add_alerts(1)
+    one, queries_for_one = snapshot_queries()
+    add_alerts(9)
+    ten, queries_for_ten = snapshot_queries()
+    assert (one, ten) == (1, 10)
+    assert queries_for_ten == queries_for_one
+    # Run and vehicle topics list no alerts: they read none.
+    with CaptureQueriesContext(connection) as queries:
+        consumer._read_snapshot(parse_topic("vehicle:V1"))
+    assert len(queries) == 0

@@ -7,7 +7,15 @@ import json
 import pytest
 
 from realtime_engine.ws.fanout import plan_position_messages
-from realtime_engine.ws.groups import ALERTS, ALL, BadTopic, Topic, TopicKind, parse_topic
+from realtime_engine.ws.groups import (
+    ALERTS,
+    ALL,
+    BadTopic,
+    Topic,
+    TopicKind,
+    alert_topics,
+    parse_topic,
+)
 from realtime_engine.ws.messages import (
     DETAIL_MAX_CHARS,
     ECHO_MAX_CHARS,
@@ -123,3 +131,13 @@ def test_position_messages_go_only_to_watched_groups_each_with_its_vehicles():
     assert [v["vehicle_id"] for v in decoded["live.route.R"]["vehicles"]] == ["a"]
     assert [v["vehicle_id"] for v in decoded["live.vehicle.b"]["vehicles"]] == ["b"]
     assert plan_position_messages([on_route], set(), sent_at=10.0) == {}
+
+
+def test_an_alert_goes_to_all_alerts_and_each_route_it_names_once():
+    assert [str(t) for t in alert_topics(["R1", "R2", "R1"])] == [
+        "all",
+        "alerts",
+        "route:R1",
+        "route:R2",
+    ]
+    assert alert_topics([]) == [ALL, ALERTS]  # an agency-wide or stop-only alert
