@@ -279,7 +279,7 @@ def trip_add(
             raise _Refused(Refusal.INVALID, {"stop_times": str(error)}) from error
         operation.active_from = now
         operation.active_until = _utc(timed[-1].arrival + settings.CANCELED_TRIP_PUBLISH_MARGIN_S)
-        _check_until(operation.active_until, now, field_name="stop_times")
+        _check_until(operation.active_until, now, field_name="start_date")
         problem = contract.record_problem(operation_record(operation, tz))
         if problem is not None:
             raise _Refused(Refusal.INVALID, {"stop_times": problem})

@@ -288,6 +288,7 @@ def test_an_added_trip_is_published_with_its_stop_times_and_vehicle(
         ({"trip_id": "T1"}, "trip_id"),  # in the schedule already
         ({"route_id": "R9"}, "route_id"),
         ({"vehicle_id": "NOPE"}, "vehicle_id"),
+        ({"start_date": "2026-01-05"}, "start_date"),  # its times are over
         (
             {
                 "stop_times": [
