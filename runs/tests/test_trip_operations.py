@@ -487,3 +487,23 @@ def test_superusers_dispatch(ready, tomorrow):
         format="json",
     )
     assert response.status_code == 201
+
+
+def test_two_cancels_racing_leave_one_and_record_the_other(
+    ready, dispatcher, tomorrow, monkeypatch
+):
+    """The look for an open cancellation and the insert are not atomic: the partial unique
+    index is what keeps one per trip and day; the loser is a recorded conflict."""
+    from runs.services import trip_operations
+
+    actor = actor_for_user(dispatcher)
+    first = trip_operations.trip_cancel_ahead(actor=actor, trip_id="T1", start_date=tomorrow)
+    # The second request looked before the first committed: it saw no open cancellation.
+    monkeypatch.setattr(trip_operations, "_open", lambda *a: TripOperation.objects.none())
+
+    second = trip_operations.trip_cancel_ahead(actor=actor, trip_id="T1", start_date=tomorrow)
+
+    assert first.accepted and not second.accepted
+    assert second.refusal is trip_operations.Refusal.CONFLICT
+    assert TripOperation.objects.count() == 1
+    assert (last_attempt().accepted, last_attempt().refusal) == (False, "conflict")
