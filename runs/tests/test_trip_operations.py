@@ -507,3 +507,17 @@ def test_two_cancels_racing_leave_one_and_record_the_other(
     assert second.refusal is trip_operations.Refusal.CONFLICT
     assert TripOperation.objects.count() == 1
     assert (last_attempt().accepted, last_attempt().refusal) == (False, "conflict")
+
+
+def test_beat_rewrites_the_hash_from_postgresql(ready, dispatcher, tomorrow):
+    from databus.beat import BEAT_SCHEDULE
+    from runs.services.trip_operations import trip_cancel_ahead
+    from runs.tasks import trip_operations_sync as task
+
+    assert BEAT_SCHEDULE["sync-trip-operations"]["task"] == task.name
+    outcome = trip_cancel_ahead(actor=actor_for_user(dispatcher), trip_id="T1", start_date=tomorrow)
+    ready.hset(keys.TRIP_OPERATIONS, "999", "left over")  # no row: dropped by the re-sync
+
+    assert task.apply().get() == 1  # the write after commit never ran (no commit here)
+
+    assert set(ready.hkeys(keys.TRIP_OPERATIONS)) == {str(outcome.operation.pk)}
