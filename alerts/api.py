@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from alerts import selectors
 from alerts.models import ServiceAlert
-from alerts.serializers import AlertBody, AlertOutput, alert_input
+from alerts.serializers import AlertBody, AlertChanges, AlertOutput, alert_input
 from alerts.services import (
     AlertEnded,
     AlertInvalid,
@@ -153,14 +153,14 @@ class AlertDetailApi(AlertApi):
     @extend_schema(
         operation_id="alerts_partial_update",
         parameters=[ALERT_ID],
-        request=AlertBody(partial=True),
+        request=AlertChanges,
         responses={200: AlertOutput, 404: ErrorOutput, 409: ErrorOutput},
         description="Change an alert not ended: the fields given replace the alert's "
         "(a list replaces the whole list).",
     )
     def patch(self, request, alert_id: str):
         alert = self.alert_or_404(alert_id)
-        body = AlertBody(data=request.data, partial=True)
+        body = AlertChanges(data=request.data)
         body.is_valid(raise_exception=True)
         data = alert_input(body.validated_data, base=selectors.alert_input_of(alert))
         try:

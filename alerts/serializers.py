@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 from django.core.validators import RegexValidator
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from alerts.validation import (
     ID_MAX_LENGTH,
@@ -167,7 +168,7 @@ def _texts(child: serializers.Serializer, *, required: bool) -> EntryList:
 
 
 class AlertBody(serializers.Serializer):
-    """A whole alert (POST); every field optional in a PATCH, a list given replaces it."""
+    """A whole alert (POST)."""
 
     cause = _choice(CAUSES, UNKNOWN_CAUSE)
     effect = _choice(EFFECTS, UNKNOWN_EFFECT)
@@ -179,6 +180,20 @@ class AlertBody(serializers.Serializer):
         child=ActivePeriodBody(), max_length=MAX_PERIODS, required=False, default=list
     )
     informed_entities = EntryList(child=InformedEntityBody(), min_length=1, max_length=MAX_ENTITIES)
+
+
+class AlertChanges(AlertBody):
+    """A PATCH: any of ``AlertBody``'s fields, each given replacing the alert's.
+
+    Not DRF's ``partial``: that also waives the required fields *inside* the lists (a
+    translation without its text)."""
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        for field in fields.values():
+            field.required = False
+            field.default = empty
+        return fields
 
 
 def alert_input(data: Mapping, *, base: AlertInput | None = None) -> AlertInput:

@@ -237,6 +237,12 @@ def test_an_update_changes_the_feed(create, dispatcher_api, committed, client):
         f"{ALERTS}{created['id']}/", {"informed_entities": [{"stop_id": "X"}]}, format="json"
     )
     assert bad.status_code == 400 and "stop_id" in bad.json()["errors"]["informed_entities"][0]
+    # What a list's items require is required in a PATCH too: a URL without its text.
+    partial = dispatcher_api.patch(
+        f"{ALERTS}{created['id']}/", {"url": [{"language": "en"}]}, format="json"
+    )
+    assert partial.status_code == 400
+    assert partial.json()["errors"] == {"url": [{"text": ["This field is required."]}]}
 
 
 def test_an_upcoming_alert_is_published_ahead_and_an_expired_one_is_not(
