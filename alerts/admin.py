@@ -141,8 +141,9 @@ class _PartInline(admin.TabularInline):
     extra = 1
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm("alerts.view_servicealert") or _may_write(
-            request, "change", obj
+        # As the alert's own page: the view or the change permission.
+        return request.user.has_perm("alerts.view_servicealert") or request.user.has_perm(
+            "alerts.change_servicealert"
         )
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -179,10 +180,28 @@ class TranslationInline(_PartInline):
     verbose_name = "text (language blank: the feed's default)"
 
 
+class StateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [(state.value, state.value) for state in AlertState]
+
+    def queryset(self, request, queryset):
+        if self.value() not in {state.value for state in AlertState}:
+            return queryset
+        return queryset.filter(selectors.state_filter(AlertState(self.value()), now=timezone.now()))
+
+
 @admin.register(ServiceAlert)
 class ServiceAlertAdmin(admin.ModelAdmin):
     list_display = ["id", "header", "effect", "severity", "active", "periods", "state"]
-    list_filter = ["effect", "severity", "cause"]
+    list_filter = [StateFilter, "effect", "severity", "cause"]
+    search_fields = [
+        "translations__text",
+        "informed_entities__route_id",
+        "informed_entities__stop_id",
+    ]
     fields = ["cause", "effect", "severity", "created_by", "created_at", "ended_at", "ended_by"]
     readonly_fields = ["created_by", "created_at", "ended_at", "ended_by"]
     inlines = [TranslationInline, EntityInline, PeriodInline]

@@ -90,6 +90,9 @@ def test_an_alert_added_with_its_inlines_is_in_the_feed(editor, committed, heard
     assert entity.alert.active_period[0].start == 1767254400  # 2026-01-01T08:00:00Z
     listed = editor.get(CHANGELIST)
     assert "Stop S2 is closed" in listed.content.decode()
+    assert list(editor.get(CHANGELIST, {"state": "active"}).context["cl"].result_list) == [alert]
+    assert list(editor.get(CHANGELIST, {"state": "ended"}).context["cl"].result_list) == []
+    assert list(editor.get(CHANGELIST, {"q": "S2 is closed"}).context["cl"].result_list) == [alert]
 
 
 def _formset(response, prefix: str):
