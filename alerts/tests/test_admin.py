@@ -69,6 +69,13 @@ def editor(client, gtfs_feed, redis_client):
 
 
 def test_an_alert_added_with_its_inlines_is_in_the_feed(editor, committed, heard):
+    page = editor.get(ADD)
+    assert page.status_code == 200
+    assert {f.formset.prefix for f in page.context["inline_admin_formsets"]} == {
+        "translations",
+        "informed_entities",
+        "active_periods",
+    }
     with committed():
         response = editor.post(ADD, alert_form())
 
@@ -88,6 +95,7 @@ def test_an_alert_added_with_its_inlines_is_in_the_feed(editor, committed, heard
     assert entity.id == f"alert-{alert.pk}"
     assert {t.language for t in entity.alert.header_text.translation} == {"", "es"}
     assert entity.alert.active_period[0].start == 1767254400  # 2026-01-01T08:00:00Z
+    assert editor.get(f"{CHANGELIST}{alert.pk}/change/").context["has_change_permission"]
     listed = editor.get(CHANGELIST)
     assert "Stop S2 is closed" in listed.content.decode()
     assert list(editor.get(CHANGELIST, {"state": "active"}).context["cl"].result_list) == [alert]
