@@ -72,7 +72,7 @@ class AlertActivePeriod(models.Model):
     end = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["start", "end", "pk"]
+        ordering = ["pk"]  # as the dispatcher gave them
         constraints = [
             models.CheckConstraint(
                 condition=Q(start=None) | Q(end=None) | Q(end__gt=models.F("start")),

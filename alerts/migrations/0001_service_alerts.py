@@ -194,7 +194,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "ordering": ["start", "end", "pk"],
+                "ordering": ["pk"],
             },
         ),
         migrations.AddIndex(
