@@ -83,20 +83,24 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
 @contextmanager
 def _service_refusals() -> Iterator[None]:
+    """The services' refusals as the API's error answers."""
     try:
         yield
     except AlertInvalid as error:
         raise exceptions.ValidationError(error.errors) from None
     except AlertNotFound:
         raise exceptions.NotFound("no such alert") from None
+    except AlertEnded as error:
+        raise Conflict(str(error)) from None
     except PermissionError as error:
         raise exceptions.PermissionDenied(str(error)) from None
-
-
-def _conflict(error: AlertEnded) -> Response:
-    return Response({"detail": str(error), "code": "conflict"}, status=status.HTTP_409_CONFLICT)
 
 
 # A GenericAPIView for its paginator (the default one), so the schema documents the page.
@@ -163,11 +167,8 @@ class AlertDetailApi(AlertApi):
         body = AlertChanges(data=request.data)
         body.is_valid(raise_exception=True)
         data = alert_input(body.validated_data, base=selectors.alert_input_of(alert))
-        try:
-            with _service_refusals():
-                alert = alert_update(actor=self.actor(), alert_id=alert.pk, data=data)
-        except AlertEnded as error:
-            return _conflict(error)
+        with _service_refusals():
+            alert = alert_update(actor=self.actor(), alert_id=alert.pk, data=data)
         return self.answer(alert)
 
 
