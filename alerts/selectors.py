@@ -9,6 +9,7 @@ two to the same cases. ``alert_summaries_active`` is what the live map's snapsho
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
@@ -24,6 +25,7 @@ from alerts.values import (
     alert_state,
 )
 from databus.notify import AlertChanged
+from schedule_engine.models import Trip
 
 PARTS = ("active_periods", "informed_entities", "translations")
 
@@ -113,13 +115,36 @@ def alert_state_of(alert: ServiceAlert, *, now: dt.datetime) -> AlertState:
     return alert_state(periods, ended=alert.ended_at is not None, now=now)
 
 
+def trip_routes_get(trip_ids: Iterable[str]) -> dict[str, str]:
+    """The route of each of these trips in the current GTFS version (one query)."""
+    trip_ids = set(trip_ids)
+    if not trip_ids:
+        return {}
+    trips = Trip.objects.filter(feed__is_current=True, trip_id__in=trip_ids)
+    return dict(trips.values_list("trip_id", "route_id"))
+
+
+def _trip_ids(alerts: Iterable[ServiceAlert]) -> set[str]:
+    return {row.trip_id for alert in alerts for row in alert.informed_entities.all() if row.trip_id}
+
+
 def alert_summary(
-    alert: ServiceAlert, action: str, *, now: dt.datetime | None = None
+    alert: ServiceAlert,
+    action: str,
+    *,
+    now: dt.datetime | None = None,
+    trip_routes: Mapping[str, str] | None = None,
 ) -> AlertChanged:
-    """The notification of ``alert`` (prefetched parts) after ``action``, as of ``now``."""
+    """The notification of ``alert`` (prefetched parts) after ``action``, as of ``now``.
+
+    ``route_ids``: the routes its entities name, and the routes of the trips they name (a
+    detour names the trip: the map marks its route); ``trip_routes`` if already read."""
     content = alert_input_of(alert)
     moment = dt.datetime.now(dt.UTC) if now is None else now
     entities = content.informed_entities
+    if trip_routes is None:
+        trip_routes = trip_routes_get(_trip_ids([alert]))
+    routes = (e.route_id or trip_routes.get(e.trip_id, "") for e in entities)
     return AlertChanged(
         alert_id=alert.pk,
         action=action,
@@ -128,11 +153,13 @@ def alert_summary(
         effect=content.effect,
         severity=content.severity,
         header=content.default_header(),
-        route_ids=tuple(dict.fromkeys(e.route_id for e in entities if e.route_id)),
+        route_ids=tuple(dict.fromkeys(route for route in routes if route)),
         stop_ids=tuple(dict.fromkeys(e.stop_id for e in entities if e.stop_id)),
     )
 
 
 def alert_summaries_active(*, now: dt.datetime) -> list[AlertChanged]:
     """Every active alert's summary (action ``"active"``): the live map's snapshot."""
-    return [alert_summary(alert, "active", now=now) for alert in alerts_active(now=now)]
+    alerts = alerts_active(now=now)
+    routes = trip_routes_get(_trip_ids(alerts))
+    return [alert_summary(alert, "active", now=now, trip_routes=routes) for alert in alerts]

@@ -97,7 +97,18 @@ def test_the_snapshot_summarises_the_active_alerts(actor):
     active = alert_create(actor=actor, data=content(header="Stop S2 closed today"))
     alert_create(actor=actor, data=content((ActivePeriod(NOW + HOUR, None),)))
 
-    (summary,) = selectors.alert_summaries_active(now=NOW)
+    detour = alert_create(
+        actor=actor,
+        data=AlertInput(
+            header=(Translation("", "Trip T1 skips S3"),),
+            informed_entities=(InformedEntity(trip_id="T1", stop_id="S3"),),
+            effect="DETOUR",
+        ),
+    )
+
+    trip, summary = selectors.alert_summaries_active(now=NOW)  # newest first
+    assert (trip.alert_id, trip.route_ids, trip.stop_ids) == (detour.pk, ("R1",), ("S3",))
+    assert selectors.alert_summary(detour, "updated", now=NOW).route_ids == ("R1",)
     assert summary.alert_id == active.pk
     assert (summary.action, summary.active, summary.effect) == ("active", True, "STOP_MOVED")
     assert (summary.header, summary.route_ids, summary.stop_ids) == (
