@@ -199,16 +199,28 @@ ROWS = (
         body={"event": "not_an_event"},
     ),
     # Trip operations: any role reads the active ones; dispatchers write (the service refuses
-    # operators, recorded: 403 where the body is valid, as a path without one is).
-    Row("api/trips/cancellations/", "post", "/api/trips/cancellations/", with_role(400)),
+    # operators, recorded: 403 where the body is valid, as a path without one is). JSON only.
+    Row(
+        "api/trips/cancellations/",
+        "post",
+        "/api/trips/cancellations/",
+        with_role(400),
+        body={"trip_id": ""},
+    ),
     Row(
         "api/trips/cancellations/<str:operation_id>/reenable/",
         "post",
         "/api/trips/cancellations/999999/reenable/",
         {**with_role(404), "operator_own": 403, "operator_other": 403},
     ),
-    Row("api/trips/added/", "post", "/api/trips/added/", with_role(400)),
-    Row("api/trips/skipped-stops/", "post", "/api/trips/skipped-stops/", with_role(400)),
+    Row("api/trips/added/", "post", "/api/trips/added/", with_role(400), body={"trip_id": ""}),
+    Row(
+        "api/trips/skipped-stops/",
+        "post",
+        "/api/trips/skipped-stops/",
+        with_role(400),
+        body={"trip_id": ""},
+    ),
     Row("api/trip-operations/", "get", "/api/trip-operations/", with_role(200)),
     Row(
         "api/trip-operations/<str:operation_id>/end/",
@@ -216,7 +228,13 @@ ROWS = (
         "/api/trip-operations/999999/end/",
         {**with_role(404), "operator_own": 403, "operator_other": 403},
     ),
-    Row("api/runs/<str:run_id>/vehicle/", "post", "/api/runs/{run}/vehicle/", run_scoped(400)),
+    Row(
+        "api/runs/<str:run_id>/vehicle/",
+        "post",
+        "/api/runs/{run}/vehicle/",
+        run_scoped(400),
+        body={"vehicle_id": ""},
+    ),
     # The fleet: every role reads it (a driver picks the bus they sign on to).
     Row("api/vehicles/", "get", "/api/vehicles/", with_role(200)),
     Row("api/vehicles/<str:vehicle_id>/", "get", "/api/vehicles/{vehicle}/", with_role(200)),

@@ -4,7 +4,9 @@ and a run's change of vehicle.
 Input is checked here for type, range and size (400 naming the field); what it must match
 in the current GTFS, the role (dispatcher) and the conflicts with runs and other operations
 are the service's (``runs.services.trip_operations``), which records every attempt. A
-refusal answers 400 (the field named), 403, 404 or 409 (the field named).
+refusal answers 400 (the field named), 403, 404 or 409 (the field named). Bodies are JSON
+only: a form cannot carry stop times, and a list of 500 stop sequences as form fields passes
+Django's limit on the number of fields.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from rest_framework.response import Response
 
 from runs import selectors
 from runs.api.base import ErrorOutput, RunApi, refusal_response
+from runs.api.parsers import JSONParser
 from runs.api.runs import START_TIME_PATTERN, RefusalOutput, RunEventCreateApi, _run_or_404
 from runs.domain.lifecycle.guards import Guard
 from runs.domain.projections.trip_operations import MAX_SKIPPED_STOPS, MAX_STOP_TIMES
@@ -104,6 +107,8 @@ def _answer(outcome: OperationOutcome, created: bool) -> Response:
 
 
 class CancellationCreateApi(RunApi):
+    parser_classes = [JSONParser]
+
     class CancelInput(serializers.Serializer):
         trip_id = serializers.CharField(max_length=255)
         start_date = serializers.DateField(help_text="the service day")
@@ -139,6 +144,8 @@ class CancellationReenableApi(RunApi):
 
 
 class AddedTripCreateApi(RunApi):
+    parser_classes = [JSONParser]
+
     class AddInput(serializers.Serializer):
         trip_id = serializers.CharField(max_length=255, help_text="new to the current GTFS")
         route_id = serializers.CharField(max_length=255)
@@ -191,6 +198,8 @@ class AddedTripCreateApi(RunApi):
 
 
 class SkippedStopsCreateApi(RunApi):
+    parser_classes = [JSONParser]
+
     class SkipInput(serializers.Serializer):
         trip_id = serializers.CharField(max_length=255)
         start_date = serializers.DateField(help_text="the service day")
@@ -253,6 +262,8 @@ class OperationListApi(RunApi, GenericAPIView):
 
 
 class RunVehicleChangeApi(RunApi):
+    parser_classes = [JSONParser]
+
     class VehicleInput(serializers.Serializer):
         vehicle_id = serializers.CharField(max_length=64)
 
