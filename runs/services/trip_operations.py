@@ -160,7 +160,8 @@ def trip_cancel_ahead(
 
     def perform() -> TripOperation:
         feed, trip = _trip_running_on(trip_id, start_date)
-        claimed = _claiming_runs(trip_id=trip_id)
+        # The run of that day cancels itself; one of another day does not hold this one.
+        claimed = _claiming_runs(trip_id=trip_id, start_date=start_date)
         if claimed:
             raise _Refused(
                 Refusal.CONFLICT,

@@ -18,7 +18,7 @@ from databus import keys
 from realtime_engine.hot_state_rebuild import hot_state_rebuild
 from runs.domain.lifecycle.states import RunState
 from runs.domain.projections import trip_operations as contract
-from runs.models import TripOperation, TripOperationAttempt
+from runs.models import Run, TripOperation, TripOperationAttempt
 from runs.services.actors import actor_for_user
 from runs.services.trip_operations import trip_operations_sync
 from runs.tests.fixtures.feed import TIMEZONE
@@ -206,6 +206,7 @@ def test_a_trip_a_run_operates_is_not_cancelled_ahead(
     ready, run_in_state, dispatcher_api, tomorrow
 ):
     run = run_in_state(RunState.CONFIRMED)
+    Run.objects.filter(pk=run.pk).update(start_date=tomorrow)  # the run of that day
     response = dispatcher_api.post(
         "/api/trips/cancellations/",
         {"trip_id": "T1", "start_date": tomorrow.isoformat()},
@@ -215,6 +216,16 @@ def test_a_trip_a_run_operates_is_not_cancelled_ahead(
     assert str(run.pk) in response.json()["errors"]["trip_id"][0]
     attempt = last_attempt()
     assert (attempt.accepted, attempt.refusal) == (False, "conflict")
+
+
+def test_a_run_of_another_day_does_not_hold_the_trip(ready, run_in_state, dispatcher_api, tomorrow):
+    run_in_state(RunState.CONFIRMED)  # T1 on 2026-11-22
+    response = dispatcher_api.post(
+        "/api/trips/cancellations/",
+        {"trip_id": "T1", "start_date": tomorrow.isoformat()},
+        format="json",
+    )
+    assert response.status_code == 201
 
 
 def test_an_operator_may_not_cancel_and_is_recorded(ready, operator, operator_api, tomorrow):
