@@ -16,7 +16,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 
 app = Celery("databus")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["databus", "runs", "realtime_engine", "schedule_engine",
+app.autodiscover_tasks(["databus", "runs", "alerts", "realtime_engine", "schedule_engine",
                         "schedule_engine.feeds"])
 
 

@@ -19,6 +19,7 @@ and the shared token is checked to still work at the end.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 
@@ -40,10 +41,13 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
+from alerts.services import alert_create, alert_end
+from alerts.values import AlertInput, InformedEntity, Translation
 from backend.api_schema import ViewFacts, error_statuses
 from runs.domain.lifecycle.states import RunState
 from runs.models import Vehicle
 from runs.services.actors import DISPATCHER_GROUP, actor_for_user
+from runs.services.trip_operations import trip_skip_stops
 from runs.tests.fixtures.feed import gtfs_feed  # noqa: F401
 from runs.tests.fixtures.people import (  # noqa: F401
     company,
@@ -134,8 +138,26 @@ def real_objects(
         ),
     ]
     start_date = runs[0].start_date.isoformat()
+    # Alerts active and ended, and a trip operation, so that their routes meet real ones.
+    alerts = [
+        alert_create(
+            actor=actor,
+            data=AlertInput(
+                header=(Translation("", f"Stop S2 closed {i}"),),
+                informed_entities=(InformedEntity(stop_id="S2"),),
+            ),
+        )
+        for i in range(3)
+    ]
+    alert_end(actor=actor, alert_id=alerts[2].pk)
+    # Tomorrow's T1: still ahead whatever the time of day (the feed runs every day).
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    skip = trip_skip_stops(actor=actor, trip_id="T1", start_date=tomorrow, stop_sequences=[3])
+    assert skip.accepted, skip.errors
     return {
         "run_id": [str(run.pk) for run in runs],
+        "alert_id": [alert.pk for alert in alerts],
+        "operation_id": [skip.operation.pk],
         "vehicle_id": ["V1", "V2", "V3", "V4"],
         "trip_id": ["T1", "T2"],
         "route_id": ["R1"],
@@ -160,6 +182,14 @@ def request_examples(real: dict[str, list]) -> dict[tuple[str, str], list[dict]]
             {"event": "run_interrupted", "details": {"reason": "engine fault"}},
         ],
         ("post", "/api/ws-ticket/"): [{}],
+        ("post", "/api/alerts/"): [
+            {
+                "effect": "DETOUR",
+                "header": [{"text": "Detour"}],
+                "informed_entities": [{"route_id": "R1", "trip_id": "T1"}],
+            }
+        ],
+        ("patch", "/api/alerts/{alert_id}/"): [{"effect": "NO_SERVICE"}],
     }
 
 
