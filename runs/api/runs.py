@@ -211,9 +211,15 @@ class RunStateApi(RunApi):
         return Response(self.StateOutput(run).data)
 
 
+# A change of vehicle has its own endpoint (``POST /api/runs/{id}/vehicle/``): its service
+# moves the row and judges the new vehicle's claims itself, which details from a body must
+# not stand in for.
+GENERIC_EVENTS = [e.value for e in RunEvent if e is not RunEvent.CHANGE_VEHICLE]
+
+
 class RunEventCreateApi(RunApi):
     class EventInput(serializers.Serializer):
-        event = serializers.ChoiceField(choices=[e.value for e in RunEvent])
+        event = serializers.ChoiceField(choices=GENERIC_EVENTS)
         details = serializers.DictField(required=False, default=dict, help_text=DETAILS_HELP)
 
         def validate_details(self, value: dict) -> dict:

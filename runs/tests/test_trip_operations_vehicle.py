@@ -201,3 +201,21 @@ def test_a_change_that_does_not_commit_puts_hot_state_back(
     assert redis_client.get(keys.vehicle_current_run("V2")) is None
     assert redis_client.hget(keys.run(rid), "vehicle_id") == "V1"
     assert not redis_client.exists(keys.vehicle_metadata("V2"))
+
+
+def test_the_generic_events_endpoint_does_not_take_a_change_of_vehicle(
+    run_in_state, other_vehicle, dispatcher_api
+):
+    """A body's details must not stand in for the claims the vehicle endpoint checks."""
+    run = run_in_state(RunState.TRACKING)
+
+    response = dispatcher_api.post(
+        f"/api/runs/{run.pk}/events/",
+        {"event": "change_vehicle", "details": {"vehicle_id": "V2", "vehicle_claimed_by": []}},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "event" in response.json()["errors"]
+    run.refresh_from_db()
+    assert run.vehicle_id == "V1"
