@@ -37,7 +37,6 @@ ALERT_HEADER = "Route 2: roadworks on 5th Ave, expect delays at Elm St"
 ALERT_ROUTE, ALERT_STOP = "2", "AP404"
 DETOUR_ROUTE = "1"
 DETOUR_SEQUENCES = (3, 4)  # northbound: Cedar St & 5th Ave (Central Station) and & 7th Ave
-DETOUR_HEADER = "Route 1 detours: Cedar St closed between 5th and 7th Ave"
 
 
 def manage(*args: str) -> None:
@@ -124,24 +123,8 @@ def dispatcher_day() -> list[str]:
     if not outcome.accepted:
         return [*lines, f"detour: not made ({outcome.refusal}: {dict(outcome.errors)})"]
     operation = outcome.operation
-    if operation.alert_id is None:
-        # The trip operation did not announce it itself: the dispatcher does.
-        alert_create(
-            actor=actor,
-            data=AlertInput(
-                header=(Translation("", DETOUR_HEADER),),
-                informed_entities=tuple(
-                    InformedEntity(trip_id=trip.trip_id, trip_start_date=today, stop_id=s.stop_id)
-                    for s in trip.stop_times
-                    if s.stop_sequence in DETOUR_SEQUENCES
-                ),
-                active_periods=(ActivePeriod(start=now, end=operation.active_until),),
-                cause="CONSTRUCTION",
-                effect="DETOUR",
-            ),
-        )
     skipped = ", ".join(s.stop_id for s in trip.stop_times if s.stop_sequence in DETOUR_SEQUENCES)
-    return [*lines, f"detour: trip {trip.trip_id} skips {skipped}: {DETOUR_HEADER}"]
+    return [*lines, f"detour: trip {trip.trip_id} skips {skipped} (alert #{operation.alert_id})"]
 
 
 def demo_network_in_service() -> Path:
