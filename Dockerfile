@@ -13,6 +13,7 @@ COPY databus ./databus
 COPY runs ./runs
 COPY alerts ./alerts
 COPY realtime_engine ./realtime_engine
+COPY reports ./reports
 COPY schedule_engine ./schedule_engine
 RUN /opt/venv/bin/pip install --no-cache-dir --no-deps .
 
@@ -34,6 +35,7 @@ COPY databus ./databus
 COPY runs ./runs
 COPY alerts ./alerts
 COPY realtime_engine ./realtime_engine
+COPY reports ./reports
 COPY schedule_engine ./schedule_engine
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
     && chown -R databus:databus /app/static

@@ -251,6 +251,7 @@ INSTALLED_APPS = [
     "runs",
     "alerts",
     "realtime_engine",
+    "reports",
     "schedule_engine",
 ]
 

@@ -19,6 +19,8 @@ urlpatterns = [
     # answering OPTIONS too (backend/api_docs.py).
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/alerts/", include("alerts.urls")),
+    path("api/reports/", include("reports.urls")),
+    path("reports/", include("reports.page_urls")),
     path("api/", include("runs.urls")),
     path("api/schedule/", include("schedule_engine.urls")),
     path("", include("realtime_engine.urls")),

@@ -16,8 +16,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 
 app = Celery("databus")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["databus", "runs", "alerts", "realtime_engine", "schedule_engine",
-                        "schedule_engine.feeds"])
+app.autodiscover_tasks(
+    ["databus", "runs", "alerts", "realtime_engine", "reports", "schedule_engine",
+     "schedule_engine.feeds"]
+)
 
 
 # The beat schedule reads Django settings, so it is set once the app's configuration is

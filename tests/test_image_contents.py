@@ -18,7 +18,7 @@ import pytest
 from tests.support.dockerignore import context_files, is_excluded, read_patterns
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = {"alerts", "backend", "databus", "runs", "realtime_engine", "schedule_engine"}
+APPS = {"alerts", "backend", "reports", "databus", "runs", "realtime_engine", "schedule_engine"}
 
 # Where secrets and local state lie in a working checkout (or could be dropped by mistake).
 SECRETS = [

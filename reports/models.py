@@ -1,0 +1,1 @@
+"""Durable data of the reports: the prediction log and the daily per-route summaries."""

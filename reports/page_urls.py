@@ -1,0 +1,3 @@
+"""Report pages (mounted at ``/reports/``)."""
+
+urlpatterns: list = []

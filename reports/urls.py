@@ -1,0 +1,3 @@
+"""REST endpoints of the reports (mounted at ``/api/reports/``)."""
+
+urlpatterns: list = []
