@@ -37,3 +37,45 @@ class PredictionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trip_id} #{self.stop_sequence} at {self.predicted_at:%H:%M:%S}"
+
+
+class RouteDaySummary(models.Model):
+    """One past service day of one route and direction, as the reports' tallies of it.
+
+    Written by ``reports.summaries`` (the beat task ``reports.summarize_days``) once the
+    service day is over: a day's rows are replaced together, so a re-run rewrites them
+    and a day has either all its rows or none. The reports read these instead of that
+    day's raw stop events when no stop or hour narrows them (``reports.selectors``).
+    The JSON fields hold the measures' mergeable forms (``reports.summaries`` reads and
+    writes them): on-time counts by stop and by hour, headway moments by stop, and
+    whole-second running-time histograms by segment and for whole trips.
+    """
+
+    service_date = models.DateField()
+    route_id = models.CharField(max_length=255)
+    direction_id = models.PositiveSmallIntegerField(null=True, blank=True)
+    departures = models.PositiveIntegerField(help_text="Stop departures with a schedule.")
+    early = models.PositiveIntegerField()
+    on_time = models.PositiveIntegerField()
+    late = models.PositiveIntegerField()
+    on_time_by = models.JSONField(help_text="{'stop'|'hour': {key: [early, on_time, late]}}")
+    headways = models.JSONField(help_text="{stop_id: [n, Σh, Σh², bunched, Σscheduled]}")
+    running_times = models.JSONField(
+        help_text="[[from, to, {s: n} observed, {s: n} scheduled]]; '' '': trips"
+    )
+    early_s = models.PositiveIntegerField(help_text="The on-time window it was counted with.")
+    late_s = models.PositiveIntegerField()
+    frequent_headway_s = models.PositiveIntegerField()
+    summarized_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service_date", "route_id", "direction_id"],
+                nulls_distinct=False,
+                name="route_day_summary_uniq",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.route_id}/{self.direction_id} {self.service_date}"
