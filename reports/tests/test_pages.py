@@ -1,0 +1,154 @@
+"""The report pages through Django's test client: who may open them, their filters in the
+address, a bad filter shown on its form, the CSV link, and the links to them from the admin
+and the live map."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from reports.views import PAGES
+from runs.services.actors import DISPATCHER_GROUP, OPERATOR_GROUP
+from schedule_engine.testing import TINY_FEED, import_feed, write_feed
+
+PAGE_PATHS = [f"/reports/{page.slug}/" for page in PAGES]
+ALL_PATHS = ["/reports/", *PAGE_PATHS]
+
+
+class Elements(HTMLParser):
+    """The attributes of every element of a page, by tag (enough to read forms and links)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.found.append((tag, {name: value or "" for name, value in attrs}))
+
+    def of(self, tag: str, **match: str) -> list[dict[str, str]]:
+        return [
+            attrs
+            for name, attrs in self.found
+            if name == tag and all(attrs.get(k) == v for k, v in match.items())
+        ]
+
+
+def elements(html: str) -> Elements:
+    parser = Elements()
+    parser.feed(html)
+    return parser
+
+
+def client_in(*groups: str, username: str = "reader") -> Client:
+    user = get_user_model().objects.create_user(username, password="pw-reports-page")
+    for name in groups:
+        user.groups.add(Group.objects.get_or_create(name=name)[0])
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def feed(db, tmp_path):
+    return import_feed(write_feed(tmp_path / "feed", TINY_FEED))
+
+
+@pytest.mark.parametrize("path", ALL_PATHS)
+def test_anonymous_users_are_sent_to_the_login_page(db, path):
+    response = Client().get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/?next=")
+
+
+@pytest.mark.parametrize("path", ALL_PATHS)
+def test_users_without_the_planner_or_dispatcher_role_are_refused(db, path):
+    assert client_in().get(path).status_code == 403
+    assert client_in(OPERATOR_GROUP, username="driver").get(path).status_code == 403
+
+
+@pytest.mark.parametrize("group", ["planner", DISPATCHER_GROUP])
+def test_planners_and_dispatchers_open_every_page(feed, group):
+    client = client_in(group)
+    for path in ALL_PATHS:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response["Content-Type"].startswith("text/html")
+
+
+def test_the_index_links_every_report(feed):
+    html = client_in("planner").get("/reports/").content.decode()
+    links = {a["href"] for a in elements(html).of("a")}
+    assert set(PAGE_PATHS) <= links
+
+
+def test_filters_round_trip_through_the_address_the_form_and_the_links(feed):
+    query = {
+        "start": "2026-11-23",
+        "end": "2026-11-24",
+        "route_id": "R1",
+        "direction_id": "0",
+        "stop_id": "S2",
+        "hour": "8",
+    }
+    response = client_in("planner").get("/reports/on-time/", query)
+    assert response.status_code == 200
+    page = elements(response.content.decode())
+    # The form is a GET to this address, so submitting it puts the filters in the URL.
+    (form,) = page.of("form", **{"class": "filters"})
+    assert form["method"] == "get"
+    for name in ("start", "end", "stop_id"):
+        (field,) = page.of("input", name=name)
+        assert field["value"] == query[name]
+    selected = {}
+    for name, attrs in page.found:
+        if name == "select":
+            current = attrs["name"]
+        elif name == "option" and "selected" in attrs:
+            selected[current] = attrs["value"]
+    assert selected == {"route_id": "R1", "direction_id": "0", "hour": "8"}
+    # The CSV link names the same report; the other pages keep the filters.
+    (csv,) = page.of("a", id="csv-link")
+    csv_url = urlsplit(csv["href"])
+    assert csv_url.path == "/api/reports/on-time/"
+    assert {k: v[0] for k, v in parse_qs(csv_url.query).items()} == {**query, "format": "csv"}
+    (headways,) = [a for a in page.of("a") if a["href"].startswith("/reports/headways/")]
+    assert {k: v[0] for k, v in parse_qs(urlsplit(headways["href"]).query).items()} == query
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"start": "2026-13-01"}, "start"),
+        ({"start": "2026-11-24", "end": "2026-11-23"}, "end"),
+        ({"hour": "24"}, "hour"),
+        ({"direction_id": "2"}, "direction_id"),
+    ],
+)
+def test_a_bad_filter_is_shown_on_the_form_with_status_400(feed, query, field):
+    response = client_in("planner").get("/reports/headways/", query)
+    assert response.status_code == 400
+    html = response.content.decode()
+    page = elements(html)
+    assert len(page.of("p", id="filter-error")) == 1
+    assert f"{field}:" in html.split('id="filter-error">', 1)[1].split("</p>", 1)[0]
+    # The field at fault is marked, and keeps what was typed for the user to fix.
+    assert len(page.of("label", **{"class": "invalid"})) == 1
+    assert page.of("canvas") == [] and page.of("a", id="csv-link") == []
+    if field == "start":
+        (start,) = page.of("input", name="start")
+        assert start["value"] == "2026-13-01"
+
+
+def test_the_admin_index_and_the_live_map_link_the_reports(feed):
+    admin = get_user_model().objects.create_superuser("boss", password="pw-reports-admin")
+    client = Client()
+    client.force_login(admin)
+    admin_links = {a["href"] for a in elements(client.get("/admin/").content.decode()).of("a")}
+    assert "/reports/" in admin_links and set(PAGE_PATHS) <= admin_links
+    live_links = {a["href"] for a in elements(client.get("/live/").content.decode()).of("a")}
+    assert "/reports/" in live_links

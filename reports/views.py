@@ -1,0 +1,186 @@
+"""The report pages (``/reports/``): a filter form, charts and a table per report.
+
+Thin: a page reads its filters from the query string with ``reports.filters.parse`` (the
+same reading as the REST endpoints, so a page's address and its CSV link name the same
+report), calls the report's selector, and hands the result to ``reports.page_charts``
+for what to draw. The charts go into the page as JSON and a static script draws them
+with the vendored Chart.js (``static/reports/``): no inline script, no outside request.
+
+Planners and dispatchers read reports (``reports.access``); anonymous users are sent to
+the login page, users without either role get a 403. A filter that cannot be read is
+shown on the form next to its field, with status 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from reports.filters import FIELDS, FilterError, ReportFilters, parse
+from reports.page_charts import Chart, Table
+from runs.domain.lifecycle.roles import ActorRole
+from runs.services.actors import actor_for_user
+from schedule_engine.selectors import current_feed_get, route_list
+
+# TODO(R2): replace with reports.access once it lands (one role check for API and pages).
+PLANNER_GROUP = "planner"
+
+
+def can_read_reports(user) -> bool:
+    actor = actor_for_user(user)
+    if actor is not None and actor.role == ActorRole.DISPATCHER:
+        return True
+    return user.is_authenticated and user.groups.filter(name=PLANNER_GROUP).exists()
+
+
+def report_today():
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    feed = current_feed_get()
+    zone = ZoneInfo(feed.timezone) if feed else dt.UTC
+    return dt.datetime.now(zone).date()
+
+
+@dataclass(frozen=True)
+class PageContent:
+    charts: tuple[Chart, ...]
+    table: Table
+    table_title: str
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    slug: str
+    title: str
+    summary: str
+    api_url_name: str  # the REST endpoint of the same report (JSON, CSV)
+    content: Callable[[ReportFilters], PageContent]
+
+    @property
+    def url_name(self) -> str:
+        return f"reports-page-{self.slug}"
+
+
+def _pending(filters: ReportFilters) -> PageContent:
+    raise NotImplementedError
+
+
+PAGES: tuple[ReportPage, ...] = (
+    ReportPage(
+        "on-time",
+        "On-time performance",
+        "Departures early, on time and late against the agency's window, by route, stop and hour.",
+        "reports-on-time",
+        _pending,
+    ),
+    ReportPage(
+        "headways",
+        "Headway regularity",
+        "Observed headways on frequent routes: their coefficient of variation and bunching.",
+        "reports-headways",
+        _pending,
+    ),
+    ReportPage(
+        "running-times",
+        "Running times",
+        "Observed running times per route and segment against the schedule, percentiles.",
+        "reports-running-times",
+        _pending,
+    ),
+    ReportPage(
+        "prediction-accuracy",
+        "Prediction accuracy",
+        "What riders were told against when the bus came: MAE, bias and TransitApp's bands.",
+        "reports-prediction-accuracy",
+        _pending,
+    ),
+    ReportPage(
+        "data-quality",
+        "Data quality",
+        "Vehicles reporting, ping intervals, pings matched on-route and dead letters by reason.",
+        "reports-data-quality",
+        _pending,
+    ),
+)
+PAGES_BY_SLUG = {page.slug: page for page in PAGES}
+DIRECTIONS = ("0", "1")
+HOURS = tuple(str(hour) for hour in range(24))
+
+
+def _require_reader(request: HttpRequest) -> None:
+    if not can_read_reports(request.user):
+        raise PermissionDenied("reports need the planner or dispatcher role")
+
+
+def _shared_query(request: HttpRequest) -> str:
+    """The filters of this address, for the links to the other pages (a shared view)."""
+    return urlencode({name: request.GET[name] for name in FIELDS if request.GET.get(name)})
+
+
+def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    return {"pages": PAGES, "query": _shared_query(request), **extra}
+
+
+@require_GET
+@login_required
+def index(request: HttpRequest) -> HttpResponse:
+    _require_reader(request)
+    try:
+        filters = parse(request.GET, today=report_today())
+    except FilterError:
+        filters = parse({}, today=report_today())  # the index only names the range
+    return render(
+        request,
+        "reports/index.html",
+        _context(request, start=filters.start, end=filters.end),
+    )
+
+
+@require_GET
+@login_required
+def report_page(request: HttpRequest, slug: str) -> HttpResponse:
+    _require_reader(request)
+    page = PAGES_BY_SLUG[slug]
+    context = _context(request, page=page, form=_form_values(request), **_choices())
+    try:
+        filters = parse(request.GET, today=report_today())
+    except FilterError as error:
+        context["error"] = {"field": error.field, "message": error.message}
+        return render(request, "reports/report.html", context, status=400)
+    content = page.content(filters)
+    api = reverse(page.api_url_name)
+    query = filters.as_query()
+    context.update(
+        filters=filters,
+        charts=content.charts,
+        chart_data=[chart.as_json() for chart in content.charts if not chart.empty],
+        table=content.table,
+        table_title=content.table_title,
+        notes=content.notes,
+        csv_url=f"{api}?{urlencode({**query, 'format': 'csv'})}",
+        json_url=f"{api}?{urlencode(query)}",
+    )
+    return render(request, "reports/report.html", context)
+
+
+def _form_values(request: HttpRequest) -> dict[str, str]:
+    """What the form shows: the query as given (a bad value stays for the user to fix)."""
+    values = {name: request.GET.get(name, "").strip()[:255] for name in FIELDS}
+    return values
+
+
+def _choices() -> dict[str, Any]:
+    feed = current_feed_get()
+    routes = list(route_list(feed=feed).values("route_id", "short_name")) if feed else []
+    return {"routes": routes, "directions": DIRECTIONS, "hours": HOURS}
