@@ -28,6 +28,7 @@ contracts: $(STAMP)
 
 test: services lint contracts
 	@$(PY) scripts/ensure_browser.py
+	@$(PY) scripts/ensure_promtool.py
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
