@@ -173,3 +173,30 @@ FEED_BUILD_LOCK = "feed_build:lock"
 # ``runs.TripOperation`` rows: written by ``runs.services.trip_operations`` and re-written
 # whole from PostgreSQL by the hot-state rebuild; read by every TripUpdates build.
 TRIP_OPERATIONS = "trip_operations"
+
+# String: the last stale-run scan's record, replaced by each scan (contract:
+# realtime_engine.scan_record; written by realtime_engine.scans, read by backend.ops).
+STALE_RUN_SCAN_LAST = "stale_run_scan:last"
+
+# Periodic work (databus.task_records is their contract). Hash, no TTL: the scheduling
+# beat's last tick (its time, identity, interval), so that a dead beat shows as an old one.
+BEAT_HEARTBEAT = "beat:heartbeat"
+# String with a TTL: the identity of the one beat that schedules (databus.beat_scheduler);
+# renewed every tick, taken over by another beat once its holder stops renewing it.
+BEAT_LOCK = "beat:lock"
+
+
+def task_record(task_name: str) -> str:
+    """Hash: a periodic task's last run, last success, duration, counts (Celery signals)."""
+    return f"task_record:{task_name}"
+
+
+def task_failures(task_name: str) -> str:
+    """List, newest first, capped: a periodic task's recent failures (JSON each)."""
+    return f"task_failures:{task_name}"
+
+
+def task_metrics(worker_node: str) -> str:
+    """Hash: one worker node's task counters and duration buckets, written by its pool's
+    processes, exported by its main process (databus.task_metrics)."""
+    return f"task_metrics:{worker_node}"

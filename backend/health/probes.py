@@ -1,8 +1,8 @@
 """Readiness probes: each one talks to a dependency for real and times the answer.
 
 A probe returns a ``ProbeResult``; it never raises. ``READINESS_PROBES`` is the
-ordered list `/readyz` runs; later parts append warn-only probes (feed age, the Streams
-ingress's lag).
+ordered list `/readyz` runs. A stale feed and a missing beat fail it: with either, riders
+get frozen data while every dependency answers (the Streams ingress's lag only warns).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from databus.redis import get_redis
+from databus.task_records import BEAT_STALE_AFTER_INTERVALS, beat_status_get
 from realtime_engine.ingest.streams.group import group_state
 from schedule_engine.feeds.metrics import freshness_report
 from schedule_engine.feeds.store import feed_summaries_get
@@ -104,15 +105,37 @@ def probe_mqtt(timeout_s: float = 2.0) -> ProbeResult:
 
 
 def probe_feed_age() -> ProbeResult:
-    """Warn (never fail) when a GTFS-RT feed is older than three build intervals."""
+    """Fail when a GTFS-RT feed is older than three build intervals (each named). A feed not
+    built yet is no failure: before the first build there is nothing to be late with."""
     started = time.perf_counter()
     try:
         summaries = feed_summaries_get(get_redis())
-    except redis.RedisError as error:
-        return ProbeResult(False, _elapsed_ms(started), f"{type(error).__name__}: {error}", True)
+    except redis.RedisError as error:  # the redis probe's failure, not reported twice
+        return ProbeResult(True, _elapsed_ms(started), f"age unknown ({type(error).__name__})")
     stale, missing = freshness_report(summaries, time.time())
     detail = "; ".join(stale + missing) or "feeds fresh"
-    return ProbeResult(not stale, _elapsed_ms(started), detail, warn_only=True)
+    return ProbeResult(not stale, _elapsed_ms(started), detail)
+
+
+def probe_beat() -> ProbeResult:
+    """Fail when the scheduling beat's heartbeat is older than two heartbeat intervals: no
+    beat schedules the feed builds, the scans, the maintenance. A beat never seen (no
+    heartbeat: a fresh install, a test database) is no failure, as with the feeds."""
+    started = time.perf_counter()
+    now = time.time()
+    try:
+        beat = beat_status_get(get_redis(), now)
+    except redis.RedisError as error:  # the redis probe's failure, not reported twice
+        return ProbeResult(
+            True, _elapsed_ms(started), f"heartbeat unknown ({type(error).__name__})"
+        )
+    if beat.at is None:
+        return ProbeResult(True, _elapsed_ms(started), "beat not seen yet")
+    detail = (
+        f"heartbeat {now - beat.at:.0f} s old from {beat.identity}"
+        f" (missing after {BEAT_STALE_AFTER_INTERVALS * beat.interval_s:.0f} s)"
+    )
+    return ProbeResult(not beat.stale, _elapsed_ms(started), detail)
 
 
 def probe_streams_lag() -> ProbeResult:
@@ -147,6 +170,7 @@ READINESS_PROBES: list[tuple[str, Callable[[], ProbeResult]]] = [
     ("postgres", probe_postgres),
     ("redis", probe_redis),
     ("mqtt", probe_mqtt),
-    ("feeds", probe_feed_age),  # warn-only: a GTFS-RT feed older than three build intervals
+    ("feeds", probe_feed_age),  # a GTFS-RT feed older than three build intervals
+    ("beat", probe_beat),  # a beat heartbeat older than two intervals
     ("streams", probe_streams_lag),  # warn-only: a Streams ingress group behind its stream
 ]
