@@ -1,0 +1,217 @@
+"""The prediction-accuracy report: the prediction log against the stop events, in one query.
+
+Each logged prediction (``reports.models.PredictionLog``) meets the observed arrival
+of its stop: the stop event of the same trip, service date (the log's ``start_date``)
+and stop sequence (``realtime_engine.models.StopEvent``; the earliest, if two runs
+recorded one trip's stop that day). The join is made here, when reporting, not filled
+into the log: a stop event is upserted again when the matcher revises it (an
+interpolated arrival replaced by an observed one), and the join always reads the
+current one, with no second write to the biggest table of the reports.
+
+PostgreSQL buckets each prediction and sums, per (bucket, route, service date, hour),
+what ``reports.measures.accuracy.Tally`` holds; the edges and bands come from
+``BUCKETS``, as parameters of the query. The coarser groupings (by bucket, by bucket and
+route, over time by day and by hour) are merges of those tallies here. A prediction
+whose stop has no stop event (the vehicle never got there, or the matcher missed it)
+is counted as ``unobserved``, in no bucket.
+
+Filters (``reports.filters.ReportFilters``): service dates on the log's ``start_date``;
+route, direction and stop on the log's own columns (as the feed published them); the
+hour is the hour of day, in the agency's time zone, when the prediction was published
+(the feed's header timestamp), which is also the hour the "over time" rows use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection
+
+from realtime_engine.models import StopEvent
+from realtime_engine.position_partitions.plan import midnight
+from reports.filters import ReportFilters
+from reports.measures.accuracy import BUCKETS, Bucket, Tally, merge, overall_accuracy
+from reports.models import PredictionLog
+from schedule_engine.selectors import current_feed_get
+
+# Stop events of service date D lie within [D - 1 day, D + 3 days) UTC (any time zone,
+# trips past 24:00:00): a range on the indexed arrived_at that bounds the join's scan.
+_BEFORE = timedelta(days=1)
+_AFTER = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class AccuracyRow:
+    """One flat record of the report (a CSV row): the group, then its measures.
+
+    ``group`` says which fields name it: ``bucket`` (all routes), ``route`` (bucket and
+    route), ``day`` (bucket and service date), ``hour`` (bucket and hour of day)."""
+
+    group: str
+    bucket: str
+    route_id: str | None
+    day: date | None
+    hour: int | None
+    count: int
+    mae_s: float | None
+    bias_s: float | None
+    within_share: float | None
+    band_early_s: int | None
+    band_late_s: int | None
+
+
+@dataclass(frozen=True)
+class AccuracyReport:
+    filters: ReportFilters
+    timezone: str
+    buckets: tuple[Bucket, ...]
+    rows: tuple[AccuracyRow, ...]
+    # The benchmark's one number: the mean of the banded buckets' within shares.
+    overall_accuracy: float | None
+    predictions: int  # logged predictions the filters select, observed or not
+    unobserved: int  # of which no stop event was recorded
+
+    def _group(self, name: str) -> tuple[AccuracyRow, ...]:
+        return tuple(row for row in self.rows if row.group == name)
+
+    @property
+    def by_bucket(self) -> tuple[AccuracyRow, ...]:
+        return self._group("bucket")
+
+    @property
+    def by_route(self) -> tuple[AccuracyRow, ...]:
+        return self._group("route")
+
+    @property
+    def by_day(self) -> tuple[AccuracyRow, ...]:
+        return self._group("day")
+
+    @property
+    def by_hour(self) -> tuple[AccuracyRow, ...]:
+        return self._group("hour")
+
+
+def prediction_accuracy(filters: ReportFilters, *, timezone: str | None = None) -> AccuracyReport:
+    """The accuracy of the logged predictions the filters select; ``timezone`` (IANA) is
+    the agency's, by default the current GTFS version's (UTC without one)."""
+    zone = timezone or _agency_timezone()
+    ZoneInfo(zone)  # an unknown zone fails here, not inside the query
+    fine: dict[tuple[int, str, date, int], Tally] = {}
+    predictions = unobserved = 0
+    sql, params = _query(filters, zone)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for index, route_id, day, hour, count, abs_sum, total, within in cursor.fetchall():
+            predictions += count
+            if index is None:
+                unobserved += count
+                continue
+            fine[(index, route_id, day, hour)] = Tally(count, abs_sum, total, within)
+    by_bucket = merge((BUCKETS[i].label, t) for (i, _, _, _), t in fine.items())
+    rows = [
+        *_rows("bucket", merge(((i,), t) for (i, _, _, _), t in fine.items())),
+        *_rows("route", merge(((i, r), t) for (i, r, _, _), t in fine.items())),
+        *_rows("day", merge(((i, d), t) for (i, _, d, _), t in fine.items())),
+        *_rows("hour", merge(((i, h), t) for (i, _, _, h), t in fine.items())),
+    ]
+    return AccuracyReport(
+        filters=filters,
+        timezone=zone,
+        buckets=BUCKETS,
+        rows=tuple(rows),
+        overall_accuracy=overall_accuracy(by_bucket),
+        predictions=predictions,
+        unobserved=unobserved,
+    )
+
+
+def _rows(group: str, tallies: dict[tuple, Tally]) -> list[AccuracyRow]:
+    rows = []
+    for key in sorted(tallies):
+        bucket, rest = BUCKETS[key[0]], key[1:]
+        value = tallies[key]
+        rows.append(
+            AccuracyRow(
+                group=group,
+                bucket=bucket.label,
+                route_id=rest[0] if group == "route" else None,
+                day=rest[0] if group == "day" else None,
+                hour=rest[0] if group == "hour" else None,
+                count=value.count,
+                mae_s=value.mae_s,
+                bias_s=value.bias_s,
+                within_share=value.within_share(bucket),
+                band_early_s=bucket.early_s,
+                band_late_s=bucket.late_s,
+            )
+        )
+    return rows
+
+
+def _agency_timezone() -> str:
+    feed = current_feed_get()
+    return feed.timezone if feed is not None and feed.timezone else settings.TIME_ZONE
+
+
+def _query(filters: ReportFilters, zone: str) -> tuple[str, dict]:
+    log = PredictionLog._meta.db_table
+    events = StopEvent._meta.db_table
+    params: dict = {
+        "start": filters.start,
+        "end": filters.end,
+        "from": midnight(filters.start) - _BEFORE,
+        "to": midnight(filters.end) + _AFTER,
+        "zone": zone,
+    }
+    where = ["p.start_date BETWEEN %(start)s AND %(end)s"]
+    for name in ("route_id", "direction_id", "stop_id"):
+        value = getattr(filters, name)
+        if value is not None:
+            where.append(f"p.{name} = %({name})s")
+            params[name] = value
+    hour = "extract(hour FROM p.predicted_at AT TIME ZONE %(zone)s)::int"
+    if filters.hour is not None:
+        where.append(f"{hour} = %(hour)s")
+        params["hour"] = filters.hour
+    # Bucket i holds time-to-actual below upper_i (below 0 falls in the first); the band
+    # of bucket i is error in [-late_i, early_i]; an unbanded bucket is never within.
+    bucket_case, band_case = [], []
+    for i, bucket in enumerate(BUCKETS):
+        if bucket.upper_s is not None:
+            bucket_case.append(f"WHEN ahead_s < %(upper_{i})s THEN {i}")
+            params[f"upper_{i}"] = bucket.upper_s
+        if bucket.banded:
+            band_case.append(f"WHEN {i} THEN error_s BETWEEN %(late_{i})s AND %(early_{i})s")
+            params[f"late_{i}"] = -bucket.late_s  # type: ignore[operator]
+            params[f"early_{i}"] = bucket.early_s
+    sql = f"""
+WITH observed AS (
+    SELECT trip_id, service_date, stop_sequence, min(arrived_at) AS arrived_at
+    FROM {events}
+    WHERE service_date BETWEEN %(start)s AND %(end)s
+      AND arrived_at >= %(from)s AND arrived_at < %(to)s
+    GROUP BY trip_id, service_date, stop_sequence
+), joined AS (
+    SELECT p.route_id, p.start_date AS day, {hour} AS hour,
+           extract(epoch FROM p.predicted_arrival - o.arrived_at)::float8 AS error_s,
+           extract(epoch FROM o.arrived_at - p.predicted_at)::float8 AS ahead_s
+    FROM {log} p
+    LEFT JOIN observed o ON o.trip_id = p.trip_id AND o.service_date = p.start_date
+                        AND o.stop_sequence = p.stop_sequence
+    WHERE {" AND ".join(where)}
+), bucketed AS (
+    SELECT route_id, day, hour, error_s,
+           CASE WHEN ahead_s IS NULL THEN NULL {" ".join(bucket_case)} ELSE {len(BUCKETS) - 1}
+           END AS bucket
+    FROM joined
+)
+SELECT bucket, route_id, day, hour, count(*),
+       coalesce(sum(abs(error_s)), 0), coalesce(sum(error_s), 0),
+       count(*) FILTER (WHERE CASE bucket {" ".join(band_case)} ELSE false END)
+FROM bucketed
+GROUP BY bucket, route_id, day, hour
+"""
+    return sql, params
