@@ -175,6 +175,15 @@ try:
     # How often beat derives the history's samples from the newest stop events (a stop
     # event reaches predictions after at most this plus the refresh above).
     PREDICTION_SAMPLES_INTERVAL_S = env.env_float("PREDICTION_SAMPLES_INTERVAL_S", 60.0)
+    # The prediction log (reports.prediction_log, docs/reports.md): what TripUpdates told
+    # riders, sampled this often, arrivals up to this far ahead, kept this many days
+    # (whole UTC days, pruned this often).
+    PREDICTION_LOG_INTERVAL_S = env.env_int("PREDICTION_LOG_INTERVAL_S", 60, minimum=1)
+    PREDICTION_LOG_MAX_HORIZON_S = env.env_int("PREDICTION_LOG_MAX_HORIZON_S", 1800, minimum=1)
+    PREDICTION_LOG_RETENTION_DAYS = env.env_int("PREDICTION_LOG_RETENTION_DAYS", 30, minimum=1)
+    PREDICTION_LOG_PRUNE_INTERVAL_S = env.env_int(
+        "PREDICTION_LOG_PRUNE_INTERVAL_S", 3600, minimum=1
+    )
     LIVE_MAP_TILE_URL = env.env_str("LIVE_MAP_TILE_URL", "")
     # Live WebSocket updates (realtime_engine.ws): publish tick, per-client queue bound, heartbeat.
     LIVE_PUBLISH_INTERVAL_MS = env.env_int("LIVE_PUBLISH_INTERVAL_MS", 100, minimum=1)
