@@ -20,7 +20,6 @@ import datetime as dt
 from django.db import connection
 
 from realtime_engine.models import StopEvent
-from reports.filters import ReportFilters
 from reports.measures.observations import StopObservation
 from runs.models import Run
 from schedule_engine.models import Feed, StopTime
@@ -52,6 +51,9 @@ WITH calls AS (
         FROM {stop_times} t WHERE t.feed_id = st.feed_id AND t.trip_id = se.trip_id
     ) trip ON true
     WHERE se.service_date BETWEEN %(start)s AND %(end)s {narrowing}
+      -- the arrival index's range: a service day's calls lie within a day before its
+      -- date and two after (GTFS times up to 48 h, any UTC offset)
+      AND se.arrived_at >= %(after)s AND se.arrived_at < %(before)s
 )
 SELECT run_id, service_date, route_id, direction_id, trip_id, stop_sequence, stop_id,
        extract(epoch FROM arrived_at), extract(epoch FROM departed_at),
@@ -74,7 +76,13 @@ def stop_observations(
     stop_id: str | None = None,
 ) -> list[StopObservation]:
     """The scheduled stop events of service dates ``start``..``end`` (one query)."""
-    narrowing, params = [], {"start": start, "end": end}
+    params = {
+        "start": start,
+        "end": end,
+        "after": dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), dt.UTC),
+        "before": dt.datetime.combine(end + dt.timedelta(days=3), dt.time(), dt.UTC),
+    }
+    narrowing = []
     for column, name, value in (
         ("r.route_id", "route_id", route_id),
         ("r.direction_id", "direction_id", direction_id),
@@ -100,15 +108,3 @@ def stop_observations(
             )
             for row in cursor.fetchall()
         ]  # fmt: skip
-
-
-def observations_for(filters: ReportFilters, *, start: dt.date, end: dt.date, by_stop: bool):
-    """``stop_observations`` of ``start``..``end`` narrowed as ``filters`` say (the stop
-    only when ``by_stop``: running times need the stops around it)."""
-    return stop_observations(
-        start,
-        end,
-        route_id=filters.route_id,
-        direction_id=filters.direction_id,
-        stop_id=filters.stop_id if by_stop else None,
-    )
