@@ -4,7 +4,9 @@ Reads ``runs:last_seen`` with one range query (only runs silent for longer than 
 stale threshold, never every run), their states in one pipeline, and lets the pure
 periodic detectors judge; each proposal becomes one Celery task (see ``dispatch``).
 Called by the beat task ``runs.scan_stale_runs`` (``realtime_engine.tasks``) every
-``RUN_SCAN_INTERVAL_S``.
+``RUN_SCAN_INTERVAL_S``. Each scan replaces the record of the last one (when, how many runs
+it looked at, which transitions it asked for: ``realtime_engine.scan_record``), which the
+operator's status page shows.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import time
 import redis
 
 from databus import keys
+from realtime_engine import scan_record
 from realtime_engine.dispatch import Enqueue, enqueue_event
 from runs.domain.detection.detectors import DetectionSnapshot, RunEventRequest
 from runs.domain.detection.registry import PERIODIC_DETECTORS, first_detection
+from runs.domain.lifecycle.table import TRANSITION_BY_KEY
 from runs.domain.lifecycle.thresholds import Thresholds
 from runs.domain.projections import run as run_contract
 from runs.services.pending_event import pending_event_claim
@@ -68,10 +72,48 @@ def scan_stale_runs(
     now: float | None = None,
     enqueue: Enqueue = enqueue_event,
 ) -> list[RunEventRequest]:
+    started = time.monotonic()
     now = time.time() if now is None else now
-    requests = pending_event_claim(
-        client, plan_scan(stale_runs_read(client, now=now, thresholds=thresholds), now)
-    )
+    snapshots = stale_runs_read(client, now=now, thresholds=thresholds)
+    requests = pending_event_claim(client, plan_scan(snapshots, now))
     for request in requests:
         enqueue(request)
+    record = scan_result(snapshots, requests, scanned_at=now, duration_s=time.monotonic() - started)
+    client.set(keys.STALE_RUN_SCAN_LAST, scan_record.encode(record))
     return requests
+
+
+def scan_result(
+    snapshots: list[DetectionSnapshot],
+    requests: list[RunEventRequest],
+    *,
+    scanned_at: float,
+    duration_s: float,
+) -> scan_record.ScanRecord:
+    """What a scan did, as its record: the runs it judged and the transitions it asked for
+    (from each run's state, to where the lifecycle table leads that event). Pure."""
+    states = {snapshot.run_id: snapshot.state for snapshot in snapshots}
+    transitions = []
+    for request in requests[: scan_record.MAX_LISTED]:
+        source = states[request.run_id]
+        transition = TRANSITION_BY_KEY.get((source, request.event))
+        transitions.append(
+            scan_record.ScanTransition(
+                run_id=request.run_id,
+                event=request.event.value,
+                source=source.value,
+                target=(transition.target if transition else source).value,
+            )
+        )
+    return scan_record.ScanRecord(
+        scanned_at=scanned_at,
+        duration_s=round(duration_s, 6),
+        runs_looked_at=len(snapshots),
+        transitions_total=len(requests),
+        transitions=tuple(transitions),
+    )
+
+
+def last_scan_get(client: redis.Redis) -> scan_record.ScanRecord | None:
+    """The last scan's record (None: no scan since Redis was last emptied)."""
+    return scan_record.decode(client.get(keys.STALE_RUN_SCAN_LAST))
