@@ -175,6 +175,15 @@ try:
     # How often beat derives the history's samples from the newest stop events (a stop
     # event reaches predictions after at most this plus the refresh above).
     PREDICTION_SAMPLES_INTERVAL_S = env.env_float("PREDICTION_SAMPLES_INTERVAL_S", 60.0)
+    # Reports (docs/reports.md): the agency's on-time window (early before -EARLY_S, late
+    # after +LATE_S), what counts as a frequent service for headway regularity, and when
+    # the daily summary of a service day is written: this long after the next day's
+    # origin (trips past midnight, 25:10:00, belong to the day before), every interval.
+    REPORTS_ON_TIME_EARLY_S = env.env_int("REPORTS_ON_TIME_EARLY_S", 60, minimum=0)
+    REPORTS_ON_TIME_LATE_S = env.env_int("REPORTS_ON_TIME_LATE_S", 300, minimum=0)
+    REPORTS_FREQUENT_HEADWAY_S = env.env_int("REPORTS_FREQUENT_HEADWAY_S", 900, minimum=1)
+    REPORTS_SUMMARY_LAG_S = env.env_int("REPORTS_SUMMARY_LAG_S", 6 * 3600, minimum=0)
+    REPORTS_SUMMARY_INTERVAL_S = env.env_int("REPORTS_SUMMARY_INTERVAL_S", 3600, minimum=60)
     # The prediction log (reports.prediction_log, docs/reports.md): what TripUpdates told
     # riders, sampled this often, arrivals up to this far ahead, kept this many days
     # (whole UTC days, pruned this often).
