@@ -51,4 +51,7 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "prune-prediction-log": _every(
         "PREDICTION_LOG_PRUNE_INTERVAL_S", "reports.prune_prediction_log"
     ),
+    # The daily summaries (reports.summaries): the service days over by
+    # REPORTS_SUMMARY_LAG_S, the last few rewritten (idempotent; catches a missed day).
+    "summarize-report-days": _every("REPORTS_SUMMARY_INTERVAL_S", "reports.summarize_days"),
 }
