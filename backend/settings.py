@@ -111,6 +111,16 @@ try:
     DLQ_MAXLEN = env.env_int("DLQ_MAXLEN", 100_000, minimum=100)
     WORKER_METRICS_PORT = env.env_int("WORKER_METRICS_PORT", 9808, minimum=0)
     FEED_BUILD_INTERVAL_S = env.env_int("FEED_BUILD_INTERVAL_S", 15, minimum=1)
+    # Periodic tasks' intervals (databus.beat; docs/operations.md, "Periodic tasks"). Beat ticks
+    # at least every BEAT_HEARTBEAT_INTERVAL_S, writing its heartbeat and renewing its lock
+    # (databus.beat_scheduler); a beat that dies frees the lock after BEAT_LOCK_TTL_S, when
+    # another beat takes over, and /readyz fails once the heartbeat is two intervals old.
+    POSITION_PARTITIONS_INTERVAL_S = env.env_int("POSITION_PARTITIONS_INTERVAL_S", 3600, minimum=1)
+    TRIP_OPERATIONS_SYNC_INTERVAL_S = env.env_int("TRIP_OPERATIONS_SYNC_INTERVAL_S", 60, minimum=1)
+    BEAT_HEARTBEAT_INTERVAL_S = env.env_int("BEAT_HEARTBEAT_INTERVAL_S", 5, minimum=1)
+    BEAT_LOCK_TTL_S = env.env_int("BEAT_LOCK_TTL_S", 30, minimum=2)
+    if BEAT_LOCK_TTL_S <= BEAT_HEARTBEAT_INTERVAL_S:
+        raise env.ConfigError("BEAT_LOCK_TTL_S must be longer than BEAT_HEARTBEAT_INTERVAL_S")
     # A vehicle not heard from for this long (parked, switched off) leaves VehiclePositions:
     # long enough to carry it through a short data gap with its last-known position
     # (Google's guidance), short enough that a parked bus does not linger on trip planners'
