@@ -282,10 +282,11 @@ def _runs_create(
     user_id: int,
     seed: str,
 ) -> list[uuid.UUID]:
-    rng = random.Random(f"{seed}|run-ids")
     runs, transitions = [], []
     for planned in plan:
         trip = planned.trip
+        # A function of the seed and the trip instance, as the rest of the day is.
+        rng = random.Random(f"{seed}|run|{trip.trip_id}|{trip.service_date}|{trip.start_time}")
         run_id = uuid.UUID(int=rng.getrandbits(128), version=4)
         departure = planned.taken_at + planned.motion.departure_s
         runs.append(
