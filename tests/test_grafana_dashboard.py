@@ -1,0 +1,274 @@
+"""The shipped Grafana dashboard parses, and it and the alert rules query only metrics that
+a live scrape has.
+
+"Live" is two real processes, as compose runs them: a `celery worker` (with an embedded
+beat, MQTT and Streams ingest) scraped over HTTP on its ``WORKER_METRICS_PORT``, and the
+web (uvicorn) scraped at ``/metrics`` with ``METRICS_TOKEN``, after each was made to do
+its work: telemetry accepted and rejected, a poison stream entry, periodic tasks run by
+beat, feeds built, the feed, lifecycle and WebSocket-ticket endpoints requested. Labelled
+metrics exist only once a series of them was written, so a name missing here is a name a
+panel would draw nothing for. A metric name in PromQL is matched against the sample names
+as exposed (``_total``, ``_bucket``, ``_sum``, ``_count`` included): a query naming a
+counter without its ``_total`` is as empty in Prometheus as one naming nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from databus import keys
+from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
+from realtime_engine.tests.mqtt_support import publish
+from runs.tests.fixtures.feed import write_feed
+from tests.support.processes import ROOT, free_port, port_answers, uvicorn_command, wait_for
+from tests.support.vehicles import register_vehicles
+
+DASHBOARD = ROOT / "deploy/grafana/databus.json"
+RULES = ROOT / "deploy/prometheus/rules.yml"
+# Series Prometheus makes itself, never in a target's exposition.
+PROMETHEUS_OWN = {"up", "ALERTS", "ALERTS_FOR_STATE", "scrape_duration_seconds"}
+# The rows issue 18 asks for.
+ROWS = {"Ingest", "Feeds", "Lifecycle", "WebSocket", "Tasks"}
+TOKEN = "o3-dashboard-test-metrics-token-0123456789"
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_GROUPING = re.compile(
+    r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", re.IGNORECASE
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
+_KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan", "by", "without", "on"}
+_KEYWORDS |= {"ignoring", "group_left", "group_right", "atan2"}
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects. Pure.
+
+    Drops what cannot be a metric name before looking for identifiers: string literals
+    (label values), ``{…}`` matchers (label names), ``[…]`` ranges, ``by (…)`` /
+    ``on (…)``-style label lists, Grafana's ``$variables``, numbers and durations, then
+    every identifier called like a function or aggregation (followed by ``(``) and the
+    operators' keywords.
+    """
+    text = _STRING.sub(" ", expr)
+    text = re.sub(r"\{[^}]*\}", " ", text)
+    text = re.sub(r"\[[^\]]*\]", " ", text)
+    text = _GROUPING.sub(" ", text)
+    text = re.sub(r"\$\{?\w+\}?", " ", text)
+    text = re.sub(r"(?<![A-Za-z0-9_:])\d[\w.]*", " ", text)
+    names = set()
+    for match in _IDENTIFIER.finditer(text):
+        if re.match(r"\s*\(", text[match.end() :]) or match.group().lower() in _KEYWORDS:
+            continue
+        names.add(match.group())
+    return names
+
+
+def dashboard_queries(dashboard: dict) -> list[tuple[str, str]]:
+    """(panel title, expression) of every query, rows' nested panels included."""
+    found = []
+
+    def visit(panels: list[dict]) -> None:
+        for panel in panels:
+            found.extend((panel["title"], t["expr"]) for t in panel.get("targets", []))
+            visit(panel.get("panels", []))
+
+    visit(dashboard["panels"])
+    return found
+
+
+def rule_queries() -> list[tuple[str, str]]:
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    return [
+        (rule.get("alert") or rule["record"], rule["expr"])
+        for group in groups
+        for rule in group["rules"]
+    ]
+
+
+def sample_names(exposition: str) -> set[str]:
+    """Every sample name a Prometheus text exposition holds."""
+    return {
+        sample.name
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+    }
+
+
+def scrape(url: str, token: str | None = None) -> str:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read().decode()
+
+
+def missing(queries: list[tuple[str, str]], exposed: set[str]) -> dict[str, set[str]]:
+    gaps: dict[str, set[str]] = {}
+    for where, expr in queries:
+        absent = promql_metric_names(expr) - exposed - PROMETHEUS_OWN
+        if absent:
+            gaps.setdefault(where, set()).update(absent)
+    return gaps
+
+
+# ----- pure parts
+
+
+@pytest.mark.parametrize(
+    ("expr", "names"),
+    [
+        (
+            "histogram_quantile(0.95, sum by (instance, le) "
+            '(rate(a_seconds_bucket{view=~"x|y"}[5m])))',
+            {"a_seconds_bucket"},
+        ),
+        ("time() - max(beat_ts) > 2 * max(beat_interval)", {"beat_ts", "beat_interval"}),
+        (
+            "sum by (reason) (rate(rej_total[$__rate_interval])) / ignoring (reason) group_left "
+            "sum(rate(recv_total[5m])) > 0.05",
+            {"rej_total", "recv_total"},
+        ),
+        ('absent(hb) and on () (max(up{job=~"web|workers"}) == 1)', {"hb", "up"}),
+        ("min_over_time(lag[5m:1m] offset 1h) > 1e3", {"lag"}),
+        ('label_replace(m, "dst", "$1", "src", "(.*)") or vector(0)', {"m"}),
+        ("sum without (instance) (x:recorded:rate5m)", {"x:recorded:rate5m"}),
+    ],
+)
+def test_promql_metric_names(expr, names):
+    assert promql_metric_names(expr) == names
+
+
+def test_dashboard_parses_and_has_every_row_with_queries():
+    dashboard = json.loads(DASHBOARD.read_text())
+    rows = {panel["title"] for panel in dashboard["panels"] if panel["type"] == "row"}
+    assert rows >= ROWS
+    queries = dashboard_queries(dashboard)
+    assert len(queries) >= 20
+    for title, expr in queries:
+        assert promql_metric_names(expr), f"{title}: {expr} selects no metric"
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    # The data source compose.dev provisions for Grafana.
+    provisioned = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text()
+    )["datasources"][0]["uid"]
+    for panel in dashboard["panels"]:
+        if panel["type"] != "row":
+            assert panel["datasource"]["uid"] == provisioned, panel["title"]
+
+
+# ----- against live processes
+
+
+@pytest.fixture
+def live_exposition(
+    tmp_path, process_env, celery_worker_factory, private_broker, topic_root, redis_client
+):
+    """The sample names of a working worker's and web's scrapes, once both did their work."""
+    from schedule_engine.services import feed_import
+
+    feed_import(path=write_feed(tmp_path / "gtfs"), name="dashboard", activate=True)
+    register_vehicles(["dash-1"])
+    stream = f"telemetry:avl:{uuid.uuid4().hex[:8]}"
+    worker_port, web_port = free_port(), free_port()
+    worker = celery_worker_factory(
+        {
+            **process_env,
+            "MQTT_URL": private_broker,
+            "MQTT_CONSUMER_ENABLED": "true",
+            "STREAMS_CONSUMER_ENABLED": "true",
+            "STREAMS_KEYS": stream,
+            "WORKER_METRICS_PORT": str(worker_port),
+            "FEED_BUILD_INTERVAL_S": "1",
+            "RUN_SCAN_INTERVAL_S": "1",
+            "BEAT_HEARTBEAT_INTERVAL_S": "1",
+            "BEAT_LOCK_TTL_S": "5",
+        },
+        beat=True,
+    )
+    web_log = (tmp_path / "web.log").open("wb")
+    web = subprocess.Popen(
+        uvicorn_command(web_port),
+        cwd=ROOT,
+        env={**process_env, "METRICS_TOKEN": TOKEN},
+        stdout=web_log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: "MQTT ingest subscribed" in worker.log(), 60, "the worker subscribed")
+        wait_for(lambda: port_answers(web_port), 30, "web")
+        now = int(time.time())
+        publish(
+            private_broker,
+            [
+                (
+                    vehicle_topic(topic_root, "dash-1", TelemetryLeaf.POSITION),
+                    {"latitude": 10.0, "longitude": 20.0, "timestamp": now - 2},
+                ),
+                (  # not registered: dead-lettered as unknown_vehicle
+                    vehicle_topic(topic_root, "dash-unknown", TelemetryLeaf.POSITION),
+                    {"latitude": 10.0, "longitude": 20.0, "timestamp": now - 2},
+                ),
+            ],
+        )
+        redis_client.xadd(stream, {"payload": "not json"})  # dead-lettered as not_json
+        base = f"http://127.0.0.1:{web_port}"
+        for method, path in [
+            ("GET", "/gtfs-rt/vehicle-positions.pb"),
+            ("GET", "/gtfs-rt/trip-updates.pb"),
+            ("GET", "/api/runs/"),
+            ("POST", "/api/ws-ticket/"),
+            ("GET", "/live/"),
+        ]:
+            # An anonymous 401 or 403 is a request the metrics count all the same.
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(
+                    urllib.request.Request(
+                        base + path, method=method, data=b"" if method == "POST" else None
+                    ),
+                    timeout=10,
+                ).close()
+
+        needed = {
+            name
+            for _, expr in [*dashboard_queries(json.loads(DASHBOARD.read_text())), *rule_queries()]
+            for name in promql_metric_names(expr)
+        } - PROMETHEUS_OWN
+        exposed: set[str] = set()
+
+        def everything_exposed() -> bool:
+            nonlocal exposed
+            try:
+                exposed = sample_names(scrape(f"http://127.0.0.1:{worker_port}/metrics"))
+                exposed |= sample_names(scrape(f"{base}/metrics", TOKEN))
+            except OSError:
+                return False
+            return needed <= exposed
+
+        with contextlib.suppress(TimeoutError):  # the test names what is missing
+            wait_for(everything_exposed, 60, "the workers' and web's metrics", interval=1)
+        yield exposed
+    finally:
+        web.terminate()
+        web.wait(timeout=20)
+        web_log.close()
+        redis_client.delete(stream, keys.TELEMETRY_DLQ)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_every_metric_the_dashboard_and_the_rules_query_is_in_a_live_scrape(live_exposition):
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert missing(dashboard_queries(dashboard), live_exposition) == {}
+    assert missing(rule_queries(), live_exposition) == {}
