@@ -4,7 +4,8 @@ Applies migrations, creates a demo admin user, imports the demo network when it
 is not current yet (on a clock inside its service hours when it is night in
 Alderport), announces what a dispatcher's day has (one active service alert, one
 detour: a trip's stops skipped with a DETOUR alert, through the same services as the
-API), then starts web (uvicorn, ASGI), a Celery worker with the MQTT consumer,
+API), writes yesterday's service day of history for the reports (``manage.py
+demo_history``), then starts web (uvicorn, ASGI), a Celery worker with the MQTT consumer,
 Celery beat and the fleet simulator, prints where to look, and stops them all on
 Ctrl-C. Services must already answer (`make demo` runs scripts/ensure_services.py
 first).
@@ -127,6 +128,14 @@ def dispatcher_day() -> list[str]:
     return [*lines, f"detour: trip {trip.trip_id} skips {skipped} (alert #{operation.alert_id})"]
 
 
+def demo_history() -> None:
+    """Yesterday's service day (agency time zone) as it would have been recorded, so the
+    reports show a day on first start (reports.demo_history; a restart rewrites it)."""
+    done = subprocess.run([PYTHON, "manage.py", "demo_history"], cwd=ROOT, check=False)
+    if done.returncode != 0:
+        print("demo: the day of history was not written; the reports show today's data only")
+
+
 def demo_network_in_service() -> Path:
     """The demo network, or a copy on a clock inside its service hours when it is night
     in Alderport (schedule_engine/demo_network/clock.py)."""
@@ -195,6 +204,7 @@ def main() -> int:
     if DEMO_GTFS.exists():
         manage("import_gtfs", str(demo_network_in_service()), "--activate", "--name", "demo")
         announced = dispatcher_day()
+        demo_history()
     base = f"http://127.0.0.1:{PORT}"
     celery = [PYTHON, "-m", "celery", "-A", "databus"]
     processes = {
@@ -235,6 +245,7 @@ def main() -> int:
     for line in announced:
         print(f"                  {line}")
     print(f"  admin           {base}/admin/   (user {ADMIN_USER!r}, password {ADMIN_PASSWORD!r})")
+    print(f"  reports         {base}/reports/")
     print(f"  API docs        {base}/api/docs/")
     print(f"  health          {base}/healthz   {base}/readyz")
     print(f"  metrics         curl -H 'Authorization: Bearer {METRICS_TOKEN}' {base}/metrics")
