@@ -13,6 +13,8 @@ CONSUMERS = {
     "compose.dev.yml": ["realtime-engine"],
     "compose.prod.yml": ["realtime-engine", "realtime-engine-2"],
 }
+# Alerting and dashboards run in development (docs/operations.md, "What to watch").
+MONITORING = {"compose.dev.yml": {"prometheus", "grafana"}, "compose.prod.yml": set()}
 
 
 def load(name: str) -> dict:
@@ -22,7 +24,7 @@ def load(name: str) -> dict:
 @pytest.mark.parametrize("name", ["compose.dev.yml", "compose.prod.yml"])
 def test_compose_file_names_every_service_with_a_healthcheck(name):
     services = load(name)["services"]
-    assert set(services) == SERVICES | set(CONSUMERS[name])
+    assert set(services) == SERVICES | set(CONSUMERS[name]) | MONITORING[name]
     for service_name, service in services.items():
         assert "healthcheck" in service, f"{name}: {service_name} has no healthcheck"
 
@@ -157,3 +159,65 @@ def test_production_servers_subscribe_under_the_vehicle_listeners_mount_point():
     env = dict(line.split("=", 1) for line in example if "=" in line and not line.startswith("#"))
     assert env["MQTT_TOPIC_ROOT"].startswith(listeners[8883]["mount_point"])
     assert "MQTT_TLS_CERT_DIR" in env
+
+
+# ----- compose.dev's Prometheus and Grafana (deploy/prometheus, deploy/grafana); promtool's
+# check of the configuration: tests/test_prometheus_rules.py
+
+
+def mounts_of(service: dict) -> dict[str, tuple[str, str]]:
+    """Container path -> (host path, mode) of a service's bind mounts."""
+    found = {}
+    for volume in service["volumes"]:
+        host, inside, *mode = volume.split(":")
+        found[inside] = (host, mode[0] if mode else "rw")
+    return found
+
+
+def test_development_prometheus_loads_the_rules_and_scrapes_web_and_every_worker():
+    services = load("compose.dev.yml")["services"]
+    prometheus = services["prometheus"]
+    assert prometheus["image"].startswith("prom/prometheus:")
+    assert mounts_of(prometheus)["/etc/prometheus"] == ("./deploy/prometheus", "ro")
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    assert config["rule_files"] == ["rules.yml"]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+
+    web = jobs["web"]
+    web_port = services["web"]["command"][-1].split("--port ", 1)[1].split()[0]
+    assert web["static_configs"][0]["targets"] == [f"web:{web_port}"]
+    assert web["metrics_path"] == "/metrics"
+    # The bearer token is the one web checks, written where the config reads it.
+    token = services["web"]["environment"]["METRICS_TOKEN"]
+    assert prometheus["environment"]["METRICS_TOKEN"] == token
+    assert len(token.split(":-", 1)[1].rstrip("}")) >= 32  # settings refuse a shorter one
+    assert web["authorization"]["type"] == "Bearer"
+    token_file = web["authorization"]["credentials_file"]
+    assert f'"$$METRICS_TOKEN" > {token_file} &&' in prometheus["entrypoint"][-1]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["entrypoint"][-1]
+
+    workers = [
+        service_name
+        for service_name, service in services.items()
+        if service.get("command", [])[3:4] == ["worker"]  # celery -A databus worker
+    ]
+    assert workers == ["realtime-engine", "schedule-engine"]
+    assert sorted(jobs["workers"]["static_configs"][0]["targets"]) == [
+        f"{worker}:9808"
+        for worker in workers  # WORKER_METRICS_PORT's default
+    ]
+
+
+def test_development_grafana_provisions_the_dashboard_and_the_data_source():
+    grafana = load("compose.dev.yml")["services"]["grafana"]
+    mounts = mounts_of(grafana)
+    assert mounts["/etc/grafana/provisioning"] == ("./deploy/grafana/provisioning", "ro")
+    provider = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/dashboards/databus.yml").read_text()
+    )["providers"][0]
+    dashboard = f"{provider['options']['path']}/databus.json"
+    assert mounts[dashboard] == ("./deploy/grafana/databus.json", "ro")
+    datasource = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text()
+    )["datasources"][0]
+    assert datasource["url"] == "http://prometheus:9090"

@@ -53,6 +53,23 @@ def test_promtool_accepts_the_rules():
 
 
 @needs_promtool
+def test_promtool_accepts_compose_devs_prometheus_configuration(tmp_path):
+    # As mounted (deploy/prometheus at /etc/prometheus), with the token file the service's
+    # entrypoint writes: promtool checks that it exists, and the rules the config names.
+    config = yaml.safe_load((RULES_DIR / "prometheus.yml").read_text())
+    token_file = tmp_path / "metrics_token"
+    token_file.write_text("x" * 32)
+    for job in config["scrape_configs"]:
+        if "authorization" in job:
+            job["authorization"]["credentials_file"] = str(token_file)
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    shutil.copy(RULES_DIR / "rules.yml", tmp_path / "rules.yml")
+    result = promtool("check", "config", str(tmp_path / "prometheus.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 1 rule files found" in result.stdout, result.stdout
+
+
+@needs_promtool
 def test_promtool_unit_tests_of_the_rules_pass():
     result = promtool("test", "rules", "rules.test.yml")
     assert result.returncode == 0, result.stdout + result.stderr
