@@ -6,7 +6,7 @@ each with its accepted lifecycle transitions), their stop events
 (``realtime_engine.models.StopEvent``), the position history
 (``realtime_engine.models.PositionRecord``) and what the TripUpdates feed would have
 published (``reports.models.PredictionLog``). Bulk writes: COPY for the stop events,
-positions and predictions, ``bulk_create`` for runs and transitions.
+positions, predictions and transitions, ``bulk_create`` for the runs.
 
 The demo's rows are told apart by who made them: runs created by the ``demo-history``
 user, on the vehicles ``HIST-001``… of the company "Demo history" (vehicles that never
@@ -316,20 +316,29 @@ def _runs_create(
             target = _TARGETS[(state, event)]
             human = role is ActorRole.DISPATCHER
             transitions.append(
-                RunLifecycleTransition(
-                    run_id=run_id,
-                    event=event.value,
-                    from_state=state.value,
-                    to_state=target.value,
-                    accepted=True,
-                    actor_id=user_id if human else None,
-                    actor_role=role.value,
-                    created_at=_at(moments.get(event, planned.taken_at + _SIGN_ON_S + k)),
+                (
+                    run_id,
+                    event.value,
+                    state.value,
+                    target.value,
+                    True,
+                    "",
+                    "[]",
+                    "[]",
+                    user_id if human else None,
+                    role.value,
+                    "{}",
+                    _at(moments.get(event, planned.taken_at + _SIGN_ON_S + k)),
                 )
             )
             state = target
     Run.objects.bulk_create(runs, batch_size=2000)
-    RunLifecycleTransition.objects.bulk_create(transitions, batch_size=5000)
+    _copy(
+        RunLifecycleTransition._meta.db_table,
+        "run_id event from_state to_state accepted refusal guard_results actions actor_id "
+        "actor_role payload created_at",
+        transitions,
+    )
     return [run.id for run in runs]
 
 
