@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint contracts services bench bench-ingest bench-streams bench-import bench-progression bench-live bench-feeds bench-footprint bench-broker bench-history bench-pipeline chaos soak clean-run bench-tracked bench-segments
+.PHONY: test demo lint contracts services bench bench-ingest bench-streams bench-import bench-progression bench-live bench-feeds bench-footprint bench-broker bench-history bench-pipeline chaos soak clean-run bench-tracked bench-segments bench-prediction-log
 
 # Install the locked set only when the lock or the project metadata changed.
 # The code runs from the checkout (manage.py, celery -A databus), so only the
@@ -88,6 +88,12 @@ bench-history: services
 # BENCH_SEGMENTS_ARGS="--events 1000000 --touched 6000" (the defaults).
 bench-segments: services
 	$(PY) -m benchmarks.segment_history $(BENCH_SEGMENTS_ARGS)
+
+# The prediction log: ms per sample (parse, COPY) and rows/s at 2,000 and 6,000 published
+# runs, bytes per row, the retention prune (scratch database; about a minute);
+# BENCH_PREDICTION_LOG_ARGS="--runs 2000,6000 --stops 20 --rounds 5" (the defaults).
+bench-prediction-log: services
+	$(PY) -m benchmarks.prediction_log $(BENCH_PREDICTION_LOG_ARGS)
 
 # The fault matrix and the 30-minute soak start private PostgreSQL, Redis and Mosquitto
 # of their own (docs/reliability.md); options through CHAOS_ARGS / SOAK_ARGS.

@@ -1,0 +1,126 @@
+"""`make bench-prediction-log`: the cost of sampling TripUpdates into the prediction log.
+
+A scratch database (``<name>_bench_prediction_log``, dropped at the end) migrated for the
+reports app. For each feed size (``--runs``, default 2,000 and 6,000 published runs, each
+with ``--stops`` stop time updates a minute apart, all within the log's horizon), the
+feed is built by the pipeline's builders and then sampled ``--rounds`` times, each time
+under a new header timestamp (a new sample), through the task's own two steps:
+
+- **parse**: ``reports.prediction_log.sample.sample_of`` over the feed's bytes;
+- **store**: ``reports.prediction_log.storage.sample_store`` (the duplicate check and one
+  binary COPY, committed).
+
+Printed: ms per sample for each step (median of the rounds), rows/s of the whole sample,
+then bytes per row (``pg_total_relation_size`` after VACUUM: heap, both indexes, TOAST)
+and what a day at ``PREDICTION_LOG_INTERVAL_S`` = 60 s would be; last, the retention
+prune of every row stored (``storage.prune``, chunked DELETE), in rows/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+
+def feed_bytes(runs: int, stops: int, now: int) -> bytes:
+    """A TripUpdates feed of ``runs`` runs, each with ``stops`` arrivals 60 s apart ahead."""
+    from schedule_engine.feeds.builders import build_trip_updates
+    from schedule_engine.feeds.snapshots import (
+        StopTimeUpdateSnapshot,
+        TripEntity,
+        TripSnapshot,
+        VehicleSnapshot,
+    )
+
+    trips = []
+    for i in range(runs):
+        trip = TripSnapshot(f"trip-{i}", f"R{i % 120}", i % 2, "20261202", "10:30:00")
+        updates = tuple(
+            StopTimeUpdateSnapshot(
+                2 + k, f"S{(i + k) % 4000}", now + 60 * (k + 1), now + 60 * k + 70
+            )
+            for k in range(stops)
+        )
+        trips.append(TripEntity(f"run-{i}", trip, now, VehicleSnapshot(f"v{i}"), updates))
+    return build_trip_updates(trips, now=now).SerializeToString()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", default="2000,6000", help="published runs per feed")
+    parser.add_argument(
+        "--stops", type=int, default=20, help="arrivals per run (<= 30: the horizon)"
+    )
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.runs.split(",") if s]
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+    django.setup()
+    from django.db import connection
+
+    from benchmarks.scratch_db import drop_database, scratch_database
+    from reports.models import PredictionLog
+    from reports.prediction_log.sample import sample_of
+    from reports.prediction_log.storage import prune, sample_store
+
+    name = scratch_database("prediction_log", app_label="reports")
+    table = PredictionLog._meta.db_table
+    try:
+        now = int(time.time())
+        print(f"prediction log sample: {args.stops} arrivals per run, {args.rounds} rounds")
+        for n, runs in enumerate(sizes):
+            parse_ms, store_ms, rows = [], [], 0
+            for r in range(args.rounds):
+                at = now + 100_000 * n + 1000 * r  # a new header timestamp: a new sample
+                payload = feed_bytes(runs, args.stops, at)
+                t0 = time.perf_counter()
+                sample = sample_of(payload, max_horizon_s=1800)
+                t1 = time.perf_counter()
+                rows = sample_store(sample)
+                t2 = time.perf_counter()
+                assert rows == runs * args.stops, rows
+                parse_ms.append((t1 - t0) * 1000)
+                store_ms.append((t2 - t1) * 1000)
+            total = statistics.median(p + s for p, s in zip(parse_ms, store_ms, strict=True))
+            print(
+                f"  {runs:>5,} runs, {rows:>7,} rows/sample: parse "
+                f"{statistics.median(parse_ms):7.1f} ms, store (COPY) "
+                f"{statistics.median(store_ms):7.1f} ms, {rows / total * 1000:>9,.0f} rows/s "
+                f"(store runs {', '.join(f'{s:.0f}' for s in store_ms)} ms)"
+            )
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM ANALYZE {table}")
+            cursor.execute(f"SELECT count(*), pg_total_relation_size('{table}') FROM {table}")
+            count, size = cursor.fetchone()
+        per_row = size / count
+        print(
+            f"bytes per row (heap + 2 indexes + TOAST, after VACUUM): {per_row:.1f} over {count:,}"
+        )
+        for runs in sizes:
+            day_rows = runs * args.stops * 1440
+            print(
+                f"  a day of {runs:,} runs sampled every 60 s: {day_rows / 1e6:,.1f} M rows, "
+                f"{day_rows * per_row / 1e9:,.1f} GB"
+            )
+        # Every row stored goes: the retention's chunked DELETE over a whole day's worth.
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET predicted_at = predicted_at - interval '40 days'")
+        t0 = time.perf_counter()
+        deleted = prune(now=datetime.now(UTC) + timedelta(days=1), retention_days=30)
+        elapsed = time.perf_counter() - t0
+        print(
+            f"prune (chunked DELETE): {deleted:,} rows in {elapsed:.2f} s, "
+            f"{deleted / elapsed:,.0f} rows/s"
+        )
+    finally:
+        drop_database(name)
+
+
+if __name__ == "__main__":
+    main()
