@@ -159,6 +159,17 @@ def test_dashboard_parses_and_has_every_row_with_queries():
         assert promql_metric_names(expr), f"{title}: {expr} selects no metric"
     ids = [panel["id"] for panel in dashboard["panels"]]
     assert len(ids) == len(set(ids))
+    cells = set()  # Grafana's 24-column grid: no panel past the edge or over another
+    for panel in dashboard["panels"]:
+        pos = panel["gridPos"]
+        assert pos["x"] + pos["w"] <= 24, panel["title"]
+        area = {
+            (x, y)
+            for x in range(pos["x"], pos["x"] + pos["w"])
+            for y in range(pos["y"], pos["y"] + pos["h"])
+        }
+        assert not area & cells, f"{panel['title']} overlaps another panel"
+        cells |= area
     # The data source compose.dev provisions for Grafana.
     provisioned = yaml.safe_load(
         (ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text()
@@ -180,7 +191,7 @@ def live_exposition(
 
     feed_import(path=write_feed(tmp_path / "gtfs"), name="dashboard", activate=True)
     register_vehicles(["dash-1"])
-    stream = f"telemetry:avl:{uuid.uuid4().hex[:8]}"
+    stream = f"{keys.TELEMETRY_AVL_STREAM}:{uuid.uuid4().hex[:8]}"
     worker_port, web_port = free_port(), free_port()
     worker = celery_worker_factory(
         {
@@ -257,7 +268,7 @@ def live_exposition(
             return needed <= exposed
 
         with contextlib.suppress(TimeoutError):  # the test names what is missing
-            wait_for(everything_exposed, 60, "the workers' and web's metrics", interval=1)
+            wait_for(everything_exposed, 90, "the workers' and web's metrics", interval=1)
         yield exposed
     finally:
         web.terminate()
