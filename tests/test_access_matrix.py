@@ -264,6 +264,23 @@ ROWS = (
         _table(200, **_each(UNAUTHENTICATED, 401)),
         why="the network's geometry (public in the GTFS) for any signed-in user",
     ),
+    # Reports: dispatchers and planners (a group; no caller here is one); an operator's
+    # role opens no report (they span every operator's runs).
+    *(
+        Row(
+            f"api/reports/{name}/",
+            "get",
+            f"/api/reports/{name}/",
+            {**with_role(200), "operator_own": 403, "operator_other": 403},
+        )
+        for name in (
+            "on-time",
+            "headways",
+            "running-times",
+            "prediction-accuracy",
+            "data-quality",
+        )
+    ),
     # The admin, one family: its index, the runs list and a run's page.
     Row("admin/", "get", "/admin/", admin_page(staff_without_permission=200)),
     Row("admin/runs/run/", "get", "/admin/runs/run/", admin_page(staff_without_permission=403)),
