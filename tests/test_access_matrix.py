@@ -281,6 +281,15 @@ ROWS = (
             "data-quality",
         )
     ),
+    # Operations status: staff (is_staff) only, whatever their role (backend/ops).
+    Row(
+        "api/ops/status",
+        "get",
+        "/api/ops/status",
+        _table(403, **_each(UNAUTHENTICATED, 401), **_each(STAFF, 200)),
+        why="names hosts, workers and errors: the people who run the system",
+    ),
+    Row("admin/ops/status/", "get", "/admin/ops/status/", admin_page(staff_without_permission=200)),
     # The admin, one family: its index, the runs list and a run's page.
     Row("admin/", "get", "/admin/", admin_page(staff_without_permission=200)),
     Row("admin/runs/run/", "get", "/admin/runs/run/", admin_page(staff_without_permission=403)),
