@@ -12,8 +12,10 @@ under a new header timestamp (a new sample), through the task's own two steps:
 
 Printed: ms per sample for each step (median of the rounds), rows/s of the whole sample,
 then bytes per row (``pg_total_relation_size`` after VACUUM: heap, both indexes, TOAST)
-and what a day at ``PREDICTION_LOG_INTERVAL_S`` = 60 s would be; last, the retention
-prune of every row stored (``storage.prune``, chunked DELETE), in rows/s.
+and what a day at ``PREDICTION_LOG_INTERVAL_S`` = 60 s would be; the accuracy report
+over everything logged, once a stop event meets each prediction (one per run and stop of
+the largest feed); last, the retention prune of every row stored (``storage.prune``,
+chunked DELETE), in rows/s.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 
-def feed_bytes(runs: int, stops: int, now: int) -> bytes:
+def feed_bytes(runs: int, stops: int, now: int, start_date: str) -> bytes:
     """A TripUpdates feed of ``runs`` runs, each with ``stops`` arrivals 60 s apart ahead."""
     from schedule_engine.feeds.builders import build_trip_updates
     from schedule_engine.feeds.snapshots import (
@@ -37,7 +39,7 @@ def feed_bytes(runs: int, stops: int, now: int) -> bytes:
 
     trips = []
     for i in range(runs):
-        trip = TripSnapshot(f"trip-{i}", f"R{i % 120}", i % 2, "20261202", "10:30:00")
+        trip = TripSnapshot(f"trip-{i}", f"R{i % 120}", i % 2, start_date, "10:30:00")
         updates = tuple(
             StopTimeUpdateSnapshot(
                 2 + k, f"S{(i + k) % 4000}", now + 60 * (k + 1), now + 60 * k + 70
@@ -46,6 +48,39 @@ def feed_bytes(runs: int, stops: int, now: int) -> bytes:
         )
         trips.append(TripEntity(f"run-{i}", trip, now, VehicleSnapshot(f"v{i}"), updates))
     return build_trip_updates(trips, now=now).SerializeToString()
+
+
+def report_time(runs: int, stops: int, now: int, day) -> list[float]:
+    """Store the stop events the logged predictions meet (one per run and stop), then time
+    the accuracy report over the day, twice."""
+    from django.db import connection
+
+    from realtime_engine.models import StopEvent
+    from reports.filters import ReportFilters
+    from reports.selectors.accuracy import prediction_accuracy
+    from runs.models import Run, Vehicle
+
+    Vehicle.objects.bulk_create(Vehicle(id=f"v{i}") for i in range(runs))
+    Run.objects.bulk_create(
+        Run(vehicle_id=f"v{i}", route_id=f"R{i % 120}", trip_id=f"trip-{i}", start_date=day)
+        for i in range(runs)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {StopEvent._meta.db_table} (run_id, trip_id, service_date,"
+            " stop_sequence, stop_id, arrived_at, source, revision)"
+            " SELECT r.id, r.trip_id, r.start_date, s, 'S' || s,"
+            " to_timestamp(%s + 60 * (s - 1) + (hashtext(r.trip_id) %% 120)), 'observed', 0"
+            f" FROM {Run._meta.db_table} r, generate_series(2, %s) AS s",
+            [now, stops + 1],
+        )
+        cursor.execute(f"ANALYZE {StopEvent._meta.db_table}")
+    times = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        prediction_accuracy(ReportFilters(day, day), timezone="UTC")
+        times.append(time.perf_counter() - t0)
+    return times
 
 
 def main() -> None:
@@ -69,16 +104,17 @@ def main() -> None:
     from reports.prediction_log.sample import sample_of
     from reports.prediction_log.storage import prune, sample_store
 
-    name = scratch_database("prediction_log", app_label="reports")
+    name = scratch_database("prediction_log")
     table = PredictionLog._meta.db_table
     try:
         now = int(time.time())
+        day = datetime.fromtimestamp(now, UTC).date()
         print(f"prediction log sample: {args.stops} arrivals per run, {args.rounds} rounds")
         for n, runs in enumerate(sizes):
             parse_ms, store_ms, rows = [], [], 0
             for r in range(args.rounds):
                 at = now + 100_000 * n + 1000 * r  # a new header timestamp: a new sample
-                payload = feed_bytes(runs, args.stops, at)
+                payload = feed_bytes(runs, args.stops, at, day.strftime("%Y%m%d"))
                 t0 = time.perf_counter()
                 sample = sample_of(payload, max_horizon_s=1800)
                 t1 = time.perf_counter()
@@ -108,6 +144,11 @@ def main() -> None:
                 f"  a day of {runs:,} runs sampled every 60 s: {day_rows / 1e6:,.1f} M rows, "
                 f"{day_rows * per_row / 1e9:,.1f} GB"
             )
+        report_s = report_time(max(sizes), args.stops, now, day)
+        print(
+            f"accuracy report over the whole log ({count:,} predictions, {max(sizes):,} runs' "
+            f"stop events): {', '.join(f'{t:.2f}' for t in report_s)} s (two runs)"
+        )
         # Every row stored goes: the retention's chunked DELETE over a whole day's worth.
         with connection.cursor() as cursor:
             cursor.execute(f"UPDATE {table} SET predicted_at = predicted_at - interval '40 days'")
