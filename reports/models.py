@@ -79,3 +79,36 @@ class RouteDaySummary(models.Model):
 
     def __str__(self) -> str:
         return f"{self.route_id}/{self.direction_id} {self.service_date}"
+
+
+class PredictionAccuracyDay(models.Model):
+    """One past service day's prediction-accuracy tallies of one route, direction, hour
+    and horizon bucket: what the accuracy report sums from the prediction log, kept.
+
+    Written by ``reports.prediction_log.daily`` (the beat task
+    ``reports.summarize_prediction_accuracy``) once the day is over, a day's rows
+    replaced together; read by ``reports.selectors.accuracy`` instead of that day's raw
+    log unless a stop narrows the report. The raw log is pruned after
+    ``PREDICTION_LOG_RETENTION_DAYS``; these rows are small and stay, so the accuracy
+    over months is read from them. ``bucket`` indexes
+    ``reports.measures.accuracy.BUCKETS``; None holds the unobserved predictions.
+    """
+
+    service_date = models.DateField()
+    route_id = models.CharField(max_length=255, blank=True)
+    direction_id = models.PositiveSmallIntegerField(null=True, blank=True)
+    hour = models.PositiveSmallIntegerField(help_text="Agency time, when it was published.")
+    bucket = models.PositiveSmallIntegerField(null=True, blank=True)
+    count = models.PositiveIntegerField()
+    abs_error_sum = models.FloatField(help_text="Σ|predicted - observed| (s)")
+    error_sum = models.FloatField(help_text="Σ(predicted - observed) (s)")
+    within_count = models.PositiveIntegerField()
+    summarized_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["service_date", "route_id"], name="accuracy_day_date_route_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.route_id}/{self.direction_id} {self.service_date} h{self.hour}"
