@@ -5,7 +5,8 @@ a live scrape has.
 beat, MQTT and Streams ingest) scraped over HTTP on its ``WORKER_METRICS_PORT``, and the
 web (uvicorn) scraped at ``/metrics`` with ``METRICS_TOKEN``, after each was made to do
 its work: telemetry accepted and rejected, a poison stream entry, periodic tasks run by
-beat, feeds built, the feed, lifecycle and WebSocket-ticket endpoints requested. Labelled
+beat, feeds built, the feed, lifecycle and WebSocket-ticket endpoints requested, a live
+WebSocket connection opened (and refused). Labelled
 metrics exist only once a series of them was written, so a name missing here is a name a
 panel would draw nothing for. A metric name in PromQL is matched against the sample names
 as exposed (``_total``, ``_bucket``, ``_sum``, ``_count`` included): a query naming a
@@ -26,6 +27,8 @@ import uuid
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from databus import keys
 from realtime_engine.ingest.topics import TelemetryLeaf, vehicle_topic
@@ -250,6 +253,11 @@ def live_exposition(
                     ),
                     timeout=10,
                 ).close()
+
+        # An anonymous live connection: the server closes it (4401).
+        live = connect(f"ws://127.0.0.1:{web_port}/ws/live/", open_timeout=10)
+        with live, contextlib.suppress(ConnectionClosed):
+            live.recv(timeout=10)
 
         needed = {
             name
