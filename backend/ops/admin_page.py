@@ -20,8 +20,8 @@ from django.template.response import TemplateResponse
 from backend.ops.readers import status_document
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates" / "ops"
-# Fields holding POSIX seconds (every ``*_at`` field, and the feeds' header timestamp).
-_TIME_SUFFIX, _TIME_FIELDS = "_at", frozenset({"header_timestamp"})
+# Fields holding POSIX seconds: every ``*_at`` field, a failure's ``at``, a feed's header.
+_TIME_SUFFIX, _TIME_FIELDS = "_at", frozenset({"at", "header_timestamp"})
 
 
 @functools.cache

@@ -11,6 +11,7 @@ from django.test import Client
 from backend.ops.admin_page import with_dates
 from databus import keys
 from databus.task_records import heartbeat_set, periodic_tasks
+from realtime_engine import tasks
 from realtime_engine.ingest import dlq
 from realtime_engine.ingest.decode import Rejection
 from realtime_engine.scans import scan_stale_runs
@@ -52,8 +53,15 @@ def test_only_staff_open_the_page_and_the_index_links_to_it(redis_client):
     assert f'href="{PAGE}"' in index.content.decode()
 
 
+def disk_full(**_):
+    raise RuntimeError("could not extend file: No space left on device")
+
+
 @pytest.mark.django_db
-def test_the_page_shows_each_part_as_a_table(run_in_state, redis_client):
+def test_the_page_shows_each_part_as_a_table(run_in_state, redis_client, monkeypatch):
+    # A periodic task that fails, its record written by Celery's signals as in a worker.
+    monkeypatch.setattr(tasks, "maintain", disk_full)
+    assert tasks.maintain_position_partitions.apply().failed()
     run = run_in_state(RunState.IN_PROGRESS)
     write_position(redis_client, run, lat=STOPS[1][1], lon=STOPS[1][2], speed=0.0, age_s=90)
     scan_stale_runs(redis_client, thresholds_get(), enqueue=lambda request: None)
@@ -82,14 +90,20 @@ def test_the_page_shows_each_part_as_a_table(run_in_state, redis_client):
     assert f"<td>{FeedName.VEHICLE_POSITIONS.value}</td><td>ok</td>" in page
     assert f"<td>{run.pk}</td><td>run_tracking_lost</td>" in page
     assert f"<td>{RejectReason.NOT_JSON.value}</td><td>1</td>" in page
+    assert "<td>maintain-position-partitions</td>" in page
+    assert "<td>failing</td>" in page
+    assert "RuntimeError: could not extend file: No space left on device" in page
     assert "errornote" not in page  # every source answered
 
 
 def test_times_are_shown_as_dates_and_nothing_else_is():
-    document = {"a_at": 0, "header_timestamp": 86400.5, "age_s": 3.0, "rows": [{"b_at": None}]}
+    document = {"a_at": 0, "header_timestamp": 86400.5, "age_s": 3.0, "rows": [{"at": None}]}
     assert with_dates(document) == {
         "a_at": dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
         "header_timestamp": dt.datetime(1970, 1, 2, tzinfo=dt.UTC),
         "age_s": 3.0,
-        "rows": [{"b_at": None}],
+        "rows": [{"at": None}],
+    }
+    assert with_dates({"recent_failures": [{"at": 60}]}) == {
+        "recent_failures": [{"at": dt.datetime(1970, 1, 1, 0, 1, tzinfo=dt.UTC)}]
     }
