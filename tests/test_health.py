@@ -1,7 +1,9 @@
 """`/healthz`, `/readyz` against the real dependencies, and `/metrics` behind its token.
 
 Anonymous callers learn only whether the process is ready and which probes fail;
-the metrics token or a staff session also sees each probe's detail and latency.
+the metrics token or a staff session also sees each probe's detail and latency. A test
+that expects readiness starts from an emptied hot-state Redis (``redis_client``): a beat
+heartbeat or a feed another test left behind grows old, and old ones fail `/readyz`.
 """
 
 import pytest
@@ -51,7 +53,7 @@ def test_healthz_answers_without_touching_dependencies(client, settings):
 
 
 @pytest.mark.django_db
-def test_readyz_tells_anonymous_callers_the_status_and_no_host(client):
+def test_readyz_tells_anonymous_callers_the_status_and_no_host(client, redis_client):
     response = client.get("/readyz")
     assert response.status_code == 200, response.content
     body = response.json()
@@ -65,7 +67,7 @@ def test_readyz_tells_anonymous_callers_the_status_and_no_host(client):
 
 @pytest.mark.django_db
 def test_readyz_with_the_metrics_token_reports_three_passing_checks_with_latency(
-    client, metrics_token
+    client, metrics_token, redis_client
 ):
     response = client.get("/readyz", **metrics_token)
     assert response.status_code == 200, response.content
@@ -113,7 +115,7 @@ def test_readyz_is_503_naming_redis_when_redis_is_down(client, settings, metrics
 
 
 @pytest.mark.django_db
-def test_readyz_is_503_naming_mqtt_when_the_broker_is_down(client, settings):
+def test_readyz_is_503_naming_mqtt_when_the_broker_is_down(client, settings, redis_client):
     from databus.env import parse_mqtt_url
 
     settings.MQTT_ADDRESS = parse_mqtt_url(f"mqtt://127.0.0.1:{free_port()}")
@@ -125,7 +127,7 @@ def test_readyz_is_503_naming_mqtt_when_the_broker_is_down(client, settings):
 
 @pytest.mark.django_db
 def test_readyz_is_503_naming_postgres_when_the_database_is_down(
-    client, monkeypatch, metrics_token
+    client, monkeypatch, metrics_token, redis_client
 ):
     from django.db import connection
 
