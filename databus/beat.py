@@ -54,4 +54,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # The daily summaries (reports.summaries): the service days over by
     # REPORTS_SUMMARY_LAG_S, the last few rewritten (idempotent; catches a missed day).
     "summarize-report-days": _every("REPORTS_SUMMARY_INTERVAL_S", "reports.summarize_days"),
+    # The past days' prediction-accuracy tallies (reports.prediction_log.daily), kept after
+    # the raw log is pruned; the same days as the summaries above.
+    "summarize-prediction-accuracy": _every(
+        "REPORTS_SUMMARY_INTERVAL_S", "reports.summarize_prediction_accuracy"
+    ),
 }

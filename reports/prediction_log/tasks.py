@@ -1,7 +1,9 @@
 """Celery tasks of the prediction log: thin interfaces to ``sample`` and ``storage``.
 
 Registered through ``reports.tasks`` (which imports this module), scheduled by
-``databus.beat``: a sample every ``PREDICTION_LOG_INTERVAL_S``, pruning hourly.
+``databus.beat``: a sample every ``PREDICTION_LOG_INTERVAL_S``, pruning every
+``PREDICTION_LOG_PRUNE_INTERVAL_S``, the past days' accuracy summaries every
+``REPORTS_SUMMARY_INTERVAL_S`` (with the other daily summaries).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from django.conf import settings
 from google.protobuf.message import DecodeError
 
 from databus.redis import get_redis
+from reports.prediction_log.daily import accuracy_summarize_due_days
 from reports.prediction_log.sample import sample_of
 from reports.prediction_log.storage import prune, sample_store
 from schedule_engine.feeds.store import FeedName, feed_get
@@ -47,3 +50,9 @@ def sample_prediction_log() -> int:
 def prune_prediction_log() -> int:
     """Delete the prediction log's days past PREDICTION_LOG_RETENTION_DAYS; rows deleted."""
     return prune(now=datetime.now(UTC), retention_days=settings.PREDICTION_LOG_RETENTION_DAYS)
+
+
+@shared_task(name="reports.summarize_prediction_accuracy")
+def summarize_prediction_accuracy() -> dict[str, int]:
+    """Keep the accuracy tallies of the service days that are over (a re-run replaces)."""
+    return accuracy_summarize_due_days()

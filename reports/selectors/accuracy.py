@@ -8,12 +8,18 @@ into the log: a stop event is upserted again when the matcher revises it (an
 interpolated arrival replaced by an observed one), and the join always reads the
 current one, with no second write to the biggest table of the reports.
 
-PostgreSQL buckets each prediction and sums, per (bucket, route, service date, hour),
-what ``reports.measures.accuracy.Tally`` holds; the edges and bands come from
-``BUCKETS``, as parameters of the query. The coarser groupings (by bucket, by bucket and
+PostgreSQL buckets each prediction and sums, per (bucket, route, direction, service
+date, hour), what ``reports.measures.accuracy.Tally`` holds; the edges and bands come
+from ``BUCKETS``, as parameters of the query. The coarser groupings (by bucket, by bucket and
 route, over time by day and by hour) are merges of those tallies here. A prediction
 whose stop has no stop event (the vehicle never got there, or the matcher missed it)
 is counted as ``unobserved``, in no bucket.
+
+A past day that ``reports.prediction_log.daily`` summarized is read from its
+``PredictionAccuracyDay`` rows (the same tallies, kept), unless a stop narrows the
+report (the summaries have no stop); the other days (today, a day not summarized yet)
+are read raw, so the report is the same either way, and a day pruned from the raw log
+still reports from its summary.
 
 Filters (``reports.filters.ReportFilters``): service dates on the log's ``start_date``;
 route, direction and stop on the log's own columns (as the feed published them); the
@@ -23,19 +29,21 @@ hour is the hour of day, in the agency's time zone, when the prediction was publ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import connection
 
 from realtime_engine.models import StopEvent
 from realtime_engine.position_partitions.plan import midnight
 from reports.filters import ReportFilters
 from reports.measures.accuracy import BUCKETS, Bucket, Tally, merge, overall_accuracy
-from reports.models import PredictionLog
-from schedule_engine.selectors import current_feed_get
+from reports.models import PredictionAccuracyDay, PredictionLog
+from reports.selectors.days import agency_timezone, raw_ranges
+
+# (bucket index or None: unobserved, route_id, direction_id, service date, hour)
+FineKey = tuple[int | None, str, int | None, date, int]
 
 # Stop events of service date D lie within [D - 1 day, D + 3 days) UTC (any time zone,
 # trips past 24:00:00): a range on the indexed arrived_at that bounds the join's scan.
@@ -97,25 +105,21 @@ class AccuracyReport:
 def prediction_accuracy(filters: ReportFilters, *, timezone: str | None = None) -> AccuracyReport:
     """The accuracy of the logged predictions the filters select; ``timezone`` (IANA) is
     the agency's, by default the current GTFS version's (UTC without one)."""
-    zone = timezone or _agency_timezone()
+    zone = timezone or agency_timezone().key
     ZoneInfo(zone)  # an unknown zone fails here, not inside the query
-    fine: dict[tuple[int, str, date, int], Tally] = {}
-    predictions = unobserved = 0
-    sql, params = _query(filters, zone)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for index, route_id, day, hour, count, abs_sum, total, within in cursor.fetchall():
-            predictions += count
-            if index is None:
-                unobserved += count
-                continue
-            fine[(index, route_id, day, hour)] = Tally(count, abs_sum, total, within)
-    by_bucket = merge((BUCKETS[i].label, t) for (i, _, _, _), t in fine.items())
+    summarized = frozenset() if filters.stop_id is not None else summarized_days(filters)
+    fine = summary_tallies(filters, summarized)
+    for start, end in raw_ranges(filters.start, filters.end, summarized):
+        fine.update(raw_tallies(replace(filters, start=start, end=end), zone))
+    predictions = sum(t.count for t in fine.values())
+    unobserved = sum(t.count for key, t in fine.items() if key[0] is None)
+    seen = [(key, t) for key, t in fine.items() if key[0] is not None]
+    by_bucket = merge((BUCKETS[k[0]].label, t) for k, t in seen)
     rows = [
-        *_rows("bucket", merge(((i,), t) for (i, _, _, _), t in fine.items())),
-        *_rows("route", merge(((i, r), t) for (i, r, _, _), t in fine.items())),
-        *_rows("day", merge(((i, d), t) for (i, _, d, _), t in fine.items())),
-        *_rows("hour", merge(((i, h), t) for (i, _, _, h), t in fine.items())),
+        *_rows("bucket", merge(((k[0],), t) for k, t in seen)),
+        *_rows("route", merge(((k[0], k[1]), t) for k, t in seen)),
+        *_rows("day", merge(((k[0], k[3]), t) for k, t in seen)),
+        *_rows("hour", merge(((k[0], k[4]), t) for k, t in seen)),
     ]
     return AccuracyReport(
         filters=filters,
@@ -126,6 +130,45 @@ def prediction_accuracy(filters: ReportFilters, *, timezone: str | None = None) 
         predictions=predictions,
         unobserved=unobserved,
     )
+
+
+def raw_tallies(filters: ReportFilters, zone: str) -> dict[FineKey, Tally]:
+    """The tallies of the raw log and stop events, per fine key, in one query."""
+    sql, params = _query(filters, zone)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {
+            (bucket, route_id, direction_id, day, hour): Tally(count, abs_sum, total, within)
+            for bucket, route_id, direction_id, day, hour, count, abs_sum, total, within in (
+                cursor.fetchall()
+            )
+        }
+
+
+def summarized_days(filters: ReportFilters) -> frozenset[date]:
+    """The service dates of the range that have accuracy summaries."""
+    return frozenset(
+        PredictionAccuracyDay.objects.filter(service_date__range=(filters.start, filters.end))
+        .values_list("service_date", flat=True)
+        .distinct()
+    )
+
+
+def summary_tallies(filters: ReportFilters, days: frozenset[date]) -> dict[FineKey, Tally]:
+    """The kept tallies of ``days``, narrowed by route, direction and hour."""
+    if not days:
+        return {}
+    rows = PredictionAccuracyDay.objects.filter(service_date__in=days)
+    for name in ("route_id", "direction_id", "hour"):
+        value = getattr(filters, name)
+        if value is not None:
+            rows = rows.filter(**{name: value})
+    return {
+        (r.bucket, r.route_id, r.direction_id, r.service_date, r.hour): Tally(
+            r.count, r.abs_error_sum, r.error_sum, r.within_count
+        )
+        for r in rows
+    }
 
 
 def _rows(group: str, tallies: dict[tuple, Tally]) -> list[AccuracyRow]:
@@ -149,11 +192,6 @@ def _rows(group: str, tallies: dict[tuple, Tally]) -> list[AccuracyRow]:
             )
         )
     return rows
-
-
-def _agency_timezone() -> str:
-    feed = current_feed_get()
-    return feed.timezone if feed is not None and feed.timezone else settings.TIME_ZONE
 
 
 def _query(filters: ReportFilters, zone: str) -> tuple[str, dict]:
@@ -195,7 +233,7 @@ WITH observed AS (
       AND arrived_at >= %(from)s AND arrived_at < %(to)s
     GROUP BY trip_id, service_date, stop_sequence
 ), joined AS (
-    SELECT p.route_id, p.start_date AS day, {hour} AS hour,
+    SELECT p.route_id, p.direction_id, p.start_date AS day, {hour} AS hour,
            extract(epoch FROM p.predicted_arrival - o.arrived_at)::float8 AS error_s,
            extract(epoch FROM o.arrived_at - p.predicted_at)::float8 AS ahead_s
     FROM {log} p
@@ -203,15 +241,15 @@ WITH observed AS (
                         AND o.stop_sequence = p.stop_sequence
     WHERE {" AND ".join(where)}
 ), bucketed AS (
-    SELECT route_id, day, hour, error_s,
+    SELECT route_id, direction_id, day, hour, error_s,
            CASE WHEN ahead_s IS NULL THEN NULL {" ".join(bucket_case)} ELSE {len(BUCKETS) - 1}
            END AS bucket
     FROM joined
 )
-SELECT bucket, route_id, day, hour, count(*),
+SELECT bucket, route_id, direction_id, day, hour, count(*),
        coalesce(sum(abs(error_s)), 0), coalesce(sum(error_s), 0),
        count(*) FILTER (WHERE CASE bucket {" ".join(band_case)} ELSE false END)
 FROM bucketed
-GROUP BY bucket, route_id, day, hour
+GROUP BY bucket, route_id, direction_id, day, hour
 """
     return sql, params
