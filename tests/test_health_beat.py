@@ -55,6 +55,9 @@ def test_readyz_fails_naming_beat_within_two_intervals_of_beat_stopping(
         ready = client.get("/readyz", **scraper)
         assert ready.status_code == 200, ready.content
         assert ready.json()["checks"]["beat"]["ok"] is True
+        metrics = client.get("/metrics", **scraper).content.decode()
+        assert "databus_beat_heartbeat_timestamp_seconds " in metrics
+        assert f"databus_beat_heartbeat_interval_seconds {float(HEARTBEAT_S)}" in metrics
     finally:
         beat.kill()  # dead, not stopped politely: nothing tells anyone but the silence
     stopped_at = time.time()
