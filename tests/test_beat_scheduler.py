@@ -64,7 +64,8 @@ def broker_queue():
     redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(name)
 
 
-def test_a_tick_stopped_by_sigterm_sends_the_task_it_reserved(tmp_path, broker_queue):
+def test_a_tick_stopped_by_sigterm_sends_the_task_it_reserved(tmp_path, broker_queue, redis_client):
+    """(``redis_client``: no other beat's lock is left to wait for, nor this one's after.)"""
     reserved, sent = tick_stopped_after_reserve(TickFinishingScheduler, tmp_path, broker_queue)
     assert reserved == sent == ["purge"]
     assert redis.Redis.from_url(settings.CELERY_BROKER_URL).llen(broker_queue) == 1
