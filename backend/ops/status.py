@@ -132,19 +132,23 @@ def feed_rows(
             state = UNKNOWN if summaries is None else NOT_BUILT
         else:
             state = STALE if now - summary.header_timestamp > stale_after_s else OK
-        rows.append(
-            {
-                "name": name.value,
-                "state": state,
-                "header_timestamp": summary and summary.header_timestamp,
-                "age_s": summary and _age(summary.header_timestamp, now),
-                "entity_count": summary and summary.entity_count,
-                "build_seconds": summary and summary.build_seconds,
-                "built_at": summary and summary.built_at,
-                "stale_after_s": stale_after_s,
-            }
-        )
+        row: Part = {"name": name.value, "state": state, "stale_after_s": stale_after_s}
+        row.update(dict.fromkeys(_FEED_FIELDS) if summary is None else _feed_fields(summary, now))
+        rows.append(row)
     return rows
+
+
+_FEED_FIELDS = ("header_timestamp", "age_s", "entity_count", "build_seconds", "built_at")
+
+
+def _feed_fields(summary: FeedSummary, now: float) -> Part:
+    return {
+        "header_timestamp": summary.header_timestamp,
+        "age_s": _age(summary.header_timestamp, now),
+        "entity_count": summary.entity_count,
+        "build_seconds": summary.build_seconds,
+        "built_at": summary.built_at,
+    }
 
 
 def scan_fields(record: ScanRecord | None, now: float, interval_s: float) -> Part:
@@ -154,19 +158,23 @@ def scan_fields(record: ScanRecord | None, now: float, interval_s: float) -> Par
         state = LATE
     else:
         state = OK
-    return {
-        "state": state,
-        "interval_s": interval_s,
-        "scanned_at": record and record.scanned_at,
-        "age_s": record and _age(record.scanned_at, now),
-        "duration_s": record and record.duration_s,
-        "runs_looked_at": record and record.runs_looked_at,
-        "transitions_total": record and record.transitions_total,
+    fields: Part = {"state": state, "interval_s": interval_s}
+    if record is None:
+        return fields | dict.fromkeys(_SCAN_FIELDS) | {"transitions": []}
+    return fields | {
+        "scanned_at": record.scanned_at,
+        "age_s": _age(record.scanned_at, now),
+        "duration_s": record.duration_s,
+        "runs_looked_at": record.runs_looked_at,
+        "transitions_total": record.transitions_total,
         "transitions": [
             {"run_id": t.run_id, "event": t.event, "source": t.source, "target": t.target}
-            for t in (record.transitions if record else ())
+            for t in record.transitions
         ],
     }
+
+
+_SCAN_FIELDS = ("scanned_at", "age_s", "duration_s", "runs_looked_at", "transitions_total")
 
 
 def dead_letter_fields(length: int, newest_reasons: Iterable[str]) -> Part:
@@ -212,18 +220,17 @@ def stream_rows(
             row_state = "lagging"
         else:
             row_state = OK
-        rows.append(
-            {
-                "stream": key,
-                "group": group,
-                "state": row_state,
-                "consumers": state and state.consumers,
-                "lag": state and state.lag,
-                "pending": state and state.pending,
-                "last_delivered_id": state and state.last_delivered_id,
-                "lag_warn": lag_warn,
-            }
-        )
+        row: Part = {"stream": key, "group": group, "state": row_state, "lag_warn": lag_warn}
+        if state is None:
+            row.update(dict.fromkeys(("consumers", "lag", "pending", "last_delivered_id")))
+        else:
+            row.update(
+                consumers=state.consumers,
+                lag=state.lag,
+                pending=state.pending,
+                last_delivered_id=state.last_delivered_id,
+            )
+        rows.append(row)
     return rows
 
 
