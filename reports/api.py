@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from reports.access import can_read_reports
 from reports.csv_rendering import CsvRenderer
-from reports.filters import MAX_ID_LENGTH, FilterError, ReportFilters, parse
+from reports.filters import FIELDS, MAX_ID_LENGTH, FilterError, ReportFilters, parse
 from reports.selectors.accuracy import AccuracyRow, prediction_accuracy
 from reports.selectors.data_quality import DataQualityReport, data_quality_report
 from reports.selectors.days import report_today
@@ -204,6 +204,14 @@ class ReportApi(APIView):
 
     def filters(self) -> ReportFilters:
         query = self.request.query_params
+        # The API is strict where a page's form is lenient (parse reads a blank field as
+        # absent): a blank or padded parameter is a 400, as on every list (runs.api.runs).
+        for name in (*FIELDS, "format"):
+            value = query.get(name)
+            if value is not None and (not value or value != value.strip()):
+                raise exceptions.ValidationError({name: ["may not be blank or padded"]})
+        if query.get("format", "json") not in FORMATS:
+            raise exceptions.ValidationError({"format": ["must be json or csv"]})
         if not self.narrowing:
             for name in ("route_id", "direction_id", "stop_id", "hour"):
                 if query.get(name):

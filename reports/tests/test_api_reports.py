@@ -101,6 +101,9 @@ def test_running_times_and_headways_through_http(planner, network):
         ({"direction_id": "2"}, "direction_id"),
         ({"route_id": "R" * 256}, "route_id"),
         ({"format": "xml"}, "format"),
+        ({"format": ""}, "format"),
+        ({"stop_id": ""}, "stop_id"),
+        ({"start": " 2026-11-30"}, "start"),
     ],
 )
 def test_a_bad_filter_is_a_400_naming_it(planner, query, field):
