@@ -5,7 +5,8 @@ nothing to do; if not and we are root with apt-get, install Debian's `prometheus
 package (it ships promtool; on a host with systemd the package also starts a Prometheus
 on :9090, which the tests do not use); otherwise stop with the command that installs it.
 ``tests/test_prometheus_rules.py`` runs `promtool check rules` and `promtool test rules`
-on ``deploy/prometheus/``. Standard library only.
+on ``deploy/prometheus/``; ``tests/test_grafana_dashboard.py`` runs the package's
+`prometheus` against live processes. Standard library only.
 
 Usage: python scripts/ensure_promtool.py
 """

@@ -1,5 +1,5 @@
-"""The shipped Grafana dashboard parses, and it and the alert rules query only metrics that
-a live scrape has.
+"""The shipped Grafana dashboard parses, it and the alert rules query only metrics that a
+live scrape has, and a real Prometheus scraping live processes answers every panel.
 
 "Live" is two real processes, as compose runs them: a `celery worker` (with an embedded
 beat, MQTT and Streams ingest) scraped over HTTP on its ``WORKER_METRICS_PORT``, and the
@@ -11,6 +11,9 @@ metrics exist only once a series of them was written, so a name missing here is 
 panel would draw nothing for. A metric name in PromQL is matched against the sample names
 as exposed (``_total``, ``_bucket``, ``_sum``, ``_count`` included): a query naming a
 counter without its ``_total`` is as empty in Prometheus as one naming nothing.
+Then a real Prometheus (Debian's, with the shipped prometheus.yml and rules) scrapes the
+same processes: every panel's query must answer with series, label selectors included,
+and every rule must evaluate.
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shutil
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
+from dataclasses import dataclass
 
 import pytest
 import yaml
@@ -38,6 +44,7 @@ from tests.support.processes import ROOT, free_port, port_answers, uvicorn_comma
 from tests.support.vehicles import register_vehicles
 
 DASHBOARD = ROOT / "deploy/grafana/databus.json"
+PROMETHEUS = shutil.which("prometheus")
 RULES = ROOT / "deploy/prometheus/rules.yml"
 # Series Prometheus makes itself, never in a target's exposition.
 PROMETHEUS_OWN = {"up", "ALERTS", "ALERTS_FOR_STATE", "scrape_duration_seconds"}
@@ -185,11 +192,18 @@ def test_dashboard_parses_and_has_every_row_with_queries():
 # ----- against live processes
 
 
+@dataclass
+class LiveStack:
+    worker_port: int
+    web_port: int
+    exposed: set[str]  # the sample names of both scrapes
+
+
 @pytest.fixture
-def live_exposition(
+def live_stack(
     tmp_path, process_env, celery_worker_factory, private_broker, topic_root, redis_client
 ):
-    """The sample names of a working worker's and web's scrapes, once both did their work."""
+    """A working worker and web, and their scrapes' sample names once both did their work."""
     from schedule_engine.services import feed_import
 
     feed_import(path=write_feed(tmp_path / "gtfs"), name="dashboard", activate=True)
@@ -277,7 +291,7 @@ def live_exposition(
 
         with contextlib.suppress(TimeoutError):  # the test names what is missing
             wait_for(everything_exposed, 90, "the workers' and web's metrics", interval=1)
-        yield exposed
+        yield LiveStack(worker_port, web_port, exposed)
     finally:
         web.terminate()
         web.wait(timeout=20)
@@ -287,7 +301,87 @@ def live_exposition(
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_every_metric_the_dashboard_and_the_rules_query_is_in_a_live_scrape(live_exposition):
+def test_every_metric_the_dashboard_and_the_rules_query_is_in_a_live_scrape(live_stack):
     dashboard = json.loads(DASHBOARD.read_text())
-    assert missing(dashboard_queries(dashboard), live_exposition) == {}
-    assert missing(rule_queries(), live_exposition) == {}
+    assert missing(dashboard_queries(dashboard), live_stack.exposed) == {}
+    assert missing(rule_queries(), live_stack.exposed) == {}
+
+
+def prometheus_api(port: int, path: str, **params: str) -> dict:
+    query = urllib.parse.urlencode(params)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/{path}?{query}", timeout=10) as r:
+        body = json.loads(r.read())
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    PROMETHEUS is None,
+    reason="prometheus is not installed (Debian's prometheus package: scripts/ensure_promtool.py)",
+)
+def test_a_real_prometheus_scraping_them_answers_every_panel_and_evaluates_every_rule(
+    live_stack, tmp_path
+):
+    """The shipped prometheus.yml (targets moved to loopback, one-second scrapes) against the
+    live processes: both jobs up with web's bearer token, every panel's query answers with
+    at least one series (label selectors included: a panel for a view that does not exist
+    would be empty), and every rule evaluates without error."""
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    config["rule_files"] = [str(RULES)]
+    token_file = tmp_path / "metrics_token"
+    token_file.write_text(TOKEN)
+    local = {"web": live_stack.web_port, "workers": live_stack.worker_port}
+    for job in config["scrape_configs"]:
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{local[job['job_name']]}"]}]
+        if "authorization" in job:
+            job["authorization"]["credentials_file"] = str(token_file)
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    log = (tmp_path / "prometheus.log").open("wb")
+    prometheus = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+
+        def scraped_a_few_times() -> bool:
+            try:
+                result = prometheus_api(port, "query", query="min(count_over_time(up[1m]))")
+            except OSError:
+                return False
+            return bool(result["result"]) and float(result["result"][0]["value"][1]) >= 5
+
+        wait_for(scraped_a_few_times, 60, "five scrapes of each target", interval=0.5)
+        targets = prometheus_api(port, "targets")["activeTargets"]
+        assert {(t["labels"]["job"], t["health"]) for t in targets} == {
+            ("web", "up"),
+            ("workers", "up"),
+        }, [t.get("lastError") for t in targets]
+
+        empty = [
+            (title, expr)
+            for title, expr in dashboard_queries(json.loads(DASHBOARD.read_text()))
+            if not prometheus_api(port, "query", query=expr.replace("$__rate_interval", "30s"))[
+                "result"
+            ]
+        ]
+        assert empty == []
+
+        rules = [
+            rule for group in prometheus_api(port, "rules")["groups"] for rule in group["rules"]
+        ]
+        assert {rule["name"] for rule in rules} == {name for name, _ in rule_queries()}
+        assert [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"] == []
+    finally:
+        prometheus.terminate()
+        prometheus.wait(timeout=20)
+        log.close()
