@@ -6,11 +6,11 @@ beat, MQTT and Streams ingest) scraped over HTTP on its ``WORKER_METRICS_PORT``,
 web (uvicorn) scraped at ``/metrics`` with ``METRICS_TOKEN``, after each was made to do
 its work: telemetry accepted and rejected, a poison stream entry, periodic tasks run by
 beat, feeds built, the feed, lifecycle and WebSocket-ticket endpoints requested, a live
-WebSocket connection opened (and refused). Labelled
-metrics exist only once a series of them was written, so a name missing here is a name a
-panel would draw nothing for. A metric name in PromQL is matched against the sample names
-as exposed (``_total``, ``_bucket``, ``_sum``, ``_count`` included): a query naming a
-counter without its ``_total`` is as empty in Prometheus as one naming nothing.
+WebSocket connection opened (and refused). Labelled metrics exist only once a series of
+them was written, so a name missing here is a name a panel would draw nothing for. A
+metric name in PromQL is matched against the sample names as exposed (``_total``,
+``_bucket``, ``_sum``, ``_count`` included): a query naming a counter without its
+``_total`` is as empty in Prometheus as one naming nothing.
 Then a real Prometheus (Debian's, with the shipped prometheus.yml and rules) scrapes the
 same processes: every panel's query must answer with series, label selectors included,
 and every rule must evaluate.
