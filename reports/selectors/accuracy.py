@@ -104,7 +104,9 @@ class AccuracyReport:
 
 def prediction_accuracy(filters: ReportFilters, *, timezone: str | None = None) -> AccuracyReport:
     """The accuracy of the logged predictions the filters select; ``timezone`` (IANA) is
-    the agency's, by default the current GTFS version's (UTC without one)."""
+    the agency's, by default the current GTFS version's (UTC without one). It sets the
+    hours of the days read raw; a summarized day keeps the hours it was counted with
+    (the agency's, by ``reports.prediction_log.daily``)."""
     zone = timezone or agency_timezone().key
     ZoneInfo(zone)  # an unknown zone fails here, not inside the query
     summarized = frozenset() if filters.stop_id is not None else summarized_days(filters)
