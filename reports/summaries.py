@@ -45,7 +45,9 @@ def summarize_day(day: dt.date) -> int:
         groups.setdefault((observation.route_id, observation.direction_id), []).append(observation)
     now = timezone.now()
     rows = []
-    for (route_id, direction_id), observations in sorted(groups.items(), key=str):
+    order = sorted(groups, key=lambda key: (key[0], -1 if key[1] is None else key[1]))
+    for route_id, direction_id in order:
+        observations = groups[(route_id, direction_id)]
         on_time = on_time_of(observations, window)
         rows.append(
             RouteDaySummary(

@@ -18,6 +18,7 @@ from django.db import connection
 
 from databus import keys
 from databus.redis import get_redis
+from realtime_engine.ingest.dlq import DeadLetter
 from realtime_engine.models import PositionRecord, StopEvent
 from reports.filters import ReportFilters
 from reports.measures.data_quality import SESSION_BREAK_S, matched_share, reasons_counted
@@ -90,7 +91,7 @@ def _letters(after: dt.datetime, before: dt.datetime, tz: ZoneInfo) -> list[tupl
         for entry_id, fields in batch:  # the client decodes responses (databus.redis)
             ms = int(entry_id.split("-")[0])
             day = dt.datetime.fromtimestamp(ms / 1000, tz).date()
-            letters.append((day, fields.get("reason", "")))
+            letters.append((day, DeadLetter.from_entry(entry_id, fields).reason))
         if len(batch) < STREAM_BATCH:
             return letters
         start = "(" + batch[-1][0]
