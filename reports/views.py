@@ -25,38 +25,17 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from reports import page_charts
+from reports.access import can_read_reports
 from reports.filters import FIELDS, FilterError, ReportFilters, parse
-from reports.page_charts import Chart, Table
-from runs.domain.lifecycle.roles import ActorRole
-from runs.services.actors import actor_for_user
+from reports.page_charts import PageContent
+from reports.selectors.accuracy import prediction_accuracy
+from reports.selectors.data_quality import data_quality_report
+from reports.selectors.days import report_today
+from reports.selectors.headways import headway_report
+from reports.selectors.on_time import on_time_report
+from reports.selectors.running_times import running_time_report
 from schedule_engine.selectors import current_feed_get, route_list
-
-# TODO(R2): replace with reports.access once it lands (one role check for API and pages).
-PLANNER_GROUP = "planner"
-
-
-def can_read_reports(user) -> bool:
-    actor = actor_for_user(user)
-    if actor is not None and actor.role == ActorRole.DISPATCHER:
-        return True
-    return user.is_authenticated and user.groups.filter(name=PLANNER_GROUP).exists()
-
-
-def report_today():
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-
-    feed = current_feed_get()
-    zone = ZoneInfo(feed.timezone) if feed else dt.UTC
-    return dt.datetime.now(zone).date()
-
-
-@dataclass(frozen=True)
-class PageContent:
-    charts: tuple[Chart, ...]
-    table: Table
-    table_title: str
-    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,8 +51,24 @@ class ReportPage:
         return f"reports-page-{self.slug}"
 
 
-def _pending(filters: ReportFilters) -> PageContent:
-    raise NotImplementedError
+def _on_time(filters: ReportFilters) -> PageContent:
+    return page_charts.on_time_content(on_time_report(filters))
+
+
+def _headways(filters: ReportFilters) -> PageContent:
+    return page_charts.headway_content(headway_report(filters))
+
+
+def _running_times(filters: ReportFilters) -> PageContent:
+    return page_charts.running_time_content(running_time_report(filters), route_id=filters.route_id)
+
+
+def _accuracy(filters: ReportFilters) -> PageContent:
+    return page_charts.accuracy_content(prediction_accuracy(filters))
+
+
+def _data_quality(filters: ReportFilters) -> PageContent:
+    return page_charts.data_quality_content(data_quality_report(filters))
 
 
 PAGES: tuple[ReportPage, ...] = (
@@ -82,35 +77,35 @@ PAGES: tuple[ReportPage, ...] = (
         "On-time performance",
         "Departures early, on time and late against the agency's window, by route, stop and hour.",
         "reports-on-time",
-        _pending,
+        _on_time,
     ),
     ReportPage(
         "headways",
         "Headway regularity",
         "Observed headways on frequent routes: their coefficient of variation and bunching.",
         "reports-headways",
-        _pending,
+        _headways,
     ),
     ReportPage(
         "running-times",
         "Running times",
         "Observed running times per route and segment against the schedule, percentiles.",
         "reports-running-times",
-        _pending,
+        _running_times,
     ),
     ReportPage(
         "prediction-accuracy",
         "Prediction accuracy",
         "What riders were told against when the bus came: MAE, bias and TransitApp's bands.",
         "reports-prediction-accuracy",
-        _pending,
+        _accuracy,
     ),
     ReportPage(
         "data-quality",
         "Data quality",
         "Vehicles reporting, ping intervals, pings matched on-route and dead letters by reason.",
         "reports-data-quality",
-        _pending,
+        _data_quality,
     ),
 )
 PAGES_BY_SLUG = {page.slug: page for page in PAGES}
