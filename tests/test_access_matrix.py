@@ -281,6 +281,23 @@ ROWS = (
             "data-quality",
         )
     ),
+    # Report pages: the same readers, by the session; the login page for the others.
+    *(
+        Row(
+            f"reports/{name}",
+            "get",
+            f"/reports/{name}",
+            {**login_page_for_others(200), "operator_own": 403, "operator_other": 403},
+        )
+        for name in (
+            "",
+            "on-time/",
+            "headways/",
+            "running-times/",
+            "prediction-accuracy/",
+            "data-quality/",
+        )
+    ),
     # Operations status: staff (is_staff) only, whatever their role (backend/ops).
     Row(
         "api/ops/status",
