@@ -103,8 +103,9 @@ def stale_run_scan_part(client: redis.Redis, now: float) -> status.Part:
 
 def dead_letters_part(client: redis.Redis) -> status.Part:
     def read() -> status.Part:
-        length, reasons = client.eval(
-            _NEWEST_REASONS, 1, keys.TELEMETRY_DLQ, DLQ_REASONS_COUNTED, _REASON_FIELD
+        newest_reasons = client.register_script(_NEWEST_REASONS)  # EVALSHA, loaded once
+        length, reasons = newest_reasons(
+            keys=[keys.TELEMETRY_DLQ], args=[DLQ_REASONS_COUNTED, _REASON_FIELD]
         )
         return status.dead_letter_fields(int(length), reasons)
 
