@@ -28,14 +28,12 @@ from celery.platforms import EX_FAILURE
 from celery.worker import state as worker_state
 from django.conf import settings
 
+from databus.task_metrics import start_worker_exporter
+
 logger = logging.getLogger(__name__)
 
 # Beyond the drain budget: sending the last acks, the history thread's last half second.
 STOP_MARGIN_S = 2.0
-
-_exporter_lock = threading.Lock()
-_exporter_started = False
-
 
 class IngestConsumer(Protocol):
     config: Any  # with ``drain_s``
@@ -114,19 +112,6 @@ def stop_worker(exitcode: int) -> None:
 
 
 def start_metrics_exporter(port: int) -> None:
-    """The worker's exporter, started by the first ingest step of the process."""
-    global _exporter_started
-    if not port:
-        return
-    with _exporter_lock:
-        if _exporter_started:
-            return
-        _exporter_started = True
-    from prometheus_client import start_http_server
-
-    from databus.metrics import REGISTRY
-
-    try:
-        start_http_server(port, registry=REGISTRY)
-    except OSError as error:
-        logger.warning("worker metrics port %s unavailable: %s", port, error)
+    """The worker's exporter (``databus.task_metrics``: one per process, whichever step or
+    bootstep asks first)."""
+    start_worker_exporter(port)

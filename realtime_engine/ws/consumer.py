@@ -53,6 +53,7 @@ from realtime_engine.ws.messages import (
     encode,
     error_message,
 )
+from realtime_engine.ws.metrics import CLOSED, SENT
 from realtime_engine.ws.snapshot import snapshot_read
 from realtime_engine.ws.topic_operators import topic_operators_read
 from realtime_engine.ws.visibility import operators_needed, topic_visible
@@ -214,12 +215,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.closing = True
         if self.tasks:
             self.tasks[0].cancel()  # the sender: nothing more goes out before the close frame
+        CLOSED.labels(code=str(int(code))).inc()
         await self.close(code=code, reason=reason)
 
     async def _send_loop(self) -> None:
         while True:
             text = await self.outbox.get()
             await self.send(text_data=text)
+            SENT.inc()
 
     async def _heartbeat_loop(self) -> None:
         interval = settings.LIVE_WS_HEARTBEAT_S

@@ -23,7 +23,7 @@ from databus.metrics import REGISTRY
 from databus.redis import get_redis
 from schedule_engine.feeds.store import FeedName, FeedSummary, feed_summaries_get
 
-# A feed is stale once it is older than this many build intervals (readiness warns past it:
+# A feed is stale once it is older than this many build intervals (readiness fails past it:
 # ``backend.health.probes.probe_feed_age``, docs/api.md).
 STALE_AFTER_BUILD_INTERVALS = 3
 

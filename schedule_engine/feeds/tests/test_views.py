@@ -178,7 +178,7 @@ def store_feed_built_at(client, name: FeedName, header_timestamp: int) -> None:
 
 
 @pytest.mark.django_db
-def test_readyz_warns_but_stays_ready_when_a_feed_is_older_than_three_intervals(
+def test_readyz_fails_when_a_feed_is_older_than_three_intervals(
     client, redis_client, scraper
 ):
     now = int(time.time())
@@ -188,9 +188,9 @@ def test_readyz_warns_but_stays_ready_when_a_feed_is_older_than_three_intervals(
 
     response = client.get("/readyz", **scraper)
 
-    assert response.status_code == 200
+    assert response.status_code == 503
     body = response.json()
-    assert (body["status"], body["warnings"], body["failing"]) == ("warn", ["feeds"], [])
+    assert (body["status"], body["warnings"], body["failing"]) == ("fail", [], ["feeds"])
     assert body["checks"]["feeds"]["ok"] is False
     assert "trip_updates is" in body["checks"]["feeds"]["detail"]
     assert "vehicle_positions" not in body["checks"]["feeds"]["detail"]
