@@ -22,7 +22,7 @@ from realtime_engine.ingest.dlq import DeadLetter
 from realtime_engine.models import PositionRecord, StopEvent
 from reports.filters import ReportFilters
 from reports.measures.data_quality import SESSION_BREAK_S, matched_share, reasons_counted
-from reports.selectors.days import agency_timezone
+from reports.selectors.days import agency_timezone, day_start
 from runs.models import Run
 
 COLUMNS = (
@@ -64,10 +64,6 @@ class DataQualityReport:
     columns = COLUMNS
 
 
-def _midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=tz)
-
-
 def _position_days(after: dt.datetime, before: dt.datetime, tz: ZoneInfo) -> dict:
     sql = _QUERY.format(
         positions=PositionRecord._meta.db_table,
@@ -85,6 +81,9 @@ def _letters(after: dt.datetime, before: dt.datetime, tz: ZoneInfo) -> list[tupl
     stream's millisecond clock when the consumer added them."""
     client = get_redis()
     low, high = int(after.timestamp() * 1000), int(before.timestamp() * 1000) - 1
+    if high < 0:  # before the epoch: stream ids are never negative
+        return []
+    low = max(low, 0)
     letters, start = [], str(low)
     while True:
         batch = client.xrange(keys.TELEMETRY_DLQ, min=start, max=str(high), count=STREAM_BATCH)
@@ -99,7 +98,7 @@ def _letters(after: dt.datetime, before: dt.datetime, tz: ZoneInfo) -> list[tupl
 
 def data_quality_report(filters: ReportFilters) -> DataQualityReport:
     tz = agency_timezone()
-    after, before = _midnight(filters.start, tz), _midnight(filters.end + dt.timedelta(days=1), tz)
+    after, before = day_start(filters.start, tz), day_start(filters.end, tz, days_after=1)
     days = _position_days(after, before, tz)
     letters = _letters(after, before, tz)
     letters_per_day = Counter(day for day, _ in letters)

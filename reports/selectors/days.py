@@ -44,19 +44,28 @@ def summarized_dates(start: dt.date, end: dt.date) -> frozenset[dt.date]:
     )
 
 
+def day_start(day: dt.date, tz: ZoneInfo, *, days_after: int = 0) -> dt.datetime:
+    """The instant ``day`` + ``days_after`` begins in ``tz``, held inside the calendar
+    (a filter may name year 1 or 9999: a window bound, not an overflow)."""
+    first, last = dt.date.min + dt.timedelta(days=2), dt.date.max - dt.timedelta(days=2)
+    ordinal = min(max(day.toordinal() + days_after, first.toordinal()), last.toordinal())
+    return dt.datetime.combine(dt.date.fromordinal(ordinal), dt.time(), tzinfo=tz)
+
+
 def raw_ranges(
     start: dt.date, end: dt.date, summarized: frozenset[dt.date]
 ) -> list[tuple[dt.date, dt.date]]:
     """The runs of consecutive dates in ``start``..``end`` not in ``summarized``."""
     ranges: list[tuple[dt.date, dt.date]] = []
-    day = start
-    while day <= end:
+    first = None  # of the run being gathered
+    for ordinal in range(start.toordinal(), end.toordinal() + 1):
+        day = dt.date.fromordinal(ordinal)
         if day in summarized:
-            day += dt.timedelta(days=1)
-            continue
-        first = day
-        while day + dt.timedelta(days=1) <= end and day + dt.timedelta(days=1) not in summarized:
-            day += dt.timedelta(days=1)
-        ranges.append((first, day))
-        day += dt.timedelta(days=1)
+            if first is not None:
+                ranges.append((first, dt.date.fromordinal(ordinal - 1)))
+            first = None
+        elif first is None:
+            first = day
+    if first is not None:
+        ranges.append((first, end))
     return ranges

@@ -21,6 +21,7 @@ from django.db import connection
 
 from realtime_engine.models import StopEvent
 from reports.measures.observations import StopObservation
+from reports.selectors.days import day_start
 from runs.models import Run
 from schedule_engine.models import Feed, StopTime
 
@@ -79,8 +80,8 @@ def stop_observations(
     params = {
         "start": start,
         "end": end,
-        "after": dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), dt.UTC),
-        "before": dt.datetime.combine(end + dt.timedelta(days=3), dt.time(), dt.UTC),
+        "after": day_start(start, dt.UTC, days_after=-1),
+        "before": day_start(end, dt.UTC, days_after=3),
     }
     narrowing = []
     for column, name, value in (

@@ -10,6 +10,7 @@ import pytest
 
 from reports.filters import ReportFilters
 from reports.models import RouteDaySummary
+from reports.selectors.days import raw_ranges
 from reports.selectors.headways import headway_report
 from reports.selectors.on_time import on_time_report
 from reports.selectors.running_times import running_time_report
@@ -112,3 +113,11 @@ def test_the_beat_task_summarizes_the_days_that_are_over(settings, monkeypatch):
     # DAY2's day is not over an hour before the next origin; DAY is.
     assert written[DAY.isoformat()] == 3 and DAY2.isoformat() not in written
     assert set(RouteDaySummary.objects.values_list("service_date", flat=True)) == {DAY}
+
+
+def test_raw_ranges_are_the_days_without_a_summary():
+    d = [DAY + dt.timedelta(days=n) for n in range(6)]
+    assert raw_ranges(d[0], d[5], frozenset()) == [(d[0], d[5])]
+    assert raw_ranges(d[0], d[5], frozenset({d[0], d[2], d[3]})) == [(d[1], d[1]), (d[4], d[5])]
+    assert raw_ranges(d[0], d[1], frozenset(d)) == []
+    assert raw_ranges(dt.date.max, dt.date.max, frozenset()) == [(dt.date.max, dt.date.max)]
