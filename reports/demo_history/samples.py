@@ -3,7 +3,9 @@
 ``positions`` samples a ``PlannedRun`` every ``every_s`` seconds from the moment its
 vehicle reached the first stop until it reached the terminal, each vehicle on its own
 phase, with a few metres of GPS noise and none inside the run's signal gap; the last
-position is the arrival at the terminal.
+position is the arrival at the terminal. ``parked`` is what a vehicle reports between
+two of its runs when it stays on (a turnaround up to ``PARKED_REPORTING_S``): standing at
+the terminal, off any run, the pings a data-quality report counts as not matched.
 
 ``predictions`` is what the TripUpdates feed would have published at each build on a
 global grid of ``every_s`` (as ``reports.prediction_log`` samples it): for every stop
@@ -31,6 +33,8 @@ GPS_NOISE_M = 3.0
 METRES_PER_DEGREE = 111_320.0
 # When a position reaches the server after the vehicle measured it.
 RECEIVE_LAG_S = (0.2, 1.6)
+# A vehicle off longer than this between runs was switched off (it reports nothing).
+PARKED_REPORTING_S = 20 * 60.0
 # Prediction error model: spread (s) = BASE + PER_HORIZON x horizon, bias = -OPTIMISM x
 # horizon; ERROR_CORRELATION between one build and the next for one stop.
 ERROR_BASE_S = 12.0
@@ -92,6 +96,33 @@ def positions(run: PlannedRun, *, every_s: float, rng: random.Random) -> list[Po
                 ),
             )
         )
+    return out
+
+
+def parked(
+    previous: PlannedRun, following: PlannedRun, *, every_s: float, rng: random.Random
+) -> list[PositionSample]:
+    """Positions at ``previous``'s terminal between its end and ``following``'s start."""
+    if following.taken_at - previous.ended_at > PARKED_REPORTING_S:
+        return []
+    motion = previous.motion
+    point = shape_point(motion.geometry, motion.stops[-1].distance_m)
+    odometer = previous.odometer_start_m + motion.stops[-1].distance_m - motion.stops[0].distance_m
+    out = []
+    at = previous.ended_at + every_s
+    while at < following.taken_at - 1.0:
+        out.append(
+            PositionSample(
+                timestamp=round(at, 3),
+                received_at=round(at + rng.uniform(*RECEIVE_LAG_S), 3),
+                latitude=point.latitude + rng.gauss(0.0, GPS_NOISE_M) / METRES_PER_DEGREE,
+                longitude=point.longitude,
+                bearing=round(point.bearing_deg, 1),
+                speed=0.0,
+                odometer=round(odometer, 1),
+            )
+        )
+        at += every_s
     return out
 
 

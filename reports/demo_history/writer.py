@@ -11,9 +11,11 @@ positions, predictions and transitions, ``bulk_create`` for the runs.
 The demo's rows are told apart by who made them: runs created by the ``demo-history``
 user, on the vehicles ``HIST-001``… of the company "Demo history" (vehicles that never
 publish live). Writing a day again first deletes that day's demo rows (runs with their
-stop events, transitions and segment samples; the positions of each run's vehicle
-within the run's span; the demo vehicles' predictions of that service date), so the
-write replaces them; nothing of another day, and nothing recorded live, is touched.
+stop events, transitions and segment samples; each demo vehicle's positions from the
+start of its first run of the day to the end of its last; the demo vehicles' predictions
+of that service date; their dead letters within the runs), so the write replaces them;
+nothing recorded live is touched, nor another day's rows as long as one day's runs end
+before the next day's begin (a network with a break in the night, as the demo's).
 A trip instance a live run already ran that day is left to it.
 
 The position history's UTC day partitions the rows fall in are created first
@@ -37,6 +39,11 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import connection, transaction
 
+from databus import keys
+from databus.redis import get_redis
+from realtime_engine.ingest.decode import Rejection, decode_message
+from realtime_engine.ingest.dlq import entry_fields
+from realtime_engine.ingest.topics import parse_topic, vehicle_topic
 from realtime_engine.models import PositionRecord, StopEvent
 from realtime_engine.position_partitions.maintenance import (
     LOCK_TIMEOUT,
@@ -44,8 +51,10 @@ from realtime_engine.position_partitions.maintenance import (
     existing_partitions,
 )
 from realtime_engine.position_partitions.plan import day_partition, retention_cutoff
+from realtime_engine.simulation.faults import Injection, invalid_payload
 from reports.demo_history.day import PlannedRun, TripToRun, day_plan
-from reports.demo_history.samples import positions, predictions
+from reports.demo_history.letters import dead_letters
+from reports.demo_history.samples import parked, positions, predictions
 from reports.models import PredictionLog
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.roles import ActorRole
@@ -95,6 +104,7 @@ class HistoryReport:
     stop_events: int
     positions: int
     predictions: int
+    dead_letters: int  # 0 when the stream holds a newer live letter (ids only grow)
     replaced_runs: int
     missed_trips: int  # trips of the day no vehicle was free for (or still under way)
 
@@ -145,13 +155,16 @@ def demo_history_write(
     }
     counts: dict[str, int] = {}
     with transaction.atomic():
+        old_spans = _spans(service_date, user_id=user.pk)
         replaced = _delete_day(service_date, user_id=user.pk)
         run_ids = _runs_create(plan, fleet, feed_version=str(feed.pk), user_id=user.pk, seed=seed)
         counts = _samples_copy(plan, run_ids, fleet, seed=seed)
+    letters = _letters_write(plan, fleet, old_spans=old_spans, seed=seed)
     return HistoryReport(
         service_date=service_date,
         runs=len(plan),
         vehicles=len(numbers),
+        dead_letters=letters,
         replaced_runs=replaced,
         missed_trips=len(trips) - len(plan),
         **counts,
@@ -242,18 +255,31 @@ def _partitions_ensure(days: Iterable[dt.date]) -> None:
             create_day(cursor, partition, move_from_default=True)
 
 
-_DELETE_POSITIONS = f"""
-DELETE FROM {PositionRecord._meta.db_table} p
-USING (
+# Each demo run of a day: its vehicle, from reaching the first stop to the terminal.
+_SPANS = f"""
     SELECT r.vehicle_id, min(e.arrived_at) AS lower, max(COALESCE(e.departed_at, e.arrived_at))
            AS upper
     FROM {Run._meta.db_table} r JOIN {StopEvent._meta.db_table} e ON e.run_id = r.id
     WHERE r.start_date = %s AND r.created_by_id = %s
     GROUP BY r.id, r.vehicle_id
+"""
+# A demo vehicle's positions of a day lie from its first run's start to its last run's end
+# (parked between runs included).
+_DELETE_POSITIONS = f"""
+DELETE FROM {PositionRecord._meta.db_table} p
+USING (
+    SELECT vehicle_id, min(lower) AS lower, max(upper) AS upper FROM ({_SPANS}) runs
+    GROUP BY vehicle_id
 ) spans
 WHERE p.vehicle_id = spans.vehicle_id
   AND p."timestamp" BETWEEN spans.lower - interval '1 second' AND spans.upper + interval '1 second'
 """
+
+
+def _spans(service_date: dt.date, *, user_id: int) -> list[tuple[str, dt.datetime, dt.datetime]]:
+    with connection.cursor() as cursor:
+        cursor.execute(_SPANS, [service_date, user_id])
+        return cursor.fetchall()
 
 
 def _delete_day(service_date: dt.date, *, user_id: int) -> int:
@@ -351,6 +377,7 @@ def _samples_copy(
 ) -> dict[str, int]:
     revision = time.time_ns() // 1000
     stop_rows, position_rows, prediction_rows = [], [], []
+    last_run: dict[int, PlannedRun] = {}
     for planned, run_id in zip(plan, run_ids, strict=True):
         trip = planned.trip
         vehicle_id = fleet[planned.vehicle_number].pk
@@ -374,7 +401,12 @@ def _samples_copy(
                 )
             )
         rng = random.Random(f"{seed}|samples|{trip.trip_id}|{trip.service_date}|{trip.start_time}")
-        for p in positions(planned, every_s=POSITION_EVERY_S, rng=rng):
+        pings = positions(planned, every_s=POSITION_EVERY_S, rng=rng)
+        previous = last_run.get(planned.vehicle_number)
+        if previous is not None:
+            pings = parked(previous, planned, every_s=POSITION_EVERY_S, rng=rng) + pings
+        last_run[planned.vehicle_number] = planned
+        for p in pings:
             position_rows.append(
                 (
                     vehicle_id,
@@ -437,3 +469,70 @@ def _copy(table: str, columns: str, rows: Iterable[tuple]) -> None:
     ):
         for row in rows:
             copy.write_row(row)
+
+
+def _letters_write(
+    plan: Sequence[PlannedRun],
+    fleet: dict[int, Vehicle],
+    *,
+    old_spans: Sequence[tuple[str, dt.datetime, dt.datetime]],
+    seed: str,
+) -> int:
+    """Replace the day's demo letters in the dead-letter stream; how many were written.
+
+    Entry ids are the stream's millisecond clock (the data-quality report reads a letter's
+    time from its id), so these are the letters' times of the day. A stream's ids only
+    grow: the letters an earlier write left within its runs' spans are deleted and the
+    stream's last id set back to its newest entry left; when that entry is newer than
+    the first letter (a live letter of today), none are written."""
+    client = get_redis()
+    root = settings.MQTT_TOPIC_ROOT
+    if old_spans:
+        low = min(lower for _, lower, _ in old_spans)
+        high = max(upper for _, _, upper in old_spans)
+        spans = defaultdict(list)
+        for vehicle_id, lower, upper in old_spans:
+            spans[vehicle_id].append((lower.timestamp(), upper.timestamp()))
+        stale = []
+        for entry_id, fields in client.xrange(
+            keys.TELEMETRY_DLQ,
+            min=str(int(low.timestamp() * 1000)),
+            max=str(int(high.timestamp() * 1000) + 1),
+        ):
+            try:
+                vehicle_id, _ = parse_topic(fields.get("topic", ""), root)
+            except ValueError:
+                continue
+            at = int(entry_id.split("-")[0]) / 1000
+            if any(lower <= at <= upper + 1 for lower, upper in spans.get(vehicle_id, ())):
+                stale.append(entry_id)
+        if stale:
+            client.xdel(keys.TELEMETRY_DLQ, *stale)
+    entries = []
+    for letter in dead_letters(plan, seed=seed):
+        vehicle_id = fleet[letter.vehicle_number].pk
+        payload = invalid_payload(
+            letter.payload,
+            latitude=letter.latitude,
+            longitude=letter.longitude,
+            timestamp=int(letter.at),
+        )
+        leaf = Injection(0, vehicle_id, letter.payload).leaf
+        rejection = decode_message(vehicle_topic(root, vehicle_id, leaf), payload, letter.at, root)
+        if isinstance(rejection, Rejection):
+            entries.append((int(letter.at * 1000), entry_fields(rejection)))
+    if not entries:
+        return 0
+    newest = client.xrevrange(keys.TELEMETRY_DLQ, count=1)
+    top = newest[0][0] if newest else "0-0"
+    if int(top.split("-")[0]) >= entries[0][0]:
+        return 0
+    if client.exists(keys.TELEMETRY_DLQ):  # back from the deleted letters' ids
+        client.execute_command("XSETID", keys.TELEMETRY_DLQ, top)
+    pipe = client.pipeline(transaction=False)
+    last = (0, -1)
+    for ms, fields in entries:
+        last = (ms, last[1] + 1) if ms == last[0] else (ms, 0)
+        pipe.xadd(keys.TELEMETRY_DLQ, fields, id=f"{last[0]}-{last[1]}")
+    pipe.execute()
+    return len(entries)

@@ -4,8 +4,9 @@ The network (``schedule_engine.testing.TINY_FEED``, run every day here) has a ti
 trip, one across midnight, an exact-times frequency trip and a headway-based one. A
 written day must look recorded: a completed run per trip instance, each stop's event in
 order with times near the schedule, positions along each run inside the day's
-partitions, predictions published ahead of each stop; written again, it is replaced,
-and another day's rows and a live run are left as they were.
+partitions, predictions published ahead of each stop, dead letters from the ingest's
+decoder; written again, it is replaced, and another day's rows and a live run are left
+as they were.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from databus import keys
 from realtime_engine.models import PositionRecord, StopEvent
 from realtime_engine.position_partitions.plan import day_partition
+from reports.demo_history import letters
 from reports.demo_history.writer import DEMO_USERNAME, VEHICLE_PREFIX
 from reports.models import PredictionLog
 from runs.domain.lifecycle.states import RunState
+from runs.domain.telemetry.rejection import RejectReason
 from runs.models import Run, RunLifecycleTransition, Vehicle
 from schedule_engine.selectors import service_day_trips
 from schedule_engine.testing import TINY_FEED, import_feed, write_feed
@@ -42,7 +46,8 @@ EVERY_DAY = {
 
 
 @pytest.fixture
-def network(tmp_path, db):
+def network(tmp_path, db, redis_client):
+    """The every-day tiny feed, current; an emptied Redis (the dead letters go there)."""
     return import_feed(write_feed(tmp_path / "gtfs", EVERY_DAY))
 
 
@@ -221,3 +226,47 @@ def test_a_fleet_cap_leaves_trips_unrun(network):
 def test_a_day_older_than_the_position_history_is_refused(network, settings):
     with pytest.raises(CommandError, match="older than"):
         write_day(DAY - dt.timedelta(days=settings.POSITION_RETENTION_DAYS + 2))
+
+
+@pytest.fixture
+def letter_every_run(monkeypatch, redis_client):
+    """One dead letter per run (the tiny day has too few runs for the demo's rate), on an
+    emptied Redis."""
+    monkeypatch.setattr(letters, "RUNS_PER_LETTER", 1)
+    return redis_client
+
+
+def letters_held(client) -> dict[str, dict]:
+    return dict(client.xrange(keys.TELEMETRY_DLQ))
+
+
+def test_dead_letters_are_the_decoders_rejections_at_the_runs_times(network, letter_every_run):
+    write_day(DAY)
+
+    held = letters_held(letter_every_run)
+    runs = list(demo_runs(DAY))
+    assert len(held) == len(runs)
+    spans = [
+        (r.vehicle_id, r.stop_events.order_by("stop_sequence").first().arrived_at, r.last_event_at)
+        for r in runs
+    ]
+    reasons = {reason.value for reason in RejectReason}
+    for entry_id, fields in held.items():
+        assert fields["reason"] in reasons
+        vehicle_id = fields["topic"].split("/")[-2]
+        at = dt.datetime.fromtimestamp(int(entry_id.split("-")[0]) / 1000, dt.UTC)
+        assert any(v == vehicle_id and lo <= at <= hi for v, lo, hi in spans), entry_id
+
+
+def test_dead_letters_are_replaced_and_a_newer_live_letter_stops_them(network, letter_every_run):
+    write_day(DAY, "s1")
+    first = letters_held(letter_every_run)
+    write_day(DAY, "s2")
+    second = letters_held(letter_every_run)
+    assert len(second) == demo_runs(DAY).count()
+    assert not set(first) & set(second)
+
+    live = letter_every_run.xadd(keys.TELEMETRY_DLQ, {"topic": "transit/vehicle/bus-9/position"})
+    write_day(DAY, "s3")
+    # The day's letters cannot go in behind a newer id: the old ones are gone, none added.
+    assert letters_held(letter_every_run).keys() == {live}

@@ -57,5 +57,6 @@ class Command(BaseCommand):
             f"demo history {report.service_date}: {report.runs} runs on {report.vehicles} "
             f"vehicles ({report.missed_trips} trips not run), {report.stop_events} stop events, "
             f"{report.positions} positions, {report.predictions} predictions; "
-            f"replaced {report.replaced_runs} runs; {time.monotonic() - started:.1f} s"
+            f"{report.dead_letters} dead letters; replaced {report.replaced_runs} runs; "
+            f"{time.monotonic() - started:.1f} s"
         )
