@@ -17,9 +17,6 @@ no ERROR at all; as NEW, E003 on the added trip is the only one.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -44,6 +41,7 @@ from schedule_engine.feeds.tests.operations_network import (
     yyyymmdd,
 )
 from schedule_engine.testing import import_feed
+from tests.support.gtfs_rt_validator import error_notices, validator_report
 
 
 def operation(kind: TripOperationKind, trip_id: str, op_id: str, day: dt.date, now: int, **fields):
@@ -110,20 +108,8 @@ def write_operations_day(client, day: dt.date, now: int) -> None:
 def validator_errors(client, tmp_path: Path, gtfs: Path) -> list[dict]:
     for name, file in ((FeedName.VEHICLE_POSITIONS, "vp.pb"), (FeedName.TRIP_UPDATES, "tu.pb")):
         (tmp_path / file).write_bytes(feed_get(client, name).payload)
-    validator = Path(sys.executable).parent / "gtfs-rt-validator"
-    out = tmp_path / "out"
-    subprocess.run(
-        [
-            str(validator),
-            *("-gtfs", str(gtfs), "-vp", str(tmp_path / "vp.pb")),
-            *("-tu", str(tmp_path / "tu.pb"), "--out", str(out)),
-        ],
-        check=False,
-        capture_output=True,
-        timeout=240,
-    )
-    report = json.loads((out / "report.json").read_text())
-    return [n for n in report["notices"] if n["severity"] == "ERROR"]
+    report = validator_report(gtfs, tmp_path / "out", vp=tmp_path / "vp.pb", tu=tmp_path / "tu.pb")
+    return error_notices(report)
 
 
 @pytest.mark.parametrize("as_added", [True, False], ids=["ADDED", "NEW"])

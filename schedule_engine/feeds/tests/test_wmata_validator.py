@@ -5,9 +5,6 @@ predictor and builders the pipeline uses, timestamps shifted to now, and the
 ``gtfs-rt-validator`` CLI checks both feeds against ``wmata/gtfs.zip``.
 """
 
-import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,6 +12,7 @@ from benchmarks.progression import feed_entities_at, runs_of
 from benchmarks.wmata_schedule import read_schedule
 from realtime_engine.replay.trace import read_trace
 from schedule_engine.feeds.builders import build_trip_updates, build_vehicle_positions
+from tests.support.gtfs_rt_validator import error_notices, validator_report
 
 
 def test_feeds_from_the_wmata_trace_have_no_validator_errors(fixtures_dir: Path, tmp_path: Path):
@@ -30,23 +28,7 @@ def test_feeds_from_the_wmata_trace_have_no_validator_errors(fixtures_dir: Path,
     now = int(time.time())
     (tmp_path / "vp.pb").write_bytes(build_vehicle_positions(vehicles, now=now).SerializeToString())
     (tmp_path / "tu.pb").write_bytes(build_trip_updates(trips, now=now).SerializeToString())
-    validator = Path(sys.executable).parent / "gtfs-rt-validator"
-    subprocess.run(
-        [
-            str(validator),
-            "-gtfs",
-            str(wmata / "gtfs.zip"),
-            "-vp",
-            str(tmp_path / "vp.pb"),
-            "-tu",
-            str(tmp_path / "tu.pb"),
-            "--out",
-            str(tmp_path / "out"),
-        ],
-        check=False,
-        capture_output=True,
-        timeout=240,
+    report = validator_report(
+        wmata / "gtfs.zip", tmp_path / "out", vp=tmp_path / "vp.pb", tu=tmp_path / "tu.pb"
     )
-    report = json.loads((tmp_path / "out" / "report.json").read_text())
-    errors = [n for n in report["notices"] if n["severity"] == "ERROR"]
-    assert errors == []
+    assert error_notices(report) == []
