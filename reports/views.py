@@ -45,6 +45,9 @@ class ReportPage:
     summary: str
     api_url_name: str  # the REST endpoint of the same report (JSON, CSV)
     content: Callable[[ReportFilters], PageContent]
+    # False: only the dates apply (the endpoint refuses the rest), so the form and the
+    # links carry only the dates, and the others in a shared address are left aside.
+    narrows: bool = True
 
     @property
     def url_name(self) -> str:
@@ -106,9 +109,11 @@ PAGES: tuple[ReportPage, ...] = (
         "Vehicles reporting, ping intervals, pings matched on-route and dead letters by reason.",
         "reports-data-quality",
         _data_quality,
+        narrows=False,
     ),
 )
 PAGES_BY_SLUG = {page.slug: page for page in PAGES}
+DATES = ("start", "end")
 DIRECTIONS = ("0", "1")
 HOURS = tuple(str(hour) for hour in range(24))
 
@@ -147,15 +152,17 @@ def index(request: HttpRequest) -> HttpResponse:
 def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     _require_reader(request)
     page = PAGES_BY_SLUG[slug]
-    context = _context(request, page=page, form=_form_values(request), **_choices())
+    form = _form_values(request)
+    context = _context(request, page=page, form=form, **_choices(form))
+    query = request.GET if page.narrows else {f: request.GET.get(f, "") for f in DATES}
     try:
-        filters = parse(request.GET, today=report_today())
+        filters = parse(query, today=report_today())
     except FilterError as error:
         context["error"] = {"field": error.field, "message": error.message}
         return render(request, "reports/report.html", context, status=400)
     content = page.content(filters)
     api = reverse(page.api_url_name)
-    query = filters.as_query()
+    shown = filters.as_query()
     context.update(
         filters=filters,
         charts=content.charts,
@@ -163,19 +170,26 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         table=content.table,
         table_title=content.table_title,
         notes=content.notes,
-        csv_url=f"{api}?{urlencode({**query, 'format': 'csv'})}",
-        json_url=f"{api}?{urlencode(query)}",
+        csv_url=f"{api}?{urlencode({**shown, 'format': 'csv'})}",
+        json_url=f"{api}?{urlencode(shown)}",
     )
     return render(request, "reports/report.html", context)
 
 
 def _form_values(request: HttpRequest) -> dict[str, str]:
     """What the form shows: the query as given (a bad value stays for the user to fix)."""
-    values = {name: request.GET.get(name, "").strip()[:255] for name in FIELDS}
-    return values
+    return {name: request.GET.get(name, "").strip()[:255] for name in FIELDS}
 
 
-def _choices() -> dict[str, Any]:
+def _choices(form: dict[str, str]) -> dict[str, Any]:
+    """The form's options: the current feed's routes (and the asked-for route if it is not
+    one of them: a shared address from an older feed still shows what it asks)."""
     feed = current_feed_get()
     routes = list(route_list(feed=feed).values("route_id", "short_name")) if feed else []
-    return {"routes": routes, "directions": DIRECTIONS, "hours": HOURS}
+    listed = any(route["route_id"] == form["route_id"] for route in routes)
+    return {
+        "routes": routes,
+        "route_unlisted": form["route_id"] if form["route_id"] and not listed else "",
+        "directions": DIRECTIONS,
+        "hours": HOURS,
+    }

@@ -4,6 +4,10 @@ and the live map."""
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
+import json
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,10 +16,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 
+from reports.demo_history.writer import demo_history_write
 from reports.views import PAGES
 from runs.services.actors import DISPATCHER_GROUP, OPERATOR_GROUP
 from schedule_engine.testing import TINY_FEED, import_feed, write_feed
 
+DAY = dt.date(2026, 11, 23)  # a Monday: the tiny feed's weekday service
 PAGE_PATHS = [f"/reports/{page.slug}/" for page in PAGES]
 ALL_PATHS = ["/reports/", *PAGE_PATHS]
 
@@ -155,3 +161,74 @@ def test_the_admin_index_links_the_reports(feed):
 def test_the_live_map_links_the_reports(feed):
     html = client_in(DISPATCHER_GROUP).get("/live/").content.decode()
     assert "/reports/" in {a["href"] for a in elements(html).of("a")}
+
+
+def chart_data(html: str) -> dict[str, dict]:
+    """The charts a page hands its script (``json_script``), by key."""
+    text = html.split('<script id="report-charts" type="application/json">', 1)[1]
+    return {chart["key"]: chart for chart in json.loads(text.split("</script>", 1)[0])}
+
+
+@pytest.fixture
+def recorded_day(feed):
+    """A day of history on the tiny feed, written by the demo's generator."""
+    written = demo_history_write(
+        service_date=DAY, seed="pages", now=dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
+    )
+    assert written.stop_events > 0
+    return DAY
+
+
+def test_the_on_time_page_draws_what_the_endpoint_answers(recorded_day):
+    client = client_in("planner")
+    query = {"start": str(recorded_day), "end": str(recorded_day)}
+    html = client.get("/reports/on-time/", query).content.decode()
+    api = client.get("/api/reports/on-time/", query).json()
+    by_route = [row for row in api["rows"] if row["dimension"] == "route"]
+    assert by_route
+    chart = chart_data(html)["on-time-route"]
+    assert chart["labels"] == [row["key"] for row in by_route]
+    shares = {series["label"]: series["values"] for series in chart["series"]}
+    assert shares["on time"] == [round(row["on_time_share"] * 100, 3) for row in by_route]
+    assert shares["late"] == [round(row["late_share"] * 100, 3) for row in by_route]
+    # The table is the CSV: the same columns and as many rows.
+    table = elements(html)
+    (csv_link,) = table.of("a", id="csv-link")
+    response = client.get(csv_link["href"])
+    assert response["Content-Type"].startswith("text/csv")
+    records = list(csv.reader(io.StringIO(response.content.decode())))
+    header = html.split('<table id="report-table">', 1)[1].split("</thead>", 1)[0]
+    assert [f"<th>{name}</th>" in header for name in records[0]] == [True] * len(records[0])
+    assert html.count("<tr><td>") == len(records) - 1 == len(api["rows"])
+
+
+@pytest.mark.parametrize("slug", ["headways", "running-times", "prediction-accuracy"])
+def test_each_page_draws_a_chart_with_data_on_a_recorded_day(recorded_day, slug, settings):
+    # The tiny feed's most frequent trips run every 20 min: frequent, for this test.
+    settings.REPORTS_FREQUENT_HEADWAY_S = 1800
+    html = client_in(DISPATCHER_GROUP).get(
+        f"/reports/{slug}/", {"start": str(recorded_day), "end": str(recorded_day)}
+    )
+    assert html.status_code == 200
+    charts = chart_data(html.content.decode())
+    assert any(
+        value is not None
+        for chart in charts.values()
+        for s in chart["series"]
+        for value in s["values"]
+    ), charts
+
+
+def test_the_data_quality_page_takes_only_dates(feed):
+    query = {"start": "2026-11-23", "end": "2026-11-23", "route_id": "R1", "hour": "99"}
+    response = client_in("planner").get("/reports/data-quality/", query)
+    assert response.status_code == 200  # a route or hour does not apply here: left aside
+    page = elements(response.content.decode())
+    assert {field["name"] for field in page.of("input")} == {"start", "end"}
+    assert page.of("select") == []
+    (csv_link,) = page.of("a", id="csv-link")
+    assert parse_qs(urlsplit(csv_link["href"]).query) == {
+        "start": ["2026-11-23"],
+        "end": ["2026-11-23"],
+        "format": ["csv"],
+    }
