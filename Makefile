@@ -27,8 +27,7 @@ contracts: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 test: services lint contracts
-	@$(PY) scripts/ensure_browser.py
-	@$(PY) scripts/ensure_promtool.py
+	@$(PY) scripts/ensure_test_tools.py
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)

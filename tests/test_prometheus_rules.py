@@ -3,7 +3,7 @@
 ``deploy/prometheus/rules.test.yml`` holds the cases (series that fire each alert and
 series that must not); promtool, not us, evaluates the PromQL. Every alert's metrics
 exist in a live scrape: tests/test_grafana_dashboard.py. promtool is Debian's
-`prometheus` package, installed by `make test` (scripts/ensure_promtool.py).
+`prometheus` package, installed by `make test` (scripts/ensure_test_tools.py).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ REQUIRED_ALERTS = {
 
 needs_promtool = pytest.mark.skipif(
     PROMTOOL is None,
-    reason="promtool is not installed (Debian's prometheus package: scripts/ensure_promtool.py)",
+    reason="promtool is not installed (Debian's prometheus package: scripts/ensure_test_tools.py)",
 )
 
 
