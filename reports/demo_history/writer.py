@@ -75,9 +75,6 @@ DEMO_USERNAME = "demo-history"
 DEMO_COMPANY = "Demo history"
 VEHICLE_PREFIX = "HIST-"
 POSITION_EVERY_S = 30.0
-# What the prediction log samples (reports.prediction_log), with its defaults.
-PREDICTION_EVERY_S = float(getattr(settings, "PREDICTION_LOG_INTERVAL_S", 60))
-PREDICTION_MAX_HORIZON_S = float(getattr(settings, "PREDICTION_LOG_MAX_HORIZON_S", 1800))
 # The lifecycle a recorded run went through: (event, who, seconds after taking the trip,
 # or None for "at departure" / "at the terminal").
 _SIGN_ON_S = -90.0
@@ -419,8 +416,12 @@ def _samples_copy(
                     _at(p.received_at),
                 )
             )
+        # As the prediction log samples the feed (reports.prediction_log).
         for p in predictions(
-            planned, every_s=PREDICTION_EVERY_S, max_horizon_s=PREDICTION_MAX_HORIZON_S, rng=rng
+            planned,
+            every_s=settings.PREDICTION_LOG_INTERVAL_S,
+            max_horizon_s=settings.PREDICTION_LOG_MAX_HORIZON_S,
+            rng=rng,
         ):
             stop = stops[p.stop_index]
             prediction_rows.append(
