@@ -90,6 +90,10 @@ def test_every_report_page_draws_its_charts_from_the_demo_day(
             page.click("input[type=submit]")
             page.wait_for_url(f"{server.http}/reports/")
             page.screenshot(path=str(ARTIFACTS / "reports-index.png"))
+            page.goto(f"{server.http}/admin/")  # the admin's index links the reports
+            admin_links = page.locator("#reports-module a").count()
+            page.screenshot(path=str(ARTIFACTS / "reports-admin-index.png"))
+            violations["admin"] = page.evaluate("window.__cspViolations")
 
             for report in [p for p in PAGES if p.slug != "data-quality"]:  # TEMP-R3
                 response = page.goto(f"{server.http}/reports/{report.slug}/?start={day}&end={day}")
@@ -114,3 +118,4 @@ def test_every_report_page_draws_its_charts_from_the_demo_day(
     assert {slug: found for slug, found in violations.items() if found} == {}
     assert errors == []
     assert outside == []
+    assert admin_links == 1 + len(PAGES) + 1  # the index, each report, the live map
