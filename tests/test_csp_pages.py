@@ -161,6 +161,7 @@ def test_live_map_admin_and_api_docs_break_no_csp_rule_and_call_no_outside_host(
                 visit("/admin/", "#content-main", "csp-admin-index.png")
                 visit("/admin/runs/run/", "#changelist", "csp-admin-runs.png")
                 visit("/admin/runs/vehicle/add/", "#vehicle_form", "csp-admin-vehicle-add.png")
+                visit("/admin/ops/status/", "#ops-periodic-tasks", "csp-admin-ops-status.png")
                 visit("/live/", ".leaflet-tile-loaded", "csp-live-map.png")
                 visit("/api/docs/", ".opblock", "csp-api-docs.png")
 
