@@ -75,6 +75,7 @@ DEMO_USERNAME = "demo-history"
 DEMO_COMPANY = "Demo history"
 VEHICLE_PREFIX = "HIST-"
 POSITION_EVERY_S = 30.0
+_ADVISORY_KEY = "reports.demo_history"
 # The lifecycle a recorded run went through: (event, who, seconds after taking the trip,
 # or None for "at departure" / "at the terminal").
 _SIGN_ON_S = -90.0
@@ -150,8 +151,9 @@ def demo_history_write(
         )
         for n in numbers
     }
-    counts: dict[str, int] = {}
     with transaction.atomic():
+        with connection.cursor() as cursor:  # one writer at a time: two would both delete
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [_ADVISORY_KEY])
         old_spans = _spans(service_date, user_id=user.pk)
         replaced = _delete_day(service_date, user_id=user.pk)
         run_ids = _runs_create(plan, fleet, feed_version=str(feed.pk), user_id=user.pk, seed=seed)
