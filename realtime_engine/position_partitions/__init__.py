@@ -1,1 +1,2 @@
-"""The position history's day partitions: ``plan`` (pure) decides, ``maintenance`` runs DDL."""
+"""Day partitions of a table (the position history's, the prediction log's): ``plan``
+(pure) decides, ``maintenance`` runs the DDL, ``registry`` names the tables maintained."""

@@ -1,12 +1,14 @@
-"""Which partitions of the position history should exist, and which should go. Pure.
+"""Which day partitions of a table should exist, and which should go. Pure.
 
-The history table (``realtime_engine.models.PositionRecord``) is range-partitioned on
-``"timestamp"``: one partition per UTC day, named ``<table>_pYYYYMMDD`` and covering
+A ``PartitionedTable`` is range-partitioned on one timestamptz column: one partition per
+UTC day, named ``<table>_pYYYYMMDD`` and covering
 ``[midnight, next midnight)`` UTC, plus one DEFAULT partition that holds whatever no day
 partition covers (a day the maintenance has not created yet, a tracker's clock years
-off), so that an insert never fails for want of a partition. An upgraded database also
-has one ``legacy`` partition: the old table, attached whole over the days it held
-(migration 0006).
+off), so that an insert never fails for want of a partition. Two tables are: the
+position history (``POSITIONS``, ``realtime_engine.models.PositionRecord``, on
+``"timestamp"``) and the prediction log (``reports.models.PredictionLog``, on
+``predicted_at``). An upgraded position history also has one ``legacy`` partition: the
+old table, attached whole over the days it held (migration 0006).
 
 ``plan`` decides, from the partitions that exist, the days the DEFAULT partition holds
 rows of and the clock, what the maintenance (``maintenance.py``, the shell) does:
@@ -31,10 +33,38 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-TABLE = "realtime_engine_positionrecord"
-DEFAULT_PARTITION = f"{TABLE}_default"
-LEGACY_PARTITION = f"{TABLE}_legacy"
 DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class PartitionedTable:
+    """A table partitioned by UTC day on ``column`` (a timestamptz), and the settings its
+    maintenance reads (the shell's: ``plan`` takes the numbers)."""
+
+    name: str
+    column: str
+    ahead_days_setting: str
+    retention_days_setting: str
+
+    @property
+    def default_partition(self) -> str:
+        return f"{self.name}_default"
+
+    @property
+    def legacy_partition(self) -> str:
+        return f"{self.name}_legacy"
+
+
+POSITIONS = PartitionedTable(
+    "realtime_engine_positionrecord",
+    "timestamp",
+    ahead_days_setting="POSITION_PARTITIONS_AHEAD_DAYS",
+    retention_days_setting="POSITION_RETENTION_DAYS",
+)
+# The position history's names, as the ingest, migration 0006 and their tests use them.
+TABLE = POSITIONS.name
+DEFAULT_PARTITION = POSITIONS.default_partition
+LEGACY_PARTITION = POSITIONS.legacy_partition
 
 
 @dataclass(frozen=True, order=True)
@@ -82,8 +112,8 @@ def day_of(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
-def day_partition(day: date) -> Partition:
-    return Partition(f"{TABLE}_p{day:%Y%m%d}", midnight(day), midnight(day + DAY))
+def day_partition(day: date, table: PartitionedTable = POSITIONS) -> Partition:
+    return Partition(f"{table.name}_p{day:%Y%m%d}", midnight(day), midnight(day + DAY))
 
 
 def retention_cutoff(now: datetime, retention_days: int) -> datetime:
@@ -98,6 +128,7 @@ def plan(
     ahead_days: int,
     retention_days: int,
     default_days: Collection[date] = (),
+    table: PartitionedTable = POSITIONS,
 ) -> Plan:
     """The maintenance to do given the ``existing`` partitions and the UTC days the
     DEFAULT partition holds rows of (``default_days``)."""
@@ -107,7 +138,7 @@ def plan(
     wanted = {today + timedelta(days=n) for n in range(ahead_days + 1)}
     wanted |= {d for d in default_days if cutoff <= midnight(d) and d <= max(wanted)}
     create = tuple(
-        day_partition(d)
+        day_partition(d, table)
         for d in sorted(wanted)
         if not any(p.overlaps(midnight(d), midnight(d + DAY)) for p in existing)
     )

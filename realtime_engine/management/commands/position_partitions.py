@@ -1,11 +1,14 @@
-"""``manage.py position_partitions status|maintain``: the position history's day partitions.
+"""``manage.py position_partitions [--table NAME] status|maintain``: a table's day partitions.
 
-``status`` lists the partitions (range, estimated rows, size), the days the DEFAULT
-partition holds rows of and what a maintenance run would do now; it exits 1 when
-today's or tomorrow's partition is missing (the hourly task is not running: rows are
-going to the DEFAULT partition). ``maintain`` runs the maintenance now, as the hourly
-task ``realtime_engine.maintain_position_partitions`` does
-(``realtime_engine.position_partitions``).
+The table is the position history's unless ``--table`` names another registered one
+(``realtime_engine.position_partitions.registry``: ``reports_predictionlog``); its ahead and
+retention days come from the settings the table names. ``status`` lists the partitions
+(range, estimated rows, size), the days the DEFAULT partition holds rows of and what a
+maintenance run would do now; it exits 1 when today's or tomorrow's partition is missing
+(the hourly task is not running: rows are going to the DEFAULT partition). ``maintain`` runs
+the maintenance now, as the table's hourly task does
+(``realtime_engine.maintain_position_partitions``,
+``reports.maintain_prediction_log_partitions``; ``realtime_engine.position_partitions``).
 """
 
 from __future__ import annotations
@@ -16,35 +19,50 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from realtime_engine.position_partitions import maintenance
-from realtime_engine.position_partitions.plan import DAY, Partition, day_of, day_partition
+from realtime_engine.position_partitions.plan import (
+    DAY,
+    POSITIONS,
+    Partition,
+    PartitionedTable,
+    day_of,
+    day_partition,
+)
+from realtime_engine.position_partitions.registry import registered
 
 
 class Command(BaseCommand):
-    help = "Show or maintain the position history's day partitions."
+    help = "Show or maintain a table's day partitions (the position history's by default)."
 
     def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--table",
+            choices=sorted(registered()),
+            default=POSITIONS.name,
+            help=f"the partitioned table (default {POSITIONS.name})",
+        )
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("status", help="partitions, sizes, what is due (exit 1: today missing)")
         sub.add_parser("maintain", help="create the days ahead, drop the expired ones now")
 
-    def handle(self, *args, action: str, **options) -> None:
-        getattr(self, f"_{action}")(datetime.now(UTC))
+    def handle(self, *args, action: str, table: str, **options) -> None:
+        getattr(self, f"_{action}")(registered()[table], datetime.now(UTC))
 
-    def _settings(self) -> dict:
+    def _settings(self, table: PartitionedTable) -> dict:
         return {
-            "ahead_days": settings.POSITION_PARTITIONS_AHEAD_DAYS,
-            "retention_days": settings.POSITION_RETENTION_DAYS,
+            "ahead_days": getattr(settings, table.ahead_days_setting),
+            "retention_days": getattr(settings, table.retention_days_setting),
+            "table": table,
         }
 
-    def _status(self, now: datetime) -> None:
-        sizes = maintenance.partition_sizes()
+    def _status(self, table: PartitionedTable, now: datetime) -> None:
+        sizes = maintenance.partition_sizes(table)
         for size in sizes:
             rows = "?" if size.estimated_rows is None else f"~{size.estimated_rows:,}"
             self.stdout.write(
                 f"{size.partition.name:<44} {_range(size.partition):<34} {rows:>14} rows "
                 f"{size.total_bytes / 1e6:>10.1f} MB"
             )
-        todo, days = maintenance.pending(now=now, **self._settings())
+        todo, days = maintenance.pending(now=now, **self._settings(table))
         if days:
             listed = ", ".join(f"{d:%Y-%m-%d}" for d in sorted(days))
             self.stdout.write(f"DEFAULT partition holds rows of: {listed}")
@@ -58,17 +76,18 @@ class Command(BaseCommand):
         today = day_of(now)
         missing = [
             p.name
-            for p in (day_partition(today), day_partition(today + DAY))
+            for p in (day_partition(today, table), day_partition(today + DAY, table))
             if p.name not in names and p in todo.create
         ]
         if missing:
             raise CommandError(
                 f"missing {', '.join(missing)}: is beat running? run `position_partitions "
-                "maintain` (rows meanwhile go to the DEFAULT partition; none are lost)"
+                f"--table {table.name} maintain` (rows meanwhile go to the DEFAULT partition; "
+                "none are lost)"
             )
 
-    def _maintain(self, now: datetime) -> None:
-        report = maintenance.maintain(now=now, **self._settings())
+    def _maintain(self, table: PartitionedTable, now: datetime) -> None:
+        report = maintenance.maintain(now=now, **self._settings(table))
         if report.skipped:
             raise CommandError("another maintenance run holds the lock; try again in a moment")
         self.stdout.write(
