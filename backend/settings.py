@@ -195,13 +195,17 @@ try:
     REPORTS_SUMMARY_LAG_S = env.env_int("REPORTS_SUMMARY_LAG_S", 6 * 3600, minimum=0)
     REPORTS_SUMMARY_INTERVAL_S = env.env_int("REPORTS_SUMMARY_INTERVAL_S", 3600, minimum=60)
     # The prediction log (reports.prediction_log, docs/reports.md): what TripUpdates told
-    # riders, sampled this often, arrivals up to this far ahead, kept this many days
-    # (whole UTC days, pruned this often).
+    # riders, sampled this often, arrivals up to this far ahead, kept this many days (day
+    # partitions: created this many days ahead, expired ones dropped, this often). A week:
+    # the daily accuracy tallies (PredictionAccuracyDay) keep the long history.
     PREDICTION_LOG_INTERVAL_S = env.env_int("PREDICTION_LOG_INTERVAL_S", 60, minimum=1)
     PREDICTION_LOG_MAX_HORIZON_S = env.env_int("PREDICTION_LOG_MAX_HORIZON_S", 1800, minimum=1)
-    PREDICTION_LOG_RETENTION_DAYS = env.env_int("PREDICTION_LOG_RETENTION_DAYS", 30, minimum=1)
-    PREDICTION_LOG_PRUNE_INTERVAL_S = env.env_int(
-        "PREDICTION_LOG_PRUNE_INTERVAL_S", 3600, minimum=1
+    PREDICTION_LOG_RETENTION_DAYS = env.env_int("PREDICTION_LOG_RETENTION_DAYS", 7, minimum=1)
+    PREDICTION_LOG_PARTITIONS_AHEAD_DAYS = env.env_int(
+        "PREDICTION_LOG_PARTITIONS_AHEAD_DAYS", 3, minimum=1
+    )
+    PREDICTION_LOG_PARTITIONS_INTERVAL_S = env.env_int(
+        "PREDICTION_LOG_PARTITIONS_INTERVAL_S", 3600, minimum=1
     )
     LIVE_MAP_TILE_URL = env.env_str("LIVE_MAP_TILE_URL", "")
     # Live WebSocket updates (realtime_engine.ws): publish tick, per-client queue bound, heartbeat.

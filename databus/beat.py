@@ -46,10 +46,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # Runs whose telemetry stopped: In Progress → No Signal → Cancelled (realtime_engine.tasks).
     "scan-stale-runs": _every("RUN_SCAN_INTERVAL_S", "runs.scan_stale_runs"),
     # The prediction log (reports.prediction_log): what TripUpdates published, sampled
-    # from the stored feed; its days past PREDICTION_LOG_RETENTION_DAYS deleted.
+    # from the stored feed; its day partitions created PREDICTION_LOG_PARTITIONS_AHEAD_DAYS
+    # ahead, days past PREDICTION_LOG_RETENTION_DAYS dropped (as the position history's).
     "sample-prediction-log": _every("PREDICTION_LOG_INTERVAL_S", "reports.sample_prediction_log"),
-    "prune-prediction-log": _every(
-        "PREDICTION_LOG_PRUNE_INTERVAL_S", "reports.prune_prediction_log"
+    "maintain-prediction-log-partitions": _every(
+        "PREDICTION_LOG_PARTITIONS_INTERVAL_S", "reports.maintain_prediction_log_partitions"
     ),
     # The daily summaries (reports.summaries): the service days over by
     # REPORTS_SUMMARY_LAG_S, the last few rewritten (idempotent; catches a missed day).

@@ -2,6 +2,12 @@
 
 from django.db import models
 
+from realtime_engine.position_partitions.plan import PartitionedTable
+from realtime_engine.position_partitions.registry import register
+
+# The id's sequence (migration 0004): the key is (predicted_at, id), so id is no AutoField.
+_ID_SEQUENCE = "reports_predictionlog_id_seq"
+
 
 class PredictionLog(models.Model):
     """One arrival time the TripUpdates feed published for one stop of one trip.
@@ -11,11 +17,23 @@ class PredictionLog(models.Model):
     entity's stop time updates whose arrival lies ahead, up to
     ``PREDICTION_LOG_MAX_HORIZON_S``. The observed arrival is not stored: the accuracy
     selector joins ``realtime_engine.models.StopEvent`` on (trip_id, service date =
-    start_date, stop_sequence) when it reports. Pruned by whole days after
-    ``PREDICTION_LOG_RETENTION_DAYS``.
+    start_date, stop_sequence) when it reports.
+
+    The table is range-partitioned on ``predicted_at``, one partition per UTC day plus a
+    DEFAULT one (``PREDICTION_LOG_PARTITIONS``, below, maintained by
+    ``realtime_engine.position_partitions`` as the position history is): a day past
+    ``PREDICTION_LOG_RETENTION_DAYS`` is dropped whole, never deleted row by row. A
+    partitioned table's primary key must include the partition key, so it is
+    (predicted_at, id): ``id`` is drawn from a sequence, and the key's index, starting
+    with predicted_at, serves "was this feed sampled" and time ranges.
     """
 
-    id = models.BigAutoField(primary_key=True)
+    pk = models.CompositePrimaryKey("predicted_at", "id")
+    id = models.BigIntegerField(
+        db_default=models.Func(
+            models.Value(_ID_SEQUENCE), function="nextval", output_field=models.BigIntegerField()
+        )
+    )
     predicted_at = models.DateTimeField(help_text="The feed's header timestamp.")
     trip_id = models.CharField(max_length=255)
     route_id = models.CharField(max_length=255, blank=True)
@@ -29,14 +47,22 @@ class PredictionLog(models.Model):
 
     class Meta:
         indexes = [
-            # Pruning by day and "was this feed already sampled" both start here.
-            models.Index(fields=["predicted_at"], name="prediction_log_at_idx"),
             # The accuracy report: a range of service dates, often one route.
             models.Index(fields=["start_date", "route_id"], name="prediction_log_date_route_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.trip_id} #{self.stop_sequence} at {self.predicted_at:%H:%M:%S}"
+
+
+PREDICTION_LOG_PARTITIONS = register(
+    PartitionedTable(
+        PredictionLog._meta.db_table,
+        "predicted_at",
+        ahead_days_setting="PREDICTION_LOG_PARTITIONS_AHEAD_DAYS",
+        retention_days_setting="PREDICTION_LOG_RETENTION_DAYS",
+    )
+)
 
 
 class RouteDaySummary(models.Model):

@@ -1,4 +1,4 @@
-"""Write prediction-log samples and prune old days: the database shell of the log.
+"""Write prediction-log samples: the database shell of the log.
 
 A sample is written in one binary COPY (psycopg 3), never the ORM per row: 2,000
 published runs make tens of thousands of rows a minute. One sample per feed: the
@@ -7,23 +7,20 @@ the log writes nothing (two beat ticks over one unchanged feed, a task redeliver
 The check and the COPY run under one transaction-level advisory lock, so two workers
 sampling at once cannot both write it.
 
-Retention is by whole UTC days: rows sampled before the UTC midnight
-``retention_days`` before today's go (the position history's cutoff,
-``realtime_engine.position_partitions.plan.retention_cutoff``), deleted in short
-chunks so that no transaction holds many row locks or runs long.
+The table is partitioned by UTC day (``reports.models.PREDICTION_LOG_PARTITIONS``):
+the COPY goes to the parent, PostgreSQL routes each row to its day (or to the DEFAULT
+partition, for a day not created yet), and the check reads one day's key index.
+Retention is no DELETE here: the partitions' maintenance (``reports.prediction_log.tasks``)
+drops whole days.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.db import connection, transaction
 
-from realtime_engine.position_partitions.plan import retention_cutoff
 from reports.models import PredictionLog
 from reports.prediction_log.sample import COLUMNS, Sample
 
-PRUNE_CHUNK_ROWS = 20_000
 # pg_advisory_xact_lock key: one sample write at a time per database.
 _ADVISORY_KEY = "databus.prediction_log"
 # The binary COPY's type of each column, in COLUMNS order (a varchar column takes text).
@@ -73,20 +70,3 @@ def sample_store(sample: Sample) -> int:
                     )
                 )
     return len(sample.rows)
-
-
-def prune(*, now: datetime, retention_days: int, chunk_rows: int = PRUNE_CHUNK_ROWS) -> int:
-    """Delete the rows sampled before the retention cutoff; the number deleted."""
-    cutoff = retention_cutoff(now, retention_days)
-    deleted = 0
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {_TABLE} WHERE id IN "
-                f"(SELECT id FROM {_TABLE} WHERE predicted_at < %s LIMIT %s)",
-                [cutoff, chunk_rows],
-            )
-            count = cursor.rowcount
-        deleted += count
-        if count < chunk_rows:
-            return deleted

@@ -1,9 +1,11 @@
 """Celery tasks of the prediction log: thin interfaces to ``sample`` and ``storage``.
 
 Registered through ``reports.tasks`` (which imports this module), scheduled by
-``databus.beat``: a sample every ``PREDICTION_LOG_INTERVAL_S``, pruning every
-``PREDICTION_LOG_PRUNE_INTERVAL_S``, the past days' accuracy summaries every
-``REPORTS_SUMMARY_INTERVAL_S`` (with the other daily summaries).
+``databus.beat``: a sample every ``PREDICTION_LOG_INTERVAL_S``; the day partitions'
+maintenance every ``PREDICTION_LOG_PARTITIONS_INTERVAL_S`` (the position history's,
+``realtime_engine.position_partitions``, on this table: the days ahead created, the days
+past ``PREDICTION_LOG_RETENTION_DAYS`` dropped whole); the past days' accuracy summaries
+every ``REPORTS_SUMMARY_INTERVAL_S`` (with the other daily summaries).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from django.conf import settings
 from google.protobuf.message import DecodeError
 
 from databus.redis import get_redis
+from realtime_engine.position_partitions.maintenance import maintain
+from reports.models import PREDICTION_LOG_PARTITIONS
 from reports.prediction_log.daily import accuracy_summarize_due_days
 from reports.prediction_log.sample import sample_of
-from reports.prediction_log.storage import prune, sample_store
+from reports.prediction_log.storage import sample_store
 from schedule_engine.feeds.store import FeedName, feed_get
 
 logger = logging.getLogger(__name__)
@@ -46,10 +50,17 @@ def sample_prediction_log() -> int:
     return prediction_log_sample()
 
 
-@shared_task(name="reports.prune_prediction_log")
-def prune_prediction_log() -> int:
-    """Delete the prediction log's days past PREDICTION_LOG_RETENTION_DAYS; rows deleted."""
-    return prune(now=datetime.now(UTC), retention_days=settings.PREDICTION_LOG_RETENTION_DAYS)
+@shared_task(name="reports.maintain_prediction_log_partitions")
+def maintain_prediction_log_partitions() -> dict:
+    """Create the prediction log's day partitions ahead (PREDICTION_LOG_PARTITIONS_AHEAD_DAYS),
+    drop the days past PREDICTION_LOG_RETENTION_DAYS; returns what it did."""
+    report = maintain(
+        now=datetime.now(UTC),
+        ahead_days=settings.PREDICTION_LOG_PARTITIONS_AHEAD_DAYS,
+        retention_days=settings.PREDICTION_LOG_RETENTION_DAYS,
+        table=PREDICTION_LOG_PARTITIONS,
+    )
+    return report.as_dict()
 
 
 @shared_task(name="reports.summarize_prediction_accuracy")

@@ -1,21 +1,20 @@
-"""The prediction log samples the TripUpdates feed as published, and keeps whole days.
+"""The prediction log samples the TripUpdates feed as published.
 
 A feed is built with the pipeline's own builders and stored where the feed endpoint
 serves it from (``feed_save``, Redis); the Celery task reads it back, parses its bytes
-and COPYs its rows into the real PostgreSQL. Pruning deletes the days before the
-retention cutoff and nothing after it.
+and COPYs its rows into the real PostgreSQL. Retention (dropping whole day partitions)
+is test_prediction_log_partitions.py's.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 from django.test import override_settings
 
 from reports.models import PredictionLog
-from reports.prediction_log.storage import prune
-from reports.prediction_log.tasks import prune_prediction_log, sample_prediction_log
+from reports.prediction_log.tasks import sample_prediction_log
 from schedule_engine.feeds.builders import build_trip_updates
 from schedule_engine.feeds.snapshots import (
     StopRelationship,
@@ -120,42 +119,3 @@ def test_the_horizon_is_a_setting(redis_client):
     _publish(redis_client, [_trip("T1", _stop(5, 300), _stop(6, 301))])
     assert sample_prediction_log.apply().get() == 1
     assert [r[6] for r in _rows()] == [5]
-
-
-def _logged_at(moment: datetime) -> None:
-    PredictionLog.objects.create(
-        predicted_at=moment,
-        trip_id="T1",
-        start_date=moment.date(),
-        stop_sequence=1,
-        predicted_arrival=moment + timedelta(minutes=5),
-        horizon_s=300,
-    )
-
-
-def test_pruning_deletes_whole_days_before_the_cutoff():
-    now = datetime(2026, 12, 10, 9, 30, tzinfo=UTC)
-    cutoff = datetime(2026, 12, 8, tzinfo=UTC)  # 2 days before today's midnight
-    for moment in (
-        cutoff - timedelta(days=3),
-        cutoff - timedelta(microseconds=1),
-        cutoff,
-        cutoff + timedelta(hours=20),
-        now,
-    ):
-        _logged_at(moment)
-    assert prune(now=now, retention_days=2, chunk_rows=1) == 2  # in chunks of one row
-    assert sorted(PredictionLog.objects.values_list("predicted_at", flat=True)) == [
-        cutoff,
-        cutoff + timedelta(hours=20),
-        now,
-    ]
-
-
-@override_settings(PREDICTION_LOG_RETENTION_DAYS=1)
-def test_the_prune_task_keeps_the_retention_setting():
-    now = datetime.now(UTC)
-    _logged_at(now - timedelta(days=3))
-    _logged_at(now)
-    assert prune_prediction_log.apply().get() == 1
-    assert list(PredictionLog.objects.values_list("predicted_at", flat=True)) == [now]
