@@ -1,14 +1,14 @@
 """Which day partitions of a table should exist, and which should go. Pure.
 
 A ``PartitionedTable`` is range-partitioned on one timestamptz column: one partition per
-UTC day, named ``<table>_pYYYYMMDD`` and covering
-``[midnight, next midnight)`` UTC, plus one DEFAULT partition that holds whatever no day
-partition covers (a day the maintenance has not created yet, a tracker's clock years
-off), so that an insert never fails for want of a partition. Two tables are: the
-position history (``POSITIONS``, ``realtime_engine.models.PositionRecord``, on
-``"timestamp"``) and the prediction log (``reports.models.PredictionLog``, on
-``predicted_at``). An upgraded position history also has one ``legacy`` partition: the
-old table, attached whole over the days it held (migration 0006).
+UTC day, named ``<table>_pYYYYMMDD`` and covering ``[midnight, next midnight)`` UTC, plus
+one DEFAULT partition that holds whatever no day partition covers (a day the maintenance
+has not created yet, a tracker's clock years off), so that an insert never fails for
+want of a partition. The tables: the position history (``POSITIONS``,
+``realtime_engine.models.PositionRecord``, on ``"timestamp"``) and the prediction log
+(``reports.models.PREDICTION_LOG_PARTITIONS``, on ``predicted_at``). An upgraded position
+history also has one ``legacy`` partition: the old table, attached whole over the days
+it held (migration 0006).
 
 ``plan`` decides, from the partitions that exist, the days the DEFAULT partition holds
 rows of and the clock, what the maintenance (``maintenance.py``, the shell) does:

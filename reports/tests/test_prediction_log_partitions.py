@@ -18,7 +18,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import override_settings
 
 from realtime_engine.position_partitions import maintenance
-from realtime_engine.position_partitions.plan import POSITIONS, day_partition, midnight
+from realtime_engine.position_partitions.plan import POSITIONS, day_partition, midnight, plan
 from reports.models import PREDICTION_LOG_PARTITIONS as LOG
 from reports.models import PredictionLog
 from reports.prediction_log.tasks import maintain_prediction_log_partitions, sample_prediction_log
@@ -85,6 +85,19 @@ def publish(client, now: int) -> None:
     payload = build_trip_updates([trip], now=now).SerializeToString()
     summary = FeedSummary(FeedName.TRIP_UPDATES, now, payload_etag(payload), 1, float(now), 0.01)
     assert feed_save(client, StoredFeed(summary, payload))
+
+
+def test_the_plan_names_the_logs_days_after_its_table_and_keeps_the_positions_apart():
+    now = datetime(2026, 12, 2, 13, tzinfo=UTC)
+    todo = plan([], now=now, ahead_days=1, retention_days=7, table=LOG)
+    assert [p.name for p in todo.create] == [
+        "reports_predictionlog_p20261202",
+        "reports_predictionlog_p20261203",
+    ]
+    assert plan([], now=now, ahead_days=0, retention_days=7).create == (
+        day_partition(date(2026, 12, 2), POSITIONS),
+    )
+    assert LOG.default_partition == "reports_predictionlog_default"
 
 
 @pytest.mark.django_db
