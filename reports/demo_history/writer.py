@@ -18,9 +18,10 @@ nothing recorded live is touched, nor another day's rows as long as one day's ru
 before the next day's begin (a network with a break in the night, as the demo's).
 A trip instance a live run already ran that day is left to it.
 
-The position history's UTC day partitions the rows fall in are created first
-(``realtime_engine.position_partitions``), each in a short DDL transaction of its own,
-as the maintenance does. Stop events carry the current wall clock in microseconds as
+The UTC day partitions the positions and predictions fall in are created first
+(``realtime_engine.position_partitions``, for both tables), each in a short DDL
+transaction of its own, as the maintenance does; a day either table would already have
+dropped is refused. Stop events carry the current wall clock in microseconds as
 their revision, as live upserts do, so the segment samples' next update derives the
 demo day's travel times into the prediction history.
 """
@@ -50,12 +51,17 @@ from realtime_engine.position_partitions.maintenance import (
     create_day,
     existing_partitions,
 )
-from realtime_engine.position_partitions.plan import day_partition, retention_cutoff
+from realtime_engine.position_partitions.plan import (
+    POSITIONS,
+    PartitionedTable,
+    day_partition,
+    retention_cutoff,
+)
 from realtime_engine.simulation.faults import Injection, invalid_payload
 from reports.demo_history.day import PlannedRun, TripToRun, day_plan
 from reports.demo_history.letters import dead_letters
 from reports.demo_history.samples import parked, positions, predictions
-from reports.models import PredictionLog
+from reports.models import PREDICTION_LOG_PARTITIONS, PredictionLog
 from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.roles import ActorRole
 from runs.domain.lifecycle.states import RunState
@@ -76,6 +82,8 @@ DEMO_COMPANY = "Demo history"
 VEHICLE_PREFIX = "HIST-"
 POSITION_EVERY_S = 30.0
 _ADVISORY_KEY = "reports.demo_history"
+# The day-partitioned tables written: each needs the day's partitions and keeps it.
+_TABLES = (POSITIONS, PREDICTION_LOG_PARTITIONS)
 # The lifecycle a recorded run went through: (event, who, seconds after taking the trip,
 # or None for "at departure" / "at the terminal").
 _SIGN_ON_S = -90.0
@@ -120,11 +128,13 @@ def demo_history_write(
     feed = current_feed_get()
     if feed is None:
         raise HistoryError("no current GTFS feed: run import_gtfs --activate first")
-    if service_date < retention_cutoff(now, settings.POSITION_RETENTION_DAYS).date():
-        raise HistoryError(
-            f"{service_date} is older than the position history keeps "
-            f"(POSITION_RETENTION_DAYS={settings.POSITION_RETENTION_DAYS})"
-        )
+    for table in _TABLES:
+        days = getattr(settings, table.retention_days_setting)
+        if service_date < retention_cutoff(now, days).date():
+            raise HistoryError(
+                f"{service_date} is older than {table.name} keeps "
+                f"({table.retention_days_setting}={days})"
+            )
     user = dispatcher_register(username=DEMO_USERNAME, first_name="Demo", last_name="History")
     live = set(
         Run.objects.filter(start_date=service_date)
@@ -139,7 +149,8 @@ def demo_history_write(
     trips = trips_to_run(instances, ZoneInfo(feed.timezone))
     plan = day_plan(trips, seed=seed, until=now.timestamp(), vehicles=vehicles)
     numbers = sorted({run.vehicle_number for run in plan})
-    _partitions_ensure(_position_days(plan))
+    for table in _TABLES:
+        _partitions_ensure(table, _days_of(plan))
     company = company_register(name=DEMO_COMPANY)
     fleet = {
         n: vehicle_register(
@@ -230,7 +241,8 @@ def _headways(instances: Iterable[ScheduledTripInstance]) -> dict[tuple[str, str
     return out
 
 
-def _position_days(plan: Sequence[PlannedRun]) -> set[dt.date]:
+def _days_of(plan: Sequence[PlannedRun]) -> set[dt.date]:
+    """The UTC days the runs' positions and predictions fall on."""
     days = set()
     for run in plan:
         first = dt.datetime.fromtimestamp(run.taken_at, dt.UTC).date()
@@ -239,19 +251,19 @@ def _position_days(plan: Sequence[PlannedRun]) -> set[dt.date]:
     return days
 
 
-def _partitions_ensure(days: Iterable[dt.date]) -> None:
-    """Create the day partitions of ``days`` that no partition covers, moving their rows
-    out of the DEFAULT partition, each in its own DDL transaction (a past day the hourly
-    maintenance, which creates days ahead, would not create)."""
+def _partitions_ensure(table: PartitionedTable, days: Iterable[dt.date]) -> None:
+    """Create ``table``'s day partitions of ``days`` that no partition covers, moving their
+    rows out of the DEFAULT partition, each in its own DDL transaction (a past day the
+    hourly maintenance, which creates days ahead, would not create)."""
     with connection.cursor() as cursor:
-        existing = existing_partitions(cursor)
+        existing = existing_partitions(cursor, table)
     for day in sorted(days):
-        partition = day_partition(day)
+        partition = day_partition(day, table)
         if any(p.overlaps(partition.lower, partition.upper) for p in existing):
             continue
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            create_day(cursor, partition, move_from_default=True)
+            create_day(cursor, partition, move_from_default=True, table=table)
 
 
 # Each demo run of a day: its vehicle, from reaching the first stop to the terminal.

@@ -21,10 +21,10 @@ from django.db import connection
 
 from databus import keys
 from realtime_engine.models import PositionRecord, StopEvent
-from realtime_engine.position_partitions.plan import day_partition
+from realtime_engine.position_partitions.plan import POSITIONS, PartitionedTable, day_partition
 from reports.demo_history import letters
 from reports.demo_history.writer import DEMO_USERNAME, VEHICLE_PREFIX
-from reports.models import PredictionLog
+from reports.models import PREDICTION_LOG_PARTITIONS, PredictionLog
 from runs.domain.lifecycle.states import RunState
 from runs.domain.telemetry.rejection import RejectReason
 from runs.models import Run, RunLifecycleTransition, Vehicle
@@ -121,24 +121,27 @@ def test_positions_lie_along_each_run_inside_the_day_partitions(network):
         assert rows.count() >= 2 * minutes - 16, run.trip_id
         assert all(-74.01 < r.longitude < -73.99 and 40.69 < r.latitude < 40.72 for r in rows)
         assert all(r.received_at > r.timestamp for r in rows)
+    assert_in_day_partitions(POSITIONS, PositionRecord.objects)
+
+
+def assert_in_day_partitions(table: PartitionedTable, rows) -> None:
+    """The demo vehicles' rows of ``table`` all lie in their UTC day's partition."""
+    column = table.column
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT tableoid::regclass::text, min(timestamp), max(timestamp), count(*) "
-            f"FROM {PositionRecord._meta.db_table} WHERE vehicle_id LIKE %s GROUP BY 1",
+            f'SELECT tableoid::regclass::text, min("{column}"), max("{column}"), count(*) '
+            f"FROM {table.name} WHERE vehicle_id LIKE %s GROUP BY 1",
             [f"{VEHICLE_PREFIX}%"],
         )
         held = cursor.fetchall()
-    assert (
-        sum(count for *_, count in held)
-        == PositionRecord.objects.filter(vehicle_id__startswith=VEHICLE_PREFIX).count()
-        > 0
-    )
+    count = rows.filter(vehicle_id__startswith=VEHICLE_PREFIX).count()
+    assert sum(n for *_, n in held) == count > 0
     for name, lowest, highest, _ in held:
         assert lowest.date() == highest.date()
-        assert name == day_partition(lowest.date()).name  # not the DEFAULT partition
+        assert name == day_partition(lowest.date(), table).name  # not the DEFAULT partition
 
 
-def test_predictions_were_published_ahead_of_each_stop(network):
+def test_predictions_were_published_ahead_of_each_stop_into_the_days_partitions(network):
     write_day(DAY)
 
     arrivals = {
@@ -154,6 +157,7 @@ def test_predictions_were_published_ahead_of_each_stop(network):
         assert p.horizon_s == (p.predicted_arrival - p.predicted_at).total_seconds()
         observed = arrivals[(p.trip_id, p.vehicle_id, p.stop_sequence)]
         assert observed > p.predicted_at  # published while the stop was still ahead
+    assert_in_day_partitions(PREDICTION_LOG_PARTITIONS, PredictionLog.objects)
     horizons = sorted(p.horizon_s for p in predictions)
     assert horizons[-1] <= 1800 and horizons[0] < 120 < horizons[-1]
 
