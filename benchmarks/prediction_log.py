@@ -14,8 +14,8 @@ Printed: ms per sample for each step (median of the rounds), rows/s of the whole
 then bytes per row (``pg_total_relation_size`` after VACUUM: heap, both indexes, TOAST)
 and what a day at ``PREDICTION_LOG_INTERVAL_S`` = 60 s would be; the accuracy report
 over everything logged, once a stop event meets each prediction (one per run and stop of
-the largest feed); last, the retention prune of every row stored (``storage.prune``,
-chunked DELETE), in rows/s.
+the largest feed); last, the retention of every row stored: the day partitions dropped
+(``realtime_engine.position_partitions.maintenance.maintain`` on the log's table).
 """
 
 from __future__ import annotations
@@ -100,9 +100,10 @@ def main() -> None:
     from django.db import connection
 
     from benchmarks.scratch_db import drop_database, scratch_database
-    from reports.models import PredictionLog
+    from realtime_engine.position_partitions.maintenance import maintain
+    from reports.models import PREDICTION_LOG_PARTITIONS, PredictionLog
     from reports.prediction_log.sample import sample_of
-    from reports.prediction_log.storage import prune, sample_store
+    from reports.prediction_log.storage import sample_store
 
     name = scratch_database("prediction_log")
     table = PredictionLog._meta.db_table
@@ -132,7 +133,11 @@ def main() -> None:
             )
         with connection.cursor() as cursor:
             cursor.execute(f"VACUUM ANALYZE {table}")
-            cursor.execute(f"SELECT count(*), pg_total_relation_size('{table}') FROM {table}")
+            # A partitioned parent holds no bytes itself: its partitions' sizes add up.
+            cursor.execute(
+                f"SELECT (SELECT count(*) FROM {table}), sum(pg_total_relation_size(inhrelid))"
+                f" FROM pg_inherits WHERE inhparent = '{table}'::regclass"
+            )
             count, size = cursor.fetchone()
         per_row = size / count
         print(
@@ -149,15 +154,18 @@ def main() -> None:
             f"accuracy report over the whole log ({count:,} predictions, {max(sizes):,} runs' "
             f"stop events): {', '.join(f'{t:.2f}' for t in report_s)} s (two runs)"
         )
-        # Every row stored goes: the retention's chunked DELETE over a whole day's worth.
-        with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {table} SET predicted_at = predicted_at - interval '40 days'")
+        # Every row stored goes: 40 days on, every day partition written is past retention.
         t0 = time.perf_counter()
-        deleted = prune(now=datetime.now(UTC) + timedelta(days=1), retention_days=30)
+        report = maintain(
+            now=datetime.now(UTC) + timedelta(days=40),
+            ahead_days=0,
+            retention_days=30,
+            table=PREDICTION_LOG_PARTITIONS,
+        )
         elapsed = time.perf_counter() - t0
         print(
-            f"prune (chunked DELETE): {deleted:,} rows in {elapsed:.2f} s, "
-            f"{deleted / elapsed:,.0f} rows/s"
+            f"retention (drop {len(report.dropped)} day partitions, trim "
+            f"{report.trimmed_rows:,} DEFAULT rows): {elapsed:.2f} s"
         )
     finally:
         drop_database(name)
