@@ -87,7 +87,7 @@ class RouteDaySummary(models.Model):
     on_time_by = models.JSONField(help_text="{'stop'|'hour': {key: [early, on_time, late]}}")
     headways = models.JSONField(help_text="{stop_id: [n, Σh, Σh², bunched, Σscheduled]}")
     running_times = models.JSONField(
-        help_text="[[from, to, {s: n} observed, {s: n} scheduled]]; '' '': trips"
+        help_text="[[from, to, observed {s: n}, scheduled {s: n}, seq]]"
     )
     early_s = models.PositiveIntegerField(help_text="The on-time window it was counted with.")
     late_s = models.PositiveIntegerField()

@@ -67,7 +67,13 @@ def summarize_day(day: dt.date) -> int:
                     for (_, _, stop_id), moments in headways_of(observations, frequent_s).items()
                 },
                 running_times=[
-                    [from_stop, to_stop, dict(times.observed), dict(times.scheduled)]
+                    [
+                        from_stop,
+                        to_stop,
+                        dict(times.observed),
+                        dict(times.scheduled),
+                        times.sequence,
+                    ]
                     for (_, _, from_stop, to_stop), times in running_times_of(observations).items()
                 ],
                 early_s=window.early_s,
@@ -129,10 +135,11 @@ def headway_tally_of(rows: Iterable[RouteDaySummary]) -> dict:
 def running_time_tally_of(rows: Iterable[RouteDaySummary]) -> dict[RunningKey, RunningTimes]:
     tally: dict[RunningKey, RunningTimes] = {}
     for row in rows:
-        for from_stop, to_stop, observed, scheduled in row.running_times:
+        for from_stop, to_stop, observed, scheduled, sequence in row.running_times:
             times = RunningTimes(
                 Counter({int(s): n for s, n in observed.items()}),
                 Counter({int(s): n for s, n in scheduled.items()}),
+                sequence,
             )
             key = (row.route_id, row.direction_id, from_stop, to_stop)
             tally.setdefault(key, RunningTimes()).merge(times)

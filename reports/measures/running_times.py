@@ -28,14 +28,22 @@ TRIP = ""
 class RunningTimes:
     observed: Counter[int] = field(default_factory=Counter)
     scheduled: Counter[int] = field(default_factory=Counter)
+    # The lowest stop sequence the segment left from (0 for trips): the report lists a
+    # route's segments in the order its runs meet them.
+    sequence: int | None = None
 
-    def add(self, observed_s: float, scheduled_s: float) -> None:
+    def add(self, observed_s: float, scheduled_s: float, sequence: int = 0) -> None:
         self.observed[round(observed_s)] += 1
         self.scheduled[round(scheduled_s)] += 1
+        self.sequence = sequence if self.sequence is None else min(self.sequence, sequence)
 
     def merge(self, other: RunningTimes) -> None:
         self.observed.update(other.observed)
         self.scheduled.update(other.scheduled)
+        if other.sequence is not None:
+            self.sequence = (
+                other.sequence if self.sequence is None else min(self.sequence, other.sequence)
+            )
 
     @property
     def count(self) -> int:
@@ -72,6 +80,7 @@ def running_time_tally(
             tally.setdefault(key, RunningTimes()).add(
                 there.arrived_at - here.departed_at,
                 there.scheduled_arrival - here.scheduled_departure,
+                here.stop_sequence,
             )
         first, last = calls[0], calls[-1]
         if (

@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
                 (
                     "running_times",
                     models.JSONField(
-                        help_text="[[from, to, {s: n} observed, {s: n} scheduled]]; '' '': trips"
+                        help_text="[[from, to, observed {s: n}, scheduled {s: n}, seq]]"
                     ),
                 ),
                 (

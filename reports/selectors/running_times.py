@@ -39,8 +39,17 @@ def running_time_report(filters: ReportFilters) -> RunningTimeReport:
     merge_into(
         tally, running_times_of(sources.observations, stop_id=filters.stop_id, hour=filters.hour)
     )
-    # Each route and direction's trips first, then its segments by stop ids.
-    order = lambda key: (key[0], -1 if key[1] is None else key[1], key[2] != TRIP, key[2:])  # noqa: E731
+
+    # Each route and direction's trips first, then its segments in the order runs meet them.
+    def order(key):
+        return (
+            key[0],
+            -1 if key[1] is None else key[1],
+            key[2] != TRIP,
+            tally[key].sequence,
+            key[2:],
+        )
+
     rows = [
         {
             "route_id": key[0],

@@ -49,3 +49,13 @@ def test_trips_and_segments_observed_against_scheduled():
     at_s3 = running_time_report(ReportFilters(DAY, DAY, stop_id="S3"))
     assert at_s3.trips == [] and [r["from_stop_id"] for r in at_s3.segments] == ["S2"]
     assert running_time_report(ReportFilters(DAY, DAY, hour=7)).rows == []
+
+
+@pytest.mark.django_db
+def test_segments_come_in_the_order_runs_meet_them():
+    net = Network()
+    net.trip("T", [("Z", "08:00:00", "08:00:00"), ("A", "08:05:00", "08:05:00"),
+                   ("M", "08:10:00", "08:10:00")])  # fmt: skip
+    net.calls(net.run("T"), {1: (0, 0), 2: (0, 0), 3: (0, None)})
+    segments = running_time_report(ReportFilters(DAY, DAY)).segments
+    assert [(r["from_stop_id"], r["to_stop_id"]) for r in segments] == [("Z", "A"), ("A", "M")]
