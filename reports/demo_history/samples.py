@@ -1,8 +1,9 @@
 """What the system would have recorded of a planned run: positions and published predictions. Pure.
 
-``positions`` samples a ``PlannedRun`` every ``every_s`` seconds from the moment its
-vehicle reached the first stop until it reached the terminal, each vehicle on its own
-phase, with a few metres of GPS noise and none inside the run's signal gap; the last
+``positions`` samples a ``PlannedRun`` about every ``every_s`` seconds from the moment
+its vehicle reached the first stop until it reached the terminal, each vehicle on its
+own phase, with a few metres of GPS noise, a few reports lost and none inside the run's
+signal gap; the last
 position is the arrival at the terminal. ``parked`` is what a vehicle reports between
 two of its runs when it stays on (a turnaround up to ``PARKED_REPORTING_S``): standing at
 the terminal, off any run, the pings a data-quality report counts as not matched.
@@ -30,6 +31,9 @@ from realtime_engine.simulation.motion import motion_sample, shape_point
 from reports.demo_history.day import PlannedRun
 
 GPS_NOISE_M = 3.0
+# A tracker's reporting interval wanders by a few seconds, and a few reports never arrive.
+INTERVAL_JITTER_S = 3.0
+LOST_SHARE = 0.02
 METRES_PER_DEGREE = 111_320.0
 # When a position reaches the server after the vehicle measured it.
 RECEIVE_LAG_S = (0.2, 1.6)
@@ -68,8 +72,9 @@ def positions(run: PlannedRun, *, every_s: float, rng: random.Random) -> list[Po
     moments = []
     t = rng.uniform(0.0, every_s)
     while t < end:
-        moments.append(t)
-        t += every_s
+        if rng.random() >= LOST_SHARE:
+            moments.append(t)
+        t += every_s + rng.uniform(-INTERVAL_JITTER_S, INTERVAL_JITTER_S)
     moments.append(end)
     out = []
     for t in moments:
