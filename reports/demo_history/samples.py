@@ -38,7 +38,7 @@ METRES_PER_DEGREE = 111_320.0
 # When a position reaches the server after the vehicle measured it.
 RECEIVE_LAG_S = (0.2, 1.6)
 # A vehicle off longer than this between runs was switched off (it reports nothing).
-PARKED_REPORTING_S = 20 * 60.0
+PARKED_REPORTING_S = 10 * 60.0
 # Prediction error model: spread (s) = BASE + PER_HORIZON x horizon, bias = -OPTIMISM x
 # horizon; ERROR_CORRELATION between one build and the next for one stop.
 ERROR_BASE_S = 12.0

@@ -97,7 +97,7 @@ def test_positions_follow_the_run_and_stop_in_its_signal_gap():
 
 def test_a_vehicle_between_two_runs_reports_standing_at_the_terminal():
     first, following = day_plan(
-        [trip("A", NOW), trip("B", NOW + 1_800)], seed="s", until=NOW + 86_400
+        [trip("A", NOW), trip("B", NOW + 1_200)], seed="s", until=NOW + 86_400
     )
     assert first.vehicle_number == following.vehicle_number
     standing = parked(first, following, every_s=30, rng=random.Random(1))
