@@ -95,7 +95,7 @@ def test_every_report_page_draws_its_charts_from_the_demo_day(
             page.screenshot(path=str(ARTIFACTS / "reports-admin-index.png"))
             violations["admin"] = page.evaluate("window.__cspViolations")
 
-            for report in [p for p in PAGES if p.slug != "data-quality"]:  # TEMP-R3
+            for report in PAGES:
                 response = page.goto(f"{server.http}/reports/{report.slug}/?start={day}&end={day}")
                 assert response is not None and response.status == 200, report.slug
                 page.wait_for_selector("canvas")
@@ -111,9 +111,7 @@ def test_every_report_page_draws_its_charts_from_the_demo_day(
         server.handle.stop()
         forget_live_groups()
     assert {slug: any(found) for slug, found in drawn.items()} == {
-        report.slug: True
-        for report in PAGES
-        if report.slug != "data-quality"  # TEMP-R3
+        report.slug: True for report in PAGES
     }, drawn
     assert {slug: found for slug, found in violations.items() if found} == {}
     assert errors == []
