@@ -13,6 +13,7 @@ shown on the form next to its field, with status 400.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -128,8 +129,31 @@ def _shared_query(request: HttpRequest) -> str:
     return urlencode({name: request.GET[name] for name in FIELDS if request.GET.get(name)})
 
 
+# Ranges a planner asks for most, as links that keep the other filters.
+RANGES = (("today", 0, 0), ("yesterday", 1, 1), ("last 7 days", 7, 1), ("last 30 days", 30, 1))
+
+
+def _ranges(request: HttpRequest) -> list[tuple[str, str]]:
+    """(label, query) per range of RANGES: days back to its start and to its end."""
+    today = report_today()
+    kept = {n: request.GET[n] for n in FIELDS if n not in DATES and request.GET.get(n)}
+    return [
+        (
+            label,
+            urlencode(
+                {
+                    "start": (today - dt.timedelta(days=back)).isoformat(),
+                    "end": (today - dt.timedelta(days=until)).isoformat(),
+                    **kept,
+                }
+            ),
+        )
+        for label, back, until in RANGES
+    ]
+
+
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
-    return {"pages": PAGES, "query": _shared_query(request), **extra}
+    return {"pages": PAGES, "query": _shared_query(request), "ranges": _ranges(request), **extra}
 
 
 @require_GET

@@ -17,6 +17,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from reports.demo_history.writer import demo_history_write
+from reports.selectors.days import report_today
 from reports.views import PAGES
 from runs.services.actors import DISPATCHER_GROUP, OPERATOR_GROUP
 from schedule_engine.testing import TINY_FEED, import_feed, write_feed
@@ -236,4 +237,21 @@ def test_the_data_quality_page_takes_only_dates(feed):
         "start": ["2026-11-23"],
         "end": ["2026-11-23"],
         "format": ["csv"],
+    }
+
+
+def test_range_links_name_the_agencys_days_and_keep_the_other_filters(feed):
+    html = client_in("planner").get("/reports/on-time/", {"route_id": "R1"}).content.decode()
+    today = report_today()
+    ranges = {}
+    for link in elements(html).of("a"):
+        query = parse_qs(urlsplit(link["href"]).query)
+        if link["href"].startswith("?"):
+            ranges[(query["start"][0], query["end"][0])] = query.get("route_id")
+    yesterday = today - dt.timedelta(days=1)
+    assert ranges == {
+        (str(today), str(today)): ["R1"],
+        (str(yesterday), str(yesterday)): ["R1"],
+        (str(today - dt.timedelta(days=7)), str(yesterday)): ["R1"],
+        (str(today - dt.timedelta(days=30)), str(yesterday)): ["R1"],
     }
