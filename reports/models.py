@@ -17,7 +17,7 @@ class PredictionLog(models.Model):
     entity's stop time updates whose arrival lies ahead, up to
     ``PREDICTION_LOG_MAX_HORIZON_S``. The observed arrival is not stored: the accuracy
     selector joins ``realtime_engine.models.StopEvent`` on (trip_id, service date =
-    start_date, stop_sequence) when it reports.
+    start_date, its run's start_time = start_time, stop_sequence) when it reports.
 
     The table is range-partitioned on ``predicted_at``, one partition per UTC day plus a
     DEFAULT one (``PREDICTION_LOG_PARTITIONS``, below, maintained by
@@ -39,6 +39,8 @@ class PredictionLog(models.Model):
     route_id = models.CharField(max_length=255, blank=True)
     direction_id = models.PositiveSmallIntegerField(null=True, blank=True)
     start_date = models.DateField(help_text="The trip's service date (GTFS-RT start_date).")
+    # GTFS-RT start_time: which instance of a frequency-based trip (they share a trip_id).
+    start_time = models.CharField(max_length=8, blank=True, default="", db_default="")
     stop_id = models.CharField(max_length=255, blank=True)
     stop_sequence = models.PositiveIntegerField()
     vehicle_id = models.CharField(max_length=255, blank=True)

@@ -445,6 +445,7 @@ def _samples_copy(
                     trip.route_id,
                     trip.direction_id,
                     trip.service_date,
+                    trip.start_time,
                     stop.stop_id,
                     stop.stop_sequence,
                     vehicle_id,
@@ -464,7 +465,8 @@ def _samples_copy(
     )
     _copy(
         PredictionLog._meta.db_table,
-        "predicted_at trip_id route_id direction_id start_date stop_id stop_sequence vehicle_id "
+        "predicted_at trip_id route_id direction_id start_date start_time stop_id stop_sequence "
+        "vehicle_id "
         "predicted_arrival horizon_s",
         prediction_rows,
     )

@@ -32,6 +32,7 @@ class LoggedPrediction:
     route_id: str
     direction_id: int | None
     start_date: date
+    start_time: str
     stop_id: str
     stop_sequence: int
     vehicle_id: str
@@ -88,6 +89,7 @@ def sample_of(payload: bytes, *, max_horizon_s: int) -> Sample:
                     trip.route_id,
                     direction_id,
                     start_date,
+                    trip.start_time,
                     stu.stop_id,
                     stu.stop_sequence,
                     vehicle_id,

@@ -1,9 +1,10 @@
 """The prediction-accuracy report: the prediction log against the stop events, in one query.
 
 Each logged prediction (``reports.models.PredictionLog``) meets the observed arrival
-of its stop: the stop event of the same trip, service date (the log's ``start_date``)
-and stop sequence (``realtime_engine.models.StopEvent``; the earliest, if two runs
-recorded one trip's stop that day). The join is made here, when reporting, not filled
+of its stop: the stop event of the same trip, service date (the log's ``start_date``),
+instance (its run's ``start_time`` = the log's: the instances of a frequency-based trip
+share its trip_id) and stop sequence (``realtime_engine.models.StopEvent``; the earliest,
+if two runs recorded one instance's stop). The join is made here, when reporting, not filled
 into the log: a stop event is upserted again when the matcher revises it (an
 interpolated arrival replaced by an observed one), and the join always reads the
 current one, with no second write to the biggest table of the reports.
@@ -41,6 +42,7 @@ from reports.filters import ReportFilters
 from reports.measures.accuracy import BUCKETS, Bucket, Tally, merge, overall_accuracy
 from reports.models import PredictionAccuracyDay, PredictionLog
 from reports.selectors.days import agency_timezone, raw_ranges
+from runs.models import Run
 
 # (bucket index or None: unobserved, route_id, direction_id, service date, hour)
 FineKey = tuple[int | None, str, int | None, date, int]
@@ -199,6 +201,7 @@ def _rows(group: str, tallies: dict[tuple, Tally]) -> list[AccuracyRow]:
 def _query(filters: ReportFilters, zone: str) -> tuple[str, dict]:
     log = PredictionLog._meta.db_table
     events = StopEvent._meta.db_table
+    runs = Run._meta.db_table
     params: dict = {
         "start": filters.start,
         "end": filters.end,
@@ -229,18 +232,19 @@ def _query(filters: ReportFilters, zone: str) -> tuple[str, dict]:
             params[f"early_{i}"] = bucket.early_s
     sql = f"""
 WITH observed AS (
-    SELECT trip_id, service_date, stop_sequence, min(arrived_at) AS arrived_at
-    FROM {events}
-    WHERE service_date BETWEEN %(start)s AND %(end)s
-      AND arrived_at >= %(from)s AND arrived_at < %(to)s
-    GROUP BY trip_id, service_date, stop_sequence
+    SELECT e.trip_id, e.service_date, r.start_time, e.stop_sequence,
+           min(e.arrived_at) AS arrived_at
+    FROM {events} e JOIN {runs} r ON r.id = e.run_id
+    WHERE e.service_date BETWEEN %(start)s AND %(end)s
+      AND e.arrived_at >= %(from)s AND e.arrived_at < %(to)s
+    GROUP BY e.trip_id, e.service_date, r.start_time, e.stop_sequence
 ), joined AS (
     SELECT p.route_id, p.direction_id, p.start_date AS day, {hour} AS hour,
            extract(epoch FROM p.predicted_arrival - o.arrived_at)::float8 AS error_s,
            extract(epoch FROM o.arrived_at - p.predicted_at)::float8 AS ahead_s
     FROM {log} p
     LEFT JOIN observed o ON o.trip_id = p.trip_id AND o.service_date = p.start_date
-                        AND o.stop_sequence = p.stop_sequence
+                        AND o.start_time = p.start_time AND o.stop_sequence = p.stop_sequence
     WHERE {" AND ".join(where)}
 ), bucketed AS (
     SELECT route_id, direction_id, day, hour, error_s,

@@ -63,6 +63,7 @@ def _predicted(
         route_id=run.route_id,
         direction_id=run.direction_id,
         start_date=run.start_date,
+        start_time=run.start_time,
         stop_id=stop_id or f"S{sequence}",
         stop_sequence=sequence,
         vehicle_id=run.vehicle_id,

@@ -66,6 +66,7 @@ def _store_stop_events(schedule, runs) -> None:
             trip_id=run.trip_id,
             direction_id=trip.direction_id,
             start_date=run.pings[0].start_date,
+            start_time=run.pings[0].start_time,
         )
         StopEvent.objects.bulk_create(
             StopEvent(
@@ -87,17 +88,17 @@ def _store_stop_events(schedule, runs) -> None:
 def _recount_mae_by_bucket() -> dict[str, tuple[int, float]]:
     """Independently: join in Python, bucket by time to actual, mean of |error|."""
     observed: dict[tuple, datetime] = {}
-    for trip, day, sequence, arrived in StopEvent.objects.values_list(
-        "trip_id", "service_date", "stop_sequence", "arrived_at"
+    for trip, day, start, sequence, arrived in StopEvent.objects.values_list(
+        "trip_id", "service_date", "run__start_time", "stop_sequence", "arrived_at"
     ):
-        key = (trip, day, sequence)
+        key = (trip, day, start, sequence)
         observed[key] = min(arrived, observed.get(key, arrived))
     errors: dict[str, list[float]] = defaultdict(list)
     edges = [(180, "0-3 min"), (360, "3-6 min"), (600, "6-10 min"), (900, "10-15 min")]
-    for trip, day, sequence, at, predicted in PredictionLog.objects.values_list(
-        "trip_id", "start_date", "stop_sequence", "predicted_at", "predicted_arrival"
+    for trip, day, start, sequence, at, predicted in PredictionLog.objects.values_list(
+        "trip_id", "start_date", "start_time", "stop_sequence", "predicted_at", "predicted_arrival"
     ):
-        arrived = observed.get((trip, day, sequence))
+        arrived = observed.get((trip, day, start, sequence))
         if arrived is None:
             continue
         ahead = (arrived - at).total_seconds()
