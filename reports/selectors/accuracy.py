@@ -37,11 +37,10 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 
 from realtime_engine.models import StopEvent
-from realtime_engine.position_partitions.plan import midnight
 from reports.filters import ReportFilters
 from reports.measures.accuracy import BUCKETS, Bucket, Tally, merge, overall_accuracy
 from reports.models import PredictionAccuracyDay, PredictionLog
-from reports.selectors.days import agency_timezone, raw_ranges
+from reports.selectors.days import agency_timezone, day_start, raw_ranges
 from runs.models import Run
 
 # (bucket index or None: unobserved, route_id, direction_id, service date, hour)
@@ -49,6 +48,7 @@ FineKey = tuple[int | None, str, int | None, date, int]
 
 # Stop events of service date D lie within [D - 1 day, D + 3 days) UTC (any time zone,
 # trips past 24:00:00): a range on the indexed arrived_at that bounds the join's scan.
+UTC_ZONE = ZoneInfo("UTC")
 _BEFORE = timedelta(days=1)
 _AFTER = timedelta(days=3)
 
@@ -205,8 +205,9 @@ def _query(filters: ReportFilters, zone: str) -> tuple[str, dict]:
     params: dict = {
         "start": filters.start,
         "end": filters.end,
-        "from": midnight(filters.start) - _BEFORE,
-        "to": midnight(filters.end) + _AFTER,
+        # Held inside the calendar: a filter may name year 1 or 9999.
+        "from": day_start(filters.start, UTC_ZONE, days_after=-_BEFORE.days),
+        "to": day_start(filters.end, UTC_ZONE, days_after=_AFTER.days),
         "zone": zone,
     }
     where = ["p.start_date BETWEEN %(start)s AND %(end)s"]

@@ -125,7 +125,7 @@ def test_data_quality_takes_only_dates(planner, redis_client):
     assert "route_id" in answer.json()["errors"]
 
 
-@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e != "prediction-accuracy"])
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize("day", ["0001-01-01", "0030-08-02", "9999-12-31"])
 def test_the_calendar_edges_are_empty_reports(planner, redis_client, endpoint, day):
     answer = planner.get(f"/api/reports/{endpoint}/", {"start": day, "end": day})
