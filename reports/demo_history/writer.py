@@ -466,8 +466,7 @@ def _samples_copy(
     _copy(
         PredictionLog._meta.db_table,
         "predicted_at trip_id route_id direction_id start_date start_time stop_id stop_sequence "
-        "vehicle_id "
-        "predicted_arrival horizon_s",
+        "vehicle_id predicted_arrival horizon_s",
         prediction_rows,
     )
     return {

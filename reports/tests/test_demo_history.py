@@ -144,18 +144,20 @@ def assert_in_day_partitions(table: PartitionedTable, rows) -> None:
 def test_predictions_were_published_ahead_of_each_stop_into_the_days_partitions(network):
     write_day(DAY)
 
+    # Keyed as the accuracy report joins them: the FREQ and HEADWAY instances share a trip
+    # id and are told apart by their start time.
     arrivals = {
-        (trip_id, vehicle_id, sequence): arrived
-        for trip_id, vehicle_id, sequence, arrived in StopEvent.objects.filter(
+        (trip_id, start_time, sequence): arrived
+        for trip_id, start_time, sequence, arrived in StopEvent.objects.filter(
             run__in=demo_runs(DAY)
-        ).values_list("trip_id", "run__vehicle_id", "stop_sequence", "arrived_at")
+        ).values_list("trip_id", "run__start_time", "stop_sequence", "arrived_at")
     }
     predictions = list(PredictionLog.objects.filter(start_date=DAY))
     assert len(predictions) > 50
     for p in predictions:
         assert p.horizon_s > 0
         assert p.horizon_s == (p.predicted_arrival - p.predicted_at).total_seconds()
-        observed = arrivals[(p.trip_id, p.vehicle_id, p.stop_sequence)]
+        observed = arrivals[(p.trip_id, p.start_time, p.stop_sequence)]
         assert observed > p.predicted_at  # published while the stop was still ahead
     assert_in_day_partitions(PREDICTION_LOG_PARTITIONS, PredictionLog.objects)
     horizons = sorted(p.horizon_s for p in predictions)
