@@ -319,7 +319,7 @@ def prometheus_api(port: int, path: str, **params: str) -> dict:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(
     PROMETHEUS is None,
-    reason="prometheus is not installed (Debian's prometheus package: scripts/ensure_test_tools.py)",
+    reason="prometheus is not installed (Debian's prometheus: scripts/ensure_test_tools.py)",
 )
 def test_a_real_prometheus_scraping_them_answers_every_panel_and_evaluates_every_rule(
     live_stack, tmp_path
