@@ -17,16 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import sync_playwright
 
 from realtime_engine.tests.live_support import forget_live_groups, start_asgi_server
-from realtime_engine.tests.test_live_map import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 PASSWORD = "pw-csp-admin"
 LISTEN_FOR_VIOLATIONS = """
 window.__cspViolations = [];

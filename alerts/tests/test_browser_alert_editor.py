@@ -19,9 +19,9 @@ from playwright.sync_api import sync_playwright
 
 from alerts.models import ServiceAlert
 from realtime_engine.tests.live_support import forget_live_groups, start_asgi_server
-from realtime_engine.tests.test_live_map import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from runs.services.actors import DISPATCHER_GROUP
 from schedule_engine.testing import TINY_FEED, import_feed, write_feed
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, outside_requests_recorded
 
 PASSWORD = "pw-dispatcher-alerts"
 HEADER = "Main Street detour: stop Second is closed"
@@ -50,19 +50,11 @@ def test_an_alert_saved_in_the_editor_shows_live_on_the_map_until_it_is_ended(
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # playwright's loop in this thread
     server = start_asgi_server(process_env, tmp_path / "asgi")
     ARTIFACTS.mkdir(exist_ok=True)
-    foreign_requests: list[str] = []
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             context = browser.new_context(viewport={"width": 1280, "height": 900})
-            context.on(
-                "request",
-                lambda request: (
-                    None
-                    if request.url.startswith((server.http, f"ws://127.0.0.1:{server.port}"))
-                    else foreign_requests.append(request.url)
-                ),
-            )
+            foreign_requests = outside_requests_recorded(context, server)
             live = context.new_page()
             live.goto(f"{server.http}/live/")
             live.fill("#id_username", user.username)

@@ -9,7 +9,6 @@ consumer does. Screenshots go to ``test-artifacts/``.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -29,17 +28,8 @@ from runs.models import Vehicle
 from runs.services.actors import DISPATCHER_GROUP, Actor
 from runs.services.lifecycle import run_create, run_event_apply
 from schedule_engine.testing import TINY_FEED, import_feed, write_feed
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, outside_requests_recorded
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "pw-dispatcher-live"
 # Along the tiny feed's shape SH1 (due north), two vehicles some way apart.
 START = {"bus-7": 40.7010, "bus-8": 40.7080}
@@ -94,19 +84,11 @@ def test_live_map_shows_vehicles_moving_and_a_clicked_vehicles_run(
     drive(redis_client, START)
     server = start_asgi_server(process_env, tmp_path / "asgi")
     ARTIFACTS.mkdir(exist_ok=True)
-    foreign_requests: list[str] = []
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.on(
-                "request",
-                lambda request: (
-                    None
-                    if request.url.startswith((server.http, f"ws://127.0.0.1:{server.port}"))
-                    else foreign_requests.append(request.url)
-                ),
-            )
+            foreign_requests = outside_requests_recorded(page, server)
             page.goto(f"{server.http}/live/")
             assert "/admin/login/" in page.url  # login required
             page.fill("#id_username", user.username)

@@ -19,12 +19,12 @@ from django.contrib.auth.models import Group
 from playwright.sync_api import sync_playwright
 
 from realtime_engine.tests.live_support import forget_live_groups, start_asgi_server
-from realtime_engine.tests.test_live_map import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from reports.access import PLANNER_GROUP
 from reports.demo_history.writer import demo_history_write
 from reports.views import PAGES
 from schedule_engine.demo_network import DEMO_NETWORK_DIR
 from schedule_engine.testing import import_feed
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, outside_requests_recorded
 from tests.test_csp_pages import LISTEN_FOR_VIOLATIONS
 
 PASSWORD = "pw-planner-reports"
@@ -56,7 +56,6 @@ def test_every_report_page_draws_its_charts_from_the_demo_day(
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # playwright's loop in this thread
     ARTIFACTS.mkdir(exist_ok=True)
     server = start_asgi_server(process_env, tmp_path / "asgi")
-    outside: list[str] = []
     errors: list[str] = []
     drawn: dict[str, list[bool]] = {}
     violations: dict[str, list[str]] = {}
@@ -65,12 +64,7 @@ def test_every_report_page_draws_its_charts_from_the_demo_day(
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.add_init_script(LISTEN_FOR_VIOLATIONS)
-            page.on(
-                "request",
-                lambda request: (
-                    None if request.url.startswith(server.http) else outside.append(request.url)
-                ),
-            )
+            outside = outside_requests_recorded(page, server)
             page.on(
                 "console",
                 lambda message: (
