@@ -63,11 +63,22 @@ class VehicleAdmin(admin.ModelAdmin):
     search_fields = ["id", "label", "license_plate", "tracker_imei"]
 
 
-class TransitionInline(admin.TabularInline):
-    model = RunLifecycleTransition
+class AttemptRecordInline(admin.TabularInline):
+    """A record of attempts: shown in order, never added, changed or deleted here."""
+
     extra = 0
     can_delete = False
     ordering = ["created_at", "id"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class TransitionInline(AttemptRecordInline):
+    model = RunLifecycleTransition
     fields = readonly_fields = [
         "created_at",
         "event",
@@ -81,12 +92,6 @@ class TransitionInline(admin.TabularInline):
         "actor_role",
         "payload",
     ]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="refused by")
     def failed_guards(self, transition: RunLifecycleTransition) -> str:
@@ -246,11 +251,8 @@ class RunAdmin(admin.ModelAdmin):
             )
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(AttemptRecordInline):
     model = TripOperationAttempt
-    extra = 0
-    can_delete = False
-    ordering = ["created_at", "id"]
     fields = readonly_fields = [
         "created_at",
         "action",
@@ -261,12 +263,6 @@ class AttemptInline(admin.TabularInline):
         "actor_role",
         "payload",
     ]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class CancelAheadForm(forms.Form):
