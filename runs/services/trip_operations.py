@@ -170,20 +170,7 @@ def trip_cancel_ahead(
         _close_lapsed(trip_id, start_date)
         if _open(Kind.CANCEL, trip_id, start_date).exists():
             raise _Refused(Refusal.CONFLICT, {"trip_id": "the trip is already cancelled that day"})
-        now = _now()
-        active_until = _bound(until, _after_trip(trip, start_date, trip.start_time), now)
-        return TripOperation.objects.create(
-            kind=Kind.CANCEL,
-            trip_id=trip_id,
-            start_date=start_date,
-            start_time=trip.start_time,
-            route_id=trip.route_id,
-            direction_id=trip.direction_id,
-            active_from=now,
-            active_until=active_until,
-            created_by_id=actor.user_id,
-            feed_version=str(feed.pk),
-        )
+        return _scheduled_trip_operation(Kind.CANCEL, actor, feed, trip, start_date, until)
 
     return _attempt(actor, Step.CANCEL, payload, perform)
 
@@ -330,20 +317,14 @@ def trip_skip_stops(
             raise _Refused(
                 Refusal.INVALID, {"stop_sequences": "skipping every stop cancels the trip"}
             )
-        now = _now()
-        active_until = _bound(until, _after_trip(trip, start_date, trip.start_time), now)
-        operation = TripOperation.objects.create(
-            kind=Kind.SKIP_STOPS,
-            trip_id=trip_id,
-            start_date=start_date,
-            start_time=trip.start_time,
-            route_id=trip.route_id,
-            direction_id=trip.direction_id,
+        operation = _scheduled_trip_operation(
+            Kind.SKIP_STOPS,
+            actor,
+            feed,
+            trip,
+            start_date,
+            until,
             skipped_stop_sequences=sequences,
-            active_from=now,
-            active_until=active_until,
-            created_by_id=actor.user_id,
-            feed_version=str(feed.pk),
         )
         problem = contract.record_problem(operation_record(operation, ZoneInfo(feed.timezone)))
         if problem is not None:
@@ -621,6 +602,27 @@ def _after_trip(trip: ScheduledTrip, start_date: dt.date, start_time: str) -> dt
     if end is None:
         raise _Refused(Refusal.INVALID, {"trip_id": "the trip has no stop times"})
     return end.astimezone(dt.UTC) + dt.timedelta(seconds=settings.CANCELED_TRIP_PUBLISH_MARGIN_S)
+
+
+def _scheduled_trip_operation(
+    kind: Kind, actor: Actor, feed, trip, start_date: dt.date, until, **fields
+) -> TripOperation:
+    """An operation on a scheduled trip of ``start_date``, from now until ``until`` (bounded
+    by the trip's end plus the margin: ``_bound``)."""
+    now = _now()
+    return TripOperation.objects.create(
+        kind=kind,
+        trip_id=trip.trip_id,
+        start_date=start_date,
+        start_time=trip.start_time,
+        route_id=trip.route_id,
+        direction_id=trip.direction_id,
+        active_from=now,
+        active_until=_bound(until, _after_trip(trip, start_date, trip.start_time), now),
+        created_by_id=actor.user_id,
+        feed_version=str(feed.pk),
+        **fields,
+    )
 
 
 def _bound(until: dt.datetime | None, latest: dt.datetime, now: dt.datetime) -> dt.datetime:
