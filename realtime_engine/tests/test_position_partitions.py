@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -30,21 +30,10 @@ from realtime_engine.position_partitions.plan import (
     DEFAULT_PARTITION,
     TABLE,
     day_partition,
-    midnight,
 )
 from realtime_engine.positions_api import position_history
+from realtime_engine.tests.partition_days import TODAY, at, day
 from runs.domain.telemetry.position import Position
-
-TODAY = datetime.now(UTC).date()
-FAR = TODAY + timedelta(days=100)
-
-
-def at(day: date, hour: int = 12) -> datetime:
-    return midnight(day) + timedelta(hours=hour)
-
-
-def day(n: int) -> date:
-    return FAR + timedelta(days=n)
 
 
 def run(now: datetime, *, ahead_days: int = 3, retention_days: int = 30):

@@ -19,6 +19,7 @@ from django.test import override_settings
 
 from realtime_engine.position_partitions import maintenance
 from realtime_engine.position_partitions.plan import POSITIONS, day_partition, midnight, plan
+from realtime_engine.tests.partition_days import TODAY, at, day
 from reports.models import PREDICTION_LOG_PARTITIONS as LOG
 from reports.models import PredictionLog
 from reports.prediction_log.tasks import maintain_prediction_log_partitions, sample_prediction_log
@@ -31,17 +32,6 @@ from schedule_engine.feeds.snapshots import (
     VehicleSnapshot,
 )
 from schedule_engine.feeds.store import FeedName, FeedSummary, StoredFeed, feed_save, payload_etag
-
-TODAY = datetime.now(UTC).date()
-FAR = TODAY + timedelta(days=100)
-
-
-def at(day: date, hour: int = 12) -> datetime:
-    return midnight(day) + timedelta(hours=hour)
-
-
-def day(n: int) -> date:
-    return FAR + timedelta(days=n)
 
 
 def run(now: datetime, *, ahead_days: int = 3, retention_days: int = 7):
