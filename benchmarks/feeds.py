@@ -8,8 +8,10 @@ updates; 50 cancelled runs; 200 vehicles without a run), then times
 assembly, encoding, entity caches, payloads, store) for a full rebuild and for
 incremental builds after the marks the writers would leave: every vehicle reported
 (1 Hz fixes, a 15 s build) with all runs' predictions rewritten, or a tenth of them,
-and nothing at all; then the stages on their own. No GTFS version is imported, so the
-schedule agreement passes everything (as it does before a first import).
+and nothing at all; then what one prediction-log sample of the served TripUpdates costs
+(parse and COPY, rolled back; needs the migrated database of DATABASE_URL); then the
+stages on their own. No GTFS version is imported, so the schedule agreement passes
+everything (as it does before a first import).
 """
 
 from __future__ import annotations
@@ -211,6 +213,7 @@ def measure(runs: int, repeats: int, *, stages: bool) -> dict[str, Timing]:
         f"  payloads: VehiclePositions {sizes[FeedName.VEHICLE_POSITIONS]:.2f} MB, "
         f"TripUpdates {sizes[FeedName.TRIP_UPDATES]:.2f} MB"
     )
+    print(f"  prediction log, one sample of the served TripUpdates:          {log_sample(client)}")
     if not stages:
         return results
     with cyclic_gc_paused():  # the stages as feeds_publish runs them
@@ -250,6 +253,38 @@ def measure(runs: int, repeats: int, *, stages: bool) -> dict[str, Timing]:
     print(f"    VehiclePositions built whole + serialised:        {vp}")
     print(f"    TripUpdates built whole + serialised:             {tu}")
     return results
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def log_sample(client) -> str:
+    """What the prediction log costs per sample of this feed (``reports.prediction_log``):
+    parsing the served bytes into rows, and their COPY (rolled back: the database keeps
+    nothing)."""
+    from django.conf import settings
+    from django.db import transaction
+
+    from reports.prediction_log.sample import sample_of
+    from reports.prediction_log.storage import sample_store
+    from schedule_engine.feeds.store import FeedName, feed_get
+
+    payload = feed_get(client, FeedName.TRIP_UPDATES).payload
+    started = time.perf_counter()
+    sample = sample_of(payload, max_horizon_s=settings.PREDICTION_LOG_MAX_HORIZON_S)
+    parsed = time.perf_counter()
+    try:
+        with transaction.atomic():
+            sample_store(sample)
+            stored = time.perf_counter()
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    return (
+        f"{len(sample.rows):,} rows, parse {(parsed - started) * 1000:.0f} ms, "
+        f"COPY {(stored - parsed) * 1000:.0f} ms"
+    )
 
 
 def get_client():
