@@ -9,6 +9,7 @@ whole pipeline reply, and with it every feed build; the contracts then refuse th
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 import redis
@@ -25,6 +26,13 @@ def _pool(url: str) -> redis.ConnectionPool:
         socket_timeout=5,
         health_check_interval=30,
     )
+
+
+# A forked child (celery beat embedded in a worker, prefork pool processes) starts with fresh
+# pools: an inherited one may hold its lock for a thread that does not exist in the child
+# (the worker's ingest or hot-state watch thread mid-command at the fork), and redis-py's
+# own after-fork reset takes that lock, so the child's first command waited forever.
+os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
 def get_redis(url: str | None = None) -> redis.Redis:
