@@ -139,7 +139,7 @@ def main() -> None:
                 f" FROM pg_inherits WHERE inhparent = '{table}'::regclass"
             )
             count, size = cursor.fetchone()
-        per_row = size / count
+        per_row = float(size) / count
         print(
             f"bytes per row (heap + 2 indexes + TOAST, after VACUUM): {per_row:.1f} over {count:,}"
         )
