@@ -163,7 +163,7 @@ def run_event_apply(
                 details=details,
                 thresholds=thresholds_get(),
             )
-            decision = decide(run_snapshot_build(run, event, client), event, context)
+            decision = decide(run_snapshot_build(run, event, client, details), event, context)
             if decision.accepted:
                 run.run_lifecycle_state = decision.target.value
                 run.last_event = event.value

@@ -8,6 +8,9 @@ guards need is fetched.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 import redis
 
 from runs.domain.lifecycle.events import RunEvent
@@ -20,6 +23,9 @@ from runs.services import schedule, telemetry
 
 _SCHEDULE_GUARDS = {Guard.GTFS_VALID, Guard.SHORT_TURN_STOP_VALID}
 _CLAIM_GUARDS = {Guard.RESOURCES_UNCLAIMED}
+_VEHICLE_CHANGE_GUARDS = {Guard.NEW_VEHICLE_UNCLAIMED}
+# ``change_vehicle`` details: the vehicle the run is to move to.
+REQUESTED_VEHICLE = "vehicle_id"
 _TELEMETRY_GUARDS = {
     Guard.VEHICLE_TRACKED,
     Guard.VEHICLE_MOVING,
@@ -30,29 +36,40 @@ _TELEMETRY_GUARDS = {
 }
 
 
+def claim_holders(except_run, **lookup) -> tuple[str, ...]:
+    """The runs in a claiming state, other than ``except_run`` (None: any), whose row
+    matches ``lookup`` (``vehicle_id=...``, ``trip_id=...``, ``operator_id=...``)."""
+    runs = Run.objects.filter(run_lifecycle_state__in=[s.value for s in CLAIMING_STATES], **lookup)
+    if except_run is not None:
+        runs = runs.exclude(pk=except_run)
+    return tuple(str(pk) for pk in runs.values_list("pk", flat=True))
+
+
 def claim_holders_get(run: Run) -> ClaimHolders:
     """Other runs in a claiming state that hold this run's vehicle, trip or operator."""
-    others = Run.objects.exclude(pk=run.pk).filter(
-        run_lifecycle_state__in=[s.value for s in CLAIMING_STATES]
-    )
-
-    def holders(**lookup) -> tuple[str, ...]:
-        return tuple(str(pk) for pk in others.filter(**lookup).values_list("pk", flat=True))
-
     return ClaimHolders(
-        vehicle=holders(vehicle_id=run.vehicle_id),
-        trip=holders(trip_id=run.trip_id),
-        operator=holders(operator_id=run.operator_id) if run.operator_id else (),
+        vehicle=claim_holders(run.pk, vehicle_id=run.vehicle_id),
+        trip=claim_holders(run.pk, trip_id=run.trip_id),
+        operator=claim_holders(run.pk, operator_id=run.operator_id) if run.operator_id else (),
     )
 
 
-def run_snapshot_build(run: Run, event: RunEvent, client: redis.Redis) -> RunSnapshot:
+def run_snapshot_build(
+    run: Run, event: RunEvent, client: redis.Redis, details: Mapping[str, object] | None = None
+) -> RunSnapshot:
+    """``details``: the event's; a change of vehicle names the vehicle asked for, whose
+    other holders the snapshot then carries (never taken from the details themselves)."""
     transition = TRANSITION_BY_KEY.get((run.state, event))
     needed = set(transition.guards) if transition else set()
     scheduled = (
         schedule.scheduled_trip_facts_get(run.trip_id) if needed & _SCHEDULE_GUARDS else None
     )
     claims = claim_holders_get(run) if needed & _CLAIM_GUARDS else ClaimHolders()
+    if needed & _VEHICLE_CHANGE_GUARDS:
+        # The vehicle asked for; none named: the run's own (the service may already have
+        # moved the row to the new vehicle, under the lock, before the decision).
+        requested = (details or {}).get(REQUESTED_VEHICLE) or run.vehicle_id
+        claims = replace(claims, requested_vehicle=claim_holders(run.pk, vehicle_id=str(requested)))
     latest = telemetry.RunTelemetry(position=None, last_seen=None, progressed_m=None)
     geometry = None
     if needed & _TELEMETRY_GUARDS:

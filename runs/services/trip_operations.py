@@ -42,9 +42,8 @@ from alerts.values import DEFAULT_LANGUAGE, ActivePeriod, AlertInput, InformedEn
 from databus import keys
 from databus.redis import get_redis
 from runs.domain.lifecycle.events import RunEvent
-from runs.domain.lifecycle.guards import VEHICLE_CHANGE_ROLES, VEHICLE_CLAIMED_BY
+from runs.domain.lifecycle.guards import VEHICLE_CHANGE_ROLES
 from runs.domain.lifecycle.roles import ActorRole
-from runs.domain.lifecycle.states import CLAIMING_STATES
 from runs.domain.lifecycle.table import TRANSITION_BY_KEY
 from runs.domain.projections import trip_operations as contract
 from runs.models import Run, TripOperation, TripOperationAttempt, Vehicle
@@ -59,6 +58,7 @@ from runs.services.lifecycle import (
     _set_lock_timeout,
     run_event_apply,
 )
+from runs.services.snapshot import REQUESTED_VEHICLE, claim_holders
 from schedule_engine import selectors as schedule
 from schedule_engine.gtfs_import.errors import FieldError
 from schedule_engine.gtfs_import.fields import parse_time
@@ -161,7 +161,7 @@ def trip_cancel_ahead(
     def perform() -> TripOperation:
         feed, trip = _trip_running_on(trip_id, start_date)
         # The run of that day cancels itself; one of another day does not hold this one.
-        claimed = _claiming_runs(trip_id=trip_id, start_date=start_date)
+        claimed = claim_holders(None, trip_id=trip_id, start_date=start_date)
         if claimed:
             raise _Refused(
                 Refusal.CONFLICT,
@@ -271,7 +271,7 @@ def trip_add(
         problem = contract.record_problem(operation_record(operation, tz))
         if problem is not None:
             raise _Refused(Refusal.INVALID, {"stop_times": problem})
-        claimed = _claiming_runs(vehicle_id=vehicle.pk)
+        claimed = claim_holders(None, vehicle_id=vehicle.pk)
         if claimed:
             raise _Refused(
                 Refusal.CONFLICT, {"vehicle_id": f"run {claimed[0]} has claimed this vehicle"}
@@ -354,7 +354,7 @@ def run_vehicle_change(*, actor: Actor, run_id, vehicle_id: str) -> EventOutcome
         raise VehicleNotFound(vehicle_id)
     client = get_redis()
     images: list[hot_state.HotStateImage] = []
-    details: dict = {"vehicle_id": vehicle.pk}
+    details: dict = {REQUESTED_VEHICLE: vehicle.pk}
     try:
         with transaction.atomic():
             _set_lock_timeout()
@@ -363,8 +363,10 @@ def run_vehicle_change(*, actor: Actor, run_id, vehicle_id: str) -> EventOutcome
             if run is None:
                 raise RunNotFound(str(run_id))
             previous = run.vehicle
-            holders = [h for h in _claiming_runs(vehicle_id=vehicle.pk) if h != str(run.pk)]
-            details.update({"previous_vehicle_id": previous.pk, VEHICLE_CLAIMED_BY: holders})
+            details["previous_vehicle_id"] = previous.pk
+            # Whether to move the row before the decision; the decision's guard judges the
+            # same holders from its snapshot (``run_snapshot_build``).
+            holders = claim_holders(run.pk, vehicle_id=vehicle.pk)
             may_move = (
                 not holders
                 and previous.pk != vehicle.pk
@@ -643,12 +645,6 @@ def _check_until(until: dt.datetime, now: dt.datetime, field_name: str = "until"
         raise _Refused(
             Refusal.INVALID, {field_name: "the operation would end before it starts (in the past)"}
         )
-
-
-def _claiming_runs(**lookup) -> list[str]:
-    """Ids of the runs in a claiming state holding the trip or vehicle in ``lookup``."""
-    runs = Run.objects.filter(run_lifecycle_state__in=[s.value for s in CLAIMING_STATES], **lookup)
-    return [str(pk) for pk in runs.values_list("pk", flat=True)]
 
 
 def _open(kind: str, trip_id: str, start_date: dt.date):

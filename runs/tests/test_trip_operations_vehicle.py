@@ -137,7 +137,7 @@ def test_a_claimed_vehicle_is_refused_and_recorded(
     assert (recorded.event, recorded.accepted) == ("change_vehicle", False)
     failed = [g["guard"] for g in recorded.guard_results if not g["passed"]]
     assert failed == ["new_vehicle_unclaimed"]
-    assert recorded.payload["vehicle_claimed_by"] == [str(holder.pk)]
+    assert recorded.payload["vehicle_id"] == "V2"
 
 
 def test_an_operator_may_not_change_the_vehicle(

@@ -40,9 +40,6 @@ CANCELLATION_ROLES = frozenset({ActorRole.SYSTEM, ActorRole.DISPATCHER, ActorRol
 INTERRUPTION_ROLES = frozenset({ActorRole.SYSTEM, ActorRole.DISPATCHER, ActorRole.OPERATOR})
 SHORT_TURN_ROLES = frozenset({ActorRole.SYSTEM, ActorRole.DISPATCHER})
 VEHICLE_CHANGE_ROLES = frozenset({ActorRole.SYSTEM, ActorRole.DISPATCHER})
-# ``change_vehicle`` details: the runs (ids) that held the requested vehicle when the
-# service looked, under the run's lock (the snapshot knows only the run's own resources).
-VEHICLE_CLAIMED_BY = "vehicle_claimed_by"
 
 
 def actor_may_act_on_run(snapshot: RunSnapshot, context: EventContext) -> bool:
@@ -121,12 +118,11 @@ def vehicle_change_authorized(snapshot: RunSnapshot, context: EventContext) -> b
 
 
 def new_vehicle_unclaimed(snapshot: RunSnapshot, context: EventContext) -> bool:
-    """No other run held the vehicle the run moves to (``details.vehicle_claimed_by`` empty).
+    """No other claiming run holds the vehicle the run moves to.
 
     The partial unique index on claiming runs' vehicles is the durable check; this one
     records the refusal with its reason instead of a bare conflict."""
-    holders = context.details.get(VEHICLE_CLAIMED_BY, ())
-    return isinstance(holders, list | tuple) and not holders
+    return not snapshot.claims.requested_vehicle
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,11 +32,13 @@ class ScheduledTripFacts:
 
 @dataclass(frozen=True, slots=True)
 class ClaimHolders:
-    """Other runs (ids) that currently hold the run's vehicle, trip or operator."""
+    """Other runs (ids) that currently hold the run's vehicle, trip or operator, and, for a
+    change of vehicle, the vehicle asked for."""
 
     vehicle: tuple[str, ...] = ()
     trip: tuple[str, ...] = ()
     operator: tuple[str, ...] = ()
+    requested_vehicle: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

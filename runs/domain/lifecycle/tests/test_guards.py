@@ -72,8 +72,8 @@ CASES = {
         (snapshot(S), context(ActorRole.OPERATOR, actor_operates_run=True)),
     ),
     Guard.NEW_VEHICLE_UNCLAIMED: (
-        (snapshot(S), context(details={"vehicle_id": "V2", "vehicle_claimed_by": []})),
-        (snapshot(S), context(details={"vehicle_id": "V2", "vehicle_claimed_by": ["run-2"]})),
+        (snapshot(S), context()),
+        (snapshot(S, claims=ClaimHolders(requested_vehicle=("run-2",))), context()),
     ),
 }
 
