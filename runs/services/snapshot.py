@@ -8,6 +8,7 @@ guards need is fetched.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -18,12 +19,13 @@ from runs.domain.lifecycle.guards import Guard
 from runs.domain.lifecycle.snapshot import ClaimHolders, RunSnapshot
 from runs.domain.lifecycle.states import CLAIMING_STATES
 from runs.domain.lifecycle.table import TRANSITION_BY_KEY
-from runs.models import Run
+from runs.models import Run, TripOperation
 from runs.services import schedule, telemetry
 
 _SCHEDULE_GUARDS = {Guard.GTFS_VALID, Guard.SHORT_TURN_STOP_VALID}
 _CLAIM_GUARDS = {Guard.RESOURCES_UNCLAIMED}
 _VEHICLE_CHANGE_GUARDS = {Guard.NEW_VEHICLE_UNCLAIMED}
+_CANCELLATION_GUARDS = {Guard.TRIP_NOT_CANCELLED}
 # ``change_vehicle`` details: the vehicle the run is to move to.
 REQUESTED_VEHICLE = "vehicle_id"
 _TELEMETRY_GUARDS = {
@@ -52,6 +54,19 @@ def claim_holders_get(run: Run) -> ClaimHolders:
         trip=claim_holders(run.pk, trip_id=run.trip_id),
         operator=claim_holders(run.pk, operator_id=run.operator_id) if run.operator_id else (),
     )
+
+
+def trip_cancelled_get(run: Run) -> bool:
+    """A dispatcher's cancellation of the run's trip that service day is in force now."""
+    now = dt.datetime.now(dt.UTC)
+    return TripOperation.objects.filter(
+        kind=TripOperation.Kind.CANCEL,
+        trip_id=run.trip_id,
+        start_date=run.start_date,
+        ended_at__isnull=True,
+        active_from__lte=now,
+        active_until__gt=now,
+    ).exists()
 
 
 def run_snapshot_build(
@@ -93,4 +108,5 @@ def run_snapshot_build(
         last_seen=latest.last_seen,
         geometry=geometry,
         progressed_m=latest.progressed_m,
+        trip_cancelled=trip_cancelled_get(run) if needed & _CANCELLATION_GUARDS else False,
     )

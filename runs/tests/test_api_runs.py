@@ -86,6 +86,7 @@ def test_create_for_a_trip_absent_from_the_current_feed_is_422_with_every_guard(
         "actor_may_act_on_run": True,
         "gtfs_valid": False,
         "resources_unclaimed": True,
+        "trip_not_cancelled": True,
     }
     assert redis_client.keys("*") == []
 

@@ -16,10 +16,12 @@ from django.contrib.auth.models import User
 
 from databus import keys
 from realtime_engine.hot_state_rebuild import hot_state_rebuild
+from runs.domain.lifecycle.events import RunEvent
 from runs.domain.lifecycle.states import RunState
 from runs.domain.projections import trip_operations as contract
 from runs.models import Run, TripOperation, TripOperationAttempt
 from runs.services.actors import actor_for_user
+from runs.services.lifecycle import run_event_apply
 from runs.services.trip_operations import trip_operations_sync
 from runs.tests.fixtures.feed import TIMEZONE
 from runs.tests.fixtures.people import make_user, token_client
@@ -532,3 +534,30 @@ def test_beat_rewrites_the_hash_from_postgresql(ready, dispatcher, tomorrow):
     assert task.apply().get() == 1  # the write after commit never ran (no commit here)
 
     assert set(ready.hkeys(keys.TRIP_OPERATIONS)) == {str(outcome.operation.pk)}
+
+
+def test_a_trip_cancelled_ahead_takes_no_run_until_re_enabled(
+    ready, run_in_state, dispatcher, dispatcher_api, tomorrow
+):
+    """A driver signing on to a cancelled trip would have it published running and
+    cancelled at once: validation refuses the run while the cancellation is in force."""
+    cancelled = dispatcher_api.post(
+        "/api/trips/cancellations/",
+        {"trip_id": "T1", "start_date": tomorrow.isoformat()},
+        format="json",
+    ).json()
+    run = run_in_state(RunState.REQUESTED)
+    Run.objects.filter(pk=run.pk).update(start_date=tomorrow)  # T1 of the cancelled day
+    actor = actor_for_user(dispatcher)
+
+    refused = run_event_apply(run_id=run.pk, event=RunEvent.VALIDATE_RUN, actor=actor)
+
+    assert not refused.decision.accepted
+    failed = [g["guard"] for g in refused.transition.guard_results if not g["passed"]]
+    assert failed == ["trip_not_cancelled"]
+    assert "cancelled this trip" in refused.decision.message
+
+    response = dispatcher_api.post(f"/api/trips/cancellations/{cancelled['id']}/reenable/")
+    assert response.status_code == 200, response.json()
+    accepted = run_event_apply(run_id=run.pk, event=RunEvent.VALIDATE_RUN, actor=actor)
+    assert accepted.decision.accepted

@@ -32,6 +32,7 @@ class Guard(StrEnum):
     AT_TERMINAL_STOP = "at_terminal_stop"
     VEHICLE_CHANGE_AUTHORIZED = "vehicle_change_authorized"
     NEW_VEHICLE_UNCLAIMED = "new_vehicle_unclaimed"
+    TRIP_NOT_CANCELLED = "trip_not_cancelled"
 
 
 Predicate = Callable[[RunSnapshot, EventContext], bool]
@@ -125,6 +126,12 @@ def new_vehicle_unclaimed(snapshot: RunSnapshot, context: EventContext) -> bool:
     return not snapshot.claims.requested_vehicle
 
 
+def trip_not_cancelled(snapshot: RunSnapshot, context: EventContext) -> bool:
+    """No dispatcher's cancellation of the run's trip that day is in force: a driver
+    signing on to a trip cancelled ahead would publish it as running and cancelled."""
+    return not snapshot.trip_cancelled
+
+
 @dataclass(frozen=True, slots=True)
 class GuardSpec:
     predicate: Predicate
@@ -169,5 +176,8 @@ GUARDS: dict[Guard, GuardSpec] = {
     ),
     Guard.NEW_VEHICLE_UNCLAIMED: GuardSpec(
         new_vehicle_unclaimed, "the new vehicle is claimed by another run"
+    ),
+    Guard.TRIP_NOT_CANCELLED: GuardSpec(
+        trip_not_cancelled, "a dispatcher has cancelled this trip for the day"
     ),
 }

@@ -57,6 +57,7 @@ class RunSnapshot:
     last_seen: float | None = None  # POSIX s of the latest telemetry of the run's vehicle
     geometry: TripGeometry | None = None
     progressed_m: float | None = None  # furthest distance along the trip the matcher reached
+    trip_cancelled: bool = False  # a dispatcher's cancellation of the trip that day is in force
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,10 @@ CASES = {
         (snapshot(S), context()),
         (snapshot(S, claims=ClaimHolders(requested_vehicle=("run-2",))), context()),
     ),
+    Guard.TRIP_NOT_CANCELLED: (
+        (snapshot(S), context()),
+        (snapshot(S, trip_cancelled=True), context()),
+    ),
 }
 
 

@@ -59,7 +59,7 @@ def test_the_table_has_the_sixteen_transitions_of_the_design_and_the_vehicle_cha
 def test_a_refusal_returns_every_guard_result_not_just_the_first():
     claimed = ClaimHolders(vehicle=("other-run",))
     decision = decide(
-        snapshot(RunState.REQUESTED, scheduled_trip=None, claims=claimed),
+        snapshot(RunState.REQUESTED, scheduled_trip=None, claims=claimed, trip_cancelled=True),
         RunEvent.VALIDATE_RUN,
         context(),
     )
@@ -70,8 +70,9 @@ def test_a_refusal_returns_every_guard_result_not_just_the_first():
         Guard.ACTOR_MAY_ACT_ON_RUN: True,
         Guard.GTFS_VALID: False,
         Guard.RESOURCES_UNCLAIMED: False,
+        Guard.TRIP_NOT_CANCELLED: False,
     }
-    assert len(decision.reasons) == 2
+    assert len(decision.reasons) == 3
 
 
 def operator_decides(state: RunState, event: RunEvent, *, operates_run: bool):
