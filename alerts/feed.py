@@ -4,7 +4,10 @@
 ahead) from PostgreSQL (``selectors.alerts_published``), builds the feed with the pure
 builder (``feed_builder``), stores it as ``feed:alerts`` exactly as the hot-state feeds are
 stored (``schedule_engine.feeds.store.feed_save``: the header timestamp never goes back)
-and tells live clients through ``databus.notify.feed_published``. The feed endpoint
+and tells live clients through ``databus.notify.feed_published``, and, through
+``databus.notify.alert_changed``, of each alert whose period began or ended since the last
+stored build (``selectors.alert_summaries_crossing``: nobody edited it, so nothing else
+tells them). The feed endpoint
 (``/gtfs-rt/alerts.pb``) serves what is stored, with the other feeds' formats and
 validators.
 
@@ -25,7 +28,7 @@ import redis
 from django.db import connection, transaction
 
 from alerts.feed_builder import build_alerts
-from alerts.selectors import alerts_published
+from alerts.selectors import alert_summaries_crossing, alerts_published
 from databus import notify
 from schedule_engine.feeds.store import (
     FeedName,
@@ -49,7 +52,9 @@ def alerts_feed_publish(client: redis.Redis, *, now: float | None = None) -> Fee
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [BUILD_LOCK_KEY])
         started = time.perf_counter()
         moment = time.time() if now is None else now
-        alerts = alerts_published(now=dt.datetime.fromtimestamp(moment, dt.UTC))
+        at = dt.datetime.fromtimestamp(moment, dt.UTC)
+        alerts = alerts_published(now=at)
+        previous = feed_header_timestamp_get(client, FeedName.ALERTS)
 
         def skipped(alert_id: int, why: str) -> None:
             logger.warning("alerts feed: alert %d left out (%s)", alert_id, why)
@@ -57,7 +62,7 @@ def alerts_feed_publish(client: redis.Redis, *, now: float | None = None) -> Fee
         message = build_alerts(
             alerts,
             now=int(moment),
-            previous=feed_header_timestamp_get(client, FeedName.ALERTS),
+            previous=previous,
             on_skip=skipped,
         )
         payload = message.SerializeToString()
@@ -72,6 +77,18 @@ def alerts_feed_publish(client: redis.Redis, *, now: float | None = None) -> Fee
         if not feed_save(client, StoredFeed(summary=summary, payload=payload)):
             logger.info("feed alerts not stored: a newer one is already published")
             return None
+        # Since the last stored build (none: nothing to compare with), under the lock, so
+        # that each crossing is told once.
+        crossing = (
+            []
+            if previous is None
+            else alert_summaries_crossing(
+                since=dt.datetime.fromtimestamp(previous, dt.UTC),
+                now=dt.datetime.fromtimestamp(summary.header_timestamp, dt.UTC),
+            )
+        )
+    for change in crossing:
+        notify.alert_changed(change)
     notify.feed_published(
         notify.FeedPublished(
             feed=FeedName.ALERTS.value,

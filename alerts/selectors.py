@@ -8,6 +8,7 @@ two to the same cases. ``alert_summaries_active`` is what the live map's snapsho
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 
@@ -156,6 +157,27 @@ def alert_summary(
         route_ids=tuple(dict.fromkeys(route for route in routes if route)),
         stop_ids=tuple(dict.fromkeys(e.stop_id for e in entities if e.stop_id)),
     )
+
+
+# Actions of the alerts whose period began or ended with no change by anyone.
+ACTIVATED = "activated"
+DEACTIVATED = "deactivated"
+
+
+def alert_summaries_crossing(*, since: dt.datetime, now: dt.datetime) -> list[AlertChanged]:
+    """The open alerts with a period starting or ending in (``since``, ``now``]: riders are
+    told of them from now (``activated``) or no longer (``deactivated``)."""
+    periods = AlertActivePeriod.objects.filter(alert=OuterRef("pk"))
+    crossing = Exists(
+        periods.filter(Q(start__gt=since, start__lte=now) | Q(end__gt=since, end__lte=now))
+    )
+    alerts = list(_with_parts(ServiceAlert.objects.filter(crossing, ended_at=None)).order_by("pk"))
+    routes = trip_routes_get(_trip_ids(alerts))
+    summaries = (alert_summary(alert, "", now=now, trip_routes=routes) for alert in alerts)
+    return [
+        dataclasses.replace(summary, action=ACTIVATED if summary.active else DEACTIVATED)
+        for summary in summaries
+    ]
 
 
 def alert_summaries_active(*, now: dt.datetime) -> list[AlertChanged]:
