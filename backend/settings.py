@@ -147,6 +147,10 @@ try:
     RUN_EXPIRE_AFTER_S = env.env_float("RUN_EXPIRE_AFTER_S", _DETECTION.expire_after_s)
     RUN_TERMINAL_ZONE_M = env.env_float("RUN_TERMINAL_ZONE_M", _DETECTION.terminal_zone_m)
     RUN_SCAN_INTERVAL_S = env.env_float("RUN_SCAN_INTERVAL_S", 30.0)
+    # Finished runs older than this leave PostgreSQL with their stop events and transitions
+    # (runs.services.retention); the reports' daily summaries stay.
+    RUN_RETENTION_DAYS = env.env_int("RUN_RETENTION_DAYS", 400, minimum=1)
+    RUN_PURGE_INTERVAL_S = env.env_int("RUN_PURGE_INTERVAL_S", 3600, minimum=1)
     # How often each worker checks that Redis still holds hot state (the epoch marker) and
     # rebuilds it from PostgreSQL if not (realtime_engine.hot_state_watch); 0: never.
     HOT_STATE_CHECK_INTERVAL_S = env.env_float("HOT_STATE_CHECK_INTERVAL_S", 5.0)

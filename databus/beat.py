@@ -45,6 +45,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "build-gtfs-rt-alerts": _every("FEED_BUILD_INTERVAL_S", "alerts.feed.build"),
     # Runs whose telemetry stopped: In Progress → No Signal → Cancelled (realtime_engine.tasks).
     "scan-stale-runs": _every("RUN_SCAN_INTERVAL_S", "runs.scan_stale_runs"),
+    # Finished runs past RUN_RETENTION_DAYS, with their stop events and transitions
+    # (runs.services.retention).
+    "purge-finished-runs": _every("RUN_PURGE_INTERVAL_S", "runs.purge_finished_runs"),
     # The prediction log (reports.prediction_log): what TripUpdates published, sampled
     # from the stored feed; its day partitions created PREDICTION_LOG_PARTITIONS_AHEAD_DAYS
     # ahead, days past PREDICTION_LOG_RETENTION_DAYS dropped (as the position history's).

@@ -3,19 +3,22 @@
 ``run_event_detected`` applies an event a detector proposed, as ``system``, and clears
 the event's pending marker (``runs.services.pending_event``). ``trip_operations_sync``
 rewrites the trip operations' hash from PostgreSQL (beat: a write lost after a commit,
-a time bound passed). The stale-run scan's beat task is
+a time bound passed). ``finished_runs_purge`` drops the runs past ``RUN_RETENTION_DAYS``
+(``runs.services.retention``). The stale-run scan's beat task is
 ``realtime_engine.tasks.scan_stale_runs``.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from databus.redis import get_redis
 from runs.domain.lifecycle.events import RunEvent
 from runs.services.actors import SYSTEM
 from runs.services.lifecycle import RunConflict, RunNotFound, run_event_apply
 from runs.services.pending_event import pending_event_clear
+from runs.services.retention import finished_runs_purge as runs_purge
 from runs.services.trip_operations import trip_operations_sync as operations_sync
 
 
@@ -49,3 +52,9 @@ def run_event_detected(run_id: str, event: str, details: dict | None = None) -> 
 def trip_operations_sync() -> int:
     """Write ``keys.TRIP_OPERATIONS`` whole from PostgreSQL; returns how many it holds."""
     return operations_sync()
+
+
+@shared_task(name="runs.purge_finished_runs")
+def finished_runs_purge() -> int:
+    """Delete the finished runs past ``RUN_RETENTION_DAYS``; returns how many."""
+    return runs_purge(retention_days=settings.RUN_RETENTION_DAYS)
