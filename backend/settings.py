@@ -59,6 +59,7 @@ try:
     MQTT_SESSION_EXPIRY_S = env.env_int("MQTT_SESSION_EXPIRY_S", 3600, minimum=0)
     INGEST_BATCH_MAX = env.env_int("INGEST_BATCH_MAX", 500, minimum=1)
     INGEST_FLUSH_MS = env.env_int("INGEST_FLUSH_MS", 10, minimum=1)
+    INGEST_FLUSH_MIN = env.env_int("INGEST_FLUSH_MIN", 1, minimum=1)
     # Sessions and shutdown of the MQTT ingest (docs/operations.md, "Ingest sessions and replicas").
     INGEST_REPLICA_SLOT = env.env_str("INGEST_REPLICA_SLOT", "")
     INGEST_RECEIVE_MAXIMUM = env.env_int("INGEST_RECEIVE_MAXIMUM", 65_535, minimum=20)

@@ -82,6 +82,20 @@ SESSION_TAKEN_OVER = 142
 RETIRE_QUIET_S = 2.0
 
 
+def flush_due(held: int, *, waited_s: float, drained: bool, config: ConsumerConfig) -> bool:
+    """Whether the batch in hand (``held`` messages, the oldest ``waited_s`` old) is written now.
+
+    Every batch costs about as much again in fixed round trips (claims, scripts, the
+    stop-event upsert, the history statement) as a few dozen messages; a consumer that
+    flushed each time the socket ran dry wrote small batches whenever its share of the
+    traffic was small, as each of several workers on one shared subscription is."""
+    if held == 0:
+        return False
+    if held >= config.batch_max or waited_s >= config.flush_ms / 1000:
+        return True
+    return drained and held >= config.flush_min
+
+
 @dataclass(frozen=True)
 class ConsumerConfig(IngressConfig):
     host: str
@@ -95,6 +109,9 @@ class ConsumerConfig(IngressConfig):
     session_expiry_s: int = 3600
     batch_max: int = 500
     flush_ms: int = 10
+    # A drained socket flushes at once only a batch of at least this many; a smaller one
+    # waits for more, up to ``flush_ms`` (``flush_due``).
+    flush_min: int = 1
     keepalive_s: int = 30
     # Unacknowledged messages the broker may send (the ack window); see the module docstring.
     receive_maximum: int = MAX_RECEIVE_MAXIMUM
@@ -405,14 +422,11 @@ class TelemetryConsumer:
     # ----- batches ---------------------------------------------------------------------------
 
     def _maybe_flush(self, now: float) -> None:
-        if (
-            self._inbox
-            and now >= self._retry_at
-            and (
-                self._drained
-                or len(self._inbox) >= self.config.batch_max
-                or now - self._inbox_since >= self._flush_s
-            )
+        if now >= self._retry_at and flush_due(
+            len(self._inbox),
+            waited_s=now - self._inbox_since,
+            drained=self._drained,
+            config=self.config,
         ):
             self._flush()
 

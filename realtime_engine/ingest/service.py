@@ -85,6 +85,7 @@ def consumer_config(
         session_expiry_s=settings.MQTT_SESSION_EXPIRY_S,
         batch_max=settings.INGEST_BATCH_MAX,
         flush_ms=settings.INGEST_FLUSH_MS,
+        flush_min=settings.INGEST_FLUSH_MIN,
         receive_maximum=settings.INGEST_RECEIVE_MAXIMUM,
     )
     return ConsumerConfig(**(values | _ingress_settings() | overrides))
