@@ -23,6 +23,12 @@ REVISION = "revision"  # the write's Redis clock (µs), at least the previous re
 REPLAY_FROM = "replay_from"  # the stop events of fixes from then on are not yet durable
 MATCHED_AT = MatchState.__dataclass_fields__["matched_at"].name
 
+# One encoder each, made once: json.dumps with any option builds a new JSONEncoder per call,
+# which showed in the worker's profile; the output is byte for byte json.dumps's (members
+# already stored must stay equal).
+_encode_fix = json.JSONEncoder(separators=(",", ":")).encode
+_encode_checkpoint = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
 
 def progression_keys(run_id: str) -> tuple[str, ...]:
     """Every key the progression producer writes for a run (one compare-and-set covers them)."""
@@ -38,10 +44,7 @@ def progression_keys(run_id: str) -> tuple[str, ...]:
 
 def fix_member(fix: Fix) -> str:
     """A fix as a member of the run's fix log (equal fixes, equal members)."""
-    return json.dumps(
-        [fix.timestamp, fix.latitude, fix.longitude, fix.speed_mps, fix.bearing_deg],
-        separators=(",", ":"),
-    )
+    return _encode_fix([fix.timestamp, fix.latitude, fix.longitude, fix.speed_mps, fix.bearing_deg])
 
 
 def fix_from_member(member: str) -> Fix | None:
@@ -58,7 +61,7 @@ def checkpoint_member(state: MatchState) -> str:
 
 def checkpoint_member_of(fields: Mapping[str, str]) -> str:
     """The checkpoint member of a state already laid out as its hash (``to_redis``)."""
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return _encode_checkpoint(fields)
 
 
 def checkpoint_from_member(member: str, scheduled_start: float) -> MatchState | None:
