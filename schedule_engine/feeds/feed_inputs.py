@@ -32,7 +32,9 @@ named in a report come from ``databus.keys``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from msgspec.structs import replace
 
 from databus import keys
 from runs.domain.projections import run as run_projection

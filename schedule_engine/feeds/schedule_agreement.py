@@ -35,9 +35,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from zoneinfo import ZoneInfo
+
+from msgspec.structs import replace
 
 from schedule_engine.feeds.feed_inputs import FeedInputs
 from schedule_engine.feeds.snapshots import (

@@ -76,7 +76,7 @@ def _check_order(updates: Sequence[StopTimeUpdate], timestamp: int) -> None:
                 RejectReason.INVALID_VALUE, f"stop {update.stop_sequence} uncertainty < 0"
             )
         times = [check_timestamp(t) for t in (update.arrival, update.departure) if t is not None]
-        if not _within_bounds(update, timestamp):
+        if not _within_bounds(update, *_time_bounds(timestamp)):
             raise TelemetryRejected(
                 RejectReason.INVALID_VALUE,
                 f"stop {update.stop_sequence}: stop_sequence, a time or the uncertainty is "
@@ -140,17 +140,24 @@ def validate_for_write(value: StopTimeUpdates) -> dict[str, str]:
     return {TIMESTAMP: str(timestamp), UPDATES: _encoder.encode(value.updates).decode()}
 
 
-def _within_bounds(update: StopTimeUpdate, timestamp: int) -> bool:
-    """Every number of one row fits its protobuf type and is plausible for this trip."""
-    low, high = timestamp - STOP_TIME_MAX_OFFSET_S, timestamp + STOP_TIME_MAX_OFFSET_S
+def _time_bounds(timestamp: int) -> tuple[int, int]:
+    """The earliest and latest time a row of updates computed at ``timestamp`` may hold."""
+    return timestamp - STOP_TIME_MAX_OFFSET_S, timestamp + STOP_TIME_MAX_OFFSET_S
+
+
+_LOWEST_SEQUENCE, _HIGHEST_SEQUENCE = STOP_SEQUENCE_RANGE
+_LEAST_UNCERTAINTY, _MOST_UNCERTAINTY = UNCERTAINTY_RANGE_S
+
+
+def _within_bounds(update: StopTimeUpdate, low: int, high: int) -> bool:
+    """Every number of one row fits its protobuf type and is plausible for this trip (times
+    between ``low`` and ``high``, from ``_time_bounds``)."""
+    arrival, departure, uncertainty = update.arrival, update.departure, update.uncertainty_s
     return (
-        STOP_SEQUENCE_RANGE[0] <= update.stop_sequence <= STOP_SEQUENCE_RANGE[1]
-        and (update.arrival is None or low <= update.arrival <= high)
-        and (update.departure is None or low <= update.departure <= high)
-        and (
-            update.uncertainty_s is None
-            or UNCERTAINTY_RANGE_S[0] <= update.uncertainty_s <= UNCERTAINTY_RANGE_S[1]
-        )
+        _LOWEST_SEQUENCE <= update.stop_sequence <= _HIGHEST_SEQUENCE
+        and (arrival is None or low <= arrival <= high)
+        and (departure is None or low <= departure <= high)
+        and (uncertainty is None or _LEAST_UNCERTAINTY <= uncertainty <= _MOST_UNCERTAINTY)
     )
 
 
@@ -174,7 +181,9 @@ def read_stored(fields: Mapping[str, str]) -> StoredRead[StopTimeUpdates]:
         return stored.result(None)
     if timestamp is None:
         return stored.result(None)
-    usable = tuple(u for u in updates if _within_bounds(u, timestamp))
-    if len(usable) != len(updates):
+    low, high = _time_bounds(timestamp)
+    # A feed build reads every row of every run: the common all-good case copies nothing.
+    if not all([_within_bounds(u, low, high) for u in updates]):
+        updates = tuple(u for u in updates if _within_bounds(u, low, high))
         stored.mark_bad(UPDATES)
-    return stored.result(StopTimeUpdates(timestamp=timestamp, updates=usable))
+    return stored.result(StopTimeUpdates(timestamp=timestamp, updates=updates))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from zoneinfo import ZoneInfo
+
+from msgspec.structs import replace
 
 from runs.domain.telemetry.vehicle_stop_status import StopStatusCode
 from schedule_engine.feeds.feed_inputs import FeedInputs
