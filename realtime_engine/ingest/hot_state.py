@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis
+from redis.exceptions import NoScriptError
 
 from databus import keys
 from realtime_engine.ingest import dlq
@@ -91,7 +92,9 @@ class HotStateWriter:
         pipe = self._client.pipeline(transaction=False)
         has_values = len(script_keys) > 1
         if has_values:
-            self._script(keys=script_keys, args=args, client=pipe)
+            # EVALSHA queued by hand: a Script queued on a pipeline makes redis-py send
+            # SCRIPT EXISTS before every execute, a second round trip per batch.
+            pipe.evalsha(self._script.sha, len(script_keys), *script_keys, *args)
             # Every vehicle sent, applied or not: a mark only costs the feed a re-encode.
             pipe.sadd(keys.FEED_DIRTY_VEHICLES, *plan.latest_positions, *plan.latest_occupancies)
         for rejection in plan.rejections:
@@ -103,7 +106,14 @@ class HotStateWriter:
             )
         if plan.rejections:
             pipe.xlen(keys.TELEMETRY_DLQ)
-        replies = pipe.execute() if len(pipe) else []
+        replies = pipe.execute(raise_on_error=False) if len(pipe) else []
+        if has_values and isinstance(replies[0], NoScriptError):
+            # Redis lost its scripts (restarted, SCRIPT FLUSH): the script alone again,
+            # through the Script, which loads it; the other commands were applied.
+            replies[0] = self._script(keys=script_keys, args=args)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
         flags = replies[0] if has_values else []
         vehicles = [*plan.latest_positions, *plan.latest_occupancies]
         written = {index for index, flag in enumerate(flags) if flag}

@@ -79,3 +79,38 @@ def test_the_dlq_stream_is_bounded(redis_client):
         )
     # MAXLEN ~ trims whole radix-tree nodes: bounded near the limit, never unbounded.
     assert redis_client.xlen(keys.TELEMETRY_DLQ) < 250
+
+
+def _script_exists_calls(redis_client) -> int:
+    stats = redis_client.info("commandstats")
+    return stats.get("cmdstat_script|exists", {}).get("calls", 0)
+
+
+def test_a_batch_is_one_round_trip_and_survives_redis_losing_its_scripts(redis_client):
+    """No SCRIPT EXISTS before each batch (redis-py's default for a script on a pipeline);
+    after SCRIPT FLUSH (as after a restart) the batch still applies, its DLQ entry once."""
+    writer = HotStateWriter(redis_client, dlq_maxlen=1000)
+    writer.write(plan(("a", "position", {"latitude": 1, "longitude": 1, "timestamp": T0 + 1})))
+    checks = _script_exists_calls(redis_client)
+    writer.write(plan(("a", "position", {"latitude": 2, "longitude": 2, "timestamp": T0 + 2})))
+    assert _script_exists_calls(redis_client) == checks
+
+    redis_client.script_flush()
+    dlq_before = redis_client.xlen(keys.TELEMETRY_DLQ)
+    result = writer.write(
+        plan_batch(
+            [
+                receive_message(
+                    f"{ROOT}/vehicle/a/position",
+                    json.dumps({"latitude": 3, "longitude": 3, "timestamp": T0 + 3}).encode(),
+                    T0 + 50.0,
+                    ROOT,
+                ),
+                receive_message(f"{ROOT}/vehicle/b/position", b"not json", T0 + 50.0, ROOT),
+            ],
+            vehicles=AnyVehicle(),
+        )
+    )
+    assert result.applied_positions == ["a"]
+    assert redis_client.hget(keys.vehicle_position("a"), "latitude") == "3.0"
+    assert redis_client.xlen(keys.TELEMETRY_DLQ) == dlq_before + 1 == result.dlq_length

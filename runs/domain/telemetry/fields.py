@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -134,10 +133,10 @@ def parse_timestamp(text: str | None) -> int | None:
 _V = TypeVar("_V")
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRead(Generic[_V]):
+class StoredRead(msgspec.Struct, Generic[_V], frozen=True):
     """A tolerant read of one stored hash: the value (None when unusable) and the names of
-    the fields that were present but unusable, so that a reader can count and log them."""
+    the fields that were present but unusable, so that a reader can count and log them.
+    A struct, not a frozen dataclass: a feed build makes one per record it reads."""
 
     value: _V | None
     bad_fields: tuple[str, ...] = ()
