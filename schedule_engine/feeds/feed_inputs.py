@@ -181,7 +181,7 @@ def vehicle_entity_refreshed(
     where = _fresh_position(reader, state, now, vehicle_max_age_s)
     if where is None:
         return None
-    # Constructed, not ``dataclasses.replace``d: this runs for every vehicle that reported.
+    # Constructed, not ``replace``d: this runs for every vehicle that reported.
     return VehicleEntity(
         published.vehicle,
         _position(where, now),
