@@ -2,7 +2,8 @@
 
 DRF's LimitOffsetPagination, but strict: a ``limit`` or ``offset`` that is not an integer
 in range is a 400 with the field's message (DRF's own quietly falls back to the default,
-so ``?limit=abc`` answered a full page), and the schema states the range. The default
+so ``?limit=abc`` answered a full page; and DRF's IntegerField takes ``0.0`` for 0, which
+the schema's ``integer`` does not), and the schema states the range. The default
 paginator of every DRF view (``REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"]``); a view
 paginates through ``GenericAPIView.paginate_queryset`` so drf-spectacular documents the
 page. Lowest layer on purpose: runs and schedule_engine both use it. Imports DRF only.
@@ -10,8 +11,13 @@ page. Lowest layer on purpose: runs and schedule_engine both use it. Imports DRF
 
 from __future__ import annotations
 
+import re
+
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
+
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
+_NOT_AN_INTEGER = serializers.IntegerField.default_error_messages["invalid"]
 
 
 class LimitOffsetPage(LimitOffsetPagination):
@@ -27,6 +33,8 @@ class LimitOffsetPage(LimitOffsetPagination):
         raw = request.query_params.get(name)
         if raw is None:
             return default
+        if not _INTEGER_TEXT.fullmatch(raw):
+            raise serializers.ValidationError({name: [_NOT_AN_INTEGER]})
         field = serializers.IntegerField(min_value=minimum, max_value=maximum)
         try:
             return field.run_validation(raw)

@@ -100,6 +100,8 @@ def test_errors_have_the_api_error_body(api, tiny):
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
         ("offset=-1", "offset"),
+        ("offset=0.0", "offset"),
+        ("limit=2.0", "limit"),
     ],
 )
 def test_a_bad_page_is_a_400_naming_the_parameter(api, tiny, query, field):
