@@ -133,31 +133,34 @@ def test_each_segment_hour_keeps_its_newest_samples_within_the_days(make_run):
 
 
 def test_events_arriving_over_time_and_rewritten_are_picked_up(make_run):
+    # Every event within 200 s of the middle of the previous UTC hour, so that each segment
+    # has one hour whenever the suite runs (at 900 and 1,000 s ago, a run in the 100 s
+    # after a quarter past found the two A → B samples in two hours).
+    ago = MID_HOUR - 800  # added to each "seconds before now" below
     first, second = make_run(), make_run()
-    record(first, [(1, "A", 900), (2, "B", 800)])
+    record(first, [(1, "A", ago + 900), (2, "B", ago + 800)])
     segment_samples_update(days=DAYS)
     assert segment_history.segment_history_load(DAYS) == reference()
 
     # The run drives on; its second stop is re-upserted by a newer matcher state with
     # another time; another run's event commits with a revision from before the last
     # update's watermark (within the commit lag).
-    record(first, [(2, "B", 700), (3, "C", 600)], REVISION + 5)
-    record(second, [(1, "A", 1_000), (2, "B", 950)], REVISION - COMMIT_LAG_US // 2)
+    record(first, [(2, "B", ago + 700), (3, "C", ago + 600)], REVISION + 5)
+    record(second, [(1, "A", ago + 1_000), (2, "B", ago + 950)], REVISION - COMMIT_LAG_US // 2)
     report = segment_samples_update(days=DAYS)
 
     assert report.runs == 2 and report.watermark == REVISION + 5
     history = segment_history.segment_history_load(DAYS)
     assert history == reference()
-    hour = time.gmtime(NOW - 900).tm_hour
+    hour = time.gmtime(NOW - ago - 900).tm_hour
     assert sorted(history[("A", "B", hour)]) == [50.0, 200.0]
-    assert history[("B", "C", time.gmtime(NOW - 700).tm_hour)] == (100.0,)
+    assert history[("B", "C", time.gmtime(NOW - ago - 700).tm_hour)] == (100.0,)
 
     # An event out of order removes the sample it made (the times no longer increase).
-    record(first, [(3, "C", 750)], REVISION + 6)
+    record(first, [(3, "C", ago + 750)], REVISION + 6)
     segment_samples_update(days=DAYS)
-    assert ("B", "C", time.gmtime(NOW - 700).tm_hour) not in segment_history.segment_history_load(
-        DAYS
-    )
+    bc_hour = time.gmtime(NOW - ago - 700).tm_hour
+    assert ("B", "C", bc_hour) not in segment_history.segment_history_load(DAYS)
     assert segment_history.segment_history_load(DAYS) == reference()
 
     # Past the lag, the watermark has moved on: only a rebuild derives such a late row.
