@@ -136,7 +136,7 @@ def test_events_arriving_over_time_and_rewritten_are_picked_up(make_run):
     # Every event within 200 s of the middle of the previous UTC hour, so that each segment
     # has one hour whenever the suite runs (at 900 and 1,000 s ago, a run in the 100 s
     # after a quarter past found the two A → B samples in two hours).
-    ago = MID_HOUR - 800  # added to each "seconds before now" below
+    ago = MID_HOUR - 800  # added to the "seconds before now" of the A, B and C events
     first, second = make_run(), make_run()
     record(first, [(1, "A", ago + 900), (2, "B", ago + 800)])
     segment_samples_update(days=DAYS)

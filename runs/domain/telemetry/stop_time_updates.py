@@ -61,6 +61,7 @@ def _check_order(updates: Sequence[StopTimeUpdate], timestamp: int) -> None:
     each within the bounds of ``limits``."""
     previous_sequence = -1
     previous_time: int | None = None
+    low, high = _time_bounds(timestamp)
     for update in updates:
         if update.stop_sequence <= previous_sequence:
             raise TelemetryRejected(
@@ -76,7 +77,7 @@ def _check_order(updates: Sequence[StopTimeUpdate], timestamp: int) -> None:
                 RejectReason.INVALID_VALUE, f"stop {update.stop_sequence} uncertainty < 0"
             )
         times = [check_timestamp(t) for t in (update.arrival, update.departure) if t is not None]
-        if not _within_bounds(update, *_time_bounds(timestamp)):
+        if not _within_bounds(update, low, high):
             raise TelemetryRejected(
                 RejectReason.INVALID_VALUE,
                 f"stop {update.stop_sequence}: stop_sequence, a time or the uncertainty is "

@@ -117,12 +117,11 @@ def _a_morning_of_service(clock: int) -> tuple[dt.date, int]:
     under way and T3 (09:00) ahead, so its cancellation is published (until an hour after
     it would have ended), whatever the hour the suite runs at. Never ahead of the clock:
     the validator would call a header from the future an error."""
+    five_past_eight = 8 * 3600 + 5 * 60
     day = dt.datetime.fromtimestamp(clock, TZ).date()
-    morning = origin(day) + 8 * 3600 + 5 * 60
-    if morning > clock:
+    if origin(day) + five_past_eight > clock:
         day -= dt.timedelta(days=1)
-        morning = origin(day) + 8 * 3600 + 5 * 60
-    return day, morning
+    return day, origin(day) + five_past_eight
 
 
 @pytest.mark.parametrize("as_added", [True, False], ids=["ADDED", "NEW"])
