@@ -32,6 +32,7 @@ REPEATS = 5
 
 def write_fleet(client, now: int, runs: int) -> None:
     from databus import keys
+    from runs.domain.lifecycle.states import RunState
     from runs.domain.telemetry import (
         congestion_level,
         occupancy,
@@ -64,13 +65,11 @@ def write_fleet(client, now: int, runs: int) -> None:
             mapping={"id": vid, "label": str(i), "license_plate": "", "wheelchair_accessible": "1"},
         )
         pipe.set(keys.vehicle_current_run(vid), rid)
-        pipe.hset(keys.run(rid), mapping={"run_id": rid, "vehicle_id": vid})
+        descriptor = trip.TripDescriptor(f"trip-{i}", "D96", i % 2, "10:30:00", "20261122")
         pipe.hset(
-            keys.run_trip(rid),
-            mapping=trip.validate_for_write(
-                trip.TripDescriptor(f"trip-{i}", "D96", i % 2, "10:30:00", "20261122")
-            ),
+            keys.run(rid), mapping=_projection(rid, vid, descriptor, RunState.IN_PROGRESS, now)
         )
+        pipe.hset(keys.run_trip(rid), mapping=trip.validate_for_write(descriptor))
         pipe.hset(
             keys.run_vehicle_stop_status(rid),
             mapping=vehicle_stop_status.validate_for_write(
@@ -104,16 +103,37 @@ def write_fleet(client, now: int, runs: int) -> None:
         if i < CANCELED:
             # Cancelled runs have their own ids and trips, as a cancelled run is not running.
             cid = str(900_000 + i)
+            cancelled = trip.TripDescriptor(f"canceled-{i}", "D96", 0, "12:00:00", "20261122")
             pipe.hset(
-                keys.run_trip(cid),
-                mapping=trip.validate_for_write(
-                    trip.TripDescriptor(f"canceled-{i}", "D96", 0, "12:00:00", "20261122")
-                ),
+                keys.run(cid),
+                mapping=_projection(cid, f"c{i}", cancelled, RunState.CANCELLED, now - 600),
             )
+            pipe.hset(keys.run_trip(cid), mapping=trip.validate_for_write(cancelled))
             pipe.zadd(keys.RUNS_CANCELED, {cid: now + 86_400})
         if len(pipe) > 5_000:
             pipe.execute()
     pipe.execute()
+
+
+def _projection(run_id: str, vehicle_id: str, descriptor, state, last_event_at: float):
+    """``run:{rid}`` as the lifecycle writes it: every field of the projection."""
+    from runs.domain.projections import run as run_projection
+
+    return run_projection.validate_for_write(
+        run_projection.RunProjection(
+            run_id=run_id,
+            vehicle_id=vehicle_id,
+            state=state,
+            trip_id=descriptor.trip_id,
+            route_id=descriptor.route_id,
+            operator_id="op-1",
+            shape_id="shape-1",
+            direction_id=descriptor.direction_id,
+            start_date=descriptor.start_date,
+            start_time=descriptor.start_time,
+            last_event_at=last_event_at,
+        )
+    )
 
 
 @dataclass(frozen=True)

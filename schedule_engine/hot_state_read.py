@@ -44,6 +44,25 @@ for i, key in ipairs(KEYS) do out[i] = redis.call('HGETALL', key) end
 return out
 """
 
+# Of each key given, the fields ARGV[2..] that it holds (ARGV[1]: how many), as the
+# flattened field/value array HGETALL would give for a hash of those fields alone.
+_HMGET_EACH = """
+local n = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local values = redis.call('HMGET', key, unpack(ARGV, 2, n + 1))
+  local held = {}
+  for j = 1, n do
+    if values[j] then
+      held[#held + 1] = ARGV[j + 1]
+      held[#held + 1] = values[j]
+    end
+  end
+  out[i] = held
+end
+return out
+"""
+
 Hash = Mapping[str, str]
 
 
@@ -155,12 +174,15 @@ def records_read(
     run_ids: Iterable[str] = (),
     context_run_ids: Iterable[str] = (),
     telemetry_vehicle_ids: Iterable[str] = (),
+    projection_fields: Sequence[str] | None = None,
 ) -> HotStateRecords:
     """The hashes and claims of ``vehicle_ids``, the hashes of ``run_ids``; for a feed
     build, the hashes of ``context_run_ids`` but their stop time updates (read as ``{}``:
     re-describing a vehicle needs its run's trip and status, not its predictions, the
     largest hash), and of ``telemetry_vehicle_ids`` only the claim, position and occupancy
-    (metadata read as ``{}``: the build knows the rest). One pipeline."""
+    (metadata read as ``{}``: the build knows the rest). Of each run's projection only
+    ``projection_fields`` when given (a feed build needs three of its dozen fields).
+    One pipeline."""
     vehicle_ids = list(dict.fromkeys(vehicle_ids))
     whole = set(vehicle_ids)
     telemetry_vehicle_ids = [
@@ -169,12 +191,14 @@ def records_read(
     run_ids = list(dict.fromkeys(run_ids))
     full = set(run_ids)
     context_run_ids = [rid for rid in dict.fromkeys(context_run_ids) if rid not in full]
+    # The projections read apart (HMGET) start every run's hashes at its second key.
+    apart = 0 if projection_fields is None else 1
     # (ids, hashes read of each): the reply is split back in this order.
     groups = (
         (vehicle_ids, _VEHICLE_HASHES),
         (telemetry_vehicle_ids, _TELEMETRY_HASHES),
-        (run_ids, _RUN_HASHES),
-        (context_run_ids, _CONTEXT_RUN_HASHES),
+        (run_ids, _RUN_HASHES - apart),
+        (context_run_ids, _CONTEXT_RUN_HASHES - apart),
     )
     hash_keys: list[str] = []
     for vid in vehicle_ids:
@@ -182,25 +206,38 @@ def records_read(
     for vid in telemetry_vehicle_ids:
         hash_keys += _vehicle_hash_keys(vid)[:_TELEMETRY_HASHES]
     for rid in run_ids:
-        hash_keys += _run_hash_keys(rid)
+        hash_keys += _run_hash_keys(rid)[apart:]
     for rid in context_run_ids:
-        hash_keys += _run_hash_keys(rid)[:_CONTEXT_RUN_HASHES]
+        hash_keys += _run_hash_keys(rid)[apart:_CONTEXT_RUN_HASHES]
+    all_run_ids = run_ids + context_run_ids
     if not hash_keys:
         return HotStateRecords()
     claimed = vehicle_ids + telemetry_vehicle_ids
     pipe = client.pipeline(transaction=False)
     if claimed:
         pipe.mget([keys.vehicle_current_run(vid) for vid in claimed])
-    _hgetall_each_queue(client, pipe, hash_keys)
+    calls = _each_queue(client, pipe, _HGETALL_EACH, hash_keys)
+    if projection_fields is not None:
+        fields = (len(projection_fields), *projection_fields)
+        _each_queue(client, pipe, _HMGET_EACH, [keys.run(rid) for rid in all_run_ids], fields)
     answers = pipe.execute()
     current_runs = dict(zip(claimed, answers.pop(0), strict=True)) if claimed else {}
-    hashes = [_as_dict(pairs) for answer in answers for pairs in answer]
+    hashes = [_as_dict(pairs) for answer in answers[:calls] for pairs in answer]
     split: list[list[tuple[dict[str, str], ...]]] = []
     start = 0
     for ids, size in groups:
         split.append(list(_groups(hashes[start : start + size * len(ids)], size)))
         start += size * len(ids)
     vehicles, telemetry, runs, context = split
+    if projection_fields is not None:
+        projections = [_as_dict(pairs) for answer in answers[calls:] for pairs in answer]
+        runs, context = (
+            [(projection, *values) for projection, values in zip(projected, read, strict=True)]
+            for projected, read in (
+                (projections[: len(run_ids)], runs),
+                (projections[len(run_ids) :], context),
+            )
+        )
     return HotStateRecords(
         vehicles=tuple(
             VehicleHotState(vid, *values, current_run=current_runs[vid])
@@ -208,7 +245,7 @@ def records_read(
         ),
         runs={
             rid: RunHotState(rid, *values)
-            for rid, values in zip(run_ids + context_run_ids, runs + context, strict=True)
+            for rid, values in zip(all_run_ids, runs + context, strict=True)
         },
         telemetry=tuple(
             VehicleHotState(vid, *values, current_run=current_runs[vid])
@@ -248,8 +285,11 @@ def trip_claims_read(client: redis.Redis, trip_ids: Sequence[str]) -> dict[str, 
     return dict(zip(trip_ids, claims, strict=True))
 
 
-def fleet_read(client: redis.Redis, *, now: float) -> FleetHotState:
-    """Read every located vehicle and every tracking, in-progress or cancelled run."""
+def fleet_read(
+    client: redis.Redis, *, now: float, projection_fields: Sequence[str] | None = None
+) -> FleetHotState:
+    """Read every located vehicle and every tracking, in-progress or cancelled run (of
+    each run's projection only ``projection_fields``, when given)."""
     vehicle_ids = located_vehicle_ids_read(client)
     pipe = client.pipeline(transaction=False)
     _active_runs_queue(pipe)
@@ -261,6 +301,7 @@ def fleet_read(client: redis.Redis, *, now: float) -> FleetHotState:
         client,
         vehicle_ids=vehicle_ids,
         run_ids=sorted(set(tracking) | set(in_progress) | set(canceled)),
+        projection_fields=projection_fields,
     )
     return FleetHotState(
         vehicles=records.vehicles,
@@ -278,14 +319,20 @@ def _active_runs_queue(pipe: redis.client.Pipeline) -> None:
     pipe.smembers(keys.RUNS_IN_PROGRESS)
 
 
-def _hgetall_each_queue(
-    client: redis.Redis, pipe: redis.client.Pipeline, hash_keys: Sequence[str]
-) -> None:
-    """Queue HGETALL of every key as script calls of a thousand keys: each reply is a list
-    of flattened field/value arrays in key order."""
-    script = client.register_script(_HGETALL_EACH)
-    for start in range(0, len(hash_keys), HASHES_PER_CALL):
-        script(keys=hash_keys[start : start + HASHES_PER_CALL], client=pipe)
+def _each_queue(
+    client: redis.Redis,
+    pipe: redis.client.Pipeline,
+    text: str,
+    hash_keys: Sequence[str],
+    args: Sequence[object] = (),
+) -> int:
+    """Queue the script ``text`` over every key, a thousand keys a call; how many calls.
+    Each reply is a list of flattened field/value arrays in key order."""
+    script = client.register_script(text)
+    starts = range(0, len(hash_keys), HASHES_PER_CALL)
+    for start in starts:
+        script(keys=hash_keys[start : start + HASHES_PER_CALL], args=args, client=pipe)
+    return len(starts)
 
 
 _T = TypeVar("_T")

@@ -37,6 +37,7 @@ from databus import keys
 from runs.domain.projections import run as run_projection
 from schedule_engine.feeds.builders import TRIP_UPDATES_FEED
 from schedule_engine.feeds.entity_cache import CacheMeta, meta_from_redis
+from schedule_engine.feeds.feed_inputs import PROJECTION_FIELDS
 from schedule_engine.feeds.snapshots import EntitySkip, HotStateSkip
 from schedule_engine.feeds.store import FeedName
 from schedule_engine.hot_state_read import (
@@ -176,6 +177,7 @@ def changed_records_read(
             run_ids=sorted(need_runs),
             context_run_ids=sorted(need_context),
             telemetry_vehicle_ids=sorted(need_telemetry),
+            projection_fields=PROJECTION_FIELDS,
         )
         for state in records.vehicles:
             vehicles[state.vehicle_id] = state

@@ -71,6 +71,10 @@ from schedule_engine.feeds.snapshots import (
 )
 from schedule_engine.hot_state_read import FleetHotState, Hash, RunHotState, VehicleHotState
 
+# What a build uses of a run's projection (``run:{rid}``, a dozen fields): its vehicle, and
+# when a cancellation was accepted (its CANCELED trip's timestamp). Only these are read.
+PROJECTION_FIELDS = (run_projection.VEHICLE_ID, run_projection.LAST_EVENT_AT)
+
 
 @dataclass(frozen=True, slots=True)
 class FeedInputs:

@@ -60,6 +60,7 @@ from schedule_engine.feeds.entity_cache import (
     trip_key,
 )
 from schedule_engine.feeds.feed_inputs import (
+    PROJECTION_FIELDS,
     FeedInputs,
     feed_inputs_assemble,
     vehicle_entity_refreshed,
@@ -178,7 +179,8 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
         log = logger.debug if reason in ("interval", "most runs changed") else logger.info
         log("feeds: full rebuild (%s)", reason)
         cached, known = {name: {} for name in HOT_STATE_FEEDS}, {}
-        hot, vehicles, runs = fleet_read(client, now=now), None, None
+        hot = fleet_read(client, now=now, projection_fields=PROJECTION_FIELDS)
+        vehicles, runs = None, None
         telemetry_only = ()
     inputs = feed_inputs_assemble(
         hot,
@@ -260,7 +262,12 @@ def operations_for_build(
     if trip_ids or vehicle_ids:
         claims = trip_claims_read(client, trip_ids)
         run_ids = sorted({rid for rid in claims.values() if rid})
-        records = records_read(client, vehicle_ids=vehicle_ids, context_run_ids=run_ids)
+        records = records_read(
+            client,
+            vehicle_ids=vehicle_ids,
+            context_run_ids=run_ids,
+            projection_fields=PROJECTION_FIELDS,
+        )
         context = OperationsContext(
             claims=claims,
             runs=records.runs,

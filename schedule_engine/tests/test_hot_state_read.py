@@ -3,6 +3,8 @@ many round trips."""
 
 from __future__ import annotations
 
+from unittest.mock import ANY
+
 import pytest
 from redis.connection import AbstractConnection
 
@@ -92,6 +94,38 @@ def test_chosen_records_are_read_in_the_order_asked_each_once(redis_client):
     assert records.runs["none"] == RunHotState("none")
     assert records.runs[fleet.in_progress_run] == fleet_read(redis_client, now=NOW).runs["101"]
     assert records_read(redis_client).vehicles == ()
+
+
+def test_a_read_of_some_projection_fields_holds_those_alone_and_every_other_hash_whole(
+    redis_client,
+):
+    fleet = write_fleet(redis_client, NOW)
+    redis_client.hdel(keys.run(fleet.canceled_run), "last_event_at")
+    fields = ("vehicle_id", "last_event_at")
+    whole = fleet_read(redis_client, now=NOW).runs
+
+    projected = fleet_read(redis_client, now=NOW, projection_fields=fields).runs
+    records = records_read(
+        redis_client,
+        run_ids=[fleet.canceled_run, "none"],
+        context_run_ids=[fleet.in_progress_run],
+        projection_fields=fields,
+    ).runs
+
+    for rid, run in projected.items():
+        stored = redis_client.hgetall(keys.run(rid))
+        assert run.projection == {f: stored[f] for f in fields if f in stored}
+        assert RunHotState(rid, whole[rid].projection, *_hashes_after_projection(run)) == whole[rid]
+    # A field not stored is absent, as from HGETALL; a run with no hash reads as nothing.
+    assert records[fleet.canceled_run].projection == {"vehicle_id": "bus-2"}
+    assert records["none"] == RunHotState("none")
+    context = records[fleet.in_progress_run]
+    assert context.projection == {"vehicle_id": fleet.vehicle_on_run, "last_event_at": ANY}
+    assert (context.trip, context.stop_time_updates) == (whole[fleet.in_progress_run].trip, {})
+
+
+def _hashes_after_projection(run: RunHotState) -> tuple:
+    return (run.trip, run.stop_status, run.congestion, run.stop_time_updates)
 
 
 def test_the_ids_chosen_for_a_whole_fleet_snapshot(redis_client):

@@ -178,9 +178,7 @@ def store_feed_built_at(client, name: FeedName, header_timestamp: int) -> None:
 
 
 @pytest.mark.django_db
-def test_readyz_fails_when_a_feed_is_older_than_three_intervals(
-    client, redis_client, scraper
-):
+def test_readyz_fails_when_a_feed_is_older_than_three_intervals(client, redis_client, scraper):
     now = int(time.time())
     limit = STALE_AFTER_BUILD_INTERVALS * settings.FEED_BUILD_INTERVAL_S
     store_feed_built_at(redis_client, FeedName.VEHICLE_POSITIONS, now)
