@@ -166,6 +166,10 @@ def feed_entities(name: str) -> str:
 FEED_CACHE_META = "feed_cache_meta"
 # String with a TTL: the token of the feed build under way, so that builds run one at a time.
 FEED_BUILD_LOCK = "feed_build:lock"
+# Hash "<feed>|<reason>" → entities (or parts) readers of the hot state left out, counted
+# by whichever process read (a feed build in a pool child, a WebSocket snapshot, the API)
+# and exported at scrape time (schedule_engine.feeds.metrics).
+FEED_SKIPPED_COUNTS = "feed_skipped_counts"
 
 # Hash: every dispatcher trip operation still published (a trip cancelled ahead of any run,
 # a trip added to the schedule, stops skipped on a trip), field = operation id, value = one

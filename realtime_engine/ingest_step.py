@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 # Beyond the drain budget: sending the last acks, the history thread's last half second.
 STOP_MARGIN_S = 2.0
 
+
 class IngestConsumer(Protocol):
     config: Any  # with ``drain_s``
 

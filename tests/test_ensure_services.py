@@ -15,8 +15,12 @@ def test_starts_a_private_redis_on_a_free_port_and_it_answers():
     port = free_port()
     env = {**os.environ, "REDIS_URL": f"redis://127.0.0.1:{port}/0"}
     result = subprocess.run(
-        [sys.executable, "scripts/ensure_services.py"], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "scripts/ensure_services.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     pidfile = ROOT / ".run" / f"redis-{port}" / "redis.pid"
     try:
@@ -24,8 +28,12 @@ def test_starts_a_private_redis_on_a_free_port_and_it_answers():
         assert f"redis 127.0.0.1:{port} started under" in result.stdout
         assert redis.Redis(port=port).ping() is True
         second = subprocess.run(
-            [sys.executable, "scripts/ensure_services.py"], cwd=ROOT, env=env,
-            capture_output=True, text=True, timeout=60,
+            [sys.executable, "scripts/ensure_services.py"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert f"redis 127.0.0.1:{port} answers" in second.stdout
     finally:

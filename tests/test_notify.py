@@ -5,8 +5,13 @@ from __future__ import annotations
 from databus import notify
 
 CHANGE = notify.RunStateChanged(
-    run_id="7", state="Confirmed", previous_state="Initialized",
-    event="run_confirmed_by_operator", vehicle_id="bus-1", route_id="R1", trip_id="T1",
+    run_id="7",
+    state="Confirmed",
+    previous_state="Initialized",
+    event="run_confirmed_by_operator",
+    vehicle_id="bus-1",
+    route_id="R1",
+    trip_id="T1",
 )
 FEED = notify.FeedPublished(feed="trip_updates", header_timestamp=1_790_000_000, entities=3)
 

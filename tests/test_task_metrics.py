@@ -5,15 +5,20 @@ main process exports), the web's `/metrics`, and the records the status page rea
 
 from __future__ import annotations
 
+import time
 import urllib.request
 
 import pytest
 from celery.utils.nodenames import gethostname
 from prometheus_client.parser import text_string_to_metric_families
 
+from databus import keys
 from databus.celery import app
 from databus.task_metrics import NODE_COLLECTOR, bucket_of
 from databus.task_records import periodic_tasks, task_records_get
+from schedule_engine.feeds.store import FeedName, feed_get
+from schedule_engine.feeds.tasks import TASK_NAME as FEEDS_BUILD
+from schedule_engine.feeds.tests.fleet_hot_state import write_fleet
 from tests.support.processes import free_port, wait_for
 
 
@@ -145,6 +150,33 @@ def test_a_prefork_workers_metrics_port_exports_what_its_children_ran(
     assert labelled(
         found, "databus_task_last_success_timestamp_seconds", task="runs.scan_stale_runs"
     )
+
+
+def test_a_prefork_workers_metrics_port_exports_what_its_feed_build_left_out(
+    process_env, celery_worker_factory, redis_client
+):
+    # A feed build runs in a pool child: what it skips must be counted where it is exported.
+    fleet = write_fleet(redis_client, int(time.time()))
+    redis_client.hset(keys.run_stop_time_updates(fleet.in_progress_run), "updates", "[not json")
+    port = free_port()
+    worker = celery_worker_factory(
+        {**process_env, "WORKER_METRICS_PORT": str(port)},
+        name="feeds",
+        args=("--pool=prefork", "--concurrency=1"),
+    )
+    wait_for(lambda: "ready" in worker.log(), 60, "the worker ready")
+
+    app.send_task(FEEDS_BUILD)
+    wait_for(lambda: feed_get(redis_client, FeedName.TRIP_UPDATES), 60, "the feeds built")
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    skipped = labelled(
+        samples(text),
+        "databus_feed_entities_skipped_total",
+        feed="trip_updates",
+        reason="bad_stop_time_updates",
+    )
+    assert skipped == 1
 
 
 def test_durations_fall_in_the_first_bucket_that_holds_them():

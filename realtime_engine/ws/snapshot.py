@@ -36,7 +36,7 @@ from realtime_engine.ws.messages import (
 )
 from runs.domain.projections import run as run_contract
 from runs.domain.telemetry import occupancy, position, stop_time_updates, vehicle_stop_status
-from schedule_engine.feeds.skips import RecordReader
+from schedule_engine.feeds.skips import RecordReader, SkipTally
 from schedule_engine.feeds.snapshots import HotStateSkip
 from schedule_engine.hot_state_read import (
     RunHotState,
@@ -157,7 +157,8 @@ def snapshot_read(
     tracking sets; the vehicles are those with a stored position. ``alerts`` holds only
     alerts, no vehicle or run.
     """
-    reader = RecordReader(WS_SNAPSHOT_FEED)
+    tally = SkipTally()  # a snapshot of ``all`` reads the whole fleet: one count at the end
+    reader = RecordReader(WS_SNAPSHOT_FEED, tally)
     vehicles: Iterable[VehicleHotState]
     if topic.kind is TopicKind.ALERTS:
         vehicles, runs = [], []
@@ -182,10 +183,12 @@ def snapshot_read(
     run_by_vehicle = {run.vehicle_id: run for run in runs if run.vehicle_id}
     if topic.kind is TopicKind.ROUTE:
         vehicles = [vehicle for vehicle in vehicles if vehicle.vehicle_id in run_by_vehicle]
-    return Snapshot(
+    snapshot = Snapshot(
         topic=str(topic),
         vehicles=vehicle_updates(reader, vehicles, run_by_vehicle),
         runs=runs,
         at=time.time(),
         alerts=snapshot_alerts(topic, alerts),
     )
+    tally.flush(client)
+    return snapshot

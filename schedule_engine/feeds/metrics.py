@@ -1,8 +1,11 @@
-"""Feed freshness as Prometheus metrics, and the freshness judgement `/readyz` warns on.
+"""Feed freshness and what readers left out as Prometheus metrics, and the freshness judgement
+`/readyz` warns on.
 
 Both read the stored feed summaries (``store.feed_summaries_get``, one Redis round
 trip, no payloads) at the moment they are asked, so the age is exact at scrape
-time and no process has to keep a gauge up to date. The collector is registered
+time and no process has to keep a gauge up to date. What readers of the hot state left
+out (``skips``) is counted in Redis too (``keys.FEED_SKIPPED_COUNTS``), by whichever
+process read, and exported the same way. The collectors are registered
 on ``databus.metrics.REGISTRY`` when this module is imported (`/readyz`'s probes
 list imports it); ``backend.health.probes.probe_feed_age`` reports ``freshness_report``.
 Nothing here imports ``backend``: the project sits above the apps.
@@ -10,15 +13,16 @@ Nothing here imports ``backend``: the project sits above the apps.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import redis
 from django.conf import settings
-from prometheus_client import Counter
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from databus import keys
 from databus.metrics import REGISTRY
 from databus.redis import get_redis
 from schedule_engine.feeds.store import FeedName, FeedSummary, feed_summaries_get
@@ -27,15 +31,66 @@ from schedule_engine.feeds.store import FeedName, FeedSummary, feed_summaries_ge
 # ``backend.health.probes.probe_feed_age``, docs/api.md).
 STALE_AFTER_BUILD_INTERVALS = 3
 
-# What a build left out of a feed, by reason (e.g. ``unknown_trip``: an entity naming a
-# trip the current GTFS version lacks). Counted by the process that builds the feeds (the
-# beat worker: its WORKER_METRICS_PORT exports it).
-FEED_ENTITIES_SKIPPED = Counter(
-    "databus_feed_entities_skipped",
-    "Entities (or their trip or stop parts) left out of a GTFS-RT feed, by reason.",
-    ["feed", "reason"],
-    registry=REGISTRY,
-)
+logger = logging.getLogger(__name__)
+
+_SKIPPED_SEP = "|"  # keys.FEED_SKIPPED_COUNTS fields: "<feed>|<reason>"
+
+
+def skipped_counts_add(client: redis.Redis, counts: Mapping[tuple[str, str], int]) -> None:
+    """Add ``counts`` (by feed and reason) to the count every process exports, in one round
+    trip. A Redis failure is logged and the counts dropped: counting must never fail the
+    read that skipped.
+
+    Held in Redis, not in a Prometheus counter of this process: the feed build runs in a
+    worker's pool child, whose own counters no exporter ever serves."""
+    if not counts:
+        return
+    pipe = client.pipeline(transaction=False)
+    for (feed, reason), count in counts.items():
+        pipe.hincrby(keys.FEED_SKIPPED_COUNTS, f"{feed}{_SKIPPED_SEP}{reason}", count)
+    try:
+        pipe.execute()
+    except redis.RedisError as error:
+        logger.warning("skipped-entity counts not written: %s", error)
+
+
+def skipped_family(fields: Mapping[str, str]) -> CounterMetricFamily:
+    """``databus_feed_entities_skipped_total{feed,reason}`` from the stored counts (a field
+    this module did not write is left out). Pure."""
+    family = _skipped_family()
+    for name, value in sorted(fields.items()):
+        feed, sep, reason = name.partition(_SKIPPED_SEP)
+        try:
+            count = float(value)
+        except ValueError:
+            continue
+        if sep and feed and reason:
+            family.add_metric([feed, reason], count)
+    return family
+
+
+def _skipped_family() -> CounterMetricFamily:
+    return CounterMetricFamily(
+        "databus_feed_entities_skipped",
+        "Entities (or their trip or stop parts) left out of a GTFS-RT feed or a reader's "
+        "view, by reason; counted across every process.",
+        labels=["feed", "reason"],
+    )
+
+
+class SkippedCollector(Collector):
+    """What every reader of the hot state left out, read from Redis at scrape time. The
+    same count on every target (web and workers): aggregate it with ``max``, not ``sum``."""
+
+    def describe(self) -> Iterator[CounterMetricFamily]:
+        yield _skipped_family()
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        try:
+            fields = get_redis().hgetall(keys.FEED_SKIPPED_COUNTS)
+        except redis.RedisError:
+            return
+        yield skipped_family(fields)
 
 
 def feed_age_s(summary: FeedSummary, now: float) -> float:
@@ -109,3 +164,4 @@ def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily
 
 # Registered once, when this module is first imported (by backend.health.probes).
 REGISTRY.register(FeedCollector())
+REGISTRY.register(SkippedCollector())

@@ -2,24 +2,29 @@
 
 Every reader of hot state (the feed assembly and builders, the WebSocket snapshot, the
 REST API) skips a record it cannot use, reports it here as an ``EntitySkip`` and goes
-on with the rest. Each report increments ``databus_feed_entities_skipped_total{feed,
-reason}`` (the counter of ``metrics``, so every build with the record still bad counts
-it again); only the first report of a (feed, key, reason) is logged, so a record that
-stays bad for a day does not write a line every 15 s. The memory of logged keys is
-bounded (least recently reported forgotten first). Thread-safe: WebSocket snapshots are
-read in a thread pool.
+on with the rest. Each report adds one to ``databus_feed_entities_skipped_total{feed,
+reason}`` (held in Redis by ``metrics``, so that a feed build in a worker's pool child is
+counted where an exporter serves it; every build with the record still bad counts it
+again). ``entity_skip_record`` counts at once (a reader that skips once in a while);
+a ``SkipTally`` counts a whole read in one round trip (a feed build, a snapshot). Only the
+first report of a (feed, key, reason) is logged, so a record that stays bad for a day does
+not write a line every 15 s. The memory of logged keys is bounded (least recently
+reported forgotten first). Thread-safe: WebSocket snapshots are read in a thread pool.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+import redis
+
+from databus.redis import get_redis
 from runs.domain.telemetry.fields import StoredRead
-from schedule_engine.feeds.metrics import FEED_ENTITIES_SKIPPED
+from schedule_engine.feeds.metrics import skipped_counts_add
 from schedule_engine.feeds.snapshots import EntitySkip, HotStateSkip
 
 logger = logging.getLogger(__name__)
@@ -32,8 +37,36 @@ _lock = threading.Lock()
 
 
 def entity_skip_record(skip: EntitySkip) -> None:
-    """Count ``skip``; log it unless this (feed, key, reason) was logged already."""
-    FEED_ENTITIES_SKIPPED.labels(feed=skip.feed, reason=skip.reason.value).inc()
+    """Count ``skip`` now (one round trip); log it unless this (feed, key, reason) was
+    logged already."""
+    skipped_counts_add(get_redis(), {(skip.feed, skip.reason.value): 1})
+    entity_skip_log(skip)
+
+
+class SkipTally:
+    """A reader's skips, logged as reported (``entity_skip_log``) and counted together
+    (``flush``): a feed build at 50,000 runs with a bad contract version must not make a
+    round trip per entity. Call it as an ``on_skip``."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def __call__(self, skip: EntitySkip) -> None:
+        self.counts[skip.feed, skip.reason.value] += 1
+        entity_skip_log(skip)
+
+    def add(self, feed: str, reason: str, count: int) -> None:
+        """Count ``count`` left out without a report of each (the schedule agreement's)."""
+        self.counts[feed, reason] += count
+
+    def flush(self, client: redis.Redis) -> None:
+        """Add what was counted to the exported count, and start again from nothing."""
+        counts, self.counts = self.counts, Counter()
+        skipped_counts_add(client, counts)
+
+
+def entity_skip_log(skip: EntitySkip) -> None:
+    """Log ``skip`` unless this (feed, key, reason) was logged already."""
     if _first_report((skip.feed, skip.key, skip.reason.value)):
         logger.warning(
             "%s: skipped %s (%s): %s; logged once per key",

@@ -67,7 +67,6 @@ from schedule_engine.feeds.feed_inputs import (
 )
 from schedule_engine.feeds.layout import Decided, Payload, Skips, layout
 from schedule_engine.feeds.layout import Settings as LayoutSettings
-from schedule_engine.feeds.metrics import FEED_ENTITIES_SKIPPED
 from schedule_engine.feeds.mirror import mirror_get, mirror_set
 from schedule_engine.feeds.operations import (
     Operations,
@@ -78,7 +77,7 @@ from schedule_engine.feeds.operations import (
 )
 from schedule_engine.feeds.schedule_agreement import ScheduleIds, feed_inputs_agree
 from schedule_engine.feeds.schedule_ids import current_schedule_ids
-from schedule_engine.feeds.skips import entity_skip_record
+from schedule_engine.feeds.skips import SkipTally
 from schedule_engine.feeds.snapshots import TripRelationship
 from schedule_engine.feeds.store import (
     HOT_STATE_FEEDS,
@@ -122,10 +121,12 @@ def feeds_publish(client: redis.Redis, *, now: float | None = None) -> dict[Feed
     if not client.set(keys.FEED_BUILD_LOCK, token, nx=True, ex=BUILD_LOCK_TTL_S):
         logger.info("feeds: another build is under way; this one is skipped")
         return {}
+    tally = SkipTally()
     try:
         with cyclic_gc_paused():
-            return _publish(client, time.time() if now is None else now)
+            return _publish(client, time.time() if now is None else now, tally)
     finally:
+        tally.flush(client)
         client.eval(_RELEASE_IF_OURS, 1, keys.FEED_BUILD_LOCK, token)
 
 
@@ -139,7 +140,7 @@ return 0
 """
 
 
-def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
+def _publish(client: redis.Redis, now: float, tally: SkipTally) -> dict[FeedName, FeedSummary]:
     started = time.perf_counter()
     previous = feed_summaries_get(client)
     marks = marks_take(client, now=now)
@@ -151,7 +152,7 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
         now=now,
         interval_s=settings.FEED_FULL_REBUILD_INTERVAL_S,
     )
-    skips = Skips(entity_skip_record)
+    skips = Skips(tally)
     descriptors = DescriptorPolicy(
         label=settings.FEED_PUBLISH_VEHICLE_LABEL,
         license_plate=settings.FEED_PUBLISH_LICENSE_PLATE,
@@ -191,7 +192,7 @@ def _publish(client: redis.Redis, now: float) -> dict[FeedName, FeedSummary]:
         operations=operations,
         descriptors=descriptors,
     )
-    inputs = _agreeing_with_schedule(inputs, schedule, now, log=reason is not None)
+    inputs = _agreeing_with_schedule(inputs, schedule, now, tally, log=reason is not None)
     inputs = _with_next_trips(client, inputs, schedule, operations, now, runs)
     refreshed = [
         (
@@ -359,7 +360,7 @@ def _store(
 
 
 def _agreeing_with_schedule(
-    inputs: FeedInputs, schedule: ScheduleIds | None, now: float, *, log: bool
+    inputs: FeedInputs, schedule: ScheduleIds | None, now: float, tally: SkipTally, *, log: bool
 ) -> FeedInputs:
     """The entities that name only trips, routes and stops of the current GTFS version.
     ``log``: a full build's inputs, whose summary of what was left out is logged when it
@@ -370,7 +371,7 @@ def _agreeing_with_schedule(
         inputs, schedule, now=now, canceled_margin_s=settings.CANCELED_TRIP_PUBLISH_MARGIN_S
     )
     for (feed, reason), count in skipped.items():
-        FEED_ENTITIES_SKIPPED.labels(feed=feed.value, reason=reason.value).inc(count)
+        tally.add(feed.value, reason.value, count)
     if not log:
         return agreeing
     # Said when it changes, not every build: a stale run lingers for many builds.

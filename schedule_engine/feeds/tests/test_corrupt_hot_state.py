@@ -7,10 +7,12 @@ import logging
 import time
 
 import pytest
+import redis
 from google.transit import gtfs_realtime_pb2 as rt
 
 from databus import keys
 from databus.metrics import REGISTRY
+from schedule_engine.feeds.metrics import skipped_counts_add, skipped_family
 from schedule_engine.feeds.skips import logged_keys_forget
 from schedule_engine.feeds.snapshots import HotStateSkip
 from schedule_engine.feeds.store import FeedName, feed_get
@@ -109,3 +111,23 @@ def test_a_corrupted_record_is_skipped_counted_and_the_rest_of_both_feeds_built(
         keys.run_stop_time_updates("104"),
     ):
         assert sum(key in line for line in logged) == 1, (key, logged)
+
+
+def test_the_exported_count_holds_only_the_fields_the_readers_wrote():
+    family = skipped_family(
+        {"trip_updates|bad_trip": "3", "nonsense": "1", "vehicle_positions|bad_position": "x"}
+    )
+
+    assert [(s.name, s.labels, s.value) for s in family.samples] == [
+        (SKIPPED, {"feed": "trip_updates", "reason": "bad_trip"}, 3.0)
+    ]
+
+
+def test_counting_a_skip_with_redis_down_is_logged_and_never_fails_the_read(caplog):
+    from tests.support.processes import free_port
+
+    down = redis.Redis(port=free_port(), socket_connect_timeout=0.2)
+
+    skipped_counts_add(down, {("trip_updates", "bad_trip"): 1})
+
+    assert "skipped-entity counts not written" in caplog.text
