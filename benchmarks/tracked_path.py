@@ -11,6 +11,11 @@ thread, and every batch observer of the worker (``service.BATCH_OBSERVERS``: pro
 detector dispatch, the live fan-out, with the ``all`` group watched so that it encodes and
 sends). A private Redis (``scratch_redis``) and a scratch database (``scratch_db``).
 
+``--workers K`` reproduces what one of K workers on a round-robin shared subscription
+(Mosquitto's) does: batches a K-th the size, and each vehicle's previous fix matched by
+another worker K - 1 times in K (the run state this worker wrote is not the stored one, so
+it reads and decodes it again; ``realtime_engine.progression.written_runs``).
+
 Reported: CPU µs per message (``time.process_time``: every thread of the process, so the
 history writer and the fan-out loop are included, and split by thread) over the measured
 seconds, after
@@ -108,8 +113,16 @@ def noop() -> None:
     pass
 
 
-def drive(feeder: Feeder, ticks: list[list[tuple[str, bytes]]], batch: int) -> None:
-    for messages in ticks:
+def drive(
+    feeder: Feeder, ticks: list[list[tuple[str, bytes]]], batch: int, workers: int = 1
+) -> None:
+    from realtime_engine.progression import written_runs
+
+    for second, messages in enumerate(ticks):
+        if second % workers:
+            # Round robin dealt this vehicle's previous fix to another worker: whatever this
+            # one wrote of its run is not the stored state any more.
+            written_runs.clear()
         for part in chunks(messages, batch):
             feeder.flush(part)
     feeder.settle()
@@ -156,6 +169,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60, help="simulated seconds measured")
     parser.add_argument("--warmup", type=int, default=10, help="simulated seconds first")
     parser.add_argument("--profile", action="store_true", help="cProfile the measured seconds")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="as one of K workers on a round-robin shared subscription (batches / K, and "
+        "the runs' stored state written by another worker K - 1 times in K)",
+    )
     options = parser.parse_args()
 
     from benchmarks.scratch_redis import scratch_redis
@@ -183,6 +203,7 @@ def measure(options: argparse.Namespace) -> None:
     from realtime_engine.ws import groups
 
     database = scratch_database("tracked")
+    batch = max(1, options.batch // options.workers)
     try:
         started = time.perf_counter()
         network = network_generate(options.vehicles, at=time.time())
@@ -191,7 +212,9 @@ def measure(options: argparse.Namespace) -> None:
         runs_start(network)
         print(
             f"tracked path: {options.vehicles} vehicles on runs In Progress "
-            f"(prepared in {time.perf_counter() - started:.0f} s), batches of {options.batch}, "
+            f"(prepared in {time.perf_counter() - started:.0f} s), batches of {batch}"
+            + (f" (one of {options.workers} workers)" if options.workers > 1 else "")
+            + ", "
             f"{options.warmup} s warm-up + {options.seconds} s measured at 1 Hz"
         )
         # Positions the preparation wrote (the lifecycle guards read them) may be newer than
@@ -204,7 +227,7 @@ def measure(options: argparse.Namespace) -> None:
         first = int(time.time()) - total
         ticks = [tick_messages(network.trips, first + k) for k in range(total)]
         feeder = Feeder(BATCH_OBSERVERS)
-        drive(feeder, ticks[: options.warmup], options.batch)
+        drive(feeder, ticks[: options.warmup], batch, options.workers)
         measured = ticks[options.warmup :]
         count = sum(len(t) for t in measured)
         # The ingest thread's CPU time, not wall time: waiting on Redis and PostgreSQL is not work.
@@ -212,7 +235,7 @@ def measure(options: argparse.Namespace) -> None:
         threads, cpu, wall = thread_cpu(), time.process_time(), time.perf_counter()
         if profile:
             profile.enable()
-        drive(feeder, measured, options.batch)
+        drive(feeder, measured, batch, options.workers)
         if profile:
             profile.disable()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall

@@ -34,6 +34,8 @@ class AcceptedBatch:
     ``history`` is every accepted position of the batch, older ones included: the
     map-matcher matches each fix in timestamp order, also those another worker's newer
     position kept out of hot state (several workers share one subscription).
+    ``claims`` maps each vehicle that sent a position to the run claiming it (claimed ones
+    only), read by the hot-state write; None when not read (observers read it themselves).
     """
 
     positions: Mapping[str, Position]
@@ -41,6 +43,7 @@ class AcceptedBatch:
     received_at: float
     message_count: int
     history: tuple[Position, ...] = ()
+    claims: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -107,7 +110,10 @@ def plan_batch(received: Iterable[Received], *, vehicles: Container[str]) -> Bat
 
 
 def accepted_batch(
-    plan: BatchPlan, applied_positions: Iterable[str], applied_occupancies: Iterable[str]
+    plan: BatchPlan,
+    applied_positions: Iterable[str],
+    applied_occupancies: Iterable[str],
+    claims: Mapping[str, str] | None = None,
 ) -> AcceptedBatch:
     """The observers' view of a written plan: only values that became hot state."""
     return AcceptedBatch(
@@ -116,4 +122,5 @@ def accepted_batch(
         received_at=plan.received_at,
         message_count=plan.accepted_count,
         history=tuple(plan.history),
+        claims=claims,
     )

@@ -3,14 +3,16 @@
 The Lua script is the atomic compare-and-set of DESIGN.md: a position or
 occupancy whose timestamp is older than the stored one never overwrites it; a
 newer one replaces the hash whole, and a position also raises its run's score in
-``runs:last_seen`` (ZADD GT) when ``vehicle:{vid}:current_run`` is set. Key names
-come from ``databus.keys``. The same pipeline marks the batch's vehicles for the feed
+``runs:last_seen`` (ZADD GT) when ``vehicle:{vid}:current_run`` is set. The script
+returns that claim of every position's vehicle with the flags: the observers' first read
+(which run each vehicle is on, ``AcceptedBatch.claims``) then costs no round trip of its
+own. Key names come from ``databus.keys``. The same pipeline marks the batch's vehicles for the feed
 build (``keys.FEED_DIRTY_VEHICLES``). Called by the consumer once per flush.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from redis.exceptions import NoScriptError
@@ -22,7 +24,8 @@ from runs.domain.telemetry import occupancy, position
 
 # KEYS: runs:last_seen, then per position (hash key, current_run key), then per occupancy
 # (hash key). ARGV: n_positions, n_occupancies, then per value: timestamp, n_fields,
-# field/value pairs. Returns one flag per value, positions first: 1 written, 0 older.
+# field/value pairs. Returns {flags, claims}: one flag per value, positions first (1
+# written, 0 older), and per position the run claiming its vehicle ('' none).
 # The field compared is the contracts' (one script serves both records).
 assert occupancy.TIMESTAMP == position.TIMESTAMP
 _COMPARE_AND_SET = (
@@ -31,6 +34,7 @@ _COMPARE_AND_SET = (
 local n_positions = tonumber(ARGV[1])
 local n_occupancies = tonumber(ARGV[2])
 local applied = {}
+local claims = {}
 local k = 2
 local a = 3
 local function write(key)
@@ -47,11 +51,10 @@ local function write(key)
 end
 for _ = 1, n_positions do
   local fresh, ts = write(KEYS[k])
-  if fresh then
-    local run_id = redis.call('GET', KEYS[k + 1])
-    if run_id then redis.call('ZADD', KEYS[1], 'GT', ts, run_id) end
-  end
+  local run_id = redis.call('GET', KEYS[k + 1])
+  if fresh and run_id then redis.call('ZADD', KEYS[1], 'GT', ts, run_id) end
   applied[#applied + 1] = fresh and 1 or 0
+  claims[#claims + 1] = run_id or ''
   k = k + 2
 end
 for _ = 1, n_occupancies do
@@ -59,18 +62,20 @@ for _ = 1, n_occupancies do
   applied[#applied + 1] = fresh and 1 or 0
   k = k + 1
 end
-return applied
+return {applied, claims}
 """
 )
 
 
 @dataclass(frozen=True)
 class HotStateResult:
-    """Vehicles whose position / occupancy became the stored value, and the DLQ length."""
+    """Vehicles whose position / occupancy became the stored value, the DLQ length, and the
+    run claiming each vehicle that sent a position (claimed ones only), as written."""
 
     applied_positions: list[str]
     applied_occupancies: list[str]
     dlq_length: int | None
+    claims: dict[str, str] = field(default_factory=dict)
 
 
 class HotStateWriter:
@@ -114,7 +119,7 @@ class HotStateWriter:
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
-        flags = replies[0] if has_values else []
+        flags, claimed = replies[0] if has_values else ([], [])
         vehicles = [*plan.latest_positions, *plan.latest_occupancies]
         written = {index for index, flag in enumerate(flags) if flag}
         n_positions = len(plan.latest_positions)
@@ -124,6 +129,9 @@ class HotStateWriter:
                 v for i, v in enumerate(vehicles[n_positions:], n_positions) if i in written
             ],
             dlq_length=replies[-1] if plan.rejections else None,
+            claims={
+                vid: rid for vid, rid in zip(plan.latest_positions, claimed, strict=True) if rid
+            },
         )
 
 

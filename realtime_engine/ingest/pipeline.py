@@ -53,8 +53,13 @@ class TelemetryPipeline:
         observers: Sequence[BatchObserver],
         dlq_maxlen: int,
     ) -> None:
-        self._redis = redis_client
-        self._hot_state = HotStateWriter(redis_client, dlq_maxlen=dlq_maxlen)
+        # One connection of the caller's pool held for this thread (observers included):
+        # checking one out of the pool and back for each command cost about as much client
+        # CPU as the round trip itself (docs/benchmarks.md, "Session 10").
+        self._redis = redis.Redis(
+            connection_pool=redis_client.connection_pool, single_connection_client=True
+        )
+        self._hot_state = HotStateWriter(self._redis, dlq_maxlen=dlq_maxlen)
         self._vehicles = vehicles
         self._observers = tuple(observers)
 
@@ -69,7 +74,9 @@ class TelemetryPipeline:
         self._count(written.plan, written.size, written.hot_state.dlq_length)
         result = written.hot_state
         self._notify(
-            accepted_batch(written.plan, result.applied_positions, result.applied_occupancies)
+            accepted_batch(
+                written.plan, result.applied_positions, result.applied_occupancies, result.claims
+            )
         )
 
     def _count(self, plan: BatchPlan, size: int, dlq_length: int | None) -> None:

@@ -52,7 +52,10 @@ def observe_progression(batch: AcceptedBatch, redis_client) -> None:
     fixes = fixes_by_vehicle(batch)
     if not fixes:
         return
-    pending = claimed_runs(list(fixes), redis_client)
+    if batch.claims is None:
+        pending = claimed_runs(list(fixes), redis_client)
+    else:  # read with the hot-state write: no round trip of its own
+        pending = [(vid, batch.claims[vid]) for vid in fixes if vid in batch.claims]
     config = progression_config_get()
     history = segment_history_get()
     written: list[tuple[RunProgressed, int]] = []

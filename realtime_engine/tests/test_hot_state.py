@@ -112,5 +112,32 @@ def test_a_batch_is_one_round_trip_and_survives_redis_losing_its_scripts(redis_c
         )
     )
     assert result.applied_positions == ["a"]
+    assert result.claims == {}
     assert redis_client.hget(keys.vehicle_position("a"), "latitude") == "3.0"
     assert redis_client.xlen(keys.TELEMETRY_DLQ) == dlq_before + 1 == result.dlq_length
+
+
+def test_the_write_reads_the_run_claiming_each_vehicle_that_sent_a_position(redis_client):
+    """What the observers read first (which run each vehicle is on) comes with the write,
+    also for a position older than the stored one: its fix still reaches the map-matcher."""
+    writer = HotStateWriter(redis_client, dlq_maxlen=1000)
+    redis_client.set(keys.vehicle_current_run("a"), "run-a")
+    redis_client.set(keys.vehicle_current_run("c"), "run-c")
+    writer.write(plan(("c", "position", {"latitude": 1, "longitude": 1, "timestamp": T0 + 9})))
+
+    result = writer.write(
+        plan(
+            ("a", "position", {"latitude": 1, "longitude": 1, "timestamp": T0 + 10}),
+            ("b", "position", {"latitude": 1, "longitude": 1, "timestamp": T0 + 10}),
+            ("c", "position", {"latitude": 2, "longitude": 2, "timestamp": T0 + 5}),
+            ("c", "occupancy", {"occupancy_percentage": 30, "timestamp": T0 + 10}),
+        )
+    )
+
+    assert result.applied_positions == ["a", "b"]
+    assert result.claims == {"a": "run-a", "c": "run-c"}
+    redis_client.script_flush()  # the script loaded again returns the same
+    again = writer.write(
+        plan(("a", "position", {"latitude": 1, "longitude": 1, "timestamp": T0 + 11}))
+    )
+    assert again.claims == {"a": "run-a"}

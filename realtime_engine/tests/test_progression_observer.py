@@ -275,3 +275,18 @@ def test_a_run_matched_from_what_the_worker_wrote_ends_as_one_read_back_from_red
     redis_client.delete(*progression_keys(rid))
     StopEvent.objects.filter(run=line_run).delete()
     assert outcome(read_back=True) == held
+
+
+def test_the_claims_the_hot_state_write_read_are_the_ones_matched(redis_client, line_run):
+    """The batch carries which run each vehicle is on (read with the hot-state write): the
+    observer matches by it and sends no read of its own."""
+    run_id = str(line_run.pk)
+    latest = position(0.0, 0, 0.0)
+    unclaimed = AcceptedBatch({"LV1": latest}, {}, START, 1, claims={})
+    observe_progression(unclaimed, redis_client)
+    assert not redis_client.exists(keys.run_stop_time_updates(run_id))
+
+    redis_client.delete(keys.vehicle_current_run("LV1"))
+    claimed = AcceptedBatch({"LV1": latest}, {}, START, 1, claims={"LV1": run_id})
+    observe_progression(claimed, redis_client)
+    assert_strictly_increasing(published_updates(redis_client, line_run))
