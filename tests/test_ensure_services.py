@@ -11,10 +11,8 @@ import redis
 from tests.support.processes import ROOT, free_port
 
 
-def test_starts_a_private_redis_on_a_free_port_and_it_answers():
-    port = free_port()
-    env = {**os.environ, "REDIS_URL": f"redis://127.0.0.1:{port}/0"}
-    result = subprocess.run(
+def ensure_services(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "scripts/ensure_services.py"],
         cwd=ROOT,
         env=env,
@@ -22,19 +20,18 @@ def test_starts_a_private_redis_on_a_free_port_and_it_answers():
         text=True,
         timeout=60,
     )
+
+
+def test_starts_a_private_redis_on_a_free_port_and_it_answers():
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    result = ensure_services(env)
     pidfile = ROOT / ".run" / f"redis-{port}" / "redis.pid"
     try:
         assert result.returncode == 0, result.stderr
         assert f"redis 127.0.0.1:{port} started under" in result.stdout
         assert redis.Redis(port=port).ping() is True
-        second = subprocess.run(
-            [sys.executable, "scripts/ensure_services.py"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        second = ensure_services(env)
         assert f"redis 127.0.0.1:{port} answers" in second.stdout
     finally:
         if pidfile.exists():

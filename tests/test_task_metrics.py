@@ -115,16 +115,22 @@ def test_a_failing_periodic_task_counts_a_failure_and_keeps_its_error(
     )
 
 
-def test_a_prefork_workers_metrics_port_exports_what_its_children_ran(
-    process_env, celery_worker_factory, redis_client
-):
+def prefork_worker(process_env, celery_worker_factory, name: str, *, concurrency: int) -> int:
+    """A ready prefork worker exporting its metrics; its metrics port."""
     port = free_port()
     worker = celery_worker_factory(
         {**process_env, "WORKER_METRICS_PORT": str(port)},
-        name="metrics",
-        args=("--pool=prefork", "--concurrency=2"),
+        name=name,
+        args=("--pool=prefork", f"--concurrency={concurrency}"),
     )
     wait_for(lambda: "ready" in worker.log(), 60, "the worker ready")
+    return port
+
+
+def test_a_prefork_workers_metrics_port_exports_what_its_children_ran(
+    process_env, celery_worker_factory, redis_client
+):
+    port = prefork_worker(process_env, celery_worker_factory, "metrics", concurrency=2)
     for _ in range(3):
         assert app.send_task("databus.ping").get(timeout=30) == "pong"
     app.send_task("runs.scan_stale_runs").get(timeout=30)
@@ -158,13 +164,7 @@ def test_a_prefork_workers_metrics_port_exports_what_its_feed_build_left_out(
     # A feed build runs in a pool child: what it skips must be counted where it is exported.
     fleet = write_fleet(redis_client, int(time.time()))
     redis_client.hset(keys.run_stop_time_updates(fleet.in_progress_run), "updates", "[not json")
-    port = free_port()
-    worker = celery_worker_factory(
-        {**process_env, "WORKER_METRICS_PORT": str(port)},
-        name="feeds",
-        args=("--pool=prefork", "--concurrency=1"),
-    )
-    wait_for(lambda: "ready" in worker.log(), 60, "the worker ready")
+    port = prefork_worker(process_env, celery_worker_factory, "feeds", concurrency=1)
 
     app.send_task(FEEDS_BUILD)
     wait_for(lambda: feed_get(redis_client, FeedName.TRIP_UPDATES), 60, "the feeds built")
