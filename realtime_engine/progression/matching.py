@@ -15,7 +15,7 @@ Writing is ``matcher_write``'s.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from prometheus_client import Counter
@@ -266,16 +266,17 @@ def _with_history(runs: list[RunToMatch], redis_client) -> list[RunToMatch]:
 
 
 def _observed_of(published: Mapping[str, str]) -> dict[int, ObservedStop]:
-    updates = updates_contract.from_redis(published)
-    return {} if updates is None else observed_stops(updates)
+    return _observed_rows(updates_contract.observed_from_redis(published))
 
 
 def observed_stops(updates: updates_contract.StopTimeUpdates) -> dict[int, ObservedStop]:
     """The stops a run's published updates say it passed, as the next match reads them."""
+    return _observed_rows(u for u in updates.updates if u.observed)
+
+
+def _observed_rows(rows: Iterable[updates_contract.StopTimeUpdate]) -> dict[int, ObservedStop]:
     return {
-        u.stop_sequence: ObservedStop(float(u.arrival or u.departure), u.departure)
-        for u in updates.updates
-        if u.observed
+        u.stop_sequence: ObservedStop(float(u.arrival or u.departure), u.departure) for u in rows
     }
 
 

@@ -91,14 +91,18 @@ class MatchState:
     @classmethod
     def from_redis(cls, raw: dict[str, str], *, scheduled_start: float) -> MatchState:
         """The stored state, or the initial one for fields that are missing or unreadable."""
+        # Read on every batch for each run another worker wrote last: each field's reader
+        # is chosen once (``_READERS``), not by testing its default's type per field.
         values = {"scheduled_start": scheduled_start}
-        for name, default in _DEFAULTS:
-            text = raw.get(name)
+        get = raw.get
+        for name, read, default in _READERS:
+            text = get(name)
             if text is not None:
-                values[name] = _parse(text, default)
-        if "scheduled_start" in raw:
-            values["scheduled_start"] = _parse(raw["scheduled_start"], scheduled_start)
-        text = raw.get(PREDICTION)
+                values[name] = read(text, default)
+        text = get("scheduled_start")
+        if text is not None:
+            values["scheduled_start"] = _read_float(text, scheduled_start)
+        text = get(PREDICTION)
         if text is not None:
             values["prediction"] = PredictionBasis.from_text(text)
         return cls(**values)
@@ -106,23 +110,47 @@ class MatchState:
 
 # The flat fields (``prediction`` is one field, ``PredictionBasis.to_text``).
 _FIELD_NAMES = tuple(field.name for field in fields(MatchState) if field.name != "prediction")
-# Every flat field but scheduled_start, whose default is the caller's, with its initial value.
-_DEFAULTS = tuple(
-    (field.name, field.default)
+
+
+def _read_float(text: str, default: float) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        return default
+    return value if value == value else default  # NaN is unreadable
+
+
+def _read_int(text: str, default: int) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return default
+
+
+_BOOLS = {"1": True, "0": False}
+_PHASES = {phase.value: phase for phase in Phase}
+
+
+def _read_bool(text: str, default: bool) -> bool:
+    return _BOOLS.get(text, default)
+
+
+def _read_phase(text: str, default: Phase) -> Phase:
+    return _PHASES.get(text, default)
+
+
+def _reader(default: object):
+    # bool before int: a bool is an int.
+    for kind, read in ((bool, _read_bool), (Phase, _read_phase), (int, _read_int)):
+        if isinstance(default, kind):
+            return read
+    return _read_float
+
+
+# Every flat field but scheduled_start (whose initial value is the caller's), with its
+# reader and initial value.
+_READERS = tuple(
+    (field.name, _reader(field.default), field.default)
     for field in fields(MatchState)
     if field.name not in ("scheduled_start", "prediction")
 )
-
-
-def _parse(text: str, default: object) -> object:
-    try:
-        if isinstance(default, bool):
-            return {"1": True, "0": False}[text]
-        if isinstance(default, Phase):
-            return Phase(text)
-        if isinstance(default, int):
-            return int(text)
-        value = float(text)
-        return value if value == value else default  # NaN is unreadable
-    except (KeyError, ValueError):
-        return default

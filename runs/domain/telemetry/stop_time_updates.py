@@ -167,6 +167,23 @@ def from_redis(fields: Mapping[str, str]) -> StopTimeUpdates | None:
     return read_stored(fields).value
 
 
+def observed_from_redis(fields: Mapping[str, str]) -> tuple[StopTimeUpdate, ...]:
+    """The observed rows of what ``from_redis`` reads, and only those: the matcher reads
+    a run's passed stops back on every batch another worker wrote, and checks the bounds
+    of those rows alone."""
+    stored = StoredFields(fields)
+    timestamp = stored.timestamp(TIMESTAMP)
+    raw = stored.text(UPDATES)
+    if raw is None or timestamp is None:
+        return ()
+    try:
+        updates = _decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return ()
+    low, high = _time_bounds(timestamp)
+    return tuple(u for u in updates if u.observed and _within_bounds(u, low, high))
+
+
 def read_stored(fields: Mapping[str, str]) -> StoredRead[StopTimeUpdates]:
     """``from_redis`` that also names the stored fields it could not use (``updates`` when
     it is unreadable or when a row was dropped for a number outside its bounds)."""

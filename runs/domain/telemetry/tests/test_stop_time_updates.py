@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from runs.domain.telemetry.rejection import RejectReason, TelemetryRejected
@@ -9,6 +11,7 @@ from runs.domain.telemetry.stop_time_updates import (
     StopTimeUpdate,
     StopTimeUpdates,
     from_redis,
+    observed_from_redis,
     validate_for_write,
 )
 
@@ -72,3 +75,17 @@ def test_updates_out_of_order_or_incomplete_are_refused(rows, reason):
 )
 def test_unreadable_hashes_read_as_nothing(fields):
     assert from_redis(fields) is None
+    assert observed_from_redis(fields) == ()
+
+
+def test_the_observed_rows_are_those_the_whole_read_keeps():
+    rows = [
+        [2, "A", T - 60, T - 50, None, True],
+        [3, "X", T - 40 - 10**9, T - 30, None, True],  # out of bounds: dropped by both
+        [4, "B", T - 20, T - 10, None, True],
+        [6, "C", T + 60, T + 90, 36, False],
+    ]
+    fields = {"timestamp": str(T), "updates": json.dumps(rows)}
+    whole = from_redis(fields)
+    assert [u.stop_sequence for u in whole.updates] == [2, 4, 6]
+    assert observed_from_redis(fields) == tuple(u for u in whole.updates if u.observed)
