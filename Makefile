@@ -57,8 +57,9 @@ bench-live: services
 	$(PY) -m benchmarks.live
 
 # CPU per tracked message below paho, private Redis and scratch database of its own;
-# BENCH_TRACKED_ARGS="--vehicles N --batch B --workers K --profile" (default 2,000 vehicles,
-# batches of 20; --workers 3: as one of three workers on a round-robin subscription).
+# BENCH_TRACKED_ARGS="--vehicles N --batch B --workers K --saturated --profile" (default
+# 2,000 vehicles, batches of 20; --workers 3: as one of three workers on a round-robin
+# subscription; --saturated: each of them as busy as one worker alone).
 bench-tracked: services
 	$(PY) -m benchmarks.tracked_path $(BENCH_TRACKED_ARGS)
 

@@ -14,7 +14,10 @@ sends). A private Redis (``scratch_redis``) and a scratch database (``scratch_db
 ``--workers K`` reproduces what one of K workers on a round-robin shared subscription
 (Mosquitto's) does: batches a K-th the size, and each vehicle's previous fix matched by
 another worker K - 1 times in K (the run state this worker wrote is not the stored one, so
-it reads and decodes it again; ``realtime_engine.progression.written_runs``).
+it reads and decodes it again; ``realtime_engine.progression.written_runs``). With
+``--saturated`` the batches stay ``--batch`` messages: each of the K workers is as busy as
+one worker alone (K times the stream), which is how they carry K times its sustained
+rate; the misses are what is left between the two.
 
 Reported: CPU µs per message (``time.process_time``: every thread of the process, so the
 history writer and the fan-out loop are included, and split by thread) over the measured
@@ -176,6 +179,11 @@ def main() -> None:
         help="as one of K workers on a round-robin shared subscription (batches / K, and "
         "the runs' stored state written by another worker K - 1 times in K)",
     )
+    parser.add_argument(
+        "--saturated",
+        action="store_true",
+        help="with --workers K: each worker as busy as one alone (batches of --batch, not / K)",
+    )
     options = parser.parse_args()
 
     from benchmarks.scratch_redis import scratch_redis
@@ -203,7 +211,7 @@ def measure(options: argparse.Namespace) -> None:
     from realtime_engine.ws import groups
 
     database = scratch_database("tracked")
-    batch = max(1, options.batch // options.workers)
+    batch = options.batch if options.saturated else max(1, options.batch // options.workers)
     try:
         started = time.perf_counter()
         network = network_generate(options.vehicles, at=time.time())
@@ -214,6 +222,7 @@ def measure(options: argparse.Namespace) -> None:
             f"tracked path: {options.vehicles} vehicles on runs In Progress "
             f"(prepared in {time.perf_counter() - started:.0f} s), batches of {batch}"
             + (f" (one of {options.workers} workers)" if options.workers > 1 else "")
+            + (", each saturated" if options.saturated and options.workers > 1 else "")
             + ", "
             f"{options.warmup} s warm-up + {options.seconds} s measured at 1 Hz"
         )

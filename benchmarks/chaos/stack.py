@@ -138,10 +138,16 @@ class Stack:
 
     # ----- databus processes ----------------------------------------------------------------
 
-    def start_worker(self, name: str) -> ManagedProcess:
+    def start_worker(self, name: str, *, metrics_port: int = 0) -> ManagedProcess:
         """A realtime-engine worker in replica slot ``name``: a name used before resumes
-        that slot's MQTT session, as a replaced container does."""
-        env = {**self.env, "MQTT_CONSUMER_ENABLED": "true", "INGEST_REPLICA_SLOT": name}
+        that slot's MQTT session, as a replaced container does. ``metrics_port``: where it
+        exports its metrics (0: nowhere)."""
+        env = {
+            **self.env,
+            "MQTT_CONSUMER_ENABLED": "true",
+            "INGEST_REPLICA_SLOT": name,
+            "WORKER_METRICS_PORT": str(metrics_port),
+        }
         previous = self.workers.get(name)
         self._subscribed_before[name] = _count_in_log(previous, SUBSCRIBED) if previous else 0
         worker = start_celery_worker(env, self.workdir / "logs", name=name)

@@ -20,11 +20,12 @@ worker, then three on the same runs):
    under ``LAG_LIMIT_S``); the ramp stops at the first step that is not.
 4. For each step: the CPU of every process tree from /proc (µs per published message:
    the workers, each worker, beat, web, broker, Redis, PostgreSQL, the publisher, this
-   harness); p50/p99 publish → position in Redis and → stop status in Redis (a sample of
-   vehicles polled every 20 ms), publish → VehiclePositions and → TripUpdates served over
-   HTTP (every vehicle, feeds polled every 250 ms). At the highest sustained step: Redis
-   ``used_memory`` over the baseline before any run, per vehicle (one run each); position
-   history and stop-event rows and bytes per message.
+   harness); each worker's mean batch (messages per flush, from its metrics port: what
+   a batch's fixed cost is shared by); p50/p99 publish → position in Redis and → stop
+   status in Redis (a sample of vehicles polled every 20 ms), publish → VehiclePositions
+   and → TripUpdates served over HTTP (every vehicle, feeds polled every 250 ms). At the
+   highest sustained step: Redis ``used_memory`` over the baseline before any run, per
+   vehicle (one run each); position history and stop-event rows and bytes per message.
 
 The figures are only as steady as the machine: the table says how loaded it was
 (``/proc/loadavg`` before the run).
@@ -44,7 +45,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.chaos.stack import Stack, StackOptions, machine
@@ -55,6 +56,7 @@ from benchmarks.pipeline.probes import (
     HotStateProbe,
     PublishTimes,
     Sightings,
+    batch_totals,
     cpu_snapshot,
     redis_used_memory,
     table_footprint,
@@ -87,6 +89,8 @@ class StepResult:
     sustained: bool
     lag_note: str
     memory_bytes: int = 0
+    # Each worker's mean messages per flushed batch through the step.
+    batch_means: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -138,6 +142,7 @@ class Bench:
         self.run_ids: dict[str, str] = {}
         self.baseline_memory = 0
         self.tables: dict[str, str] = {}
+        self.metrics_ports: dict[str, int] = {}  # each worker's exporter
 
     # ----- set-up ---------------------------------------------------------------------------
 
@@ -182,7 +187,8 @@ class Bench:
         for slot in range(1, count + 1):
             name = f"w{slot}"
             if name not in self.stack.workers:
-                self.stack.start_worker(name)
+                self.metrics_ports[name] = free_port()
+                self.stack.start_worker(name, metrics_port=self.metrics_ports[name])
         for slot in range(1, count + 1):
             self.stack.wait_subscribed(f"w{slot}")
 
@@ -238,8 +244,10 @@ class Bench:
                     _sleep_until(first + step.interval_s + 1)
                     self.stack.start_beat("beat")
                 before = cpu_snapshot(self.processes())
+                batches_before = self.batch_snapshot(workers)
                 _sleep_until(end)
                 after = cpu_snapshot(self.processes())
+                batches_after = self.batch_snapshot(workers)
                 if end < plan.end and publisher.process.poll() is not None:
                     raise RuntimeError(f"the publisher stopped: {publisher.log()[-2000:]}")
                 time.sleep(SETTLE_S)
@@ -248,6 +256,7 @@ class Bench:
                     step, first, end, before, after, sightings, publish_times
                 )
                 result.memory_bytes = redis_used_memory(self.redis) - self.baseline_memory
+                result.batch_means = _batch_means(batches_before, batches_after)
                 if not number:
                     print(
                         f"    warm-up, every {step.interval_s} s for {step.seconds} s: "
@@ -276,6 +285,13 @@ class Bench:
         }
         published = int(summary.split()[1]) if summary.startswith("published") else 0
         return RampResult(results, published, tables, tables_after)
+
+    def batch_snapshot(self, workers: int) -> dict[str, tuple[float, float]]:
+        """(messages, batches) flushed so far by each of the first ``workers`` workers."""
+        return {
+            f"w{slot}": batch_totals(self.metrics_ports[f"w{slot}"])
+            for slot in range(1, workers + 1)
+        }
 
     def _start_publisher(self, plan: RampPlan, log_path: Path) -> ManagedProcess:
         output = self.workdir / "logs" / "publisher.log"
@@ -371,6 +387,21 @@ def _us_per_message(seconds: float, messages: int) -> float:
     return seconds * 1e6 / messages if messages else float("nan")
 
 
+def _batch_means(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> dict[str, float]:
+    means = {}
+    for name, (messages, batches) in after.items():
+        messages_before, batches_before = before.get(name, (0.0, 0.0))
+        flushed = batches - batches_before
+        means[name] = (messages - messages_before) / flushed if flushed else float("nan")
+    return means
+
+
+def _batch_cell(means: dict[str, float]) -> str:
+    return " / ".join(f"{means[name]:.0f}" for name in sorted(means)) or "-"
+
+
 def _latency_cells(values: list[float]) -> str:
     if not values:
         return f"{'-':>7} {'-':>7}"
@@ -382,6 +413,7 @@ def _step_line(result: StepResult, vehicles: int) -> str:
     return (
         f"    every {result.step.interval_s} s ({result.step.rate(vehicles):.0f} msg/s): "
         f"workers {_us_per_message(workers, result.published):.0f} µs/msg, "
+        f"batch {_batch_cell(result.batch_means)}, "
         f"{'sustained' if result.sustained else 'LAG GROWS'} ({result.lag_note})"
     )
 
@@ -389,7 +421,10 @@ def _step_line(result: StepResult, vehicles: int) -> str:
 def print_table(workers: int, ramp: RampResult, vehicles: int, feed_interval: int) -> None:
     results = ramp.steps
     print(f"\n{workers} worker(s), {vehicles} vehicles on runs In Progress")
-    header = f"{'reporting':>10} {'msg/s':>7} {'published':>9} {'held':>5} {'worker µs/msg':>14}"
+    header = (
+        f"{'reporting':>10} {'msg/s':>7} {'published':>9} {'held':>5} {'worker µs/msg':>14} "
+        f"{'batch':>14}"
+    )
     for kind in KINDS:
         header += f" | {kind + ' p50/p99 ms':>30}"
     print(header)
@@ -398,7 +433,7 @@ def print_table(workers: int, ramp: RampResult, vehicles: int, feed_interval: in
         line = (
             f"{'every ' + str(r.step.interval_s) + ' s':>10} {r.published / r.step.seconds:>7.0f} "
             f"{r.published:>9} {'yes' if r.sustained else 'NO':>5} "
-            f"{_us_per_message(cpu, r.published):>14.0f}"
+            f"{_us_per_message(cpu, r.published):>14.0f} {_batch_cell(r.batch_means):>14}"
         )
         for kind in KINDS:
             line += f" | {_latency_cells(r.latencies[kind]):>30}"

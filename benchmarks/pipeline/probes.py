@@ -237,6 +237,29 @@ class FeedProbe(_Poller):
 # ----- sizes ----------------------------------------------------------------------------------
 
 
+def batch_totals(metrics_port: int) -> tuple[float, float]:
+    """(messages, batches) flushed so far by the worker exporting on ``metrics_port``
+    (``databus_ingest_batch_size``'s sum and count; zeros when it does not answer)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    connection = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=5)
+    try:
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+    except OSError:
+        return 0.0, 0.0
+    finally:
+        connection.close()
+    totals = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "databus_ingest_batch_size":
+            totals = {sample.name: sample.value for sample in family.samples}
+    return (
+        totals.get("databus_ingest_batch_size_sum", 0.0),
+        totals.get("databus_ingest_batch_size_count", 0.0),
+    )
+
+
 def redis_used_memory(client) -> int:
     return int(client.info("memory")["used_memory"])
 

@@ -46,3 +46,23 @@ def test_a_step_holds_unless_its_latency_grows():
     assert lag_verdict(steady, 0, 24)[0]
     assert not lag_verdict(growing, 0, 24)[0]
     assert not lag_verdict([], 0, 24)[0]
+
+
+def test_batch_totals_are_read_from_a_worker_exporter():
+    from prometheus_client import CollectorRegistry, Histogram, start_http_server
+
+    from benchmarks.pipeline.probes import batch_totals
+    from tests.support.processes import free_port
+
+    registry = CollectorRegistry()
+    sizes = Histogram("databus_ingest_batch_size", "Messages per flushed batch", registry=registry)
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    try:
+        for size in (20, 30, 100):
+            sizes.observe(size)
+        assert batch_totals(port) == (150.0, 3.0)
+    finally:
+        server.shutdown()
+        thread.join()
+    assert batch_totals(port) == (0.0, 0.0)  # nothing answers: no batches seen
