@@ -4,10 +4,12 @@ Written by the feed build task (``schedule_engine.feeds.tasks``); read by the fe
 endpoints (``views``), the metrics collector and the readiness probe (``metrics``).
 No database access: serving a feed is one Redis round trip.
 
-Storage choice: the hot-state client decodes responses as text (``databus.redis``),
-so the protobuf bytes are stored base64-encoded in the ``payload`` field rather
-than through a second, binary client. Each hash holds everything a response
-needs (payload, header timestamp, ETag) so one ``HGETALL`` is always consistent.
+Storage choice: the protobuf bytes are stored as they are, in the ``protobuf`` field,
+through a binary client (``databus.redis.binary_twin``); the hot state's text client
+would need them in base64, which cost a request for a 50,000-run TripUpdates 0.23 s of
+decoding. A hash stored by an earlier version holds them base64-encoded in ``payload``
+instead: read as such until the next build replaces it. Each hash holds everything a
+response needs (payload, header timestamp, ETag) so one ``HGETALL`` is always consistent.
 A write never replaces a feed with an older header timestamp (a Lua
 compare-and-set), so two overlapping builds cannot make the timestamp go back.
 """
@@ -24,8 +26,10 @@ from enum import StrEnum
 import redis
 
 from databus import keys
+from databus.redis import binary_twin
 
-PAYLOAD = "payload"
+PROTOBUF = "protobuf"  # the serialised FeedMessage, bytes
+LEGACY_PAYLOAD = "payload"  # the same, base64 text, as earlier versions stored it
 HEADER_TIMESTAMP = "header_timestamp"
 ETAG = "etag"
 ENTITY_COUNT = "entity_count"
@@ -70,11 +74,13 @@ def payload_etag(payload: bytes) -> str:
     return '"' + hashlib.blake2b(payload, digest_size=16).hexdigest() + '"'
 
 
-# Write the fields only if the stored header timestamp is not newer than ours.
+# Write the fields only if the stored header timestamp is not newer than ours; the base64
+# payload of an earlier version goes.
 _SAVE_IF_NOT_OLDER = """
 local stored = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
 if stored and stored > tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('HDEL', KEYS[1], ARGV[3])
 return 1
 """
 
@@ -83,7 +89,7 @@ def feed_save(client: redis.Redis, feed: StoredFeed) -> bool:
     """Store ``feed``; False (nothing written) if a newer feed is already stored."""
     summary = feed.summary
     fields = {
-        PAYLOAD: base64.b64encode(feed.payload).decode("ascii"),
+        PROTOBUF: feed.payload,
         HEADER_TIMESTAMP: str(summary.header_timestamp),
         ETAG: summary.etag,
         ENTITY_COUNT: str(summary.entity_count),
@@ -91,12 +97,13 @@ def feed_save(client: redis.Redis, feed: StoredFeed) -> bool:
         BUILD_SECONDS: repr(summary.build_seconds),
     }
     pairs = [item for pair in fields.items() for item in pair]
-    written = client.eval(
+    written = binary_twin(client).eval(
         _SAVE_IF_NOT_OLDER,
         1,
         keys.feed(summary.name),
         HEADER_TIMESTAMP,
         str(summary.header_timestamp),
+        LEGACY_PAYLOAD,
         *pairs,
     )
     return bool(written)
@@ -104,14 +111,20 @@ def feed_save(client: redis.Redis, feed: StoredFeed) -> bool:
 
 def feed_get(client: redis.Redis, name: FeedName) -> StoredFeed | None:
     """The stored feed with its payload; None if it was never built (or is unreadable)."""
-    fields = client.hgetall(keys.feed(name))
+    stored = binary_twin(client).hgetall(keys.feed(name))
+    payload = stored.pop(PROTOBUF.encode(), None)
+    fields = {
+        key.decode(errors="replace"): value.decode(errors="replace")
+        for key, value in stored.items()
+    }
     summary = _summary_from_redis(name, fields)
     if summary is None:
         return None
-    try:
-        payload = base64.b64decode(fields.get(PAYLOAD, ""), validate=True)
-    except binascii.Error:
-        return None
+    if payload is None:
+        try:
+            payload = base64.b64decode(fields.get(LEGACY_PAYLOAD, ""), validate=True)
+        except binascii.Error:
+            return None
     return StoredFeed(summary=summary, payload=payload)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+
 from databus import keys
+from databus.redis import binary_twin
 from schedule_engine.feeds.store import (
     FeedName,
     FeedSummary,
@@ -69,8 +72,32 @@ def test_summaries_leave_the_payload_in_redis(redis_client):
     assert summaries[FeedName.TRIP_UPDATES] is None
 
 
-def test_a_corrupted_payload_reads_as_not_built(redis_client):
+def test_the_payload_is_stored_as_bytes(redis_client):
+    payload = bytes(range(256)) * 4  # not UTF-8: the text client would mangle it
+    feed_save(redis_client, stored(payload, 1_790_000_000))
+
+    raw = binary_twin(redis_client).hget(keys.feed(FeedName.TRIP_UPDATES), "protobuf")
+    assert raw == payload
+    assert feed_get(redis_client, FeedName.TRIP_UPDATES).payload == payload
+
+
+def test_a_feed_an_earlier_version_stored_in_base64_reads_until_the_next_build(redis_client):
+    key = keys.feed(FeedName.TRIP_UPDATES)
+    feed_save(redis_client, stored(b"new", 1_790_000_000))
+    client = binary_twin(redis_client)
+    client.hdel(key, "protobuf")
+    client.hset(key, "payload", base64.b64encode(b"\x00legacy\xff"))
+
+    assert feed_get(redis_client, FeedName.TRIP_UPDATES).payload == b"\x00legacy\xff"
+
+    feed_save(redis_client, stored(b"rebuilt", 1_790_000_010))
+    assert not client.hexists(key, "payload")
+    assert feed_get(redis_client, FeedName.TRIP_UPDATES).payload == b"rebuilt"
+
+
+def test_a_corrupted_legacy_payload_reads_as_not_built(redis_client):
     feed_save(redis_client, stored(b"fine", 1_790_000_000))
+    binary_twin(redis_client).hdel(keys.feed(FeedName.TRIP_UPDATES), "protobuf")
     redis_client.hset(keys.feed(FeedName.TRIP_UPDATES), "payload", "not base64 at all!")
 
     assert feed_get(redis_client, FeedName.TRIP_UPDATES) is None
