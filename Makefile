@@ -22,6 +22,7 @@ services: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 contracts: $(STAMP)
 	$(VENV)/bin/lint-imports

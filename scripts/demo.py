@@ -159,8 +159,9 @@ def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Pope
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = (LOG_DIR / f"{name}.log").open("ab")
     print(f"demo: starting {name:<10} (log: {LOG_DIR / (name + '.log')})")
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def wait_ready(url: str, seconds: float = 60.0) -> bool:
@@ -207,18 +208,17 @@ def main() -> int:
         demo_history()
     base = f"http://127.0.0.1:{PORT}"
     celery = [PYTHON, "-m", "celery", "-A", "databus"]
+    web = [PYTHON, "-m", "uvicorn", "backend.asgi:application", "--host", "127.0.0.1"]
+    web += ["--port", str(PORT), "--ws-max-size", "16384"]
+    # Compressing each client's copy of one stream costs more CPU than it saves
+    # (docs/benchmarks.md, Live updates).
+    web += ["--ws-per-message-deflate", "false"]
+    worker = [*celery, "worker", "--loglevel=INFO", "--pool=solo", "-n", "demo-realtime@%h"]
+    beat = [*celery, "beat", "--loglevel=INFO", "--schedule", str(LOG_DIR / "celerybeat-schedule")]
     processes = {
-        "web": start("web", [PYTHON, "-m", "uvicorn", "backend.asgi:application",
-                             "--host", "127.0.0.1", "--port", str(PORT),
-                             # compressing each client's copy of one stream costs more
-                             # CPU than it saves (docs/benchmarks.md, Live updates)
-                             "--ws-per-message-deflate", "false",
-                             "--ws-max-size", "16384"], env),
-        "worker": start("worker", [*celery, "worker", "--loglevel=INFO", "--pool=solo",
-                                   "-n", "demo-realtime@%h"],
-                        {**env, "MQTT_CONSUMER_ENABLED": "true"}),
-        "beat": start("beat", [*celery, "beat", "--loglevel=INFO",
-                               "--schedule", str(LOG_DIR / "celerybeat-schedule")], env),
+        "web": start("web", web, env),
+        "worker": start("worker", worker, {**env, "MQTT_CONSUMER_ENABLED": "true"}),
+        "beat": start("beat", beat, env),
     }
     if (ROOT / "realtime_engine" / "management" / "commands" / "simulate.py").exists():
         vehicles = os.environ.get("DEMO_VEHICLES", "20")

@@ -93,12 +93,17 @@ def ensure_redis(url: str, variable: str) -> str:
         raise missing("redis", address.host, address.port)
     data = RUN_DIR / f"redis-{address.port}"
     data.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [binary, "--port", str(address.port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--daemonize", "yes", "--dir", str(data),
-         "--logfile", str(data / "redis.log"), "--pidfile", str(data / "redis.pid")],
-        check=True,
-    )
+    options = {
+        "--port": str(address.port),
+        "--bind": "127.0.0.1",
+        "--save": "",
+        "--appendonly": "no",
+        "--daemonize": "yes",
+        "--dir": str(data),
+        "--logfile": str(data / "redis.log"),
+        "--pidfile": str(data / "redis.pid"),
+    }
+    subprocess.run([binary, *(item for pair in options.items() for item in pair)], check=True)
     wait_until_answers("redis", "127.0.0.1", address.port)
     return f"redis {address.host}:{address.port} started under {data}"
 
@@ -106,7 +111,8 @@ def ensure_redis(url: str, variable: str) -> str:
 def write_mosquitto_conf(port: int, data: Path) -> Path:
     shipped = (ROOT / "deploy/mosquitto/mosquitto.conf").read_text()
     lines = [
-        line for line in shipped.splitlines()
+        line
+        for line in shipped.splitlines()
         if not line.startswith(("listener", "persistence_location"))
     ]
     lines += [
@@ -160,17 +166,13 @@ def ensure_postgres(url: str) -> str:
         if os.geteuid() == 0:
             shutil.chown(RUN_DIR, "postgres")
             shutil.chown(data, "postgres")
-        subprocess.run(
-            _as_postgres_user([str(bindir / "initdb"), "-D", str(data), "-U", address.user,
-                               "--auth=trust", "--encoding=UTF8", "--no-sync"]),
-            check=True, stdout=subprocess.DEVNULL,
-        )
-    subprocess.run(
-        _as_postgres_user([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"),
-                           "-o", f"-p {address.port} -k {data} -c listen_addresses=127.0.0.1",
-                           "-w", "start"]),
-        check=True, stdout=subprocess.DEVNULL,
-    )
+        initdb = [str(bindir / "initdb"), "-D", str(data), "-U", address.user]
+        initdb += ["--auth=trust", "--encoding=UTF8", "--no-sync"]
+        subprocess.run(_as_postgres_user(initdb), check=True, stdout=subprocess.DEVNULL)
+    server_options = f"-p {address.port} -k {data} -c listen_addresses=127.0.0.1"
+    pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log")]
+    pg_ctl += ["-o", server_options, "-w", "start"]
+    subprocess.run(_as_postgres_user(pg_ctl), check=True, stdout=subprocess.DEVNULL)
     wait_until_answers("postgres", "127.0.0.1", address.port)
     return f"postgres {address.host}:{address.port} started under {data}"
 
@@ -180,8 +182,13 @@ def create_database(url: str) -> str:
     from psycopg import sql
 
     address = env.parse_database_url(url)
-    params = dict(host=address.host, port=address.port, user=address.user,
-                  password=address.password or None, connect_timeout=5)
+    params = dict(
+        host=address.host,
+        port=address.port,
+        user=address.user,
+        password=address.password or None,
+        connect_timeout=5,
+    )
     with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (address.name,)
@@ -194,8 +201,11 @@ def create_database(url: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--create-database", action="store_true",
-                        help="also create the DATABASE_URL database if it is missing")
+    parser.add_argument(
+        "--create-database",
+        action="store_true",
+        help="also create the DATABASE_URL database if it is missing",
+    )
     args = parser.parse_args(argv)
     database_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/databus")
     redis_urls = {
