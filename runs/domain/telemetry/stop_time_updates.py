@@ -171,15 +171,10 @@ def observed_from_redis(fields: Mapping[str, str]) -> tuple[StopTimeUpdate, ...]
     """The observed rows of what ``from_redis`` reads, and only those: the matcher reads
     a run's passed stops back on every batch another worker wrote, and checks the bounds
     of those rows alone."""
-    stored = StoredFields(fields)
-    timestamp = stored.timestamp(TIMESTAMP)
-    raw = stored.text(UPDATES)
-    if raw is None or timestamp is None:
+    read = _rows_read(StoredFields(fields))
+    if read is None:
         return ()
-    try:
-        updates = _decoder.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return ()
+    timestamp, updates = read
     low, high = _time_bounds(timestamp)
     return tuple(u for u in updates if u.observed and _within_bounds(u, low, high))
 
@@ -188,20 +183,30 @@ def read_stored(fields: Mapping[str, str]) -> StoredRead[StopTimeUpdates]:
     """``from_redis`` that also names the stored fields it could not use (``updates`` when
     it is unreadable or when a row was dropped for a number outside its bounds)."""
     stored = StoredFields(fields)
-    timestamp = stored.timestamp(TIMESTAMP)
-    raw = stored.text(UPDATES)
-    if raw is None:
+    read = _rows_read(stored)
+    if read is None:
         return stored.result(None)
-    try:
-        updates = _decoder.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        stored.mark_bad(UPDATES)
-        return stored.result(None)
-    if timestamp is None:
-        return stored.result(None)
+    timestamp, updates = read
     low, high = _time_bounds(timestamp)
     # A feed build reads every row of every run: the common all-good case copies nothing.
     if not all([_within_bounds(u, low, high) for u in updates]):
         updates = tuple(u for u in updates if _within_bounds(u, low, high))
         stored.mark_bad(UPDATES)
     return stored.result(StopTimeUpdates(timestamp=timestamp, updates=updates))
+
+
+def _rows_read(stored: StoredFields) -> tuple[int, tuple[StopTimeUpdate, ...]] | None:
+    """The timestamp and the decoded rows, bounds unchecked; None without either (an
+    undecodable ``updates`` is marked bad)."""
+    timestamp = stored.timestamp(TIMESTAMP)
+    raw = stored.text(UPDATES)
+    if raw is None:
+        return None
+    try:
+        updates = _decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        stored.mark_bad(UPDATES)
+        return None
+    if timestamp is None:
+        return None
+    return timestamp, updates
