@@ -10,7 +10,8 @@ incremental builds after the marks the writers would leave: every vehicle report
 (1 Hz fixes, a 15 s build) with all runs' predictions rewritten, or a tenth of them,
 and nothing at all; then what one prediction-log sample of the served TripUpdates costs
 (parse and COPY into a scratch database, ``benchmarks.scratch_db``); then the stages on
-their own. No GTFS version is imported, so the schedule agreement passes
+their own. Full builds run as configured (``FEED_BUILD_PROCESSES``, two processes on a
+machine of two cores or more) and, for comparison, in one. No GTFS version is imported, so the schedule agreement passes
 everything (as it does before a first import).
 """
 
@@ -140,7 +141,7 @@ def _projection(run_id: str, vehicle_id: str, descriptor, state, last_event_at: 
 class Timing:
     median_s: float  # wall clock, median of the repeats
     best_s: float  # wall clock, the fastest repeat (least disturbed by other load)
-    cpu_s: float  # this process's CPU time, median (excludes waiting on Redis)
+    cpu_s: float  # this process's CPU time, median (not Redis', nor a forked shard's)
 
     def __str__(self) -> str:
         return f"median {self.median_s:.3f} s, best {self.best_s:.3f} s, CPU {self.cpu_s:.3f} s"
@@ -212,9 +213,18 @@ def measure(runs: int, repeats: int, *, stages: bool) -> dict[str, Timing]:
         f"{repeats} repeats each, load average {os.getloadavg()[0]:.1f}"
     )
     publish = lambda: feeds_publish(client, now=now)  # noqa: E731
+    processes = settings.FEED_BUILD_PROCESSES
     results = {
-        "full rebuild": timed_each(publish, lambda: client.delete(keys.FEED_CACHE_META), repeats),
+        f"full rebuild ({processes} processes)": timed_each(
+            publish, lambda: client.delete(keys.FEED_CACHE_META), repeats
+        ),
     }
+    if processes > 1:
+        settings.FEED_BUILD_PROCESSES = 1
+        results["full rebuild (1 process)"] = timed_each(
+            publish, lambda: client.delete(keys.FEED_CACHE_META), repeats
+        )
+        settings.FEED_BUILD_PROCESSES = processes
     publish()  # the caches the incremental builds start from
     for label, share in (("all runs changed (built whole)", 1.0), ("10 % of runs changed", 0.1)):
         results[f"incremental, every vehicle reported, {label}"] = timed_each(

@@ -27,6 +27,8 @@ import functools
 from collections.abc import Collection, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
+from msgspec.structs import replace
+
 from schedule_engine.feeds.operations import Operations, with_skipped_stops
 from schedule_engine.feeds.snapshots import (
     StopTimeUpdateSnapshot,
@@ -79,6 +81,23 @@ def candidates(trips: Iterable[TripEntity]) -> list[TripDay]:
     return out
 
 
+def leading_summary(entity: TripEntity) -> TripEntity | None:
+    """All ``candidates`` and ``next_trip_entities`` read of ``entity``: the entity with its
+    last timed stop time update alone; None when it cannot lead a next trip. A build split
+    across processes sends this back for each run, not its every prediction."""
+    if service_day(entity.trip) is None or not _may_lead(entity):
+        return None
+    return replace(entity, stop_time_updates=(_last_timed(entity),))
+
+
+def _last_timed(entity: TripEntity) -> StopTimeUpdateSnapshot:
+    """The stop time update the run's delay at the end of its trip is read from."""
+    return max(
+        (u for u in entity.stop_time_updates if u.arrival_time is not None),
+        key=lambda u: u.stop_sequence,
+    )
+
+
 def _may_lead(entity: TripEntity) -> bool:
     return (
         entity.trip.relationship is TripRelationship.SCHEDULED
@@ -109,10 +128,7 @@ def next_trip_entities(
             continue
         if (following.trip_id, entity.trip.start_date) in operations.cancelled:
             continue
-        last = max(
-            (u for u in entity.stop_time_updates if u.arrival_time is not None),
-            key=lambda u: u.stop_sequence,
-        )
+        last = _last_timed(entity)
         origin = service_day_origin(following.service_date, tz).timestamp()
         delay = end_of_trip_delay_s(last.arrival_time, following, origin)
         updates = tuple(

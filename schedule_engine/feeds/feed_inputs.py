@@ -54,6 +54,7 @@ from schedule_engine.feeds.descriptors import (
     vehicle_descriptor,
 )
 from schedule_engine.feeds.operations import NO_OPERATIONS, Operations, with_skipped_stops
+from schedule_engine.feeds.shard import Shard
 from schedule_engine.feeds.skips import RecordReader
 from schedule_engine.feeds.snapshots import (
     CongestionLevel,
@@ -98,23 +99,32 @@ def feed_inputs_assemble(
     on_skip: SkipHandler | None = None,
     operations: Operations = NO_OPERATIONS,
     descriptors: DescriptorPolicy = SETTINGS_DEFAULT,
+    shard: Shard | None = None,
 ) -> FeedInputs:
     """The VehiclePositions and TripUpdates entities the hot state says to publish.
 
     A stored record that cannot be used is reported to ``on_skip`` (with its key) and
-    left out; the rest is assembled. Pure apart from calling ``on_skip``.
+    left out; the rest is assembled. With a ``shard``, only the vehicles and runs it
+    holds (and, in the first, the operations' entities): the shards together assemble
+    what one call without a shard does, each record reported by exactly one of them.
+    Pure apart from calling ``on_skip``.
     """
     vehicle_reader = RecordReader(VEHICLE_POSITIONS_FEED, on_skip)
     trip_reader = RecordReader(TRIP_UPDATES_FEED, on_skip)
     active = hot.tracking | hot.in_progress
-    trip_reads = {rid: _trip(run.trip) for rid, run in hot.runs.items()}
-    trips = {rid: read.value for rid, read in trip_reads.items()}
+    trip_reads = _TripReads()
     vehicles: list[VehicleEntity] = []
-    vehicles_by_id: dict[str, VehicleSnapshot] = {}
+    # Every located vehicle is described, in every shard: a run's trip update names its
+    # vehicle whichever shard that vehicle's own entity is in.
+    vehicles_by_id = {
+        state.vehicle_id: vehicle_descriptor(state.vehicle_id, state.metadata, descriptors)
+        for state in hot.vehicles
+    }
     for state in hot.vehicles:
         vid = state.vehicle_id
-        descriptor = vehicle_descriptor(vid, state.metadata, descriptors)
-        vehicles_by_id[vid] = descriptor
+        if shard is not None and not shard.holds(vid):
+            continue
+        descriptor = vehicles_by_id[vid]
         where = _fresh_position(vehicle_reader, state, now, vehicle_max_age_s)
         if where is None:
             continue
@@ -122,9 +132,9 @@ def feed_inputs_assemble(
         run = hot.runs.get(rid) if rid else None
         if run is not None:
             vehicle_reader.use(
-                keys.run_trip(run.run_id), trip_reads[run.run_id], run.trip, HotStateSkip.BAD_TRIP
+                keys.run_trip(run.run_id), trip_reads.of(run), run.trip, HotStateSkip.BAD_TRIP
             )
-        run_trip = trips.get(rid) if rid else None
+        run_trip = trip_reads.of(run).value if run is not None else None
         on_trip = run is not None and run_trip is not None
         vehicles.append(
             VehicleEntity(
@@ -140,10 +150,10 @@ def feed_inputs_assemble(
     entities = []
     for rid in sorted(hot.in_progress):
         run = hot.runs.get(rid)
-        if run is None:
+        if run is None or (shard is not None and not shard.holds(rid)):
             continue
         run_trip = trip_reader.use(
-            keys.run_trip(rid), trip_reads[rid], run.trip, HotStateSkip.BAD_TRIP
+            keys.run_trip(rid), trip_reads.of(run), run.trip, HotStateSkip.BAD_TRIP
         )
         entity = _in_progress_entity(
             trip_reader, run, run_trip, vehicles_by_id, now, stop_time_update_max_age_s
@@ -156,16 +166,34 @@ def feed_inputs_assemble(
             entities.append(entity)
     for rid in sorted(hot.canceled - hot.in_progress):
         run = hot.runs.get(rid)
-        if run is None:
+        if run is None or (shard is not None and not shard.holds(rid)):
             continue
         run_trip = trip_reader.use(
-            keys.run_trip(rid), trip_reads[rid], run.trip, HotStateSkip.BAD_TRIP
+            keys.run_trip(rid), trip_reads.of(run), run.trip, HotStateSkip.BAD_TRIP
         )
         if run_trip is not None:
             entities.append(_canceled_entity(run, run_trip, now))
     return FeedInputs(
-        vehicles=tuple(vehicles), trips=tuple(entities), operations=operations.entities
+        vehicles=tuple(vehicles),
+        trips=tuple(entities),
+        operations=operations.entities if shard is None or shard.first else (),
     )
+
+
+class _TripReads:
+    """Each run's trip, read through its contract once, when first needed: a shard reads
+    only the trips of its own vehicles and runs."""
+
+    __slots__ = ("_reads",)
+
+    def __init__(self) -> None:
+        self._reads: dict[str, StoredRead[TripSnapshot]] = {}
+
+    def of(self, run: RunHotState) -> StoredRead[TripSnapshot]:
+        read = self._reads.get(run.run_id)
+        if read is None:
+            read = self._reads[run.run_id] = _trip(run.trip)
+        return read
 
 
 def vehicle_entity_refreshed(

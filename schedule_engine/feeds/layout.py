@@ -119,9 +119,16 @@ def layout(
     previous_headers: Mapping[FeedName, int | None],
     generation: str,
     settings: Settings,
+    encoded: Encoded | None = None,
 ) -> Layout:
-    """Both payloads and the cache change (see the module docstring)."""
-    written, vehicles = _encoded(decided, known, schedule, now, settings.canceled_margin_s)
+    """Both payloads and the cache change (see the module docstring). ``encoded``: the
+    entities a build split across processes encoded there (``sharded_decision``), laid
+    out with those ``decided`` holds."""
+    written, vehicles = entities_encoded(decided, known, schedule, now, settings.canceled_margin_s)
+    if encoded is not None:
+        for name in HOT_STATE_FEEDS:
+            written[name].update(encoded.written[name])
+        vehicles.update(encoded.vehicles)
     removed = {
         FeedName.VEHICLE_POSITIONS: _left(decided.vehicles, decided.refreshed, written),
         FeedName.TRIP_UPDATES: (
@@ -202,7 +209,15 @@ def _left(
     return ids - written[FeedName.VEHICLE_POSITIONS].keys()
 
 
-def _encoded(
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """Decided entities as cached records, by feed, and the published vehicles decoded."""
+
+    written: dict[FeedName, dict[str, CachedEntity]]
+    vehicles: dict[str, PublishedVehicle]
+
+
+def entities_encoded(
     decided: Decided,
     known: Mapping[str, PublishedVehicle],
     schedule: ScheduleIds | None,
@@ -211,7 +226,8 @@ def _encoded(
 ) -> tuple[dict[FeedName, dict[str, CachedEntity]], dict[str, PublishedVehicle]]:
     """The decided entities as cached records, and the published vehicles known decoded.
     A vehicle's cached number is its (capped) position timestamp, an in-progress trip's
-    its predictions' timestamp, a CANCELED trip's the end of its publication."""
+    its predictions' timestamp, a CANCELED trip's the end of its publication. A CANCELED
+    trip capped at ``now`` is added to ``decided.skips.runs`` (decided again next build)."""
     on_skip = decided.skips.record
     vehicles: dict[str, CachedEntity] = {}
     published = {} if decided.vehicles is None else dict(known)

@@ -65,6 +65,7 @@ from schedule_engine.feeds.feed_inputs import (
     feed_inputs_assemble,
     vehicle_entity_refreshed,
 )
+from schedule_engine.feeds.forking import ShardFailed, forked_map
 from schedule_engine.feeds.layout import Decided, Payload, Skips, layout
 from schedule_engine.feeds.layout import Settings as LayoutSettings
 from schedule_engine.feeds.mirror import mirror_get, mirror_set
@@ -75,8 +76,17 @@ from schedule_engine.feeds.operations import (
     operations_decide,
     operations_published,
 )
-from schedule_engine.feeds.schedule_agreement import ScheduleIds, feed_inputs_agree
+from schedule_engine.feeds.schedule_agreement import ScheduleIds, Skipped, feed_inputs_agree
 from schedule_engine.feeds.schedule_ids import current_schedule_ids
+from schedule_engine.feeds.shard import Shard
+from schedule_engine.feeds.sharded_decision import (
+    BuildContext,
+    ShardDecision,
+    decision_packed,
+    decision_unpacked,
+    decisions_merged,
+    shard_decided,
+)
 from schedule_engine.feeds.skips import SkipTally
 from schedule_engine.feeds.snapshots import TripRelationship
 from schedule_engine.feeds.store import (
@@ -183,17 +193,51 @@ def _publish(client: redis.Redis, now: float, tally: SkipTally) -> dict[FeedName
         hot = fleet_read(client, now=now, projection_fields=PROJECTION_FIELDS)
         vehicles, runs = None, None
         telemetry_only = ()
-    inputs = feed_inputs_assemble(
-        hot,
-        now=int(now),
-        vehicle_max_age_s=settings.FEED_VEHICLE_MAX_AGE_S,
-        stop_time_update_max_age_s=settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S,
-        on_skip=skips.record,
-        operations=operations,
-        descriptors=descriptors,
-    )
-    inputs = _agreeing_with_schedule(inputs, schedule, now, tally, log=reason is not None)
-    inputs = _with_next_trips(client, inputs, schedule, operations, now, runs)
+    claims = {state.vehicle_id: state.current_run for state in hot.vehicles}
+    sharded = None
+    if reason is not None:
+        sharded = _decided_in_shards(
+            BuildContext(
+                hot,
+                now=int(now),
+                vehicle_max_age_s=settings.FEED_VEHICLE_MAX_AGE_S,
+                stop_time_update_max_age_s=settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S,
+                canceled_margin_s=settings.CANCELED_TRIP_PUBLISH_MARGIN_S,
+                operations=operations,
+                descriptors=descriptors,
+                schedule=schedule,
+                claims=claims,
+            ),
+            settings.FEED_BUILD_PROCESSES,
+        )
+    if sharded is not None:
+        for skip in sharded.skips:
+            skips.report(skip)
+        skips.vehicles |= sharded.again_vehicles
+        skips.runs |= sharded.again_runs
+        _agreement_noted(sharded.agreement, schedule, tally, log=True)
+        # The shards encoded every vehicle and run: left to do here are the block's next
+        # trips (from each run's summary) and the operations' entities.
+        leading = FeedInputs(vehicles=(), trips=sharded.leading, operations=sharded.operations)
+        inputs = replace(
+            _with_next_trips(client, leading, schedule, operations, now, runs), trips=()
+        )
+        published_trips = sharded.published_trips
+    else:
+        inputs = feed_inputs_assemble(
+            hot,
+            now=int(now),
+            vehicle_max_age_s=settings.FEED_VEHICLE_MAX_AGE_S,
+            stop_time_update_max_age_s=settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S,
+            on_skip=skips.record,
+            operations=operations,
+            descriptors=descriptors,
+        )
+        inputs = _agreeing_with_schedule(inputs, schedule, now, tally, log=reason is not None)
+        inputs = _with_next_trips(client, inputs, schedule, operations, now, runs)
+        published_trips = frozenset(
+            trip_key(entity.trip.trip_id, entity.trip.start_date) for entity in inputs.trips
+        )
     refreshed = [
         (
             state.vehicle_id,
@@ -211,11 +255,12 @@ def _publish(client: redis.Redis, now: float, tally: SkipTally) -> dict[FeedName
         inputs,
         vehicles,
         runs,
-        claims={state.vehicle_id: state.current_run for state in hot.vehicles},
+        claims=claims,
         canceled_until=hot.canceled_until,
         refreshed=refreshed,
         skips=skips,
-        superseded=_superseded(inputs, operations),
+        superseded=published_trips
+        | frozenset(trip_key(trip_id, start_date) for trip_id, start_date in operations.cancelled),
     )
     generation = uuid.uuid4().hex
     laid_out = layout(
@@ -233,6 +278,7 @@ def _publish(client: redis.Redis, now: float, tally: SkipTally) -> dict[FeedName
             Bounds(settings.FEED_VEHICLE_MAX_AGE_S, settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S),
             settings.CANCELED_TRIP_PUBLISH_MARGIN_S,
         ),
+        encoded=None if sharded is None else sharded.encoded,
     )
     changes = replace(laid_out.changes, operations=operations.digests)
     if reason is not None:
@@ -322,15 +368,6 @@ def _with_next_trips(
     return replace(inputs, next_trips=entities)
 
 
-def _superseded(inputs: FeedInputs, operations: Operations) -> frozenset[str]:
-    """The trip instances a block's next-trip entity, cached with its run, may no longer
-    describe: those a run decided now publishes, and those a dispatcher cancelled."""
-    published = ((entity.trip.trip_id, entity.trip.start_date) for entity in inputs.trips)
-    return frozenset(
-        trip_key(trip_id, start_date) for trip_id, start_date in (*published, *operations.cancelled)
-    )
-
-
 def _store(
     client: redis.Redis, payloads: Mapping[FeedName, Payload], build_s: float
 ) -> dict[FeedName, FeedSummary]:
@@ -359,6 +396,30 @@ def _store(
     return published
 
 
+# A full build of fewer vehicles and runs than this is decided in one process: forking and
+# sending the shards' entities back cost more than they save.
+SHARDED_MIN_ENTITIES = 2000
+
+
+def _decided_in_shards(context: BuildContext, processes: int) -> ShardDecision | None:
+    """A full build's entities decided and encoded in ``processes`` processes
+    (``sharded_decision``); None when the build is decided here instead: one process
+    configured, a small build, or a shard that failed (logged)."""
+    if processes < 2 or len(context.hot.vehicles) + len(context.hot.runs) < SHARDED_MIN_ENTITIES:
+        return None
+    try:
+        decisions = forked_map(
+            lambda index: shard_decided(context, Shard(index, processes)),
+            processes,
+            packed=decision_packed,
+            unpacked=decision_unpacked,
+        )
+    except ShardFailed as error:
+        logger.error("feeds: a shard of the build failed; deciding in one process: %s", error)
+        return None
+    return decisions_merged(decisions)
+
+
 def _agreeing_with_schedule(
     inputs: FeedInputs, schedule: ScheduleIds | None, now: float, tally: SkipTally, *, log: bool
 ) -> FeedInputs:
@@ -370,10 +431,18 @@ def _agreeing_with_schedule(
     agreeing, skipped = feed_inputs_agree(
         inputs, schedule, now=now, canceled_margin_s=settings.CANCELED_TRIP_PUBLISH_MARGIN_S
     )
+    _agreement_noted(skipped, schedule, tally, log=log)
+    return agreeing
+
+
+def _agreement_noted(
+    skipped: Skipped, schedule: ScheduleIds | None, tally: SkipTally, *, log: bool
+) -> None:
+    """Count what the schedule agreement left out; ``log``: also say it, when it changed."""
     for (feed, reason), count in skipped.items():
         tally.add(feed.value, reason.value, count)
-    if not log:
-        return agreeing
+    if not log or schedule is None:
+        return
     # Said when it changes, not every build: a stale run lingers for many builds.
     summary = ", ".join(f"{n} {feed}/{reason}" for (feed, reason), n in sorted(skipped.items()))
     if summary != _last_skipped.get(schedule.feed_id, ""):
@@ -382,7 +451,6 @@ def _agreeing_with_schedule(
         )
         _last_skipped.clear()
         _last_skipped[schedule.feed_id] = summary
-    return agreeing
 
 
 # The last build's summary of what was left out, by GTFS version (this process).
