@@ -11,8 +11,8 @@ incremental builds after the marks the writers would leave: every vehicle report
 and nothing at all; then what one prediction-log sample of the served TripUpdates costs
 (parse and COPY into a scratch database, ``benchmarks.scratch_db``); then the stages on
 their own. Full builds run as configured (``FEED_BUILD_PROCESSES``, two processes on a
-machine of two cores or more) and, for comparison, in one. No GTFS version is imported, so the schedule agreement passes
-everything (as it does before a first import).
+machine of two cores or more) and, for comparison, in one. No GTFS version is imported,
+so the schedule agreement passes everything (as it does before a first import).
 """
 
 from __future__ import annotations

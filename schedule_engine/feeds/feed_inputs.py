@@ -122,7 +122,7 @@ def feed_inputs_assemble(
     }
     for state in hot.vehicles:
         vid = state.vehicle_id
-        if shard is not None and not shard.holds(vid):
+        if shard is not None and not shard.holds_vehicle(vid):
             continue
         descriptor = vehicles_by_id[vid]
         where = _fresh_position(vehicle_reader, state, now, vehicle_max_age_s)
@@ -150,7 +150,7 @@ def feed_inputs_assemble(
     entities = []
     for rid in sorted(hot.in_progress):
         run = hot.runs.get(rid)
-        if run is None or (shard is not None and not shard.holds(rid)):
+        if run is None or (shard is not None and not shard.holds_run(rid)):
             continue
         run_trip = trip_reader.use(
             keys.run_trip(rid), trip_reads.of(run), run.trip, HotStateSkip.BAD_TRIP
@@ -166,7 +166,7 @@ def feed_inputs_assemble(
             entities.append(entity)
     for rid in sorted(hot.canceled - hot.in_progress):
         run = hot.runs.get(rid)
-        if run is None or (shard is not None and not shard.holds(rid)):
+        if run is None or (shard is not None and not shard.holds_run(rid)):
             continue
         run_trip = trip_reader.use(
             keys.run_trip(rid), trip_reads.of(run), run.trip, HotStateSkip.BAD_TRIP

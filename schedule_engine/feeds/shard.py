@@ -1,23 +1,30 @@
 """Which part of a build an entity falls in, when a build is split across processes. Pure.
 
-A vehicle's VehiclePositions entity and a run's TripUpdates entity (with its block's next
-trip) each belong to one of ``count`` shards, by the hash of their id. ``hash`` of a
-``str`` differs between interpreters but not between a process and the children it
-forks (``forking``), which is the only place shards are compared.
+A vehicle's VehiclePositions entity belongs to one of ``count`` shards by the hash of its
+id; a run's TripUpdates entity (with its block's next trip) to its vehicle's shard (the
+vehicle its projection names, ``run_vehicles``; a run without one by its own id), so that
+a shard mostly reads what it publishes. ``hash`` of a ``str`` differs between
+interpreters but not between a process and the children it forks (``forking``), which
+is the only place shards are compared.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
 class Shard:
     index: int
     count: int
+    run_vehicles: Mapping[str, str] = field(default_factory=dict)
 
-    def holds(self, entity_id: str) -> bool:
-        return hash(entity_id) % self.count == self.index
+    def holds_vehicle(self, vehicle_id: str) -> bool:
+        return hash(vehicle_id) % self.count == self.index
+
+    def holds_run(self, run_id: str) -> bool:
+        return self.holds_vehicle(self.run_vehicles.get(run_id) or run_id)
 
     @property
     def first(self) -> bool:

@@ -26,7 +26,7 @@ the same bytes as one process (``tests/test_sharded_build.py``).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import msgspec
@@ -42,14 +42,14 @@ from schedule_engine.feeds.schedule_agreement import ScheduleIds, Skipped, feed_
 from schedule_engine.feeds.shard import Shard
 from schedule_engine.feeds.snapshots import EntitySkip, TripEntity, VehicleEntity
 from schedule_engine.feeds.store import HOT_STATE_FEEDS, FeedName
-from schedule_engine.hot_state_read import FleetHotState
+from schedule_engine.hot_state_read import FleetHotState, FleetOutline
 
 
 @dataclass(frozen=True, slots=True)
 class BuildContext:
-    """What every shard decides with: the hot state read, and the build's settings."""
+    """What every shard decides with: the fleet's outline, and the build's settings."""
 
-    hot: FleetHotState
+    outline: FleetOutline
     now: int
     vehicle_max_age_s: float
     stop_time_update_max_age_s: float
@@ -57,7 +57,6 @@ class BuildContext:
     operations: Operations
     descriptors: DescriptorPolicy
     schedule: ScheduleIds | None
-    claims: Mapping[str, str | None]  # of every vehicle read
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +71,41 @@ class ShardDecision:
     operations: tuple[TripEntity, ...] = ()
 
 
-def shard_decided(context: BuildContext, shard: Shard) -> ShardDecision:
-    """The entities of ``shard``'s vehicles and runs, decided and encoded as a full build
-    in one process decides them."""
+@dataclass(frozen=True, slots=True)
+class ShardPart:
+    """What one shard reads of the fleet (``hot_state_read.fleet_part_read``)."""
+
+    vehicle_ids: list[str]  # its own, then those its runs name (described, not published)
+    run_ids: list[str]  # its own, whole
+    context_run_ids: list[str]  # the runs its vehicles claim, without their predictions
+
+
+def shard_part(outline: FleetOutline, shard: Shard) -> ShardPart:
+    """The vehicles and runs ``shard`` must read to decide its own as a whole-fleet read
+    would: its located vehicles and their active runs (for the trip they carry), its runs
+    and the located vehicles they name (for their descriptors)."""
+    own = [vid for vid in outline.vehicle_ids if shard.holds_vehicle(vid)]
+    runs = [rid for rid in outline.run_ids if shard.holds_run(rid)]
+    located, mine, own_runs = set(outline.vehicle_ids), set(own), set(runs)
+    named = sorted(
+        {vid for rid in runs if (vid := outline.run_vehicles.get(rid)) in located} - mine
+    )
+    active = outline.tracking | outline.in_progress
+    claimed = {outline.claims.get(vid) for vid in own} & active
+    return ShardPart(own + named, runs, sorted(claimed - own_runs))
+
+
+def shard_of(context: BuildContext, index: int, count: int) -> Shard:
+    return Shard(index, count, context.outline.run_vehicles)
+
+
+def shard_decided(context: BuildContext, shard: Shard, hot: FleetHotState) -> ShardDecision:
+    """The entities of ``shard``'s vehicles and runs, decided from ``hot`` (what
+    ``shard_part`` names, read) and encoded as a full build in one process decides them."""
     reported: list[EntitySkip] = []
     skips = Skips(reported.append)
     inputs = feed_inputs_assemble(
-        context.hot,
+        hot,
         now=context.now,
         vehicle_max_age_s=context.vehicle_max_age_s,
         stop_time_update_max_age_s=context.stop_time_update_max_age_s,
@@ -99,8 +126,8 @@ def shard_decided(context: BuildContext, shard: Shard) -> ShardDecision:
         FeedInputs(vehicles=inputs.vehicles, trips=inputs.trips),
         vehicles=None,
         runs=None,
-        claims=context.claims,
-        canceled_until=context.hot.canceled_until,
+        claims={state.vehicle_id: state.current_run for state in hot.vehicles},
+        canceled_until=hot.canceled_until,
         skips=skips,
     )
     written, vehicles = entities_encoded(

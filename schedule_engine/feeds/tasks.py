@@ -78,7 +78,6 @@ from schedule_engine.feeds.operations import (
 )
 from schedule_engine.feeds.schedule_agreement import ScheduleIds, Skipped, feed_inputs_agree
 from schedule_engine.feeds.schedule_ids import current_schedule_ids
-from schedule_engine.feeds.shard import Shard
 from schedule_engine.feeds.sharded_decision import (
     BuildContext,
     ShardDecision,
@@ -86,6 +85,8 @@ from schedule_engine.feeds.sharded_decision import (
     decision_unpacked,
     decisions_merged,
     shard_decided,
+    shard_of,
+    shard_part,
 )
 from schedule_engine.feeds.skips import SkipTally
 from schedule_engine.feeds.snapshots import TripRelationship
@@ -99,6 +100,10 @@ from schedule_engine.feeds.store import (
     payload_etag,
 )
 from schedule_engine.hot_state_read import (
+    FleetHotState,
+    FleetOutline,
+    fleet_outline_read,
+    fleet_part_read,
     fleet_read,
     records_read,
     run_sets_read,
@@ -170,6 +175,7 @@ def _publish(client: redis.Redis, now: float, tally: SkipTally) -> dict[FeedName
     operations = operations_for_build(
         client, marks.operations, now=now, descriptors=descriptors, on_skip=skips.record
     )
+    sharded: ShardDecision | None = None
     if reason is None:
         marks = replace(
             marks, runs=marks.runs | _runs_of_changed_operations(client, marks, operations)
@@ -190,26 +196,23 @@ def _publish(client: redis.Redis, now: float, tally: SkipTally) -> dict[FeedName
         log = logger.debug if reason in ("interval", "most runs changed") else logger.info
         log("feeds: full rebuild (%s)", reason)
         cached, known = {name: {} for name in HOT_STATE_FEEDS}, {}
-        hot = fleet_read(client, now=now, projection_fields=PROJECTION_FIELDS)
         vehicles, runs = None, None
         telemetry_only = ()
-    claims = {state.vehicle_id: state.current_run for state in hot.vehicles}
-    sharded = None
-    if reason is not None:
-        sharded = _decided_in_shards(
-            BuildContext(
-                hot,
-                now=int(now),
-                vehicle_max_age_s=settings.FEED_VEHICLE_MAX_AGE_S,
-                stop_time_update_max_age_s=settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S,
-                canceled_margin_s=settings.CANCELED_TRIP_PUBLISH_MARGIN_S,
-                operations=operations,
-                descriptors=descriptors,
-                schedule=schedule,
-                claims=claims,
-            ),
-            settings.FEED_BUILD_PROCESSES,
+        in_shards = _decided_in_shards(
+            client,
+            now=int(now),
+            operations=operations,
+            descriptors=descriptors,
+            schedule=schedule,
+            processes=settings.FEED_BUILD_PROCESSES,
         )
+        if in_shards is None:
+            hot = fleet_read(client, now=now, projection_fields=PROJECTION_FIELDS)
+        else:
+            # What is left to decide here needs of the hot state only the cancellations.
+            sharded, outline = in_shards
+            hot = FleetHotState(canceled_until=outline.canceled_until)
+    claims = {state.vehicle_id: state.current_run for state in hot.vehicles}
     if sharded is not None:
         for skip in sharded.skips:
             skips.report(skip)
@@ -401,23 +404,58 @@ def _store(
 SHARDED_MIN_ENTITIES = 2000
 
 
-def _decided_in_shards(context: BuildContext, processes: int) -> ShardDecision | None:
-    """A full build's entities decided and encoded in ``processes`` processes
-    (``sharded_decision``); None when the build is decided here instead: one process
-    configured, a small build, or a shard that failed (logged)."""
-    if processes < 2 or len(context.hot.vehicles) + len(context.hot.runs) < SHARDED_MIN_ENTITIES:
+def _decided_in_shards(
+    client: redis.Redis,
+    *,
+    now: int,
+    operations: Operations,
+    descriptors: DescriptorPolicy,
+    schedule: ScheduleIds | None,
+    processes: int,
+) -> tuple[ShardDecision, FleetOutline] | None:
+    """A full build's entities read, decided and encoded in ``processes`` processes
+    (``sharded_decision``), and the fleet's outline they were split by; None when the
+    build is to be read and decided here instead: one process configured, a small fleet,
+    or a shard that failed (logged)."""
+    if processes < 2:
         return None
+    outline = fleet_outline_read(client, now=now)
+    if len(outline.vehicle_ids) + len(outline.run_vehicles) < SHARDED_MIN_ENTITIES:
+        return None
+    context = BuildContext(
+        outline,
+        now=now,
+        vehicle_max_age_s=settings.FEED_VEHICLE_MAX_AGE_S,
+        stop_time_update_max_age_s=settings.FEED_STOP_TIME_UPDATE_MAX_AGE_S,
+        canceled_margin_s=settings.CANCELED_TRIP_PUBLISH_MARGIN_S,
+        operations=operations,
+        descriptors=descriptors,
+        schedule=schedule,
+    )
+
+    def decided(index: int) -> ShardDecision:
+        # In a child, ``client`` opens a connection of its own (redis-py's pools notice
+        # the fork): the parent's sockets are left alone.
+        shard = shard_of(context, index, processes)
+        part = shard_part(outline, shard)
+        hot = fleet_part_read(
+            client,
+            outline,
+            vehicle_ids=part.vehicle_ids,
+            run_ids=part.run_ids,
+            context_run_ids=part.context_run_ids,
+            projection_fields=PROJECTION_FIELDS,
+        )
+        return shard_decided(context, shard, hot)
+
     try:
         decisions = forked_map(
-            lambda index: shard_decided(context, Shard(index, processes)),
-            processes,
-            packed=decision_packed,
-            unpacked=decision_unpacked,
+            decided, processes, packed=decision_packed, unpacked=decision_unpacked
         )
     except ShardFailed as error:
         logger.error("feeds: a shard of the build failed; deciding in one process: %s", error)
         return None
-    return decisions_merged(decisions)
+    return decisions_merged(decisions), outline
 
 
 def _agreeing_with_schedule(

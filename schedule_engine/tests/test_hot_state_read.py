@@ -6,6 +6,7 @@ from __future__ import annotations
 from unittest.mock import ANY
 
 import pytest
+import redis
 from redis.connection import AbstractConnection
 
 from databus import keys
@@ -21,6 +22,8 @@ from schedule_engine.hot_state_read import (
     RunHotState,
     VehicleHotState,
     claimed_or_active_run_ids_read,
+    fleet_outline_read,
+    fleet_part_read,
     fleet_read,
     located_vehicle_ids_read,
     records_read,
@@ -181,3 +184,46 @@ def test_the_fleet_read_takes_as_many_round_trips_for_a_large_fleet_as_for_a_sma
         run_ids=[str(1000 + i) for i in range(600)],
     )
     assert len(round_trips) == one
+
+
+def test_an_outline_and_its_parts_read_what_the_fleet_read_does(redis_client):
+    fleet = write_fleet(redis_client, NOW)
+    write_large_fleet(redis_client, 40)
+
+    whole = fleet_read(redis_client, now=NOW, projection_fields=("vehicle_id", "last_event_at"))
+    outline = fleet_outline_read(redis_client, now=NOW)
+    assert list(outline.vehicle_ids) == [state.vehicle_id for state in whole.vehicles]
+    assert outline.claims == {state.vehicle_id: state.current_run for state in whole.vehicles}
+    assert outline.run_vehicles[fleet.in_progress_run] == fleet.vehicle_on_run
+    assert outline.run_ids == sorted(whole.runs)
+
+    halves = [
+        fleet_part_read(
+            redis_client,
+            outline,
+            vehicle_ids=list(outline.vehicle_ids[half::2]),
+            run_ids=outline.run_ids[half::2],
+            context_run_ids=[],
+            projection_fields=("vehicle_id", "last_event_at"),
+        )
+        for half in (0, 1)
+    ]
+    assert {v.vehicle_id: v for part in halves for v in part.vehicles} == {
+        v.vehicle_id: v for v in whole.vehicles
+    }
+    assert {rid: run for part in halves for rid, run in part.runs.items()} == dict(whole.runs)
+    assert all(part.canceled_until == whole.canceled_until for part in halves)
+
+
+def test_a_read_by_commands_that_fails_leaves_no_reply_behind(redis_client):
+    write_large_fleet(redis_client, 5)
+    redis_client.set(keys.vehicle_occupancy("v2"), "not a hash")
+    ids = [f"v{i}" for i in range(5)]
+
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        records_read(redis_client, vehicle_ids=ids, hashes_by_commands=True)
+
+    redis_client.delete(keys.vehicle_occupancy("v2"))
+    assert records_read(redis_client, vehicle_ids=ids, hashes_by_commands=True) == records_read(
+        redis_client, vehicle_ids=ids
+    )

@@ -3,11 +3,11 @@
 The hot state is a network with blocks (``operations_network``): runs on trips whose
 block has a next trip, on a headway-based trip, on a trip the schedule lacks, a run whose
 predictions are unreadable, one whose predictions are old, a cancelled run, a vehicle
-whose clock is ahead, a vehicle without a run, and the dispatchers' operations (a
-cancellation, skipped stops, an added trip). It is built whole in one process and then
-in two and three, from the same hot state: the payloads' bytes, the entity caches, the
-marks left for the next build, the counts of what was left out and this process's copy
-of the caches must be the same. Real Redis and PostgreSQL; real forks.
+whose clock is ahead, a vehicle without a run, vehicles claiming another's run, and the
+dispatchers' operations (a cancellation, skipped stops, an added trip). It is built whole
+in one process and then in two and three, from the same hot state: the payloads' bytes,
+the entity caches, the marks left for the next build, the counts of what was left out
+and this process's copy of the caches must be the same. Real Redis and PostgreSQL; real forks.
 """
 
 from __future__ import annotations
@@ -72,6 +72,11 @@ def write_hot_state(client) -> None:
     write_run(client, "c1", "bus-c", cancelled, state="Cancelled", last_event_at=NOW - 60)
     client.zadd(keys.RUNS_CANCELED, {"c1": NOW + 3600})
     write_vehicle(client, "parked", at=NOW - 10, label="Depot")
+    for k in range(6):
+        # A vehicle swap half done: a second vehicle claims a run whose projection still
+        # names the first, which another shard may hold.
+        write_vehicle(client, f"swap-{k}", at=NOW - 5, label=f"Spare {k}")
+        client.set(keys.vehicle_current_run(f"swap-{k}"), f"r{k}")
     common = dict(start_date=yyyymmdd(DAY), active_from=NOW - 600, active_until=NOW + 7200)
     for record in (
         TripOperationRecord("op-1", TripOperationKind.CANCEL, "LATE", route_id="R1", **common),
@@ -152,10 +157,10 @@ def test_a_shard_that_fails_leaves_the_build_to_one_process(
     one = built_whole(redis_client, settings, 1)
     decided = tasks.shard_decided
 
-    def failing_in_a_child(context, shard):
+    def failing_in_a_child(context, shard, hot):
         if shard.index == 1:
             raise MemoryError("no room for shard 1")
-        return decided(context, shard)
+        return decided(context, shard, hot)
 
     monkeypatch.setattr(tasks, "shard_decided", failing_in_a_child)
     with caplog.at_level(logging.ERROR, logger="schedule_engine.feeds.tasks"):
