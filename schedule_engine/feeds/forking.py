@@ -2,17 +2,18 @@
 
 ``forked_map(task, count)`` calls ``task(0)`` here and ``task(1)`` … ``task(count - 1)``
 each in a child forked from this process, and returns the results in index order. A
-child sees everything this process held when it forked (the hot state a build has just
-read, without copying it), sends its result back pickled through a pipe, and exits.
+child sees everything this process held when it forked (a build's outline of the fleet,
+its settings), sends its result back pickled through a pipe, and exits.
 
 Why ``os.fork`` and not ``multiprocessing``: a feed build runs in a Celery prefork pool
 process, which is daemonic, and ``multiprocessing`` (and so ``concurrent.futures``)
 refuses to start children of a daemonic process. A pool of long-lived processes would
-also have to be sent the hot state, which is what forking avoids.
+also have to be sent what the build knows, which forking avoids.
 
-What a task may do in a child: compute. It must not use a connection this process
-opened (Redis, PostgreSQL: their sockets are shared with the parent) nor log through a
-handler that writes to one. A child leaves through ``os._exit``: no ``atexit`` handler,
+What a task may do in a child: compute, and open connections of its own (redis-py's
+pools open a new one in a forked process). It must not use a connection this process
+opened (PostgreSQL's, through Django: its socket is shared with the parent) nor log
+through a handler that writes to one. A child leaves through ``os._exit``: no ``atexit`` handler,
 finaliser or buffered output of the parent's runs twice.
 
 A child that raises, or dies (killed, out of memory), makes ``forked_map`` raise

@@ -1,11 +1,13 @@
-"""A full build's decisions and encoding, split by entity across processes. Pure.
+"""A full build's reading, decisions and encoding, split by entity across processes. Pure.
 
-A full build spends most of its time deciding and encoding every entity, one at a time:
-the assembly through the contracts (``feed_inputs``), the schedule agreement
-(``schedule_agreement``) and the builders (``layout.entities_encoded``). Each vehicle's
-and each run's entity depends only on the hot state the build has read, so the build
-forks (``forking``) and every process decides the vehicles and runs of its ``Shard``
-with ``shard_decided``; ``decisions_merged`` joins what they send back.
+A full build spends most of its time reading every vehicle and run and deciding and
+encoding their entities one at a time: the assembly through the contracts
+(``feed_inputs``), the schedule agreement (``schedule_agreement``) and the builders
+(``layout.entities_encoded``). Each vehicle's and each run's entity depends only on a
+few hashes, so the build reads the fleet's outline (``hot_state_read.fleet_outline_read``:
+who is located, which runs are in the sets, who claims whom), forks (``forking``), and
+every process reads what ``shard_part`` names for its ``Shard`` (``fleet_part_read``)
+and decides it with ``shard_decided``; ``decisions_merged`` joins what they send back.
 
 What a shard sends back is what the rest of the build needs, and no more:
 

@@ -15,7 +15,10 @@ payload as a fresh header followed by every cached entity still due at ``now``, 
 A full build (``changes.full_rebuild_reason``: no cache, hot state rebuilt, another GTFS
 version, or ``FEED_FULL_REBUILD_INTERVAL_S`` since the last) reads the whole hot state
 (``fleet_read``) and replaces the caches; it lays out its payloads the same way, so
-both kinds of build publish the same bytes for the same hot state.
+both kinds of build publish the same bytes for the same hot state. A full build of a
+large fleet (``SHARDED_MIN_ENTITIES``) is read, decided and encoded in
+``FEED_BUILD_PROCESSES`` forked processes, each its own part of the fleet
+(``sharded_decision``); a shard that fails leaves the build to this process.
 
 Every build also publishes the dispatchers' trip operations (``operations``: the whole
 ``keys.TRIP_OPERATIONS`` hash, read with the marks) and re-decides the runs of the trips
