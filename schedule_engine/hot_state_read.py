@@ -297,25 +297,20 @@ def fleet_read(
     """Read every located vehicle and every tracking, in-progress or cancelled run (of
     each run's projection only ``projection_fields``, when given)."""
     vehicle_ids = located_vehicle_ids_read(client)
-    pipe = client.pipeline(transaction=False)
-    _active_runs_queue(pipe)
-    pipe.zremrangebyscore(keys.RUNS_CANCELED, "-inf", f"({now}")
-    pipe.zrange(keys.RUNS_CANCELED, 0, -1, withscores=True)
-    tracking, in_progress, _, canceled_scores = pipe.execute()
-    canceled = {rid: float(score) for rid, score in canceled_scores}
+    sets = _run_sets_all_read(client, now)
     records = records_read(
         client,
         vehicle_ids=vehicle_ids,
-        run_ids=sorted(set(tracking) | set(in_progress) | set(canceled)),
+        run_ids=sets.run_ids,
         projection_fields=projection_fields,
     )
     return FleetHotState(
         vehicles=records.vehicles,
         runs=records.runs,
-        tracking=frozenset(tracking),
-        in_progress=frozenset(in_progress),
-        canceled=frozenset(canceled),
-        canceled_until=canceled,
+        tracking=sets.tracking,
+        in_progress=sets.in_progress,
+        canceled=frozenset(sets.canceled_until),
+        canceled_until=sets.canceled_until,
     )
 
 
@@ -343,17 +338,8 @@ def fleet_outline_read(client: redis.Redis, *, now: float) -> FleetOutline:
     pipeline for the sets, one for the claims and the runs' vehicles). Drops the
     cancellations whose score has passed, as ``fleet_read`` does."""
     vehicle_ids = located_vehicle_ids_read(client)
-    pipe = client.pipeline(transaction=False)
-    _active_runs_queue(pipe)
-    pipe.zremrangebyscore(keys.RUNS_CANCELED, "-inf", f"({now}")
-    pipe.zrange(keys.RUNS_CANCELED, 0, -1, withscores=True)
-    tracking, in_progress, _, canceled_scores = pipe.execute()
-    outline = FleetOutline(
-        tracking=frozenset(tracking),
-        in_progress=frozenset(in_progress),
-        canceled_until={rid: float(score) for rid, score in canceled_scores},
-    )
-    run_ids = outline.run_ids
+    sets = _run_sets_all_read(client, now)
+    run_ids = sets.run_ids
     pipe = client.pipeline(transaction=False)
     if vehicle_ids:
         pipe.mget([keys.vehicle_current_run(vid) for vid in vehicle_ids])
@@ -375,9 +361,24 @@ def fleet_outline_read(client: redis.Redis, *, now: float) -> FleetOutline:
             for rid, held in zip(run_ids, vehicles, strict=True)
             if (vid := held.get(run_projection.VEHICLE_ID))
         },
-        tracking=outline.tracking,
-        in_progress=outline.in_progress,
-        canceled_until=outline.canceled_until,
+        tracking=sets.tracking,
+        in_progress=sets.in_progress,
+        canceled_until=sets.canceled_until,
+    )
+
+
+def _run_sets_all_read(client: redis.Redis, now: float) -> FleetOutline:
+    """The run sets whole (an outline of nothing else), once the cancellations whose score
+    has passed are dropped: one pipeline."""
+    pipe = client.pipeline(transaction=False)
+    _active_runs_queue(pipe)
+    pipe.zremrangebyscore(keys.RUNS_CANCELED, "-inf", f"({now}")
+    pipe.zrange(keys.RUNS_CANCELED, 0, -1, withscores=True)
+    tracking, in_progress, _, canceled_scores = pipe.execute()
+    return FleetOutline(
+        tracking=frozenset(tracking),
+        in_progress=frozenset(in_progress),
+        canceled_until={rid: float(score) for rid, score in canceled_scores},
     )
 
 

@@ -38,8 +38,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 # After a restart, each step must follow within this. Generous, for a loaded machine: the
 # matcher takes a 330 m jump between two stops only once the time since makes it plausible
 # (about 7 s here), and the hot-state watch notices an empty Redis within 5 s. Without
-# the healing nothing resumes at all.
-RESUME_WITHIN_S = 30
+# the healing nothing resumes at all. 60, not 30: in a whole `make test` on a machine half
+# as fast (2026-12-03) the stop event after the PostgreSQL restart took longer than 30 s
+# once, while the test alone resumed well within it.
+RESUME_WITHIN_S = 60
 
 
 @pytest.fixture

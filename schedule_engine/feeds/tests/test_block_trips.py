@@ -15,11 +15,9 @@ from google.transit import gtfs_realtime_pb2 as rt
 
 from databus import keys
 from runs.domain.projections.trip_operations import TripOperationKind, TripOperationRecord
-from schedule_engine import blocks
 from schedule_engine.feeds.store import FeedName, feed_get
 from schedule_engine.feeds.tasks import feeds_publish
 from schedule_engine.feeds.tests.operations_network import (
-    BLOCK_FEED,
     LAYOVER_S,
     SCHEDULE,
     origin,
@@ -28,18 +26,10 @@ from schedule_engine.feeds.tests.operations_network import (
     write_operation,
     yyyymmdd,
 )
-from schedule_engine.testing import import_feed, write_feed
 
 DAY = dt.date(2026, 12, 1)
 NOW = origin(DAY) + 8 * 3600 + 400  # 08:06:40 in New York: T1 under way
 STU = rt.TripUpdate.StopTimeUpdate
-
-
-@pytest.fixture
-def network(db, tmp_path):
-    blocks.clear()
-    yield import_feed(write_feed(tmp_path / "gtfs", BLOCK_FEED))
-    blocks.clear()
 
 
 def published(client, name: FeedName) -> dict[str, rt.FeedEntity]:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-import pytest
-
 from databus import keys
 from runs.domain.projections.trip_operations import (
     AddedStopTime,
@@ -24,32 +22,22 @@ from runs.domain.projections.trip_operations import (
     TripOperationRecord,
 )
 from runs.domain.telemetry import stop_time_updates, trip
-from schedule_engine import blocks
 from schedule_engine.feeds import mirror, tasks
 from schedule_engine.feeds.entity_cache import META_FULL_AT
 from schedule_engine.feeds.store import HOT_STATE_FEEDS, feed_get
 from schedule_engine.feeds.tasks import feeds_publish
 from schedule_engine.feeds.tests.fleet_hot_state import write_run, write_vehicle
 from schedule_engine.feeds.tests.operations_network import (
-    BLOCK_FEED,
     origin,
     scheduled_updates,
     write_network_run,
     write_operation,
     yyyymmdd,
 )
-from schedule_engine.testing import import_feed, write_feed
 
 DAY = dt.date(2026, 12, 1)
 NOW = origin(DAY) + 8 * 3600 + 400  # 08:06:40 in New York: T1 under way
 RUNS = 24
-
-
-@pytest.fixture
-def network(db, tmp_path):
-    blocks.clear()
-    yield import_feed(write_feed(tmp_path / "gtfs", BLOCK_FEED))
-    blocks.clear()
 
 
 def write_hot_state(client) -> None:

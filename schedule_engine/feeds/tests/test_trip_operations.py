@@ -20,12 +20,10 @@ from runs.domain.projections.trip_operations import (
     TripOperationKind,
     TripOperationRecord,
 )
-from schedule_engine import blocks
 from schedule_engine.feeds.entity_cache import META_FULL_AT
 from schedule_engine.feeds.store import FeedName, feed_get
 from schedule_engine.feeds.tasks import feeds_publish
 from schedule_engine.feeds.tests.operations_network import (
-    BLOCK_FEED,
     end_operation,
     origin,
     scheduled_updates,
@@ -33,19 +31,11 @@ from schedule_engine.feeds.tests.operations_network import (
     write_operation,
     yyyymmdd,
 )
-from schedule_engine.testing import import_feed, write_feed
 
 DAY = dt.date(2026, 12, 1)
 NOW = origin(DAY) + 8 * 3600 + 120  # 08:02 in New York: T1 under way
 TU = rt.TripUpdate
 SKIPPED = TU.StopTimeUpdate.SKIPPED
-
-
-@pytest.fixture
-def network(db, tmp_path):
-    blocks.clear()
-    yield import_feed(write_feed(tmp_path / "gtfs", BLOCK_FEED))
-    blocks.clear()
 
 
 def trip_updates(client) -> dict[str, rt.FeedEntity]:
