@@ -8,7 +8,6 @@ the environment (compose.prod.yml reads an env file).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from pathlib import Path
 
@@ -135,12 +134,10 @@ try:
     # whole hot state instead (a safety net against a write without its mark).
     FEED_FULL_REBUILD_INTERVAL_S = env.env_int("FEED_FULL_REBUILD_INTERVAL_S", 300, minimum=1)
     # How many processes a full build of a large fleet (2,000 vehicles and runs or more)
-    # decides and encodes its entities in, forked from the worker running it
-    # (schedule_engine.feeds.sharded_decision). More than the cores the worker may use
-    # only adds forks; 1 decides every build in the worker's own process.
-    FEED_BUILD_PROCESSES = env.env_int(
-        "FEED_BUILD_PROCESSES", min(2, os.cpu_count() or 1), minimum=1
-    )
+    # reads, decides and encodes its entities in, forked from the worker running it
+    # (schedule_engine.feeds.sharded_decision). 1 (the default) builds in the worker's own
+    # process; set it to the cores the feed-building worker may use (docs/scaling.md).
+    FEED_BUILD_PROCESSES = env.env_int("FEED_BUILD_PROCESSES", 1, minimum=1)
     # A cancelled trip stays in TripUpdates until its scheduled end plus this (its date only).
     CANCELED_TRIP_PUBLISH_MARGIN_S = env.env_int("CANCELED_TRIP_PUBLISH_MARGIN_S", 3600, minimum=0)
     # Which parts of a vehicle's descriptor riders see in the feeds: some agencies keep the
