@@ -291,17 +291,16 @@ def _fill_trip_update(entity: rt.FeedEntity, item: TripEntity) -> None:
     tu.timestamp = item.timestamp
     if item.trip.cancelled:
         return  # a CANCELED trip carries no stop time updates
-    updates = tu.stop_time_update
+    # Bound once: this loop runs for every stop of every run (a million at 50,000 runs).
+    add, scheduled = tu.stop_time_update.add, StopRelationship.SCHEDULED
     for update in increasing_updates(item.stop_time_updates):
-        stu = updates.add()
+        stu = add()
         stu.stop_sequence = update.stop_sequence
         if update.stop_id:
             stu.stop_id = update.stop_id
         relationship = update.relationship
         stu.schedule_relationship = (
-            _STOP_SCHEDULED
-            if relationship is StopRelationship.SCHEDULED
-            else _STOP_RELATIONSHIP[relationship.value]
+            _STOP_SCHEDULED if relationship is scheduled else _STOP_RELATIONSHIP[relationship.value]
         )
         arrival_time, departure_time = update.arrival_time, update.departure_time
         if arrival_time is None or departure_time is None:
@@ -314,6 +313,7 @@ def _fill_trip_update(entity: rt.FeedEntity, item: TripEntity) -> None:
             # A NEW trip's times are its schedule: consumers compute no delay without it.
             arrival.scheduled_time = arrival_time
             departure.scheduled_time = departure_time
-        if update.uncertainty_s is not None:
-            arrival.uncertainty = update.uncertainty_s
-            departure.uncertainty = update.uncertainty_s
+        uncertainty = update.uncertainty_s
+        if uncertainty is not None:
+            arrival.uncertainty = uncertainty
+            departure.uncertainty = uncertainty

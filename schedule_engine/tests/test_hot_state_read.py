@@ -11,6 +11,7 @@ from redis.connection import AbstractConnection
 
 from databus import keys
 from runs.domain.telemetry import trip
+from schedule_engine import hot_state_read
 from schedule_engine.feeds.tests.fleet_hot_state import (
     TRIP_101,
     write_fleet,
@@ -215,15 +216,38 @@ def test_an_outline_and_its_parts_read_what_the_fleet_read_does(redis_client):
     assert all(part.canceled_until == whole.canceled_until for part in halves)
 
 
-def test_a_read_by_commands_that_fails_leaves_no_reply_behind(redis_client):
+def test_a_read_that_fails_leaves_no_reply_behind_for_the_next(redis_client):
     write_large_fleet(redis_client, 5)
-    redis_client.set(keys.vehicle_occupancy("v2"), "not a hash")
     ids = [f"v{i}" for i in range(5)]
+    before = records_read(redis_client, vehicle_ids=ids)
+    held = redis_client.hgetall(keys.vehicle_occupancy("v2"))
+    redis_client.delete(keys.vehicle_occupancy("v2"))
+    redis_client.set(keys.vehicle_occupancy("v2"), "not a hash")
 
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
-        records_read(redis_client, vehicle_ids=ids, hashes_by_commands=True)
+        records_read(redis_client, vehicle_ids=ids)
 
     redis_client.delete(keys.vehicle_occupancy("v2"))
-    assert records_read(redis_client, vehicle_ids=ids, hashes_by_commands=True) == records_read(
-        redis_client, vehicle_ids=ids
+    redis_client.hset(keys.vehicle_occupancy("v2"), mapping=held)
+    assert records_read(redis_client, vehicle_ids=ids) == before
+    assert before.vehicles[2].occupancy == held
+    assert redis_client.get(keys.vehicle_current_run("v2")) == "1002"
+
+
+def test_a_read_of_more_commands_than_one_write_holds_reads_every_reply_in_order(
+    redis_client, monkeypatch
+):
+    write_large_fleet(redis_client, 30)
+    vehicle_ids, run_ids = [f"v{i}" for i in range(30)], [str(1000 + i) for i in range(30)]
+    in_one = records_read(
+        redis_client, vehicle_ids=vehicle_ids, run_ids=run_ids, projection_fields=("vehicle_id",)
     )
+
+    monkeypatch.setattr(hot_state_read, "COMMANDS_PER_WRITE", 7)  # 210 hashes: 30 writes
+    in_many = records_read(
+        redis_client, vehicle_ids=vehicle_ids, run_ids=run_ids, projection_fields=("vehicle_id",)
+    )
+
+    assert in_many == in_one
+    assert in_many.runs["1029"].projection == {"vehicle_id": "v29"}
+    assert in_many.vehicles[29].metadata == redis_client.hgetall(keys.vehicle_metadata("v29"))

@@ -153,13 +153,24 @@ _LEAST_UNCERTAINTY, _MOST_UNCERTAINTY = UNCERTAINTY_RANGE_S
 def _within_bounds(update: StopTimeUpdate, low: int, high: int) -> bool:
     """Every number of one row fits its protobuf type and is plausible for this trip (times
     between ``low`` and ``high``, from ``_time_bounds``)."""
-    arrival, departure, uncertainty = update.arrival, update.departure, update.uncertainty_s
-    return (
-        _LOWEST_SEQUENCE <= update.stop_sequence <= _HIGHEST_SEQUENCE
-        and (arrival is None or low <= arrival <= high)
-        and (departure is None or low <= departure <= high)
-        and (uncertainty is None or _LEAST_UNCERTAINTY <= uncertainty <= _MOST_UNCERTAINTY)
-    )
+    return _all_within_bounds((update,), low, high)
+
+
+def _all_within_bounds(updates: Sequence[StopTimeUpdate], low: int, high: int) -> bool:
+    """``_within_bounds`` of every row, in one loop: a feed build checks every row of every
+    run (a million at 50,000 runs), and a call per row costs more than its comparisons."""
+    lowest_sequence, highest_sequence = _LOWEST_SEQUENCE, _HIGHEST_SEQUENCE
+    least_uncertainty, most_uncertainty = _LEAST_UNCERTAINTY, _MOST_UNCERTAINTY
+    for update in updates:
+        arrival, departure, uncertainty = update.arrival, update.departure, update.uncertainty_s
+        if not (
+            lowest_sequence <= update.stop_sequence <= highest_sequence
+            and (arrival is None or low <= arrival <= high)
+            and (departure is None or low <= departure <= high)
+            and (uncertainty is None or least_uncertainty <= uncertainty <= most_uncertainty)
+        ):
+            return False
+    return True
 
 
 def from_redis(fields: Mapping[str, str]) -> StopTimeUpdates | None:
@@ -189,7 +200,7 @@ def read_stored(fields: Mapping[str, str]) -> StoredRead[StopTimeUpdates]:
     timestamp, updates = read
     low, high = _time_bounds(timestamp)
     # A feed build reads every row of every run: the common all-good case copies nothing.
-    if not all([_within_bounds(u, low, high) for u in updates]):
+    if not _all_within_bounds(updates, low, high):
         updates = tuple(u for u in updates if _within_bounds(u, low, high))
         stored.mark_bad(UPDATES)
     return stored.result(StopTimeUpdates(timestamp=timestamp, updates=updates))
