@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 import hiredis
@@ -150,8 +150,10 @@ def records_read(
     context_run_ids: Iterable[str] = (),
     telemetry_vehicle_ids: Iterable[str] = (),
     projection_fields: Sequence[str] | None = None,
+    claims: Mapping[str, str | None] | None = None,
 ) -> HotStateRecords:
-    """The hashes and claims of ``vehicle_ids``, the hashes of ``run_ids``; for a feed
+    """The hashes and claims of ``vehicle_ids`` (the claims from ``claims`` when the caller
+    has just read them, else read), the hashes of ``run_ids``; for a feed
     build, the hashes of ``context_run_ids`` but their stop time updates (read as ``{}``:
     re-describing a vehicle needs its run's trip and status, not its predictions, the
     largest hash), and of ``telemetry_vehicle_ids`` only the claim, position and occupancy
@@ -256,25 +258,34 @@ def trip_claims_read(client: redis.Redis, trip_ids: Sequence[str]) -> dict[str, 
 
 
 def fleet_read(
-    client: redis.Redis, *, now: float, projection_fields: Sequence[str] | None = None
+    client: redis.Redis,
+    *,
+    now: float,
+    projection_fields: Sequence[str] | None = None,
+    outline: FleetOutline | None = None,
 ) -> FleetHotState:
     """Read every located vehicle and every tracking, in-progress or cancelled run (of
-    each run's projection only ``projection_fields``, when given)."""
-    vehicle_ids = located_vehicle_ids_read(client)
-    sets = _run_sets_all_read(client, now)
+    each run's projection only ``projection_fields``, when given); those of ``outline``
+    when one was just read (``fleet_outline_read``: its vehicles, claims and sets are not
+    read again)."""
+    if outline is None:
+        outline = replace(
+            _run_sets_all_read(client, now), vehicle_ids=tuple(located_vehicle_ids_read(client))
+        )
     records = records_read(
         client,
-        vehicle_ids=vehicle_ids,
-        run_ids=sets.run_ids,
+        vehicle_ids=outline.vehicle_ids,
+        run_ids=outline.run_ids,
         projection_fields=projection_fields,
+        claims=outline.claims or None,
     )
     return FleetHotState(
         vehicles=records.vehicles,
         runs=records.runs,
-        tracking=sets.tracking,
-        in_progress=sets.in_progress,
-        canceled=frozenset(sets.canceled_until),
-        canceled_until=sets.canceled_until,
+        tracking=outline.tracking,
+        in_progress=outline.in_progress,
+        canceled=frozenset(outline.canceled_until),
+        canceled_until=outline.canceled_until,
     )
 
 
@@ -285,7 +296,6 @@ class FleetOutline:
 
     vehicle_ids: tuple[str, ...] = ()  # located, sorted
     claims: Mapping[str, str | None] = field(default_factory=dict)  # of the located vehicles
-    run_vehicles: Mapping[str, str] = field(default_factory=dict)  # run → its projection's
     tracking: frozenset[str] = frozenset()
     in_progress: frozenset[str] = frozenset()
     canceled_until: Mapping[str, float] = field(default_factory=dict)
@@ -295,30 +305,26 @@ class FleetOutline:
         """Every tracking, in-progress or cancelled run, sorted (``fleet_read``'s runs)."""
         return sorted(self.tracking | self.in_progress | self.canceled_until.keys())
 
+    @property
+    def run_claimants(self) -> dict[str, str]:
+        """The located vehicle claiming each claimed run (the first by id, should two)."""
+        claimants: dict[str, str] = {}
+        for vid in self.vehicle_ids:
+            if rid := self.claims.get(vid):
+                claimants.setdefault(rid, vid)
+        return claimants
+
 
 def fleet_outline_read(client: redis.Redis, *, now: float) -> FleetOutline:
     """``fleet_read``'s vehicles and runs without their hashes: the located vehicles and
-    their claims, the run sets and each run's vehicle (a few round trips: SCAN, one
-    pipeline for the sets, the claims, the runs' vehicles). Drops the
+    their claims, and the run sets (three round trips: SCAN, the sets, one MGET). Drops the
     cancellations whose score has passed, as ``fleet_read`` does."""
     vehicle_ids = located_vehicle_ids_read(client)
     sets = _run_sets_all_read(client, now)
-    run_ids = sets.run_ids
-    claims = dict(zip(vehicle_ids, _claims_read(client, vehicle_ids), strict=True))
-    vehicles = _fields_read(
-        client, [keys.run(rid) for rid in run_ids], (run_projection.VEHICLE_ID,)
-    )
-    return FleetOutline(
+    return replace(
+        sets,
         vehicle_ids=tuple(vehicle_ids),
-        claims=claims,
-        run_vehicles={
-            rid: vid
-            for rid, held in zip(run_ids, vehicles, strict=True)
-            if (vid := held.get(run_projection.VEHICLE_ID))
-        },
-        tracking=sets.tracking,
-        in_progress=sets.in_progress,
-        canceled_until=sets.canceled_until,
+        claims=dict(zip(vehicle_ids, _claims_read(client, vehicle_ids), strict=True)),
     )
 
 
@@ -344,19 +350,36 @@ def fleet_part_read(
     vehicle_ids: Sequence[str],
     run_ids: Sequence[str],
     context_run_ids: Sequence[str],
-    projection_fields: Sequence[str] | None = None,
+    projection_fields: Sequence[str],
 ) -> FleetHotState:
     """Part of ``fleet_read``: the hashes of the vehicles and runs named (``records_read``;
-    the context runs without their predictions), with the outline's run sets."""
+    the context runs without their predictions), then those of the located vehicles that
+    the runs' projections name and ``vehicle_ids`` does not hold (their descriptors; the
+    projection's vehicle is nearly always the run's claimant, so usually none), with the
+    outline's run sets and claims. ``projection_fields`` must hold the projection's
+    vehicle."""
     records = records_read(
         client,
         vehicle_ids=vehicle_ids,
         run_ids=run_ids,
         context_run_ids=context_run_ids,
         projection_fields=projection_fields,
+        claims=outline.claims,
     )
+    held, located = set(vehicle_ids), set(outline.vehicle_ids)
+    named = sorted(
+        {
+            vid
+            for rid in run_ids
+            if (vid := records.runs[rid].projection.get(run_projection.VEHICLE_ID)) in located
+        }
+        - held
+    )
+    vehicles = records.vehicles
+    if named:
+        vehicles += records_read(client, vehicle_ids=named, claims=outline.claims).vehicles
     return FleetHotState(
-        vehicles=records.vehicles,
+        vehicles=vehicles,
         runs=records.runs,
         tracking=outline.tracking,
         in_progress=outline.in_progress,

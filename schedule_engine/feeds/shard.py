@@ -2,7 +2,7 @@
 
 A vehicle's VehiclePositions entity belongs to one of ``count`` shards by the hash of its
 id; a run's TripUpdates entity (with its block's next trip) to its vehicle's shard (the
-vehicle its projection names, ``run_vehicles``; a run without one by its own id), so that
+located vehicle claiming it, ``run_vehicles``; a run without one by its own id), so that
 a shard mostly reads what it publishes. ``hash`` of a ``str`` differs between
 interpreters but not between a process and the children it forks (``forking``), which
 is the only place shards are compared.

@@ -77,28 +77,24 @@ class ShardDecision:
 class ShardPart:
     """What one shard reads of the fleet (``hot_state_read.fleet_part_read``)."""
 
-    vehicle_ids: list[str]  # its own, then those its runs name (described, not published)
-    run_ids: list[str]  # its own, whole
+    vehicle_ids: list[str]  # its own
+    run_ids: list[str]  # its own, whole (the part read adds the vehicles they name)
     context_run_ids: list[str]  # the runs its vehicles claim, without their predictions
 
 
 def shard_part(outline: FleetOutline, shard: Shard) -> ShardPart:
     """The vehicles and runs ``shard`` must read to decide its own as a whole-fleet read
-    would: its located vehicles and their active runs (for the trip they carry), its runs
-    and the located vehicles they name (for their descriptors)."""
+    would: its located vehicles and their active runs (for the trip they carry), and its
+    runs (``fleet_part_read`` adds the located vehicles they name, for their descriptors)."""
     own = [vid for vid in outline.vehicle_ids if shard.holds_vehicle(vid)]
     runs = [rid for rid in outline.run_ids if shard.holds_run(rid)]
-    located, mine, own_runs = set(outline.vehicle_ids), set(own), set(runs)
-    named = sorted(
-        {vid for rid in runs if (vid := outline.run_vehicles.get(rid)) in located} - mine
-    )
     active = outline.tracking | outline.in_progress
     claimed = {outline.claims.get(vid) for vid in own} & active
-    return ShardPart(own + named, runs, sorted(claimed - own_runs))
+    return ShardPart(own, runs, sorted(claimed - set(runs)))
 
 
 def shard_of(context: BuildContext, index: int, count: int) -> Shard:
-    return Shard(index, count, context.outline.run_vehicles)
+    return Shard(index, count, context.outline.run_claimants)
 
 
 def shard_decided(context: BuildContext, shard: Shard, hot: FleetHotState) -> ShardDecision:

@@ -201,7 +201,7 @@ def _publish(client: redis.Redis, now: float, tally: SkipTally) -> dict[FeedName
         cached, known = {name: {} for name in HOT_STATE_FEEDS}, {}
         vehicles, runs = None, None
         telemetry_only = ()
-        in_shards = _decided_in_shards(
+        sharded, outline = _decided_in_shards(
             client,
             now=int(now),
             operations=operations,
@@ -209,11 +209,10 @@ def _publish(client: redis.Redis, now: float, tally: SkipTally) -> dict[FeedName
             schedule=schedule,
             processes=settings.FEED_BUILD_PROCESSES,
         )
-        if in_shards is None:
-            hot = fleet_read(client, now=now, projection_fields=PROJECTION_FIELDS)
+        if sharded is None:
+            hot = fleet_read(client, now=now, projection_fields=PROJECTION_FIELDS, outline=outline)
         else:
             # What is left to decide here needs of the hot state only the cancellations.
-            sharded, outline = in_shards
             hot = FleetHotState(canceled_until=outline.canceled_until)
     claims = {state.vehicle_id: state.current_run for state in hot.vehicles}
     if sharded is not None:
@@ -415,16 +414,17 @@ def _decided_in_shards(
     descriptors: DescriptorPolicy,
     schedule: ScheduleIds | None,
     processes: int,
-) -> tuple[ShardDecision, FleetOutline] | None:
+) -> tuple[ShardDecision | None, FleetOutline | None]:
     """A full build's entities read, decided and encoded in ``processes`` processes
-    (``sharded_decision``), and the fleet's outline they were split by; None when the
-    build is to be read and decided here instead: one process configured, a small fleet,
-    or a shard that failed (logged)."""
+    (``sharded_decision``), and the fleet's outline they were split by. No decision when
+    the build is to be read and decided here instead: one process configured (nor an
+    outline then), a small fleet, or a shard that failed (logged); the outline read then
+    serves that read."""
     if processes < 2:
-        return None
+        return None, None
     outline = fleet_outline_read(client, now=now)
-    if len(outline.vehicle_ids) + len(outline.run_vehicles) < SHARDED_MIN_ENTITIES:
-        return None
+    if len(outline.vehicle_ids) + len(outline.run_ids) < SHARDED_MIN_ENTITIES:
+        return None, outline
     context = BuildContext(
         outline,
         now=now,
@@ -457,7 +457,7 @@ def _decided_in_shards(
         )
     except ShardFailed as error:
         logger.error("feeds: a shard of the build failed; deciding in one process: %s", error)
-        return None
+        return None, outline
     return decisions_merged(decisions), outline
 
 

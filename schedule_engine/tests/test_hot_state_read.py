@@ -195,7 +195,7 @@ def test_an_outline_and_its_parts_read_what_the_fleet_read_does(redis_client):
     outline = fleet_outline_read(redis_client, now=NOW)
     assert list(outline.vehicle_ids) == [state.vehicle_id for state in whole.vehicles]
     assert outline.claims == {state.vehicle_id: state.current_run for state in whole.vehicles}
-    assert outline.run_vehicles[fleet.in_progress_run] == fleet.vehicle_on_run
+    assert outline.run_claimants[fleet.in_progress_run] == fleet.vehicle_on_run
     assert outline.run_ids == sorted(whole.runs)
 
     halves = [

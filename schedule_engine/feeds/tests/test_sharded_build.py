@@ -3,7 +3,8 @@
 The hot state is a network with blocks (``operations_network``): runs on trips whose
 block has a next trip, on a headway-based trip, on a trip the schedule lacks, a run whose
 predictions are unreadable, one whose predictions are old, a cancelled run, a vehicle
-whose clock is ahead, a vehicle without a run, vehicles claiming another's run, and the
+whose clock is ahead, a vehicle without a run, vehicles claiming another's run (with the
+vehicle the run names still claiming it, or not), and the
 dispatchers' operations (a cancellation, skipped stops, an added trip). It is built whole
 in one process and then in two and three, from the same hot state: the payloads' bytes,
 the entity caches, the marks left for the next build, the counts of what was left out
@@ -65,6 +66,12 @@ def write_hot_state(client) -> None:
         # names the first, which another shard may hold.
         write_vehicle(client, f"swap-{k}", at=NOW - 5, label=f"Spare {k}")
         client.set(keys.vehicle_current_run(f"swap-{k}"), f"r{k}")
+    for k in range(6, 14):
+        # Swapped the other way: the spare alone claims the run, whose projection names
+        # the first vehicle, still located and described (the shards go by the claimant).
+        write_vehicle(client, f"spare-{k}", at=NOW - 5, label=f"Spare {k}")
+        client.set(keys.vehicle_current_run(f"spare-{k}"), f"r{k}")
+        client.delete(keys.vehicle_current_run(f"bus-{k}"))
     common = dict(start_date=yyyymmdd(DAY), active_from=NOW - 600, active_until=NOW + 7200)
     for record in (
         TripOperationRecord("op-1", TripOperationKind.CANCEL, "LATE", route_id="R1", **common),
