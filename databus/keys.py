@@ -161,6 +161,13 @@ def feed_entities(name: str) -> str:
     return f"feed_cache:{name}"
 
 
+def feed_entities_staged(name: str, build: str) -> str:
+    """Hash with a TTL: the entities the processes of one split full build (``build``, a
+    token) wrote for the feed ``name``; the build's cache write renames it to
+    ``feed_entities(name)`` (schedule_engine.feeds.entity_cache)."""
+    return f"feed_cache:{name}:staged:{build}"
+
+
 # Hash: what the entity caches above were last fully rebuilt from (hot-state epoch, GTFS
 # version) and when; written with them.
 FEED_CACHE_META = "feed_cache_meta"

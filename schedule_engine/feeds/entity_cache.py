@@ -30,7 +30,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import redis
@@ -158,6 +158,9 @@ class CacheChanges:
     dirty_vehicles: Iterable[str] = ()
     dirty_runs: Iterable[str] = ()
     operations: Mapping[str, str] | None = None  # the digests this build published
+    # With ``replace``: per feed, a hash the build's processes already wrote part of the
+    # cache into (``cache_stage``); it becomes the cache, and ``written`` adds the rest.
+    staged: Mapping[FeedName, str] = field(default_factory=dict)
 
 
 def cache_read(client: redis.Redis) -> dict[FeedName, dict[str, str]]:
@@ -174,7 +177,10 @@ def cache_write(client: redis.Redis, changes: CacheChanges) -> None:
     pipe = client.pipeline(transaction=True)
     for name in HOT_STATE_FEEDS:
         key = keys.feed_entities(name)
-        if changes.replace:
+        if changes.replace and name in changes.staged:
+            pipe.rename(changes.staged[name], key)
+            pipe.persist(key)  # RENAME carries the staged hash's TTL over
+        elif changes.replace:
             pipe.delete(key)
         removed = list(changes.removed.get(name, ()))
         if removed and not changes.replace:
@@ -199,3 +205,30 @@ def cache_write(client: redis.Redis, changes: CacheChanges) -> None:
     if dirty_runs:
         pipe.sadd(keys.FEED_DIRTY_RUNS, *dirty_runs)
     pipe.execute()
+
+
+# Fields written by one HSET of ``cache_stage``.
+_STAGED_PER_COMMAND = 5_000
+
+
+def cache_stage(
+    client: redis.Redis,
+    staged: Mapping[FeedName, str],
+    written: Mapping[FeedName, Mapping[str, CachedEntity]],
+    *,
+    ttl_s: int,
+) -> None:
+    """Write part of a full build's entities into the staged hashes (``staged``: per feed,
+    a ``keys.feed_entities_staged`` key), each expiring after ``ttl_s`` unless the build's
+    ``cache_write`` makes it the cache: one pipeline. The processes of a split build each
+    write their own part at once, instead of the build writing all of it after them."""
+    pipe = client.pipeline(transaction=False)
+    for name, entities in written.items():
+        if not entities:
+            continue
+        fields = [(eid, entity.to_text()) for eid, entity in entities.items()]
+        for start in range(0, len(fields), _STAGED_PER_COMMAND):
+            pipe.hset(staged[name], mapping=dict(fields[start : start + _STAGED_PER_COMMAND]))
+        pipe.expire(staged[name], ttl_s)
+    if len(pipe):
+        pipe.execute()

@@ -59,6 +59,7 @@ from schedule_engine.feeds.entity_cache import (
     Bounds,
     CacheMeta,
     cache_read,
+    cache_stage,
     cache_write,
     trip_key,
 )
@@ -179,6 +180,7 @@ def _publish(client: redis.Redis, now: float, tally: SkipTally) -> dict[FeedName
         client, marks.operations, now=now, descriptors=descriptors, on_skip=skips.record
     )
     sharded: ShardDecision | None = None
+    staged: dict[FeedName, str] = {}
     if reason is None:
         marks = replace(
             marks, runs=marks.runs | _runs_of_changed_operations(client, marks, operations)
@@ -201,7 +203,7 @@ def _publish(client: redis.Redis, now: float, tally: SkipTally) -> dict[FeedName
         cached, known = {name: {} for name in HOT_STATE_FEEDS}, {}
         vehicles, runs = None, None
         telemetry_only = ()
-        sharded, outline = _decided_in_shards(
+        sharded, outline, staged = _decided_in_shards(
             client,
             now=int(now),
             operations=operations,
@@ -286,6 +288,20 @@ def _publish(client: redis.Redis, now: float, tally: SkipTally) -> dict[FeedName
         encoded=None if sharded is None else sharded.encoded,
     )
     changes = replace(laid_out.changes, operations=operations.digests)
+    if staged:
+        # The shards wrote their own entities already: what is left is this process's.
+        changes = replace(
+            changes,
+            written={
+                name: {
+                    eid: entity
+                    for eid, entity in entities.items()
+                    if eid not in sharded.encoded.written[name]
+                }
+                for name, entities in changes.written.items()
+            },
+            staged=staged,
+        )
     if reason is not None:
         changes = replace(
             changes,
@@ -401,6 +417,11 @@ def _store(
     return published
 
 
+# How long the entities a shard wrote are kept for its build's cache write (seconds after
+# it): far beyond a build that still holds its lock (``BUILD_LOCK_TTL_S``), so that the
+# write never misses them; what a build that died left behind goes by itself.
+STAGED_TTL_S = 3600
+
 # A full build of fewer vehicles and runs than this is decided in one process: forking and
 # sending the shards' entities back cost more than they save.
 SHARDED_MIN_ENTITIES = 2000
@@ -414,17 +435,20 @@ def _decided_in_shards(
     descriptors: DescriptorPolicy,
     schedule: ScheduleIds | None,
     processes: int,
-) -> tuple[ShardDecision | None, FleetOutline | None]:
+) -> tuple[ShardDecision | None, FleetOutline | None, dict[FeedName, str]]:
     """A full build's entities read, decided and encoded in ``processes`` processes
-    (``sharded_decision``), and the fleet's outline they were split by. No decision when
-    the build is to be read and decided here instead: one process configured (nor an
+    (``sharded_decision``), the fleet's outline they were split by, and per feed the hash
+    the processes wrote their entities into (``entity_cache.cache_stage``). No decision
+    when the build is to be read and decided here instead: one process configured (nor an
     outline then), a small fleet, or a shard that failed (logged); the outline read then
     serves that read."""
     if processes < 2:
-        return None, None
+        return None, None, {}
     outline = fleet_outline_read(client, now=now)
     if len(outline.vehicle_ids) + len(outline.run_ids) < SHARDED_MIN_ENTITIES:
-        return None, outline
+        return None, outline, {}
+    build = uuid.uuid4().hex
+    staged = {name: keys.feed_entities_staged(name, build) for name in HOT_STATE_FEEDS}
     context = BuildContext(
         outline,
         now=now,
@@ -449,7 +473,9 @@ def _decided_in_shards(
             context_run_ids=part.context_run_ids,
             projection_fields=PROJECTION_FIELDS,
         )
-        return shard_decided(context, shard, hot)
+        decision = shard_decided(context, shard, hot)
+        cache_stage(client, staged, decision.encoded.written, ttl_s=STAGED_TTL_S)
+        return decision
 
     try:
         decisions = forked_map(
@@ -457,8 +483,10 @@ def _decided_in_shards(
         )
     except ShardFailed as error:
         logger.error("feeds: a shard of the build failed; deciding in one process: %s", error)
-        return None, outline
-    return decisions_merged(decisions), outline
+        client.delete(*staged.values())
+        return None, outline, {}
+    merged = decisions_merged(decisions)
+    return merged, outline, {name: staged[name] for name in staged if merged.encoded.written[name]}
 
 
 def _agreeing_with_schedule(

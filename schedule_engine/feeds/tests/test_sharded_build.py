@@ -120,6 +120,9 @@ def built_whole(client, settings, processes: int) -> dict[str, object]:
         ),
         "skipped": client.hgetall(keys.FEED_SKIPPED_COUNTS),
         "mirror": (copy.entities, copy.vehicles),
+        # The shards' staged entities became the caches (without their expiry), or went.
+        "staged left": sorted(client.scan_iter(match=keys.feed_entities_staged("*", "*"))),
+        "caches expire": [client.ttl(keys.feed_entities(name)) for name in HOT_STATE_FEEDS],
     }
 
 
@@ -140,6 +143,7 @@ def test_a_full_build_in_two_or_three_processes_publishes_what_one_does(
     }
     assert "r8" in one["marked again"][1]  # its clock is ahead: capped, decided again
 
+    assert one["staged left"] == [] and one["caches expire"] == [-1, -1]
     for processes in (2, 3):
         assert built_whole(redis_client, settings, processes) == one, processes
 
