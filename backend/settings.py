@@ -13,6 +13,7 @@ from pathlib import Path
 
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from backend import content_security
 from databus import env, keys
@@ -453,6 +454,8 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+CELERY_DEFAULT_QUEUE = "celery"
+FEED_BUILD_QUEUE = "feeds"
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -460,6 +463,13 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = True
+# The feed builds have a queue of their own: a deployment may give them one worker process
+# (compose.prod.yml's feed-builder), whose copy of the entity caches then serves every
+# incremental build (schedule_engine/feeds/mirror.py). A worker started without -Q
+# consumes both queues, so one worker alone still builds the feeds.
+CELERY_TASK_QUEUES = (Queue(CELERY_DEFAULT_QUEUE), Queue(FEED_BUILD_QUEUE))
+CELERY_TASK_DEFAULT_QUEUE = CELERY_DEFAULT_QUEUE
+CELERY_TASK_ROUTES = {"schedule_engine.feeds.build": {"queue": FEED_BUILD_QUEUE}}
 # Beat stopped by SIGTERM/SIGINT finishes the tick in hand first (databus/beat_scheduler.py).
 CELERY_BEAT_SCHEDULER = "databus.beat_scheduler:TickFinishingScheduler"
 

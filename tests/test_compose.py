@@ -15,6 +15,8 @@ CONSUMERS = {
 }
 # Alerting and dashboards run in development (docs/operations.md, "What to watch").
 MONITORING = {"compose.dev.yml": {"prometheus", "grafana"}, "compose.prod.yml": set()}
+# Production builds the feeds in a worker of their own (docs/scaling.md, "Feeds").
+FEED_BUILDERS = {"compose.dev.yml": set(), "compose.prod.yml": {"feed-builder"}}
 
 
 def load(name: str) -> dict:
@@ -24,7 +26,7 @@ def load(name: str) -> dict:
 @pytest.mark.parametrize("name", ["compose.dev.yml", "compose.prod.yml"])
 def test_compose_file_names_every_service_with_a_healthcheck(name):
     services = load(name)["services"]
-    assert set(services) == SERVICES | set(CONSUMERS[name]) | MONITORING[name]
+    assert set(services) == SERVICES | set(CONSUMERS[name]) | MONITORING[name] | FEED_BUILDERS[name]
     for service_name, service in services.items():
         assert "healthcheck" in service, f"{name}: {service_name} has no healthcheck"
 
@@ -61,6 +63,33 @@ def test_production_has_broker_auth_redis_password_restarts_and_limits():
     for service_name, service in services.items():
         assert service.get("restart") == "unless-stopped", service_name
         assert service["deploy"]["resources"]["limits"], service_name
+
+
+def worker_queues(service: dict) -> set[str] | None:
+    """The queues a compose service's Celery worker consumes (None: not a worker; every
+    queue the settings name when it gives no -Q)."""
+    command = service.get("command", [])
+    if command[:4] != ["celery", "-A", "databus", "worker"]:
+        return None
+    if "-Q" not in command:
+        return {"celery", "feeds"}
+    return set(command[command.index("-Q") + 1].split(","))
+
+
+def test_production_builds_the_feeds_in_one_process_of_one_worker():
+    services = load("compose.prod.yml")["services"]
+    consuming = {name: worker_queues(service) for name, service in services.items()}
+    assert {name for name, queues in consuming.items() if queues and "feeds" in queues} == {
+        "feed-builder"
+    }
+    assert consuming["feed-builder"] == {"feeds"}
+    command = services["feed-builder"]["command"]
+    assert command[command.index("--concurrency") + 1] == "1"  # one copy of the caches
+    assert all(
+        queues is None or "celery" in queues
+        for name, queues in consuming.items()
+        if name != "feed-builder"
+    )
 
 
 def test_production_redis_keeps_an_append_only_file_on_a_volume():
