@@ -50,6 +50,11 @@ def vehicle_position(vehicle_id: str) -> str:
 
 
 VEHICLE_POSITION_PATTERN = "vehicle:*:position"  # SCAN match for every vehicle_position key
+# Set: the vehicles with a vehicle_position hash. The ingest adds each batch's vehicles in
+# the round trip it already makes; a reader that finds the set absent (Redis lost it, or a
+# position was stored before it existed) fills it from a SCAN of the position keys
+# (schedule_engine.hot_state_read). A member whose hash is gone reads as not located.
+VEHICLES_LOCATED = "vehicles:located"
 
 
 def vehicle_id_of_position_key(key: str) -> str:

@@ -7,7 +7,8 @@ newer one replaces the hash whole, and a position also raises its run's score in
 returns that claim of every position's vehicle with the flags: the observers' first read
 (which run each vehicle is on, ``AcceptedBatch.claims``) then costs no round trip of its
 own. Key names come from ``databus.keys``. The same pipeline marks the batch's vehicles for the feed
-build (``keys.FEED_DIRTY_VEHICLES``). Called by the consumer once per flush.
+build (``keys.FEED_DIRTY_VEHICLES``) and adds those with a position to
+``keys.VEHICLES_LOCATED``. Called by the consumer once per flush.
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ class HotStateWriter:
             pipe.evalsha(self._script.sha, len(script_keys), *script_keys, *args)
             # Every vehicle sent, applied or not: a mark only costs the feed a re-encode.
             pipe.sadd(keys.FEED_DIRTY_VEHICLES, *plan.latest_positions, *plan.latest_occupancies)
+            if plan.latest_positions:
+                # Each has a stored position now (the script keeps a newer one, or writes).
+                pipe.sadd(keys.VEHICLES_LOCATED, *plan.latest_positions)
         for rejection in plan.rejections:
             pipe.xadd(
                 keys.TELEMETRY_DLQ,

@@ -141,3 +141,22 @@ def test_the_write_reads_the_run_claiming_each_vehicle_that_sent_a_position(redi
         plan(("a", "position", {"latitude": 1, "longitude": 1, "timestamp": T0 + 11}))
     )
     assert again.claims == {"a": "run-a"}
+
+
+def test_a_batch_adds_the_vehicles_with_a_position_to_the_located_set(redis_client):
+    writer = HotStateWriter(redis_client, dlq_maxlen=1000)
+    writer.write(plan(("c", "occupancy", {"occupancy_percentage": 30, "timestamp": T0})))
+    assert redis_client.smembers(keys.VEHICLES_LOCATED) == set()  # no position yet
+
+    writer.write(
+        plan(
+            ("a", "position", {"latitude": 1, "longitude": 1, "timestamp": T0 + 10}),
+            ("b", "position", {"latitude": 2, "longitude": 2, "timestamp": T0 + 10}),
+        )
+    )
+    writer.write(plan(("a", "position", {"latitude": 5, "longitude": 5, "timestamp": T0})))  # older
+    assert redis_client.smembers(keys.VEHICLES_LOCATED) == {"a", "b"}
+    assert all(
+        redis_client.exists(keys.vehicle_position(vid))
+        for vid in redis_client.smembers(keys.VEHICLES_LOCATED)
+    )

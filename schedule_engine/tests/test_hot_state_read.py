@@ -251,3 +251,30 @@ def test_a_read_of_more_commands_than_one_write_holds_reads_every_reply_in_order
     assert in_many == in_one
     assert in_many.runs["1029"].projection == {"vehicle_id": "v29"}
     assert in_many.vehicles[29].metadata == redis_client.hgetall(keys.vehicle_metadata("v29"))
+
+
+def test_the_located_vehicles_are_the_ingests_set_filled_once_from_a_scan_when_absent(
+    redis_client,
+):
+    fleet = write_fleet(redis_client, NOW)  # positions stored without the set (as before it)
+    redis_client.delete(keys.VEHICLES_LOCATED)
+
+    located = [fleet.vehicle_on_run, fleet.vehicle_without_run]
+    assert located_vehicle_ids_read(redis_client) == located  # scanned, nothing written
+    assert not redis_client.exists(keys.VEHICLES_LOCATED)
+    assert [state.vehicle_id for state in fleet_read(redis_client, now=NOW).vehicles] == located
+    assert redis_client.smembers(keys.VEHICLES_LOCATED) == set(located)  # the read kept them
+
+    redis_client.sadd(keys.VEHICLES_LOCATED, "zz-gone")  # its position was deleted since
+    assert located_vehicle_ids_read(redis_client) == [*located, "zz-gone"]
+    assert [state.vehicle_id for state in fleet_read(redis_client, now=NOW).vehicles] == located
+    outline = fleet_outline_read(redis_client, now=NOW)
+    part = fleet_part_read(
+        redis_client,
+        outline,
+        vehicle_ids=list(outline.vehicle_ids),
+        run_ids=[],
+        context_run_ids=[],
+        projection_fields=("vehicle_id",),
+    )
+    assert [state.vehicle_id for state in part.vehicles] == located

@@ -61,6 +61,7 @@ def write_vehicle(
             position.Position(vehicle_id, lat, lon, at, at + 0.5, bearing=90.0, speed=8.5)
         ),
     )
+    client.sadd(keys.VEHICLES_LOCATED, vehicle_id)  # as the ingest's batch does
     if percentage is not None:
         client.hset(
             keys.vehicle_occupancy(vehicle_id),
