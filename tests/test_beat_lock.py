@@ -19,12 +19,14 @@ from collections import defaultdict
 
 import pytest
 import redis
+from django.conf import settings
 
 from databus import keys
 from databus.task_records import HEARTBEAT_IDENTITY, periodic_tasks
 from tests.support.processes import start_celery_beat, start_redis, wait_for
 
 INTERVAL_S = 1.0
+QUEUES = (settings.CELERY_TASK_DEFAULT_QUEUE, settings.FEED_BUILD_QUEUE)
 # Settings of beat's entries that may be set to one second (all but the reports' daily
 # summaries, which take 60 s at least).
 SHORT_INTERVALS = {
@@ -61,9 +63,11 @@ def beat_env(port: int) -> dict[str, str]:
 
 
 def sends(broker: redis.Redis) -> dict[str, list[float]]:
-    """Send times (epoch s) of every message in the default queue, by task name."""
+    """Send times (epoch s) of every message in the queues (the default one and the feed
+    builds'), by task name."""
     found: dict[str, list[float]] = defaultdict(list)
-    for raw in broker.lrange("celery", 0, -1):
+    queued = (raw for queue in QUEUES for raw in broker.lrange(queue, 0, -1))
+    for raw in queued:
         headers = json.loads(raw)["headers"]
         expires = dt.datetime.fromisoformat(headers["expires"]).timestamp()
         found[headers["task"]].append(expires - INTERVAL_S)
