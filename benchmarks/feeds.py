@@ -312,7 +312,7 @@ def measure(runs: int, repeats: int, *, stages: bool) -> dict[str, Timing]:
             lambda: build_trip_updates(inputs.trips, now=now).SerializeToString(), repeats
         )
     print("  stages:")
-    print(f"    whole hot-state read (SCAN + pipelines):          {read}")
+    print(f"    whole hot-state read (located set + hashes):      {read}")
     print(f"      Redis server CPU per read:                      {read_server_cpu:.3f} s")
     print(f"    marks + caches + what 10 % reach (read only):     {changed}")
     print(f"    snapshot assembly, every entity (contracts):      {assemble}")
