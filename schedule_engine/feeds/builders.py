@@ -41,8 +41,10 @@ SkipHandler = Callable[[EntitySkip], None]
 
 _VehiclePosition = rt.VehiclePosition
 # Enum value name → number, as dicts: ``EnumTypeWrapper.Value`` is a Python call each
-# time, several per entity. The snapshots' enumerations carry these names; a name the
-# protobuf lacks raises KeyError, which fails its entity as a ValueError would.
+# time, several per entity. The snapshots' enumerations carry these names, and each is a
+# StrEnum, whose member is a str equal to its name: looked up as it is (its ``.value`` is a
+# Python property, read a few hundred thousand times a build). A name the protobuf lacks
+# raises KeyError, which fails its entity as a ValueError would.
 _TRIP_RELATIONSHIP = dict(rt.TripDescriptor.ScheduleRelationship.items())
 _STOP_RELATIONSHIP = dict(rt.TripUpdate.StopTimeUpdate.ScheduleRelationship.items())
 _WHEELCHAIR = dict(rt.VehicleDescriptor.WheelchairAccessible.items())
@@ -76,7 +78,7 @@ def _fill_trip(descriptor: rt.TripDescriptor, trip: TripSnapshot) -> None:
     if trip.start_time:
         descriptor.start_time = trip.start_time
     # Set even when SCHEDULED (the proto default): consumers and validators want it explicit.
-    descriptor.schedule_relationship = _TRIP_RELATIONSHIP[trip.relationship.value]
+    descriptor.schedule_relationship = _TRIP_RELATIONSHIP[trip.relationship]
 
 
 def _fill_vehicle(descriptor: rt.VehicleDescriptor, vehicle: VehicleSnapshot) -> None:
@@ -86,7 +88,7 @@ def _fill_vehicle(descriptor: rt.VehicleDescriptor, vehicle: VehicleSnapshot) ->
     if vehicle.license_plate:
         descriptor.license_plate = vehicle.license_plate
     if vehicle.wheelchair_accessible is not None:
-        descriptor.wheelchair_accessible = _WHEELCHAIR[vehicle.wheelchair_accessible.value]
+        descriptor.wheelchair_accessible = _WHEELCHAIR[vehicle.wheelchair_accessible]
 
 
 def build_vehicle_positions(
@@ -128,13 +130,13 @@ def _fill_vehicle_position(entity: rt.FeedEntity, item: VehicleEntity) -> None:
     if item.stop_status is not None and item.trip is not None:
         vp.current_stop_sequence = item.stop_status.current_stop_sequence
         vp.stop_id = item.stop_status.stop_id
-        vp.current_status = _STOP_STATUS[item.stop_status.status.value]
+        vp.current_status = _STOP_STATUS[item.stop_status.status]
     if item.occupancy is not None:
-        vp.occupancy_status = _OCCUPANCY[item.occupancy.status.value]
+        vp.occupancy_status = _OCCUPANCY[item.occupancy.status]
         if item.occupancy.percentage is not None:
             vp.occupancy_percentage = item.occupancy.percentage
     if item.congestion is not None:
-        vp.congestion_level = _CONGESTION[item.congestion.value]
+        vp.congestion_level = _CONGESTION[item.congestion]
 
 
 # A FeedMessage's ``entity`` is field 2, length-delimited: a message's bytes are its
@@ -300,7 +302,7 @@ def _fill_trip_update(entity: rt.FeedEntity, item: TripEntity) -> None:
             stu.stop_id = update.stop_id
         relationship = update.relationship
         stu.schedule_relationship = (
-            _STOP_SCHEDULED if relationship is scheduled else _STOP_RELATIONSHIP[relationship.value]
+            _STOP_SCHEDULED if relationship is scheduled else _STOP_RELATIONSHIP[relationship]
         )
         arrival_time, departure_time = update.arrival_time, update.departure_time
         if arrival_time is None or departure_time is None:

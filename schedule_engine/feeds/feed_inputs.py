@@ -315,6 +315,14 @@ def _stop_status(reader: RecordReader, run: RunHotState) -> StopStatusSnapshot |
     )
 
 
+# The contracts' codes as the snapshots' (the same names), looked up rather than called: an
+# enum's call and its ``.value`` are Python code, run for every vehicle of a build.
+_OCCUPANCY_CODES = {code: OccupancyStatusCode(code.value) for code in occupancy.OccupancyStatus}
+_CONGESTION_LEVELS = {
+    code: CongestionLevel(code.value) for code in congestion_level.CongestionLevelCode
+}
+
+
 def _occupancy(reader: RecordReader, vehicle_id: str, fields: Hash) -> OccupancySnapshot | None:
     if not fields:
         return None
@@ -326,9 +334,7 @@ def _occupancy(reader: RecordReader, vehicle_id: str, fields: Hash) -> Occupancy
     )
     if load is None:
         return None
-    return OccupancySnapshot(
-        status=OccupancyStatusCode(load.status.value), percentage=load.percentage
-    )
+    return OccupancySnapshot(status=_OCCUPANCY_CODES[load.status], percentage=load.percentage)
 
 
 def _congestion(reader: RecordReader, run: RunHotState) -> CongestionLevel | None:
@@ -338,7 +344,7 @@ def _congestion(reader: RecordReader, run: RunHotState) -> CongestionLevel | Non
         congestion_level.read_stored,
         HotStateSkip.BAD_CONGESTION,
     )
-    return None if level is None else CongestionLevel(level.congestion_level.value)
+    return None if level is None else _CONGESTION_LEVELS[level.congestion_level]
 
 
 def _stop_time_updates(
