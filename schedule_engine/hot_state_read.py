@@ -286,16 +286,9 @@ def fleet_read(
         vehicle_ids=outline.vehicle_ids,
         run_ids=outline.run_ids,
         projection_fields=projection_fields,
-        claims=outline.claims or None,
+        claims=outline.claims,
     )
-    return FleetHotState(
-        vehicles=_located(records.vehicles),
-        runs=records.runs,
-        tracking=outline.tracking,
-        in_progress=outline.in_progress,
-        canceled=frozenset(outline.canceled_until),
-        canceled_until=outline.canceled_until,
-    )
+    return _fleet_hot_state(outline, records.vehicles, records.runs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,19 +383,22 @@ def fleet_part_read(
     vehicles = records.vehicles
     if named:
         vehicles += records_read(client, vehicle_ids=named, claims=outline.claims).vehicles
+    return _fleet_hot_state(outline, vehicles, records.runs)
+
+
+def _fleet_hot_state(
+    outline: FleetOutline, vehicles: Iterable[VehicleHotState], runs: Mapping[str, RunHotState]
+) -> FleetHotState:
+    """The vehicles and runs read, with the outline's run sets; only the vehicles with a
+    position (a member of ``keys.VEHICLES_LOCATED`` may have lost its hash)."""
     return FleetHotState(
-        vehicles=_located(vehicles),
-        runs=records.runs,
+        vehicles=tuple(state for state in vehicles if state.position),
+        runs=runs,
         tracking=outline.tracking,
         in_progress=outline.in_progress,
         canceled=frozenset(outline.canceled_until),
         canceled_until=outline.canceled_until,
     )
-
-
-def _located(vehicles: tuple[VehicleHotState, ...]) -> tuple[VehicleHotState, ...]:
-    """Those with a position: a member of ``keys.VEHICLES_LOCATED`` may have lost its hash."""
-    return tuple(state for state in vehicles if state.position)
 
 
 def _active_runs_queue(pipe: redis.client.Pipeline) -> None:
@@ -448,11 +444,12 @@ def _replies_read(client: redis.Redis, commands: Iterable[bytes]) -> list:
     The replies are parsed by a hiredis reader of this call's own, from the connection's
     socket (connected, authenticated and on its database, as redis-py left it):
     redis-py's packing and per-reply bookkeeping cost more than the read itself (175,000
-    HGETALLs: 0.72 s of CPU through a pipeline's ``Connection.read_response``, 0.45 s
-    this way). Plain commands rather than a script over many keys: a script's HGETALLs
-    cost Redis three times the CPU, and Redis is the one thread that every process
-    reading part of the fleet shares (bench-feeds, 50,000 runs); nor do they hold Redis
-    for a whole call while the writers wait."""
+    HGETALLs: 1.55-1.64 s of CPU through a pipeline, 1.05-1.16 s through a connection's
+    ``read_response``, 0.74-0.87 s this way; docs/benchmarks.md, "Session 13"). Plain
+    commands rather than a script over many keys: a script's HGETALLs cost Redis three
+    times the CPU, and Redis is the one thread that every process reading part of the
+    fleet shares (bench-feeds, 50,000 runs); nor do they hold Redis for a whole call
+    while the writers wait."""
     pool = client.connection_pool
     connection = pool.get_connection()
     try:

@@ -2,7 +2,7 @@
 
 A vehicle's VehiclePositions entity belongs to one of ``count`` shards by the hash of its
 id; a run's TripUpdates entity (with its block's next trip) to its vehicle's shard (the
-located vehicle claiming it, ``run_vehicles``; a run without one by its own id), so that
+located vehicle claiming it, ``run_claimants``; a run without one by its own id), so that
 a shard mostly reads what it publishes. ``hash`` of a ``str`` differs between
 interpreters but not between a process and the children it forks (``forking``), which
 is the only place shards are compared.
@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 class Shard:
     index: int
     count: int
-    run_vehicles: Mapping[str, str] = field(default_factory=dict)
+    run_claimants: Mapping[str, str] = field(default_factory=dict)
 
     def holds_vehicle(self, vehicle_id: str) -> bool:
         return hash(vehicle_id) % self.count == self.index
 
     def holds_run(self, run_id: str) -> bool:
-        return self.holds_vehicle(self.run_vehicles.get(run_id) or run_id)
+        return self.holds_vehicle(self.run_claimants.get(run_id) or run_id)
 
     @property
     def first(self) -> bool:
